@@ -1,0 +1,67 @@
+"""The ``costlens`` command: one binary, one subcommand per stage.
+
+This is an edge of the system: it loads the settings, calls the library, and turns a
+``CostlensError`` into one line on stderr and a non-zero exit (``--debug`` shows the traceback).
+Subcommands live in ``costlens.commands``; those that need ``ingest`` or ``reports`` import them
+inside the command, so ``import costlens`` never pulls in boto3 or streamlit.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from costlens.commands import COMMAND_MODULES
+from costlens.commands._common import State, err_console
+from costlens.errors import CostlensError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="costlens",
+    help="Attribute every dollar of an AWS bill to a microservice and a business owner.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_state = State()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="costlens.toml to use (default: $COSTLENS_CONFIG or ./costlens.toml)",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state.config_path = config
+    _state.debug = debug
+    ctx.obj = _state
+
+
+for _module in COMMAND_MODULES:
+    _module.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``costlens`` console script."""
+    try:
+        app()
+    except CostlensError as exc:
+        if _state.debug:
+            raise
+        err_console.print(f"[bold red]costlens: error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("costlens: interrupted")
+        sys.exit(130)

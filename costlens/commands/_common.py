@@ -1,0 +1,40 @@
+"""What every subcommand shares: the global options, the consoles, JSON output."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from costlens.config import Settings, load_settings
+
+__all__ = ["State", "console", "emit_json", "err_console", "settings"]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class State:
+    """Global options given before the subcommand."""
+
+    config_path: Path | None = None
+    debug: bool = False
+    _settings: Settings | None = None
+
+
+def settings(ctx: typer.Context) -> Settings:
+    """The settings for this invocation, loaded once."""
+    state: State = ctx.find_root().obj
+    if state._settings is None:
+        state._settings = load_settings(state.config_path)
+    return state._settings
+
+
+def emit_json(payload: Any) -> None:
+    """Print ``payload`` as JSON on stdout (dates, decimals and paths as strings)."""
+    typer.echo(json.dumps(payload, indent=2, default=str))

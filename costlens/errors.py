@@ -1,0 +1,86 @@
+"""One error root and one family per stage.
+
+Every message says *what* went wrong, *where* (file, line, column, rule, key) and *how to fix it*.
+The library raises; the CLI turns an error into one line and a non-zero exit, the dashboard into
+``st.error``.
+
+>>> str(ConfigError("expected an integer", where="costlens.toml: mail.port", fix="write 587"))
+'costlens.toml: mail.port: expected an integer. Fix: write 587'
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "CostlensError",
+    "IngestError",
+    "MailError",
+    "QueryError",
+    "ReportError",
+    "RuleError",
+    "SampleError",
+    "WarehouseBusyError",
+    "WarehouseError",
+]
+
+
+class CostlensError(Exception):
+    """Root of every error costlens raises on purpose.
+
+    ``where`` names the object at fault (a file with its line, a config key, a rule); ``fix`` says
+    what the user should do about it.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        if self.fix:
+            text = f"{text.rstrip('.')}. Fix: {self.fix}"
+        return text
+
+
+class ConfigError(CostlensError):
+    """The configuration file or an environment override is invalid."""
+
+    exit_code = 2
+
+
+class WarehouseError(CostlensError):
+    """The warehouse cannot be opened, migrated or written."""
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another process holds the warehouse's writer lock."""
+
+    exit_code = 75  # EX_TEMPFAIL: cron may simply try again later
+
+
+class SampleError(CostlensError):
+    """The sample generator was asked for something it cannot make."""
+
+
+class IngestError(CostlensError):
+    """A billing export could not be read, verified or loaded."""
+
+
+class RuleError(CostlensError):
+    """The attribution rules or the owners registry are invalid."""
+
+
+class QueryError(CostlensError):
+    """A read through ``costlens.queries`` was asked for something not allowed."""
+
+
+class ReportError(CostlensError):
+    """A finance export or a digest could not be produced."""
+
+
+class MailError(CostlensError):
+    """A digest could not be delivered."""

@@ -1,0 +1,129 @@
+"""The canonical schemas: one source of truth for column names and types.
+
+``line_items`` is what every billing export format is normalized into (DESIGN.md); names follow
+FOCUS where FOCUS has a concept, in snake_case. Costs are ``DECIMAL(18,10)`` so sums are exact.
+
+>>> column_names(LINE_ITEMS)[:3]
+('billing_period', 'usage_start', 'usage_end')
+>>> COST_COLUMNS
+('unblended_cost', 'amortized_cost', 'net_amortized_cost', 'list_cost')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ALLOCATION_BASE",
+    "CHARGE_CATEGORIES",
+    "COST_COLUMNS",
+    "DELIVERIES",
+    "LINE_ITEMS",
+    "MONEY",
+    "PURCHASE_OPTIONS",
+    "SUM_MONEY",
+    "Column",
+    "column_names",
+    "create_table_sql",
+]
+
+MONEY = "DECIMAL(18,10)"
+"""Type of every cost column of a line item."""
+
+SUM_MONEY = "DECIMAL(38,10)"
+"""Type of sums of money (ledger totals, rollups): wide enough for any bill."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a canonical table."""
+
+    name: str
+    sql_type: str
+    description: str
+
+
+LINE_ITEMS: tuple[Column, ...] = (
+    Column("billing_period", "DATE", "First day of the billing month."),
+    Column("usage_start", "TIMESTAMP", "Start of the charge period, UTC."),
+    Column("usage_end", "TIMESTAMP", "End of the charge period, UTC."),
+    Column("payer_account_id", "VARCHAR", "Management (payer) account; FOCUS BillingAccountId."),
+    Column("account_id", "VARCHAR", "Usage account; FOCUS SubAccountId."),
+    Column("account_name", "VARCHAR", "Usage account name, where the export carries it."),
+    Column("invoice_id", "VARCHAR", "Invoice id; '' until the month is final."),
+    Column("line_item_type", "VARCHAR", "CUR line item type (Usage, Tax, RIFee, ...)."),
+    Column("charge_category", "VARCHAR", "Usage, Purchase, Tax, Credit or Adjustment."),
+    Column("service_code", "VARCHAR", "AWS product code, e.g. AmazonEC2."),
+    Column("service_name", "VARCHAR", "Human service name, e.g. Amazon Elastic Compute Cloud."),
+    Column("region", "VARCHAR", "Region code, e.g. us-east-1; '' for global charges."),
+    Column("usage_type", "VARCHAR", "CUR usage type, e.g. USE1-BoxUsage:m5.large."),
+    Column("operation", "VARCHAR", "CUR operation, e.g. RunInstances."),
+    Column("resource_id", "VARCHAR", "Resource id or ARN, '' when the export has none."),
+    Column("instance_type", "VARCHAR", "Instance type where the product has one."),
+    Column("purchase_option", "VARCHAR", "OnDemand, Spot, Reserved or SavingsPlan."),
+    Column("usage_amount", "DOUBLE", "Consumed quantity in pricing_unit."),
+    Column("pricing_unit", "VARCHAR", "Unit of usage_amount, e.g. Hrs, GB-Mo."),
+    Column("unblended_cost", MONEY, "Billed cost as invoiced (FOCUS BilledCost)."),
+    Column("amortized_cost", MONEY, "Cost with RI/SP upfront and recurring fees spread to usage."),
+    Column("net_amortized_cost", MONEY, "Amortized cost after discounts (net_* columns)."),
+    Column("list_cost", MONEY, "Public on-demand cost (FOCUS ListCost)."),
+    Column("tags", "MAP(VARCHAR, VARCHAR)", "Resource tags, keys normalized to snake_case."),
+    Column("delivery_id", "VARCHAR", "Ledger row (deliveries.delivery_id) of this line."),
+)
+
+COST_COLUMNS: tuple[str, ...] = (
+    "unblended_cost",
+    "amortized_cost",
+    "net_amortized_cost",
+    "list_cost",
+)
+
+CHARGE_CATEGORIES: tuple[str, ...] = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
+PURCHASE_OPTIONS: tuple[str, ...] = ("OnDemand", "Spot", "Reserved", "SavingsPlan")
+
+DELIVERIES: tuple[Column, ...] = (
+    Column("delivery_id", "VARCHAR PRIMARY KEY", "Stable id of one delivery of one period."),
+    Column("source", "VARCHAR", "Configured source name, or the ad-hoc path or URL."),
+    Column("report", "VARCHAR", "CUR 2.0 export name or legacy report name."),
+    Column("format", "VARCHAR", "cur2, cur1-csv, cur1-parquet or focus."),
+    Column("billing_period", "DATE", "First day of the billing month delivered."),
+    Column("assembly_id", "VARCHAR", "Assembly or execution id from the manifest, if any."),
+    Column("files", "VARCHAR", "JSON list of {key, etag, size, sha256} of the files loaded."),
+    Column("row_count", "BIGINT", "Line items loaded from this delivery."),
+    *(Column(f"total_{c}", SUM_MONEY, f"Sum of {c} over the delivery.") for c in COST_COLUMNS),
+    Column("status", "VARCHAR", "current, or superseded once a newer delivery replaced it."),
+    Column("ingested_at", "TIMESTAMP", "When this delivery was loaded (UTC)."),
+)
+
+ALLOCATION_BASE: tuple[Column, ...] = (
+    Column("usage_date", "DATE", "Day of usage (UTC)."),
+    Column("billing_period", "DATE", "First day of the billing month."),
+    Column("payer_account_id", "VARCHAR", "Payer account."),
+    Column("account_id", "VARCHAR", "Usage account."),
+    Column("service_code", "VARCHAR", "AWS product code."),
+    Column("region", "VARCHAR", "Region code."),
+    Column("usage_type", "VARCHAR", "CUR usage type."),
+    Column("resource_id", "VARCHAR", "Resource id or ''."),
+    Column("line_item_type", "VARCHAR", "CUR line item type."),
+    Column("charge_category", "VARCHAR", "Usage, Purchase, Tax, Credit or Adjustment."),
+    Column("purchase_option", "VARCHAR", "OnDemand, Spot, Reserved or SavingsPlan."),
+    Column("microservice", "VARCHAR", "Microservice the cost belongs to, or 'unallocated'."),
+    Column("owner", "VARCHAR", "Business owner id, or 'unallocated'."),
+)
+"""Leading columns of ``allocations``; the rules' extra dimensions, ``allocation``, ``rule``, the
+cost columns and ``usage_amount`` follow (see ``costlens.attribution``)."""
+
+
+def column_names(columns: tuple[Column, ...]) -> tuple[str, ...]:
+    """Names of ``columns`` in order."""
+    return tuple(c.name for c in columns)
+
+
+def create_table_sql(table: str, columns: tuple[Column, ...]) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for a canonical table.
+
+    >>> create_table_sql("t", (Column("a", "INTEGER", ""),))
+    'CREATE TABLE IF NOT EXISTS "t" (\\n  "a" INTEGER\\n)'
+    """
+    body = ",\n".join(f'  "{c.name}" {c.sql_type}' for c in columns)
+    return f'CREATE TABLE IF NOT EXISTS "{table}" (\n{body}\n)'

@@ -1,0 +1,202 @@
+"""The warehouse: ``<data_dir>/warehouse.duckdb``, written by one process at a time.
+
+Opening it takes an exclusive lock on ``<data_dir>/warehouse.lock`` that records the PID and the
+command of the holder, so a second writer (two overlapping cron runs, say) gets a clear
+"in use by PID ..." error at once instead of a hang. The tables are created on first open and
+migrated forward by ``MIGRATIONS``; the version is kept in ``costlens_meta``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import duckdb
+
+from costlens.errors import WarehouseBusyError, WarehouseError
+from costlens.schema import DELIVERIES, LINE_ITEMS, create_table_sql
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Warehouse", "open_warehouse"]
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+LOCK_FILE = "warehouse.lock"
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _v1(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(create_table_sql("line_items", LINE_ITEMS))
+    con.execute(create_table_sql("deliveries", DELIVERIES))
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1,)
+"""Migration ``i`` brings the schema from version ``i`` to ``i + 1``. Append only."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class _Lock:
+    """An exclusive ``flock`` on a file that says who holds it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        fh = self.path.open("a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise WarehouseBusyError(
+                f"warehouse is in use by {holder}",
+                where=str(self.path.with_name(WAREHOUSE_FILE)),
+                fix="wait for that run to finish (cron: let the next run pick it up)",
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"PID {os.getpid()} ({' '.join(_command())})")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.seek(0)
+            self._fh.truncate()
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def _command() -> list[str]:
+    argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else ["python"]
+    return argv[:6]
+
+
+class Warehouse:
+    """An open warehouse: a DuckDB connection plus the writer lock.
+
+    Use as a context manager; ``con`` is the DuckDB connection.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, lock: _Lock | None) -> None:
+        self.con = con
+        self.path = path
+        self._lock = lock
+
+    @property
+    def schema_version(self) -> int:
+        row = self.con.execute(
+            "SELECT value FROM costlens_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block atomically: commit on success, roll back on any exception."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS costlens_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    row = con.execute("SELECT value FROM costlens_meta WHERE key = 'schema_version'").fetchone()
+    current = int(row[0]) if row else 0
+    if current > SCHEMA_VERSION:
+        raise WarehouseError(
+            f"schema version {current} is newer than this costlens supports ({SCHEMA_VERSION})",
+            where=str(path),
+            fix="upgrade costlens, or point data_dir at another folder",
+        )
+    for version in range(current, SCHEMA_VERSION):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            MIGRATIONS[version](con)
+            con.execute(
+                "INSERT OR REPLACE INTO costlens_meta VALUES ('schema_version', ?)",
+                [str(version + 1)],
+            )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+
+def open_warehouse(data_dir: Path, *, read_only: bool = False) -> Warehouse:
+    """Open (creating and migrating if needed) ``<data_dir>/warehouse.duckdb``.
+
+    A writer takes the lock; ``read_only`` opens an existing warehouse without it (DuckDB still
+    refuses while a writer has the file open, which is why readers use the serving snapshot).
+    """
+    path = data_dir / WAREHOUSE_FILE
+    if read_only:
+        if not path.is_file():
+            raise WarehouseError(
+                "no warehouse yet", where=str(path), fix="run `costlens sync` (or `costlens demo`)"
+            )
+        return Warehouse(_connect(path, read_only=True), path, None)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseError(
+            f"cannot create the data folder ({exc.strerror})",
+            where=str(data_dir),
+            fix="set data_dir (or COSTLENS_DATA_DIR) to a writable folder",
+        ) from exc
+    lock = _Lock(data_dir / LOCK_FILE)
+    lock.acquire()
+    try:
+        con = _connect(path, read_only=False)
+        _migrate(con, path)
+    except BaseException:
+        lock.release()
+        raise
+    return Warehouse(con, path, lock)
+
+
+def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusyError(
+                f"warehouse is in use by another process ({exc})",
+                where=str(path),
+                fix="close the other program that has it open, then try again",
+            ) from exc
+        raise WarehouseError(
+            f"cannot open the warehouse ({exc})",
+            where=str(path),
+            fix="check the file is a DuckDB database and readable; move it aside to start anew",
+        ) from exc

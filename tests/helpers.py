@@ -1,0 +1,33 @@
+"""Domain assertions shared by the tests."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import duckdb
+
+from costlens.schema import COST_COLUMNS
+
+
+def totals_by_period(
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...] = COST_COLUMNS
+) -> dict[tuple[str, str], Decimal]:
+    """``{(billing_period, cost column): exact sum}`` of a table."""
+    sums = ", ".join(f'SUM("{c}")' for c in columns)
+    rows = con.execute(
+        f'SELECT CAST(billing_period AS VARCHAR), {sums} FROM "{table}" GROUP BY 1'
+    ).fetchall()
+    return {
+        (period, column): Decimal(value or 0)
+        for period, *values in rows
+        for column, value in zip(columns, values, strict=True)
+    }
+
+
+def assert_reconciles(
+    con: duckdb.DuckDBPyConnection, table: str, reference: str = "line_items"
+) -> None:
+    """Per billing period and cost column, ``table`` sums to exactly what ``reference`` does."""
+    got, want = totals_by_period(con, table), totals_by_period(con, reference)
+    assert got == want, {k: (got.get(k), want.get(k)) for k in set(got) | set(want)
+                         if got.get(k) != want.get(k)}

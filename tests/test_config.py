@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from costlens.config import load_settings
+from costlens.errors import ConfigError
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert s.data_dir == tmp_path / "data" / "local"
+    assert s.warehouse_path == tmp_path / "data" / "local" / "warehouse.duckdb"
+    assert s.state_database_url == f"sqlite:///{tmp_path / 'data' / 'local' / 'state.db'}"
+    assert s.mail.port == 587 and s.sources == []
+
+
+def test_file_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    cfg = write(
+        tmp_path / "costlens.toml",
+        'data_dir = "d"\nrules = "r.yaml"\n[[sources]]\nname = "x"\nkind = "local"\npath = "exp"\n'
+        '[mail]\nport = 2525\nsecurity = "none"\n',
+    )
+    s = load_settings(cfg)
+    assert s.data_dir == tmp_path / "d"
+    assert s.rules == tmp_path / "r.yaml"
+    assert s.source("x").path == tmp_path / "exp"
+    assert (s.mail.port, s.mail.security) == (2525, "none")
+
+
+def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write(tmp_path / "c.toml", 'data_dir = "d"\n[mail]\nport = 2525\n')
+    monkeypatch.setenv("COSTLENS_CONFIG", str(cfg))
+    monkeypatch.setenv("COSTLENS_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("COSTLENS_MAIL__PORT", "465")
+    s = load_settings()
+    assert s.data_dir == tmp_path / "elsewhere"
+    assert s.mail.port == 465
+
+
+def test_bad_value_in_file_names_key(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", '[mail]\nport = "lots"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert f"{cfg}: mail.port" in str(err.value)
+    assert "'lots'" in str(err.value)
+
+
+def test_bad_value_in_environment_names_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTLENS_MAIL__PORT", "99999")
+    with pytest.raises(ConfigError, match="environment variable COSTLENS_MAIL__PORT"):
+        load_settings()
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", 'dat_dir = "d"\n')
+    with pytest.raises(ConfigError, match="unknown key 'dat_dir'"):
+        load_settings(cfg)
+
+
+def test_bad_choice_lists_options(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", '[mail]\nsecurity = "tls"\n')
+    with pytest.raises(ConfigError, match="mail.security.*'none', 'starttls' or 'ssl'"):
+        load_settings(cfg)
+
+
+def test_invalid_toml(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", "data_dir = \n")
+    with pytest.raises(ConfigError, match="not valid TOML.*line 1"):
+        load_settings(cfg)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_s3_source_needs_bucket(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", '[[sources]]\nname = "cur"\nkind = "s3"\n')
+    with pytest.raises(ConfigError, match=r"sources\[0\].*no bucket"):
+        load_settings(cfg)
+
+
+def test_unknown_source_lists_known(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", '[[sources]]\nname = "cur"\nkind = "local"\npath = "."\n')
+    with pytest.raises(ConfigError, match="use one of: cur"):
+        load_settings(cfg).source("focus")
