@@ -1,0 +1,73 @@
+"""``costlens serve``: run the Streamlit dashboard on the serving snapshot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from costlens.commands._common import console, settings
+from costlens.config import CONFIG_ENV, Settings
+from costlens.errors import CostlensError
+
+__all__ = ["APP_FILE", "register", "run_dashboard"]
+
+APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
+"""The Streamlit entry point, at the root of the checkout."""
+
+
+def dashboard_command(cfg: Settings, *, host: str, port: int) -> list[str]:
+    """The ``streamlit run`` command line for the dashboard."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_FILE),
+        "--server.headless=true",
+        f"--server.address={host}",
+        f"--server.port={port}",
+        "--browser.gatherUsageStats=false",
+    ]
+
+
+def dashboard_env(cfg: Settings) -> dict[str, str]:
+    """The environment that points the dashboard at the same settings as this command."""
+    env = dict(os.environ)
+    env["COSTLENS_DATA_DIR"] = str(cfg.data_dir)
+    env["COSTLENS_RULES"] = str(cfg.rules)
+    env["COSTLENS_OWNERS"] = str(cfg.owners)
+    if cfg.config_file is not None:
+        env[CONFIG_ENV] = str(cfg.config_file)
+    return env
+
+
+def run_dashboard(cfg: Settings, *, host: str = "localhost", port: int = 8501) -> int:
+    """Start the dashboard in the foreground until interrupted; returns its exit code."""
+    if not APP_FILE.is_file():
+        raise CostlensError(
+            "the dashboard's app.py is not installed",
+            where=str(APP_FILE),
+            fix="run costlens from a checkout of the repository (pip install -e .)",
+        )
+    url = f"http://{host}:{port}"
+    console.print(f"costlens dashboard on [bold]{url}[/] (data: {cfg.data_dir}); Ctrl+C stops it")
+    try:
+        return subprocess.call(dashboard_command(cfg, host=host, port=port), env=dashboard_env(cfg))
+    except KeyboardInterrupt:
+        return 0
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        ctx: typer.Context,
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "localhost",
+    ) -> None:
+        """Run the dashboard on the current serving snapshot."""
+        raise typer.Exit(run_dashboard(settings(ctx), host=host, port=port))
