@@ -67,13 +67,13 @@ def test_unknown_key_is_refused(tmp_path: Path) -> None:
 
 def test_bad_choice_lists_options(tmp_path: Path) -> None:
     cfg = write(tmp_path / "c.toml", '[mail]\nsecurity = "tls"\n')
-    with pytest.raises(ConfigError, match="mail.security.*'none', 'starttls' or 'ssl'"):
+    with pytest.raises(ConfigError, match=r"mail.security.*'none', 'starttls' or 'ssl'"):
         load_settings(cfg)
 
 
 def test_invalid_toml(tmp_path: Path) -> None:
     cfg = write(tmp_path / "c.toml", "data_dir = \n")
-    with pytest.raises(ConfigError, match="not valid TOML.*line 1"):
+    with pytest.raises(ConfigError, match=r"not valid TOML.*line 1"):
         load_settings(cfg)
 
 

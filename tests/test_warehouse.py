@@ -89,7 +89,8 @@ def test_read_only_requires_existing(data_dir: Path) -> None:
 def test_decimal_sums_are_exact(data_dir: Path) -> None:
     with open_warehouse(data_dir) as wh:
         wh.con.executemany(
-            "INSERT INTO line_items (unblended_cost) VALUES (?)", [["0.1"]] * 10 + [["0.0000000001"]]
+            "INSERT INTO line_items (unblended_cost) VALUES (?)",
+            [["0.1"]] * 10 + [["0.0000000001"]],
         )
         total = wh.con.execute("SELECT SUM(unblended_cost)::VARCHAR FROM line_items").fetchone()
         assert total == ("1.0000000001",)

@@ -1,0 +1,5 @@
+"""``python -m costlens`` runs the CLI."""
+
+from costlens.cli import main
+
+main()
