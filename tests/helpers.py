@@ -31,3 +31,13 @@ def assert_reconciles(
     got, want = totals_by_period(con, table), totals_by_period(con, reference)
     assert got == want, {k: (got.get(k), want.get(k)) for k in set(got) | set(want)
                          if got.get(k) != want.get(k)}
+
+
+def create_allocations(con: duckdb.DuckDBPyConnection, extra: tuple[str, ...] = ()) -> None:
+    """An empty ``allocations`` table of the DESIGN.md shape, with ``extra`` dimensions."""
+    from costlens.schema import ALLOCATION_BASE, MONEY
+
+    cols = [f'"{c.name}" {c.sql_type}' for c in ALLOCATION_BASE]
+    cols += [f'"{d}" VARCHAR' for d in (*extra, "allocation", "rule")]
+    cols += [f'"{c}" {MONEY}' for c in COST_COLUMNS] + ['"usage_amount" DOUBLE']
+    con.execute(f"CREATE TABLE allocations ({', '.join(cols)})")

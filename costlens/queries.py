@@ -1,0 +1,465 @@
+"""The one read API of the dashboard, the finance exports and the digests.
+
+Everything here reads the serving snapshot (``serving.duckdb``), never the warehouse, so a reader
+never waits on ``costlens sync``. Dimensions come from an allowlist (``DIMENSIONS`` plus the extra
+dimensions the rules declared, see ``Snapshot.dimensions``) and are quoted; values are always
+bound parameters. Money comes back as exact ``decimal.Decimal`` (read through Arrow, never through
+float) and every total equals the sum of ``allocations`` for the same filter.
+
+Typical use::
+
+    snap = open_snapshot(settings.data_dir)
+    spend(snap, grain="month", by=("owner",), cost_type="amortized")
+    anomalies(snap, owner="payments")
+    if snap.is_stale():          # a newer snapshot was published
+        snap = snap.reopen()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+
+from costlens.errors import QueryError
+from costlens.rollups import COST_TYPES, DIMENSIONS, ROLLUP_DIMENSIONS, cost_column, quote
+from costlens.serving import SnapshotStamp, fetch_one, open_serving, serving_path, snapshot_stamp
+
+__all__ = [
+    "COST_TYPES",
+    "DIMENSIONS",
+    "GRAINS",
+    "Snapshot",
+    "SnapshotInfo",
+    "allocation_health",
+    "anomalies",
+    "anomaly_root_cause",
+    "budgets",
+    "date_range",
+    "dimension_values",
+    "forecasts",
+    "open_snapshot",
+    "spend",
+    "top_movers",
+    "untagged_resources",
+]
+
+Grain = Literal["day", "week", "month"]
+GRAINS: tuple[str, ...] = ("day", "week", "month")
+"""``day`` and ``week`` (Monday) group by usage date; ``month`` by billing period (the invoice)."""
+
+CostType = Literal["unblended", "amortized", "net_amortized"]
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What a snapshot covers (its ``snapshot_info`` row)."""
+
+    built_at: dt.datetime
+    """When ``costlens refresh`` built it (UTC)."""
+    first_date: dt.date | None
+    """First usage date covered (None when there is no data)."""
+    last_date: dt.date | None
+    """Last usage date covered."""
+    deliveries: int
+    """Number of current billing-export deliveries behind it."""
+    rule_set_version: str
+    """Version of the attribution rules and owners that produced the allocations."""
+    allocation_rows: int
+    """Rows of ``allocations`` aggregated."""
+    extra_dimensions: tuple[str, ...]
+    """Dimensions the rules declared beyond ``DIMENSIONS`` (environment, cost_center, ...)."""
+    anomaly_cost_type: str
+    """Cost type the anomaly scan and forecasts used."""
+
+
+_INFO_SQL = """
+SELECT built_at, first_date, last_date, deliveries, rule_set_version, allocation_rows,
+       extra_dimensions, anomaly_cost_type
+FROM snapshot_info
+"""
+
+
+class Snapshot:
+    """An open, read-only serving snapshot. Close it (or use ``with``) when done.
+
+    ``is_stale()`` says whether a newer snapshot has been published since it was opened;
+    ``reopen()`` opens the current one.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stamp: SnapshotStamp | None = snapshot_stamp(path)
+        self.con = open_serving(path)
+        try:
+            row = fetch_one(self.con, _INFO_SQL)
+        except duckdb.Error as exc:
+            self.con.close()
+            raise QueryError(
+                f"not a costlens snapshot ({exc})", where=str(path), fix="run `costlens refresh`"
+            ) from exc
+        if row is None:
+            self.con.close()
+            raise QueryError(
+                "the snapshot has no info row", where=str(path), fix="run `costlens refresh`"
+            )
+        self.info = SnapshotInfo(
+            built_at=row[0],
+            first_date=row[1],
+            last_date=row[2],
+            deliveries=int(row[3]),
+            rule_set_version=str(row[4]),
+            allocation_rows=int(row[5]),
+            extra_dimensions=tuple(json.loads(row[6])),
+            anomaly_cost_type=str(row[7]),
+        )
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """Every dimension a question may group or filter by in this snapshot."""
+        return (*DIMENSIONS, *self.info.extra_dimensions)
+
+    def is_stale(self) -> bool:
+        """True when ``serving.duckdb`` is no longer the file this snapshot opened."""
+        return snapshot_stamp(self.path) != self.stamp
+
+    def reopen(self) -> Snapshot:
+        """Close this snapshot and open the current one."""
+        self.close()
+        return Snapshot(self.path)
+
+    def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run ``sql`` with bound ``params``; decimals stay exact ``Decimal`` objects."""
+        table = self.con.sql(sql, params=dict(params or {})).to_arrow_table()
+        frame: pd.DataFrame = table.to_pandas(date_as_object=True)
+        return frame
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_snapshot(data_dir_or_path: Path | str) -> Snapshot:
+    """Open the current snapshot of a data folder (or a ``serving.duckdb`` path) read-only.
+
+    Raises ``QueryError`` "no snapshot yet: run costlens sync" when there is none.
+    """
+    return Snapshot(serving_path(data_dir_or_path))
+
+
+def _dimension(snap: Snapshot, name: str) -> str:
+    if name not in snap.dimensions:
+        raise QueryError(
+            f"unknown dimension {name!r}", fix=f"use one of: {', '.join(snap.dimensions)}"
+        )
+    return quote(name)
+
+
+def _period_expr(grain: str) -> str:
+    if grain == "day":
+        return "usage_date"
+    if grain == "week":
+        return "CAST(date_trunc('week', usage_date) AS DATE)"
+    if grain == "month":
+        return "billing_period"
+    raise QueryError(f"unknown grain {grain!r}", fix=f"use one of: {', '.join(GRAINS)}")
+
+
+def _filters(
+    snap: Snapshot,
+    where: Mapping[str, Sequence[str]] | None,
+    start: dt.date | None,
+    end: dt.date | None,
+    value_column: str | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if start is not None:
+        clauses.append("usage_date >= $start")
+        params["start"] = start
+    if end is not None:
+        clauses.append("usage_date <= $end")
+        params["end"] = end
+    for i, (dim, values) in enumerate(sorted((where or {}).items())):
+        column = value_column or _dimension(snap, dim)
+        if isinstance(values, str):
+            values = [values]
+        names = []
+        for j, value in enumerate(values):
+            names.append(f"$w{i}_{j}")
+            params[f"w{i}_{j}"] = str(value)
+        clauses.append(f"{column} IN ({', '.join(names)})" if names else "FALSE")
+    return clauses, params
+
+
+def spend(
+    snap: Snapshot,
+    *,
+    grain: Grain = "day",
+    by: Sequence[str] = (),
+    cost_type: CostType = "unblended",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    where: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame:
+    """Spend per period, grouped by ``by`` dimensions, for one cost type, with filters.
+
+    ``start``/``end`` bound the usage date (inclusive); ``where`` maps a dimension to the values
+    to keep. Returns columns ``period`` (a date: the day, the Monday of the week, or the billing
+    period), the ``by`` dimensions and ``cost`` (exact ``Decimal``), ordered by period, then by
+    cost descending.
+    """
+    column = quote(cost_column(cost_type))
+    period = _period_expr(grain)
+    keys = [_dimension(snap, d) for d in by]
+    for d in where or {}:
+        _dimension(snap, d)
+    # A question about at most one rollup dimension is answered by its small rollup table.
+    dims_used = set(by) | set(where or {})
+    if len(dims_used) <= 1 and dims_used <= set(ROLLUP_DIMENSIONS):
+        dim = next(iter(dims_used), "owner")
+        dated = start is not None or end is not None
+        source = "rollup_monthly" if grain == "month" and not dated else "rollup_daily"
+        keys_sql = [f"value AS {k}" for k in keys]
+        clauses, params = _filters(snap, where, start, end, value_column="value")
+        clauses.insert(0, "dimension = $dimension")
+        params["dimension"] = dim
+    else:
+        source = "daily"
+        keys_sql = keys
+        clauses, params = _filters(snap, where, start, end)
+    select = ", ".join([f"{period} AS period", *keys_sql, f"SUM({column}) AS cost"])
+    group = ", ".join(["1", *(str(i + 2) for i in range(len(keys)))])
+    sql = (
+        f"SELECT {select} FROM {source} WHERE {' AND '.join(clauses) or 'TRUE'} "  # noqa: S608
+        f"GROUP BY {group} ORDER BY 1, cost DESC, {group}"
+    )
+    frame = snap.frame(sql, params)
+    if frame.empty:
+        frame = pd.DataFrame({"period": [], **{d: [] for d in by}, "cost": []})
+    return frame
+
+
+_WINDOW_SQL = """
+SELECT value,
+       SUM(CASE WHEN usage_date BETWEEN $prev_start AND $prev_end THEN {cost} END) AS previous,
+       SUM(CASE WHEN usage_date BETWEEN $cur_start AND $cur_end THEN {cost} END) AS current
+FROM rollup_daily
+WHERE dimension = $dimension AND usage_date BETWEEN $prev_start AND $cur_end
+GROUP BY value
+"""
+
+
+def _windows(grain: str, as_of: dt.date) -> tuple[dt.date, dt.date, dt.date, dt.date]:
+    if grain == "week":
+        cur_start = as_of - dt.timedelta(days=as_of.weekday())
+        prev_start = cur_start - dt.timedelta(days=7)
+        return prev_start, as_of - dt.timedelta(days=7), cur_start, as_of
+    if grain == "month":
+        cur_start = as_of.replace(day=1)
+        prev_start = (cur_start - dt.timedelta(days=1)).replace(day=1)
+        prev_month_end = cur_start - dt.timedelta(days=1)
+        prev_end = min(
+            prev_start.replace(day=as_of.day)
+            if as_of.day <= prev_month_end.day
+            else prev_month_end,
+            prev_month_end,
+        )
+        return prev_start, prev_end, cur_start, as_of
+    raise QueryError(f"unknown grain {grain!r} for top movers", fix="use week or month")
+
+
+def top_movers(
+    snap: Snapshot,
+    *,
+    dimension: str,
+    grain: Literal["week", "month"] = "month",
+    cost_type: CostType = "unblended",
+    as_of: dt.date | None = None,
+    limit: int = 10,
+) -> pd.DataFrame:
+    """The values of ``dimension`` whose spend changed most, period to date against the period
+    before over the same number of days (month to date vs. the same days of last month).
+
+    ``as_of`` defaults to the snapshot's last date. Returns ``value``, ``previous_cost``,
+    ``current_cost``, ``delta_cost`` (exact ``Decimal``) and ``delta_percent`` (float; None when
+    there was no previous spend), largest absolute change first.
+    """
+    if dimension not in ROLLUP_DIMENSIONS:
+        raise QueryError(
+            f"top movers are not available by {dimension!r}",
+            fix=f"use one of: {', '.join(ROLLUP_DIMENSIONS)}",
+        )
+    day = as_of or snap.info.last_date
+    columns = ["value", "previous_cost", "current_cost", "delta_cost", "delta_percent"]
+    if day is None:
+        return pd.DataFrame({c: [] for c in columns})
+    prev_start, prev_end, cur_start, cur_end = _windows(grain, day)
+    sql = _WINDOW_SQL.format(cost=quote(cost_column(cost_type)))
+    rows = snap.con.execute(
+        sql,
+        {
+            "dimension": dimension,
+            "prev_start": prev_start,
+            "prev_end": prev_end,
+            "cur_start": cur_start,
+            "cur_end": cur_end,
+        },
+    ).fetchall()
+    out = []
+    for value, previous, current in rows:
+        prev, cur = Decimal(previous or 0), Decimal(current or 0)
+        pct = float((cur - prev) / abs(prev) * 100) if prev else None
+        out.append((value, prev, cur, cur - prev, pct))
+    out.sort(key=lambda r: (-abs(r[3]), r[0]))
+    return pd.DataFrame(out[: max(limit, 0)], columns=columns)
+
+
+def date_range(snap: Snapshot) -> tuple[dt.date | None, dt.date | None]:
+    """First and last usage date in the snapshot (None, None when it is empty)."""
+    return snap.info.first_date, snap.info.last_date
+
+
+def dimension_values(snap: Snapshot, dimension: str) -> list[str]:
+    """The values of ``dimension``, most expensive (unblended) first."""
+    column = _dimension(snap, dimension)
+    if dimension in ROLLUP_DIMENSIONS:
+        rows = snap.con.execute(
+            "SELECT value FROM rollup_monthly WHERE dimension = $d "
+            "GROUP BY value ORDER BY SUM(unblended_cost) DESC, value",
+            {"d": dimension},
+        ).fetchall()
+    else:
+        rows = snap.con.execute(
+            f"SELECT {column} FROM daily GROUP BY 1 "  # noqa: S608
+            "ORDER BY SUM(unblended_cost) DESC, 1"
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+_ANOMALY_COLUMNS = (
+    "anomaly_id, dimension, value, owner, start_date, end_date, last_seen, ongoing, direction, "
+    "actual_cost, expected_cost, impact_cost, impact_percent, max_score, days, top_driver, "
+    "feedback"
+)
+
+
+def anomalies(
+    snap: Snapshot,
+    *,
+    dimension: str | None = None,
+    value: str | None = None,
+    owner: str | None = None,
+    include_marked: bool = False,
+    marked: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Anomaly events, largest absolute impact first.
+
+    ``dimension`` (owner, microservice, service_code, account_id) and ``value`` narrow them;
+    ``owner`` keeps the events of an owner and of its microservices. Events marked expected,
+    planned or real are left out unless ``include_marked``; ``marked`` (anomaly id -> verdict,
+    from ``costlens.anomalies.feedback.marked_anomalies``) adds marks made since the snapshot
+    was built. Columns: see ``docs/analytics.md``.
+    """
+    clauses, params = [], {}
+    if dimension is not None:
+        clauses.append("dimension = $dimension")
+        params["dimension"] = dimension
+    if value is not None:
+        clauses.append("value = $value")
+        params["value"] = value
+    if owner is not None:
+        clauses.append("owner = $owner")
+        params["owner"] = owner
+    sql = (
+        f"SELECT {_ANOMALY_COLUMNS} FROM anomalies "  # noqa: S608
+        f"WHERE {' AND '.join(clauses) or 'TRUE'} ORDER BY abs(impact_cost) DESC, anomaly_id"
+    )
+    frame = snap.frame(sql, params)
+    if marked:
+        late = frame["anomaly_id"].map(marked)
+        frame["feedback"] = late.where(late.notna(), frame["feedback"])
+    if not include_marked:
+        frame = frame[frame["feedback"].isna()].reset_index(drop=True)
+    return frame
+
+
+def anomaly_root_cause(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
+    """Ranked contributions to one anomaly's change: ``rank``, ``dimension``, ``value``,
+    ``baseline_cost``, ``event_cost``, ``delta_cost`` and ``share`` of the total change."""
+    frame = snap.frame(
+        "SELECT rank, dimension, value, baseline_cost, event_cost, delta_cost, share "
+        "FROM anomaly_root_causes WHERE anomaly_id = $id ORDER BY rank",
+        {"id": anomaly_id},
+    )
+    if (
+        frame.empty
+        and not snap.con.execute(
+            "SELECT 1 FROM anomalies WHERE anomaly_id = $id", {"id": anomaly_id}
+        ).fetchone()
+    ):
+        raise QueryError(
+            f"no anomaly {anomaly_id!r} in this snapshot",
+            fix="take an anomaly_id from queries.anomalies()",
+        )
+    return frame
+
+
+def forecasts(snap: Snapshot) -> pd.DataFrame:
+    """Month-end projections per owner and in total (``owner`` = ``'*'``): ``billing_period``,
+    ``owner``, ``month_to_date``, ``projected``, ``lower``, ``upper`` (``Decimal`` dollars)."""
+    return snap.frame(
+        "SELECT billing_period, owner, month_to_date, projected, lower, upper "
+        "FROM forecasts ORDER BY owner = '*' DESC, projected DESC, owner"
+    )
+
+
+def budgets(snap: Snapshot) -> pd.DataFrame:
+    """Budget status per owner with a budget: ``owner``, ``display_name``, ``budget``,
+    ``month_to_date``, ``projected``, ``lower``, ``upper`` and ``status`` (on track, at risk,
+    over)."""
+    return snap.frame(
+        "SELECT owner, display_name, budget, month_to_date, projected, lower, upper, status "
+        "FROM budgets ORDER BY status = 'over' DESC, status = 'at risk' DESC, owner"
+    )
+
+
+def allocation_health(snap: Snapshot, *, cost_type: CostType = "unblended") -> pd.DataFrame:
+    """How the cost was attributed, per billing period: ``billing_period``, ``allocation``
+    (direct, shared or unallocated), ``cost`` and ``share`` of the period's cost (float)."""
+    column = quote(cost_column(cost_type))
+    return snap.frame(
+        f"SELECT billing_period, CASE WHEN owner = 'unallocated' THEN 'unallocated' "  # noqa: S608
+        f"ELSE allocation END AS allocation, SUM({column}) AS cost, "
+        f"CAST(SUM({column}) / NULLIF(SUM(SUM({column})) OVER (PARTITION BY billing_period), 0) "
+        "AS DOUBLE) AS share FROM daily GROUP BY 1, 2 ORDER BY 1, 3 DESC"
+    )
+
+
+def untagged_resources(snap: Snapshot, *, limit: int = 20) -> pd.DataFrame:
+    """The most expensive resources no rule attributed (owner ``unallocated``), computed at
+    refresh time: ``resource_id``, ``service_code``, ``account_id``, ``region`` and
+    ``unblended_cost`` over the snapshot's last billing period."""
+    return snap.frame(
+        "SELECT resource_id, service_code, account_id, region, unblended_cost "
+        "FROM untagged_resources ORDER BY unblended_cost DESC, resource_id LIMIT $limit",
+        {"limit": limit},
+    )

@@ -1,0 +1,168 @@
+"""Rollups: the daily and monthly aggregates of ``allocations`` that everything downstream reads.
+
+One scan of ``allocations`` builds ``daily``, a cube at day grain over every rollup dimension
+(so a filtered or multi-dimension question is still answered without line items); the small
+per-dimension tables are then derived from the cube:
+
+* ``rollup_daily(dimension, value, usage_date, billing_period, <costs>)``: one row per day and
+  value of each dimension in ``ROLLUP_DIMENSIONS`` (owner, microservice, service, account, ...);
+* ``rollup_monthly(dimension, value, billing_period, <costs>)``: the same per billing period.
+
+Costs are exact sums (``DECIMAL(38,10)``) of ``unblended_cost``, ``amortized_cost``,
+``net_amortized_cost`` and ``list_cost``; every table sums to the totals of ``allocations``.
+A missing dimension value is stored as ``''``.
+
+>>> ROLLUP_DIMENSIONS[:3]
+('owner', 'microservice', 'service_code')
+>>> cost_column("amortized")
+'amortized_cost'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import duckdb
+
+from costlens.errors import QueryError, WarehouseError
+from costlens.schema import COST_COLUMNS, SUM_MONEY
+
+__all__ = [
+    "COST_TYPES",
+    "DIMENSIONS",
+    "ROLLUP_DIMENSIONS",
+    "build_rollups",
+    "cost_column",
+    "extra_dimensions",
+    "quote",
+]
+
+COST_TYPES: tuple[str, ...] = ("unblended", "amortized", "net_amortized")
+"""Cost types a question may ask for; ``cost_column`` maps them to their column."""
+
+ROLLUP_DIMENSIONS: tuple[str, ...] = (
+    "owner",
+    "microservice",
+    "service_code",
+    "account_id",
+    "region",
+    "usage_type",
+    "purchase_option",
+    "line_item_type",
+)
+"""Dimensions with their own daily and monthly rollup (and anomaly scan, for the first four)."""
+
+DIMENSIONS: tuple[str, ...] = (
+    *ROLLUP_DIMENSIONS,
+    "charge_category",
+    "payer_account_id",
+    "allocation",
+)
+"""Every column of the ``daily`` cube a question may group or filter by (plus the extra
+dimensions the attribution rules declare, recorded per snapshot)."""
+
+_NOT_DIMENSIONS = frozenset(
+    {"usage_date", "billing_period", "resource_id", "rule", "usage_amount", *COST_COLUMNS}
+)
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def quote(identifier: str) -> str:
+    """``identifier`` quoted for SQL; only plain snake_case names are accepted.
+
+    >>> quote("owner")
+    '"owner"'
+    """
+    if not _IDENTIFIER.match(identifier):
+        raise QueryError(
+            f"{identifier!r} is not a valid column name",
+            fix="use a snake_case name of letters, digits and underscores",
+        )
+    return f'"{identifier}"'
+
+
+def cost_column(cost_type: str) -> str:
+    """The cost column of ``cost_type`` (one of ``COST_TYPES``)."""
+    if cost_type not in COST_TYPES:
+        raise QueryError(
+            f"unknown cost type {cost_type!r}", fix=f"use one of: {', '.join(COST_TYPES)}"
+        )
+    return f"{cost_type}_cost"
+
+
+_COLUMNS_SQL = """
+SELECT column_name, data_type FROM information_schema.columns
+WHERE table_name = 'allocations' AND table_catalog = current_database()
+ORDER BY ordinal_position
+"""
+
+
+def _allocation_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    cols = {str(n): str(t) for n, t in con.execute(_COLUMNS_SQL).fetchall()}
+    if not cols:
+        raise WarehouseError(
+            "the warehouse has no allocations table",
+            where="warehouse.duckdb: allocations",
+            fix="run `costlens attribute` (or `costlens sync`) first",
+        )
+    missing = [
+        c for c in ("usage_date", "billing_period", *DIMENSIONS, *COST_COLUMNS) if c not in cols
+    ]
+    if missing:
+        raise WarehouseError(
+            f"allocations lacks column(s) {', '.join(missing)}",
+            where="warehouse.duckdb: allocations",
+            fix="re-run `costlens attribute` with this version of costlens",
+        )
+    return cols
+
+
+def extra_dimensions(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The extra text dimensions of ``allocations`` declared by the rules (environment, ...)."""
+    cols = _allocation_columns(con)
+    return tuple(
+        name
+        for name, sql_type in cols.items()
+        if sql_type == "VARCHAR"
+        and name not in _NOT_DIMENSIONS
+        and name not in DIMENSIONS
+        and _IDENTIFIER.match(name)
+    )
+
+
+def _sums() -> str:
+    money = ",\n  ".join(f'CAST(SUM("{c}") AS {SUM_MONEY}) AS "{c}"' for c in COST_COLUMNS)
+    return f"{money},\n  SUM(usage_amount) AS usage_amount,\n  SUM(line_items) AS line_items"
+
+
+def build_rollups(con: duckdb.DuckDBPyConnection, schema: str, extra: Sequence[str] = ()) -> int:
+    """Build ``daily``, ``rollup_daily`` and ``rollup_monthly`` into the attached ``schema``.
+
+    ``con`` sees ``allocations``; ``schema`` is a database attached to it (the snapshot being
+    built). Returns the number of rows of the cube.
+    """
+    target = quote(schema)
+    dims = [*DIMENSIONS, *extra]
+    keys = ", ".join(f"COALESCE(CAST({quote(d)} AS VARCHAR), '') AS {quote(d)}" for d in dims)
+    money = ",\n  ".join(f'CAST(SUM("{c}") AS {SUM_MONEY}) AS "{c}"' for c in COST_COLUMNS)
+    con.execute(
+        f"CREATE TABLE {target}.daily AS\n"
+        f"SELECT usage_date, billing_period, {keys},\n  {money},\n"
+        "  SUM(usage_amount) AS usage_amount, COUNT(*) AS line_items\n"
+        "FROM allocations GROUP BY ALL ORDER BY usage_date"
+    )
+    for table, period in (
+        ("rollup_daily", "usage_date, billing_period"),
+        ("rollup_monthly", "billing_period"),
+    ):
+        parts = "\nUNION ALL\n".join(
+            f"SELECT '{d}' AS dimension, {quote(d)} AS value, {period},\n  {_sums()}\n"
+            f"FROM {target}.daily GROUP BY ALL"
+            for d in ROLLUP_DIMENSIONS
+        )
+        con.execute(
+            f"CREATE TABLE {target}.{table} AS\n{parts}\nORDER BY dimension, value, {period}"
+        )
+    rows = con.execute(f"SELECT COUNT(*) FROM {target}.daily").fetchall()  # noqa: S608
+    return int(rows[0][0]) if rows else 0
