@@ -1,0 +1,262 @@
+"""What every dashboard page shares: settings, the open snapshot, sidebar controls, money.
+
+Caching lives here, in the UI layer: the settings are loaded once per browser session, and the
+serving snapshot is opened once per published file (keyed on its inode and modification time, so
+a snapshot newly published by ``costlens sync`` is picked up on the next rerun).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pandas as pd
+import streamlit as st
+
+from costlens import queries
+from costlens.anomalies import feedback
+from costlens.config import Settings, load_settings
+from costlens.errors import CostlensError
+
+__all__ = [
+    "ANOMALY_COLUMNS",
+    "COST_TYPES",
+    "Controls",
+    "anomaly_table",
+    "as_float",
+    "feedback_marks",
+    "mark_anomaly",
+    "money",
+    "money_columns",
+    "page_errors",
+    "percent",
+    "settings",
+    "sidebar_controls",
+    "snapshot",
+    "total",
+]
+
+log = logging.getLogger("costlens.dashboard")
+
+COST_TYPES: dict[str, str] = {
+    "unblended": "Unblended (as invoiced)",
+    "amortized": "Amortized (RI/SP spread)",
+    "net_amortized": "Net amortized (after discounts)",
+}
+"""The cost types a user can pick, with their labels."""
+
+NO_DATA = (
+    "No data yet — run `costlens sync` to ingest your billing exports and build the "
+    "dashboard's snapshot (or `costlens demo` for generated sample data)."
+)
+_CENT = Decimal("0.01")
+
+
+def money(value: Decimal | int | float | None) -> str:
+    """Dollars with thousands separators and two decimals, rounded half up.
+
+    >>> money(Decimal("12345.675"))
+    '$12,345.68'
+    >>> money(Decimal("-0.004"))
+    '$0.00'
+    >>> money(Decimal("-1234.5"))
+    '-$1,234.50'
+    >>> money(None)
+    '—'
+    """
+    if value is None:
+        return "—"
+    cents = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    cents = cents.quantize(_CENT, rounding=ROUND_HALF_UP)
+    if cents == 0:
+        cents = abs(cents)
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${abs(cents):,.2f}"
+
+
+def percent(value: Decimal | float | None, *, signed: bool = False) -> str:
+    """A fraction as a percentage with one decimal (``0.1234`` → ``12.3%``).
+
+    >>> percent(Decimal("0.1234")), percent(-0.05, signed=True), percent(None)
+    ('12.3%', '-5.0%', '—')
+    """
+    if value is None:
+        return "—"
+    return f"{float(value) * 100:{'+' if signed else ''}.1f}%"
+
+
+def total(frame: pd.DataFrame, column: str = "cost") -> Decimal:
+    """The exact sum of a Decimal money column (0 for an empty frame)."""
+    return sum((Decimal(v) for v in frame[column] if v is not None), Decimal(0))
+
+
+def money_columns(*names: str) -> dict[str, Any]:
+    """``column_config`` showing ``names`` as dollars (``$12,345.67``) in ``st.dataframe``."""
+    return {
+        n: st.column_config.NumberColumn(n.replace("_", " ").capitalize(), format="dollar")
+        for n in names
+    }
+
+
+ANOMALY_COLUMNS: dict[str, Any] = {
+    "dimension": "Dimension",
+    "value": "Value",
+    "start_date": st.column_config.DateColumn("Start", format="YYYY-MM-DD"),
+    "end": "End",
+    "impact_cost": st.column_config.NumberColumn("Impact", format="dollar"),
+    "impact_percent": st.column_config.NumberColumn("Impact %", format="%+.1f%%"),
+    "top_driver": "Top driver",
+    "feedback": "Marked",
+}
+"""How ``anomaly_table`` columns are shown."""
+
+
+def anomaly_table(events: pd.DataFrame) -> pd.DataFrame:
+    """The columns of ``queries.anomalies`` a person reads, ready for ``st.dataframe``."""
+    table = events.assign(
+        end=[
+            "ongoing" if ongoing else f"{end:%Y-%m-%d}"
+            for ongoing, end in zip(events["ongoing"], events["end_date"], strict=True)
+        ],
+        impact_percent=[
+            None if p is None or not math.isfinite(p) else p for p in events["impact_percent"]
+        ],
+    )
+    return as_float(table, ["impact_cost"])[list(ANOMALY_COLUMNS)]
+
+
+def feedback_marks() -> dict[str, str]:
+    """``{anomaly_id: verdict}`` from the state database, including marks made since the sync."""
+    return feedback.marked_anomalies(settings().state_database_url)
+
+
+def mark_anomaly(anomaly_id: str, verdict: str) -> None:
+    """Record a user's verdict (expected, planned, real) on an anomaly in the state database."""
+    feedback.mark_anomaly(settings().state_database_url, anomaly_id, verdict, by="dashboard")
+
+
+def as_float(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """A copy of ``frame`` with Decimal money ``columns`` as floats, for charts only."""
+    out = frame.copy()
+    for column in columns:
+        out[column] = pd.to_numeric(out[column].map(lambda v: None if v is None else float(v)))
+    return out
+
+
+@contextmanager
+def page_errors() -> Iterator[None]:
+    """Show a costlens error as ``st.error`` with its message; never a traceback.
+
+    Anything unexpected is logged on the server with its traceback and shown as one line.
+    Streamlit's own control flow (``st.stop``, reruns) passes through untouched.
+    """
+    try:
+        yield
+    except CostlensError as exc:
+        st.error(str(exc), icon=":material/error:")
+    except Exception as exc:
+        log.exception("dashboard page failed")
+        st.error(
+            f"Something went wrong on this page ({type(exc).__name__}). The details are in the "
+            "dashboard's log; try again after the next `costlens sync`.",
+            icon=":material/error:",
+        )
+
+
+def settings() -> Settings:
+    """The costlens settings (``COSTLENS_CONFIG``, ``COSTLENS_DATA_DIR``...), once per session."""
+    if "_costlens_settings" not in st.session_state:
+        st.session_state["_costlens_settings"] = load_settings()
+    cfg: Settings = st.session_state["_costlens_settings"]
+    return cfg
+
+
+def _close(snap: queries.Snapshot) -> None:
+    snap.close()
+
+
+@st.cache_resource(max_entries=2, show_spinner=False, scope="session", on_release=_close)
+def _open_snapshot(path: str, inode: int, mtime_ns: int) -> queries.Snapshot:
+    # The stamp arguments are the cache key: a newly published file is a new entry. One
+    # connection per browser session, since a DuckDB connection is not shared across threads.
+    return queries.open_snapshot(Path(path))
+
+
+def snapshot() -> queries.Snapshot:
+    """The current serving snapshot; shows "no data yet" and stops the page when there is none."""
+    path = settings().serving_path
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        _no_data()
+    snap = _open_snapshot(str(path), stat.st_ino, stat.st_mtime_ns)
+    if snap.info.last_date is None:
+        _no_data()
+    return snap
+
+
+def _no_data() -> NoReturn:
+    st.info(NO_DATA, icon=":material/hourglass_empty:")
+    st.stop()
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The sidebar's choices, shared by every page."""
+
+    cost_type: str
+    start: date
+    end: date
+
+
+def _remember(key: str, default: Any) -> None:
+    # A widget's state is per page (st.navigation): restore the user's choice from a copy kept
+    # aside (updated by the widget's on_change) so it follows them to the next page.
+    st.session_state[key] = st.session_state.get(f"_keep_{key}", default)
+
+
+def _keep(key: str) -> None:
+    st.session_state[f"_keep_{key}"] = st.session_state[key]
+
+
+def sidebar_controls(snap: queries.Snapshot) -> Controls:
+    """Draw the cost type and date range pickers; the same choices follow the user across pages."""
+    first, last = queries.date_range(snap)
+    assert first is not None and last is not None  # snapshot() stops on an empty snapshot
+    default_start = max(first, (last.replace(day=1) - timedelta(days=1)).replace(day=1))
+    _remember("cost_type", "unblended")
+    _remember("dates", (default_start, last))
+    # A newer snapshot may cover other dates: keep the remembered range inside it.
+    kept = [min(max(d, first), last) for d in st.session_state["dates"]]
+    st.session_state["dates"] = tuple(kept) or (default_start, last)
+    with st.sidebar:
+        st.selectbox(
+            "Cost type",
+            list(COST_TYPES),
+            format_func=COST_TYPES.__getitem__,
+            key="cost_type",
+            on_change=_keep,
+            args=("cost_type",),
+        )
+        st.date_input(
+            "Dates",
+            min_value=first,
+            max_value=last,
+            key="dates",
+            on_change=_keep,
+            args=("dates",),
+        )
+        st.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}")
+    _keep("cost_type")
+    _keep("dates")
+    chosen = st.session_state["dates"]
+    start, end = (chosen[0], chosen[-1]) if chosen else (default_start, last)
+    return Controls(cost_type=st.session_state["cost_type"], start=start, end=end)

@@ -1,0 +1,84 @@
+"""Explore: spend by any allowed dimension, at any grain, with filters; download it as CSV."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from app_pages import _shared as ui
+from costlens import queries
+
+TOP_VALUES = 10
+
+with ui.page_errors():
+    snap = ui.snapshot()
+    ctl = ui.sidebar_controls(snap)
+    st.title("Explore")
+
+    dim_col, grain_col = st.columns([3, 1])
+    dimension = dim_col.selectbox("Group by", snap.dimensions, key="explore_dimension")
+    grain = (
+        grain_col.segmented_control("Grain", queries.GRAINS, default="week", key="explore_grain")
+        or "week"
+    )
+    filter_col, values_col = st.columns([1, 3])
+    filter_dimension = filter_col.selectbox(
+        "Filter on", ["(none)", *snap.dimensions], key="explore_filter_dimension"
+    )
+    where: dict[str, list[str]] = {}
+    if filter_dimension != "(none)":
+        chosen = values_col.multiselect(
+            f"{filter_dimension} is one of",
+            queries.dimension_values(snap, filter_dimension),
+            key=f"explore_filter_{filter_dimension}",
+        )
+        if chosen:
+            where[filter_dimension] = chosen
+
+    frame = queries.spend(
+        snap,
+        grain=grain,
+        by=(dimension,),
+        cost_type=ctl.cost_type,
+        start=ctl.start,
+        end=ctl.end,
+        where=where,
+    )
+    st.metric(
+        "Total",
+        ui.money(ui.total(frame)),
+        border=True,
+        help=f"{ui.COST_TYPES[ctl.cost_type]}, {ctl.start:%d %b %Y} – {ctl.end:%d %b %Y}",
+    )
+
+    top = list(frame.groupby(dimension)["cost"].sum().sort_values(ascending=False).index)
+    shown = frame.assign(
+        **{dimension: frame[dimension].where(frame[dimension].isin(top[:TOP_VALUES]), "Other")}
+    )
+    bars = ui.as_float(shown, ["cost"]).groupby(["period", dimension], as_index=False)["cost"]
+    chart = px.bar(
+        bars.sum(),
+        x="period",
+        y="cost",
+        color=dimension,
+        category_orders={dimension: [*top[:TOP_VALUES], "Other"]},
+        labels={"period": grain.capitalize(), "cost": "Cost"},
+    )
+    chart.update_layout(height=380, margin={"t": 10, "b": 10}, yaxis_tickprefix="$")
+    st.plotly_chart(chart)
+
+    st.dataframe(
+        ui.as_float(frame, ["cost"]),
+        hide_index=True,
+        column_config={
+            "period": st.column_config.DateColumn(grain.capitalize()),
+            **ui.money_columns("cost"),
+        },
+    )
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode(),
+        file_name=f"costlens-{ctl.cost_type}-by-{dimension}-{grain}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )

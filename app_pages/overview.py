@@ -1,0 +1,171 @@
+"""Overview: this month against last, the budget, what is unallocated, and where spend moves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from app_pages import _shared as ui
+from costlens import queries
+
+TOP_SERVICES = 8
+
+with ui.page_errors():
+    snap = ui.snapshot()
+    ctl = ui.sidebar_controls(snap)
+    st.title("Overview")
+    first, last = queries.date_range(snap)
+    assert first is not None and last is not None
+    month_start = last.replace(day=1)
+    prev_start = (month_start - timedelta(days=1)).replace(day=1)
+    prev_same_day = min(prev_start + (last - month_start), month_start - timedelta(days=1))
+    st.caption(
+        f"Month to date: {month_start:%d %b} – {last:%d %b %Y} · "
+        f"{ui.COST_TYPES[ctl.cost_type]} · snapshot built {snap.info.built_at:%d %b %Y %H:%M} UTC"
+    )
+
+    # --- the metric row -------------------------------------------------------------------------
+    mtd = ui.total(queries.spend(snap, cost_type=ctl.cost_type, start=month_start, end=last))
+    prev = ui.total(
+        queries.spend(snap, cost_type=ctl.cost_type, start=prev_start, end=prev_same_day)
+    )
+    forecast = queries.forecasts(snap)
+    company = forecast[forecast["owner"] == "*"]
+    budget_total = ui.total(queries.budgets(snap), "budget")
+    health = queries.allocation_health(snap, cost_type=ctl.cost_type)
+    latest = health[health["billing_period"] == health["billing_period"].max()]
+    unallocated = latest.loc[latest["allocation"] == "unallocated", "share"].sum()
+    open_anomalies = queries.anomalies(snap, marked=ui.feedback_marks())
+
+    mtd_col, projected_col, unallocated_col, anomalies_col = st.columns(4)
+    mtd_col.metric(
+        "Month-to-date spend",
+        ui.money(mtd),
+        delta=ui.money(mtd - prev) if prev else None,
+        delta_color="inverse",
+        delta_description="vs same days last month",
+        border=True,
+        help=f"{month_start:%d %b}–{last:%d %b} against {prev_start:%d %b}–{prev_same_day:%d %b}",
+    )
+    if company.empty:
+        projected_col.metric("Projected month end", "—", border=True)
+    else:
+        projected = company.iloc[0]["projected"]
+        over = projected - budget_total
+        projected_col.metric(
+            "Projected month end",
+            ui.money(projected),
+            delta=ui.money(over) if budget_total else None,
+            delta_color="inverse",
+            delta_description=f"against a budget of {ui.money(budget_total)}",
+            border=True,
+            help=(
+                f"{snap.info.anomaly_cost_type} cost; interval "
+                f"{ui.money(company.iloc[0]['lower'])} – {ui.money(company.iloc[0]['upper'])}"
+            ),
+        )
+    unallocated_col.metric(
+        "Unallocated",
+        ui.percent(unallocated),
+        help="Share of this month's cost no rule attributed",
+        border=True,
+    )
+    anomalies_col.metric(
+        "Open anomalies",
+        len(open_anomalies),
+        help="Anomalies not yet marked expected/planned/real",
+        border=True,
+    )
+
+    # --- daily trend with anomalies marked ------------------------------------------------------
+    st.subheader("Daily spend")
+    daily = ui.as_float(
+        queries.spend(snap, grain="day", cost_type=ctl.cost_type, start=ctl.start, end=ctl.end),
+        ["cost"],
+    )
+    trend = go.Figure(
+        go.Scatter(
+            x=daily["period"],
+            y=daily["cost"],
+            mode="lines",
+            name="Daily spend",
+            hovertemplate="%{x|%a %d %b}: $%{y:,.2f}<extra></extra>",
+        )
+    )
+    in_range = open_anomalies[
+        (open_anomalies["start_date"] >= ctl.start) & (open_anomalies["start_date"] <= ctl.end)
+    ]
+    if not in_range.empty:
+        by_day = daily.set_index("period")["cost"]
+        trend.add_trace(
+            go.Scatter(
+                x=in_range["start_date"],
+                y=[by_day.get(d) for d in in_range["start_date"]],
+                mode="markers",
+                name="Anomaly starts",
+                marker={"color": "#d62728", "size": 11, "symbol": "diamond"},
+                text=[
+                    f"{r.dimension} {r.value}: {ui.money(r.impact_cost)}"
+                    for r in in_range.itertuples()
+                ],
+                hovertemplate="%{x|%d %b}<br>%{text}<extra></extra>",
+            )
+        )
+    trend.update_layout(
+        height=320,
+        margin={"t": 10, "b": 10},
+        yaxis_tickprefix="$",
+        legend={"orientation": "h", "y": 1.1},
+    )
+    st.plotly_chart(trend)
+
+    # --- spend by AWS service -------------------------------------------------------------------
+    st.subheader("Spend by AWS service")
+    grain = "day" if (ctl.end - ctl.start).days <= 45 else "week"
+    by_service = queries.spend(
+        snap,
+        grain=grain,
+        by=("service_code",),
+        cost_type=ctl.cost_type,
+        start=ctl.start,
+        end=ctl.end,
+    )
+    top = list(by_service.groupby("service_code")["cost"].sum().sort_values(ascending=False).index)[
+        :TOP_SERVICES
+    ]
+    by_service["service"] = by_service["service_code"].where(
+        by_service["service_code"].isin(top), "Other"
+    )
+    bars = ui.as_float(by_service, ["cost"]).groupby(["period", "service"], as_index=False)["cost"]
+    bars_frame = bars.sum()
+    chart = px.bar(
+        bars_frame,
+        x="period",
+        y="cost",
+        color="service",
+        category_orders={"service": [*top, "Other"]},
+        labels={"period": grain.capitalize(), "cost": "Cost", "service": "Service"},
+    )
+    chart.update_layout(height=360, margin={"t": 10, "b": 10}, yaxis_tickprefix="$", bargap=0.15)
+    st.plotly_chart(chart)
+
+    # --- top movers -----------------------------------------------------------------------------
+    st.subheader("Top movers")
+    st.caption(
+        "Microservices whose month-to-date spend changed most against the same days of last month"
+    )
+    movers = queries.top_movers(
+        snap, dimension="microservice", grain="month", cost_type=ctl.cost_type, limit=10
+    )
+    st.dataframe(
+        ui.as_float(movers, ["previous_cost", "current_cost", "delta_cost"]),
+        hide_index=True,
+        column_config={
+            "value": "Microservice",
+            **ui.money_columns("previous_cost", "current_cost", "delta_cost"),
+            "delta_percent": st.column_config.NumberColumn("Change", format="%+.1f%%"),
+        },
+    )
