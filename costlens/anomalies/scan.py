@@ -1,0 +1,225 @@
+"""Scan every owner, microservice, AWS service and account for anomalies, with root causes.
+
+The daily series come from the snapshot's ``rollup_daily`` (zero on days without cost, from the
+first day of data, so a new service's ramp is seen as one); each goes through ``detect`` and
+``find_events``, so a level shift or a ramp is one event, not one alert a day. Every event gets a
+stable id (dimension, value, first anomalous day and cost type) and a root cause: the ranked
+contributions of its drivers (service, account, region, usage type, and the owner or
+microservice where it is not the scanned dimension) from the ``daily`` cube, plus resources from
+``allocations`` for the largest events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from costlens.anomalies.detect import DetectorOptions, detect
+from costlens.anomalies.events import AnomalyEvent, find_events
+from costlens.anomalies.root_cause import root_cause
+from costlens.rollups import cost_column, quote
+
+__all__ = ["DRIVERS_BY_DIMENSION", "SCAN_DIMENSIONS", "ScanResult", "anomaly_id", "scan_anomalies"]
+
+SCAN_DIMENSIONS: tuple[str, ...] = ("owner", "microservice", "service_code", "account_id")
+"""The dimensions whose every value's daily series is scanned."""
+
+DRIVERS_BY_DIMENSION: dict[str, tuple[str, ...]] = {
+    "owner": ("microservice", "service_code", "account_id", "region", "usage_type"),
+    "microservice": ("service_code", "account_id", "region", "usage_type"),
+    "service_code": ("owner", "account_id", "region", "usage_type"),
+    "account_id": ("owner", "service_code", "region", "usage_type"),
+}
+"""Driver columns of the root cause of an event on each scanned dimension."""
+
+BASELINE_DAYS = 28
+"""Days before an event that its root cause compares against."""
+RESOURCE_EVENTS = 25
+"""Events (largest impact first) whose root cause also ranks resources, read from allocations."""
+ROOT_CAUSE_ROWS = 10
+"""Contributions kept per event."""
+
+EVENT_COLUMNS = (
+    "anomaly_id", "dimension", "value", "owner", "start_date", "end_date", "last_seen",
+    "ongoing", "direction", "actual_cost", "expected_cost", "impact_cost", "impact_percent",
+    "max_score", "days", "top_driver", "cost_type",
+)  # fmt: skip
+ROOT_CAUSE_COLUMNS = (
+    "anomaly_id", "rank", "dimension", "value", "baseline_cost", "event_cost", "delta_cost",
+    "share",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Events (``EVENT_COLUMNS``) and their ranked root causes (``ROOT_CAUSE_COLUMNS``)."""
+
+    events: pd.DataFrame
+    root_causes: pd.DataFrame
+    series_scanned: int
+
+
+def anomaly_id(dimension: str, value: str, start: pd.Timestamp, cost_type: str) -> str:
+    """Stable id of an event: the same incident keeps it across refreshes.
+
+    >>> anomaly_id("owner", "payments", pd.Timestamp("2024-03-05"), "amortized")
+    'a-...'
+    """
+    key = f"{dimension}\x1f{value}\x1f{start.date().isoformat()}\x1f{cost_type}"
+    return "a-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+_SERIES_SQL = """
+SELECT dimension, value, usage_date, CAST(SUM({cost}) AS DOUBLE) AS cost
+FROM {schema}.rollup_daily
+WHERE dimension IN ('owner', 'microservice', 'service_code', 'account_id')
+GROUP BY ALL
+"""
+
+_OWNERS_SQL = """
+SELECT microservice, arg_max(owner, total) FROM (
+  SELECT microservice, owner, SUM(unblended_cost) AS total FROM {schema}.daily GROUP BY ALL
+) GROUP BY microservice
+"""
+
+
+def _series(frame: pd.DataFrame, days: pd.DatetimeIndex) -> dict[tuple[str, str], pd.Series]:
+    out = {}
+    for (dimension, value), group in frame.groupby(["dimension", "value"], sort=True):
+        s = pd.Series(
+            group["cost"].to_numpy(np.float64), index=pd.DatetimeIndex(group["usage_date"])
+        )
+        out[(str(dimension), str(value))] = s.groupby(level=0).sum().reindex(days, fill_value=0.0)
+    return out
+
+
+def _root_cause(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    dimension: str,
+    value: str,
+    event: AnomalyEvent,
+    cost: str,
+    first_day: pd.Timestamp,
+    with_resources: bool,
+) -> pd.DataFrame:
+    e_start, e_end = event.start, event.last_seen
+    b_end = e_start - pd.Timedelta(days=1)
+    b_start = max(first_day, e_start - pd.Timedelta(days=BASELINE_DAYS))
+    if b_end < b_start:
+        b_start = b_end = e_start  # no history before it: compare with its own first day
+    drivers = DRIVERS_BY_DIMENSION[dimension]
+    cols = ", ".join(quote(d) for d in drivers)
+    params = {"value": value, "start": b_start.date(), "end": e_end.date()}
+    sql = (
+        f"SELECT usage_date, {cols}, CAST(SUM({cost}) AS DOUBLE) AS cost "  # noqa: S608
+        f"FROM {schema}.daily WHERE {quote(dimension)} = $value "
+        "AND usage_date BETWEEN $start AND $end GROUP BY ALL"
+    )
+    frame = con.execute(sql, params).df()
+    if frame.empty:
+        return pd.DataFrame(columns=list(ROOT_CAUSE_COLUMNS[2:]))
+    frame["usage_date"] = pd.to_datetime(frame["usage_date"])
+    # A driver with one value over both windows (one region, say) explains nothing.
+    names = [d for d in drivers if frame[d].nunique() > 1] or list(drivers)
+    windows = ((e_start, e_end), (b_start, b_end))
+    ranked = root_cause(frame, *windows, drivers=names, cost_column="cost")
+    if with_resources:
+        res = con.execute(
+            "SELECT usage_date, resource_id, CAST(SUM(" + cost + ") AS DOUBLE) AS cost "
+            f"FROM allocations WHERE {quote(dimension)} = $value AND resource_id <> '' "
+            "AND usage_date BETWEEN $start AND $end GROUP BY ALL",
+            params,
+        ).df()
+        if res["resource_id"].nunique() > 1:
+            res["usage_date"] = pd.to_datetime(res["usage_date"])
+            by_resource = root_cause(res, *windows, drivers=["resource_id"], cost_column="cost")
+            total = _total_change(frame, windows)
+            by_resource["share"] = by_resource["delta_cost"] / total if total else 0.0
+            ranked = pd.concat([ranked, by_resource.head(ROOT_CAUSE_ROWS)], ignore_index=True)
+            order = ranked["delta_cost"].abs().round(2).sort_values(ascending=False, kind="stable")
+            ranked = ranked.loc[order.index].reset_index(drop=True)
+    return ranked.head(ROOT_CAUSE_ROWS)
+
+
+def _total_change(
+    frame: pd.DataFrame, windows: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]
+) -> float:
+    (e_start, e_end), (b_start, b_end) = windows
+    dates, cost = frame["usage_date"], frame["cost"]
+    event = float(cost[(dates >= e_start) & (dates <= e_end)].sum())
+    base = float(cost[(dates >= b_start) & (dates <= b_end)].sum())
+    e_days, b_days = (e_end - e_start).days + 1, (b_end - b_start).days + 1
+    return event - base * e_days / b_days
+
+
+def scan_anomalies(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    *,
+    cost_type: str = "amortized",
+    options: Mapping[str, Any] | None = None,
+) -> ScanResult:
+    """Detect anomaly events in the daily series of every value of ``SCAN_DIMENSIONS``.
+
+    ``con`` sees ``allocations`` and the snapshot attached as ``schema`` (with its rollups built);
+    ``options`` are passed to ``detect`` (``min_impact``, ``min_percent``, ...).
+    """
+    cost = quote(cost_column(cost_type))
+    opts = dict(options or {})
+    min_impact = float(opts.get("min_impact", DetectorOptions.min_impact))
+    target = quote(schema)
+    frame = con.execute(_SERIES_SQL.format(cost=cost, schema=target)).df()
+    owners = dict(con.execute(_OWNERS_SQL.format(schema=target)).fetchall())
+    if frame.empty:
+        return ScanResult(_empty(EVENT_COLUMNS), _empty(ROOT_CAUSE_COLUMNS), 0)
+    first, last = pd.Timestamp(frame["usage_date"].min()), pd.Timestamp(frame["usage_date"].max())
+    days = pd.date_range(first, last, freq="D")
+    found: list[tuple[str, str, AnomalyEvent]] = []
+    scanned = 0
+    for (dimension, value), series in _series(frame, days).items():
+        if float(np.abs(series.to_numpy()).max()) < min_impact:
+            continue  # no day can move by min_impact dollars
+        scanned += 1
+        verdicts = detect(series, **opts)
+        found.extend((dimension, value, e) for e in find_events(series, verdicts))
+    found.sort(key=lambda f: -abs(f[2].impact))
+    events, causes = [], []
+    for i, (dimension, value, event) in enumerate(found):
+        aid = anomaly_id(dimension, value, event.start, cost_type)
+        ranked = _root_cause(
+            con, target, dimension, value, event, cost, first, with_resources=i < RESOURCE_EVENTS
+        )
+        top = f"{ranked.iloc[0]['dimension']}={ranked.iloc[0]['value']}" if len(ranked) else None
+        pct = event.impact_percent
+        owner = {"owner": value, "microservice": owners.get(value)}.get(dimension)
+        events.append((
+            aid, dimension, value, owner, event.start.date(),
+            event.end.date() if event.end is not None else None, event.last_seen.date(),
+            event.ongoing, event.direction, round(event.actual, 2), round(event.expected, 2),
+            round(event.impact, 2), None if not np.isfinite(pct) else round(pct, 2),
+            round(event.max_score, 4), event.points, top, cost_type,
+        ))  # fmt: skip
+        for rank, row in enumerate(ranked.to_dict("records"), start=1):
+            causes.append((
+                aid, rank, str(row["dimension"]), str(row["value"]),
+                round(float(row["baseline_cost"]), 2), round(float(row["event_cost"]), 2),
+                round(float(row["delta_cost"]), 2), round(float(row["share"]), 4),
+            ))  # fmt: skip
+    return ScanResult(
+        pd.DataFrame(events, columns=list(EVENT_COLUMNS)) if events else _empty(EVENT_COLUMNS),
+        pd.DataFrame(causes, columns=list(ROOT_CAUSE_COLUMNS))
+        if causes
+        else _empty(ROOT_CAUSE_COLUMNS),
+        scanned,
+    )
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({c: [] for c in columns})

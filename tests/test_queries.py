@@ -1,0 +1,224 @@
+"""costlens.queries: every answer equals the warehouse's totals exactly; dimensions are
+allowlisted and values bound."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from helpers import create_allocations
+
+from costlens import queries as q
+from costlens.config import Settings, load_settings
+from costlens.errors import QueryError
+from costlens.refresh import refresh
+from costlens.warehouse import open_warehouse
+
+_GENERATED = """
+INSERT INTO allocations SELECT
+  DATE '2024-01-01' + CAST(i % 75 AS INTEGER) AS d, date_trunc('month', d),
+  '999', 'acct-' || (i % 3), ['AmazonEC2', 'AmazonS3', 'AmazonRDS'][1 + i % 3],
+  CASE WHEN i % 9 = 0 THEN NULL ELSE 'eu-west-' || (1 + i % 2) END,
+  'ut-' || (i % 5), 'i-' || (i % 40), CASE WHEN i % 13 = 0 THEN 'Credit' ELSE 'Usage' END,
+  CASE WHEN i % 13 = 0 THEN 'Credit' ELSE 'Usage' END, ['OnDemand', 'Spot'][1 + i % 2],
+  'ms-' || (i % 4), CASE WHEN i % 17 = 0 THEN 'unallocated' ELSE 'owner-' || (i % 4 // 2) END,
+  ['prod', 'dev'][1 + i % 2], ['direct', 'shared'][1 + i % 2], 'r' || (i % 3),
+  CAST((CASE WHEN i % 13 = 0 THEN -1 ELSE 1 END) * (i % 97) * 0.1000000001 AS DECIMAL(18,10)),
+  CAST((i % 89) * 0.0300000007 AS DECIMAL(18,10)),
+  CAST((i % 83) * 0.0200000003 AS DECIMAL(18,10)),
+  CAST((i % 79) * 0.0500000001 AS DECIMAL(18,10)),
+  (i % 13) * 0.5
+FROM range(6000) t(i)
+"""
+
+
+def _settings(data_dir: Path) -> Settings:
+    return load_settings(
+        None, data_dir=data_dir, rules=data_dir / "rules.yaml", owners=data_dir / "owners.yaml"
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("queries") / "data"
+    with open_warehouse(data_dir) as wh:
+        create_allocations(wh.con, ("environment",))
+        wh.con.execute(_GENERATED)
+        refresh(wh, _settings(data_dir))
+    return data_dir
+
+
+@pytest.fixture
+def snap(built: Path) -> Iterator[q.Snapshot]:
+    with q.open_snapshot(built) as s:
+        yield s
+
+
+def _warehouse_total(data_dir: Path, column: str, sql_filter: str = "TRUE") -> Decimal:
+    with open_warehouse(data_dir, read_only=True) as wh:
+        rows = wh.con.execute(
+            f"SELECT SUM({column}) FROM allocations WHERE {sql_filter}"
+        ).fetchall()
+    return Decimal(rows[0][0])
+
+
+@pytest.mark.parametrize("grain", ["day", "week", "month"])
+@pytest.mark.parametrize("cost_type", ["unblended", "amortized", "net_amortized"])
+@pytest.mark.parametrize("by", [(), ("owner",), ("service_code", "region"), ("environment",)])
+def test_spend_totals_equal_the_warehouse(
+    built: Path, snap: q.Snapshot, grain: q.Grain, cost_type: q.CostType, by: tuple[str, ...]
+) -> None:
+    frame = q.spend(snap, grain=grain, by=by, cost_type=cost_type)
+    assert list(frame.columns) == ["period", *by, "cost"]
+    assert all(isinstance(c, Decimal) for c in frame["cost"])
+    assert sum(frame["cost"], Decimal(0)) == _warehouse_total(built, f"{cost_type}_cost")
+
+
+def test_spend_per_owner_and_month_matches_group_by_in_the_warehouse(
+    built: Path, snap: q.Snapshot
+) -> None:
+    frame = q.spend(snap, grain="month", by=("owner",), cost_type="amortized")
+    got = {(r.period, r.owner): r.cost for r in frame.itertuples()}
+    with open_warehouse(built, read_only=True) as wh:
+        rows = wh.con.execute(
+            "SELECT billing_period, owner, SUM(amortized_cost) FROM allocations GROUP BY 1, 2"
+        ).fetchall()
+    assert got == {(p, o): Decimal(c) for p, o, c in rows}
+    assert len(got) == 3 * 3  # three months, two owners plus 'unallocated'
+
+
+@pytest.mark.parametrize(
+    ("where", "start", "end", "sql_filter"),
+    [
+        ({"owner": ["owner-1"]}, None, None, "owner = 'owner-1'"),
+        ({"region": [""]}, None, None, "region IS NULL"),
+        (
+            {"service_code": ["AmazonS3", "AmazonRDS"], "environment": ["prod"]},
+            dt.date(2024, 2, 10),
+            dt.date(2024, 3, 3),
+            "service_code IN ('AmazonS3', 'AmazonRDS') AND environment = 'prod' "
+            "AND usage_date BETWEEN DATE '2024-02-10' AND DATE '2024-03-03'",
+        ),
+        ({"microservice": []}, None, None, "FALSE"),
+    ],
+)
+def test_spend_filters_equal_the_same_filter_in_the_warehouse(
+    built: Path,
+    snap: q.Snapshot,
+    where: dict[str, list[str]],
+    start: dt.date | None,
+    end: dt.date | None,
+    sql_filter: str,
+) -> None:
+    for grain in ("day", "month"):
+        frame = q.spend(snap, grain=grain, by=("account_id",), where=where, start=start, end=end)
+        want = (
+            _warehouse_total(built, "unblended_cost", sql_filter)
+            if sql_filter != "FALSE"
+            else Decimal(0)
+        )
+        assert sum(frame["cost"], Decimal(0)) == want
+
+
+def test_week_grain_starts_on_monday(snap: q.Snapshot) -> None:
+    frame = q.spend(snap, grain="week")
+    assert {p.weekday() for p in frame["period"]} == {0}
+    assert frame["period"].iloc[0] == dt.date(2024, 1, 1)  # a Monday
+
+
+def test_unknown_dimension_lists_the_valid_ones(snap: q.Snapshot) -> None:
+    with pytest.raises(QueryError, match=r"unknown dimension 'team'.*owner, microservice"):
+        q.spend(snap, by=("team",))
+    with pytest.raises(QueryError, match="environment"):
+        q.spend(snap, where={"owner; DROP TABLE daily": ["x"]})
+    with pytest.raises(QueryError, match="use one of: day, week, month"):
+        q.spend(snap, grain="year")  # type: ignore[arg-type]
+
+
+def test_values_are_bound_not_spliced(snap: q.Snapshot) -> None:
+    frame = q.spend(snap, by=("owner",), where={"owner": ["x' OR '1'='1"]})
+    assert frame.empty
+    assert list(frame.columns) == ["period", "owner", "cost"]
+
+
+def test_dimension_values_and_date_range(snap: q.Snapshot) -> None:
+    assert sorted(q.dimension_values(snap, "owner")) == ["owner-0", "owner-1", "unallocated"]
+    assert q.dimension_values(snap, "environment")[0] in {"prod", "dev"}
+    assert q.date_range(snap) == (dt.date(2024, 1, 1), dt.date(2024, 3, 15))
+    assert snap.info.allocation_rows == 6000
+    assert snap.info.extra_dimensions == ("environment",)
+
+
+def test_allocation_health_shares_sum_to_one_per_period(built: Path, snap: q.Snapshot) -> None:
+    health = q.allocation_health(snap)
+    assert set(health["allocation"]) == {"direct", "shared", "unallocated"}
+    for _, part in health.groupby("billing_period"):
+        assert sum(part["share"]) == pytest.approx(1.0)
+    unallocated = health[health["allocation"] == "unallocated"]["cost"].sum()
+    assert unallocated == _warehouse_total(built, "unblended_cost", "owner = 'unallocated'")
+
+
+def test_untagged_resources_are_the_unallocated_ones_of_the_last_period(
+    built: Path, snap: q.Snapshot
+) -> None:
+    top = q.untagged_resources(snap, limit=5)
+    assert len(top) == 5
+    assert list(top["unblended_cost"]) == sorted(top["unblended_cost"], reverse=True)
+    first = top.iloc[0]
+    assert first["unblended_cost"] == _warehouse_total(
+        built,
+        "unblended_cost",
+        f"owner = 'unallocated' AND resource_id = '{first['resource_id']}' "
+        f"AND service_code = '{first['service_code']}' AND account_id = '{first['account_id']}' "
+        f"AND COALESCE(region, '') = '{first['region']}' AND billing_period = DATE '2024-03-01'",
+    )
+
+
+def test_no_snapshot_says_run_sync(tmp_path: Path) -> None:
+    with pytest.raises(QueryError, match="no snapshot yet: run costlens sync"):
+        q.open_snapshot(tmp_path)
+
+
+def test_top_movers_compare_month_to_date_with_the_same_days_before(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with open_warehouse(data_dir) as wh:
+        create_allocations(wh.con)
+        # checkout: 10.25/day in February, 30.5/day in March; search: 7/day in both; cart: gone.
+        for ms, feb, mar in (("checkout", "10.25", "30.5"), ("search", "7", "7"),
+                             ("cart", "4", None)):  # fmt: skip
+            for day in range(1, 29):
+                for month, cost in ((2, feb), (3, mar)):
+                    if cost is None or (month == 3 and day > 10):
+                        continue
+                    wh.con.execute(
+                        "INSERT INTO allocations VALUES (?, ?, 'p', 'a', 'AmazonEC2', 'r', 'u', "
+                        "'', 'Usage', 'Usage', 'OnDemand', ?, 'o', 'direct', 'r', ?, ?, ?, ?, 1)",
+                        [dt.date(2024, month, day), dt.date(2024, month, 1), ms, cost, cost,
+                         cost, cost],
+                    )  # fmt: skip
+        refresh(wh, _settings(data_dir))
+    with q.open_snapshot(data_dir) as snap:
+        movers = q.top_movers(snap, dimension="microservice", grain="month")
+        # Mar 1-10 against Feb 1-10: checkout 102.5 -> 305, cart 40 -> 0, search 70 -> 70.
+        assert movers.to_dict("list") == {
+            "value": ["checkout", "cart", "search"],
+            "previous_cost": [Decimal("102.5"), Decimal("40"), Decimal("70")],
+            "current_cost": [Decimal("305"), Decimal("0"), Decimal("70")],
+            "delta_cost": [Decimal("202.5"), Decimal("-40"), Decimal("0")],
+            "delta_percent": [pytest.approx(197.5609756), -100.0, 0.0],
+        }
+        weekly = q.top_movers(snap, dimension="microservice", grain="week", limit=1)
+        # Mar 10 2024 is a Sunday: Mon Mar 4 - Sun Mar 10 against Feb 26 - Mar 3.
+        # checkout (no row on Feb 29): Feb 26-28 at 10.25 + Mar 1-3 at 30.5 = 122.25 -> 213.5
+        assert weekly.iloc[0].to_dict() == {
+            "value": "checkout",
+            "previous_cost": Decimal("122.25"),
+            "current_cost": Decimal("213.5"),
+            "delta_cost": Decimal("91.25"),
+            "delta_percent": pytest.approx(74.6421268),
+        }
+        with pytest.raises(QueryError, match="top movers are not available by 'environment'"):
+            q.top_movers(snap, dimension="environment")
