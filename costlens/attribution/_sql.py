@@ -1,0 +1,51 @@
+"""The small set of SQL pieces the rules compiler is built from.
+
+Values only ever reach SQL as bound parameters (``Bind``); identifiers only through
+``quote_ident`` after an allowlist check. ``render`` shows a query with its parameters for humans.
+
+>>> b = Bind()
+>>> sql = "x = " + b("it's")
+>>> sql, b.params
+('x = $p0', {'p0': "it's"})
+>>> quote_ident('tag:app')
+'"tag:app"'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_SAFE_IDENT = re.compile(r"^[a-z_][a-z0-9_:]*$")
+
+
+@dataclass
+class Bind:
+    """Collects parameter values; calling it returns the placeholder (``$p0``, ``$p1``...)."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier that has passed an allowlist (lower-case word characters and ':')."""
+    if not _SAFE_IDENT.match(name):
+        raise ValueError(f"identifier {name!r} is not allowlisted")
+    return f'"{name}"'
+
+
+def tag_column(key: str) -> str:
+    """The quoted column holding the value of normalized tag key ``key`` in the compiled query."""
+    return quote_ident(f"tag:{key}")
+
+
+def render(sql: str, params: dict[str, Any]) -> str:
+    """``sql`` followed by its parameters as comments, for a human to read."""
+    lines = [sql.rstrip(), "-- parameters:"]
+    lines += [f"--   ${name} = {value!r}" for name, value in params.items()]
+    return "\n".join(lines)
