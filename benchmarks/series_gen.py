@@ -1,0 +1,166 @@
+"""Labelled daily cost series for the anomaly and forecast evaluations.
+
+Every series starts on the 1st of a month (a CUR export starts at a billing period) and has a
+scale drawn log-uniformly from $50 to $50k a day, multiplicative Gaussian noise (2-10 %) and a
+random mix of benign patterns: weekends (weekend days at 50-95 % of weekdays), steady growth
+(-5 % to +20 % a month), a month-start fee (0.5-4 days of spend on day 1, fixed or following the
+spend) and one-day credits (a 50-200 % of a day negative amount, the bill can go negative).
+
+Each series has one kind (``none`` for benign only, or an anomaly kind) and its labels:
+
+* ``spike``: 1-3 spikes of 1-3 days, +60 % to +400 % of the day's cost;
+* ``level_shift``: a permanent step of x1.5-x3 up or x0.3-x0.6 down;
+* ``drift``: extra cost growing linearly over 21-42 days to +60-150 %, then staying;
+* ``ramp``: a new service ramping from 0 to 50-300 % of the base in 5-21 days (half of them on
+  a series that was exactly zero before);
+* ``drop_to_zero``: the cost falls to 0 (or a 1-5 % residue) and stays there.
+
+A label's window is where a detector should alert: the spike's days; for a persistent change
+its first 14 days (a ramp or drift: the growth phase plus 7 days).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+KINDS = ("none", "spike", "level_shift", "drift", "ramp", "drop_to_zero")
+_KIND_WEIGHTS = (0.25, 0.15, 0.15, 0.15, 0.15, 0.15)
+
+
+@dataclass(frozen=True)
+class Label:
+    """One injected anomaly."""
+
+    kind: str
+    start: int
+    """Index of its first day."""
+    end: int
+    """Index of the last day of its alert window (inclusive)."""
+    daily_impact: float
+    """Largest absolute daily excess over the alert window, in dollars."""
+    total_impact: float
+    """Sum of absolute daily excess over the alert window, in dollars."""
+
+
+@dataclass
+class LabelledSeries:
+    """A generated series, its kind, labels and the benign patterns it contains."""
+
+    series: pd.Series
+    kind: str
+    labels: list[Label] = field(default_factory=list)
+    benign: list[str] = field(default_factory=list)
+    scale: float = 0.0
+
+
+def _benign(rng: np.random.Generator, idx: pd.DatetimeIndex) -> tuple[np.ndarray, list[str]]:
+    n = len(idx)
+    t = np.arange(n)
+    patterns: list[str] = []
+    curve = np.ones(n)
+    if rng.random() < 0.6:
+        weekend = rng.uniform(0.5, 0.95)
+        curve = curve * np.where(np.asarray(idx.day_of_week) >= 5, weekend, 1.0)
+        patterns.append("weekends")
+    if rng.random() < 0.5:
+        monthly = rng.uniform(-0.05, 0.20)
+        curve = curve * (1.0 + monthly) ** (t / 30.4)
+        patterns.append("growth")
+    return curve, patterns
+
+
+def generate(rng: np.random.Generator, kind: str | None = None) -> LabelledSeries:
+    """One labelled series; ``kind`` is drawn from :data:`KINDS` when not given."""
+    if kind is None:
+        kind = str(rng.choice(KINDS, p=_KIND_WEIGHTS))
+    n = int(rng.integers(150, 301))
+    first = pd.Timestamp("2023-01-01") + pd.DateOffset(months=int(rng.integers(0, 24)))
+    idx = pd.date_range(first, periods=n, freq="D")
+    scale = float(np.exp(rng.uniform(np.log(50.0), np.log(50_000.0))))
+    noise = rng.uniform(0.02, 0.10)
+    curve, benign = _benign(rng, idx)
+    base = scale * curve  # expected cost without anomalies, fees or credits
+    extra = np.zeros(n)  # anomaly excess (dollars), before noise
+    factor = np.ones(n)  # multiplicative anomaly effect
+    labels: list[Label] = []
+    zero_before = False
+    start = int(rng.integers(45, max(46, n - 30)))
+    if kind == "drift":
+        start = int(rng.integers(90, max(91, n - 50)))
+    if kind == "spike":
+        days = sorted(rng.choice(np.arange(30, n - 5), size=int(rng.integers(1, 4)), replace=False))
+        last = -100
+        for s in days:
+            if s - last < 10:
+                continue
+            length = int(rng.integers(1, 4))
+            factor[s : s + length] *= 1.0 + rng.uniform(0.6, 4.0)
+            labels.append(Label(kind, int(s), int(s) + length - 1, 0.0, 0.0))
+            last = s + length
+    elif kind == "level_shift":
+        step = rng.uniform(1.5, 3.0) if rng.random() < 0.6 else rng.uniform(0.3, 0.6)
+        factor[start:] *= step
+        labels.append(Label(kind, start, min(n - 1, start + 13), 0.0, 0.0))
+    elif kind == "drift":
+        length, size = int(rng.integers(21, 43)), rng.uniform(0.6, 1.5)
+        growth = np.clip((np.arange(n) - start + 1) / length, 0.0, 1.0)
+        extra += size * base[start] * growth
+        labels.append(Label(kind, start, min(n - 1, start + length + 7), 0.0, 0.0))
+    elif kind == "ramp":
+        length, size = int(rng.integers(5, 22)), rng.uniform(0.5, 3.0)
+        zero_before = rng.random() < 0.5
+        ramp = np.clip((np.arange(n) - start + 1) / length, 0.0, 1.0)
+        extra += size * scale * ramp * curve
+        if zero_before:
+            factor[:] = 0.0
+        labels.append(Label(kind, start, min(n - 1, start + length + 7), 0.0, 0.0))
+    elif kind == "drop_to_zero":
+        factor[start:] = 0.0 if rng.random() < 0.5 else rng.uniform(0.01, 0.05)
+        labels.append(Label(kind, start, min(n - 1, start + 13), 0.0, 0.0))
+
+    fee = np.zeros(n)
+    if rng.random() < 0.4 and not zero_before:
+        days_of_spend = rng.uniform(0.5, 4.0)
+        follows = rng.random() < 0.5
+        for m in np.flatnonzero(np.asarray(idx.day) == 1):
+            ref = base[max(0, m - 30) : m].mean() if follows and m > 0 else scale
+            fee[m] = days_of_spend * ref * (factor[m] > 0.2)
+        benign.append("month_start_fee")
+    credits = np.zeros(n)
+    if rng.random() < 0.3 and not zero_before:
+        for d in rng.choice(np.arange(20, n), size=int(rng.integers(1, 4)), replace=False):
+            credits[d] = -rng.uniform(0.5, 2.0) * scale
+        benign.append("credits")
+
+    clean_cost = base * factor + extra
+    noisy = clean_cost * (1.0 + noise * rng.standard_normal(n))
+    noisy = np.maximum(noisy, 0.0)
+    values = noisy + fee + credits
+    normal = base + fee + credits  # the counterfactual without the anomaly
+    if zero_before:
+        normal = np.zeros(n)
+    excess = np.abs(clean_cost + fee + credits - normal)
+    labels = [
+        Label(
+            lab.kind,
+            lab.start,
+            lab.end,
+            float(excess[lab.start : lab.end + 1].max()),
+            float(excess[lab.start : lab.end + 1].sum()),
+        )
+        for lab in labels
+    ]
+    series = pd.Series(np.round(values, 2), index=idx, name="cost")
+    return LabelledSeries(series, kind, labels, benign, scale)
+
+
+def generate_many(seeds: list[int], per_seed: int) -> list[LabelledSeries]:
+    """``per_seed`` series for every seed (each seed its own generator)."""
+    out = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        out.extend(generate(rng) for _ in range(per_seed))
+    return out

@@ -1,0 +1,348 @@
+"""The cost-anomaly detector: a causal, seasonal, robust baseline with a drift test.
+
+For every point the detector predicts an ``expected`` value from the points before it only:
+
+* **level** - the median of the last cycle (7 days for daily data) of *cleaned*, deseasonalized
+  values inside the current regime;
+* **seasonality** - one factor per position in the cycle (weekday for daily data), the median
+  over the last 6 complete cycles of each value divided by its cycle's mean;
+* **month-start effect** (daily data) - on day 1 of a month, the extra cost seen on the previous
+  months' day 1 (a support fee, a monthly RI fee) is added to the expectation;
+* **spread** - a robust scale from the median absolute day-to-day change of the deseasonalized
+  values, relative to their level (insensitive to trend and to a single outlier).
+
+A point is an anomaly when its robust z-score exceeds ``threshold`` *and* it clears both
+``min_impact`` (dollars) and ``min_percent`` like AWS Cost Anomaly Detection's thresholds.
+Outliers are replaced by their expectation in the history (so one spike does not mask the next);
+a decrease is only reported once it lasts ``min_drop_days`` (a one-day credit is benign); after
+``adapt_after`` consecutive outliers in one direction the detector accepts the new normal (a
+level shift is reported on its first days, then stops). An upward slow drift is caught by an
+acceleration test that compares the growth of the last 4 cycles against the 4 before.
+
+History: no verdict for the first ``min_history`` points (default 14 = two weeks of daily data);
+the drift test needs 10 cycles (70 days) of history in the current regime.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from costlens.errors import CostlensError
+
+__all__ = ["COLUMNS", "DetectorOptions", "detect", "infer_period"]
+
+COLUMNS = ("expected", "lower", "upper", "score", "is_anomaly")
+"""The columns of every detector's (and baseline's) output, in order."""
+
+_FloatArray = npt.NDArray[np.float64]
+_SIGMA_FLOOR_REL = 0.01  # relative noise never assumed below 1 %
+_SIGMA_FLOOR_ABS = 0.01  # one cent: a flat-zero series still has a finite scale
+_MAD_TO_SIGMA = 1.4826 / math.sqrt(2.0)  # median |diff| of iid noise -> its sigma
+_FEE_SLACK = 0.1  # a month-start fee may vary 10 % from month to month
+_SEASON_CYCLES = 6
+_MEDIAN_VAR = math.pi / 2  # variance of a median of m normal points: (pi/2) sigma^2 / m
+_MIN_FACTOR = 0.02  # a weekday that costs nothing still divides safely
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    """Options of :func:`detect`; every field can be passed to it as a keyword."""
+
+    min_impact: float = 100.0
+    """Minimum absolute impact ``|actual - expected|`` of a point, in the series' unit (dollars)."""
+    min_percent: float = 20.0
+    """Minimum impact as a percentage of the expected value."""
+    threshold: float = 4.5
+    """Robust z-score (deviation / noise scale) a point must exceed; ``score`` is 0.5 there."""
+    min_history: int | None = None
+    """Points observed before the first verdict (the quiet period); None: 14, or two cycles when
+    that is longer (48 points for hourly data)."""
+    period: int | None = None
+    """Seasonality period in points; None infers it (7 daily, 24 hourly, else 1 = none)."""
+    adapt_after: int = 5
+    """Consecutive same-direction outliers after which the new level is accepted as normal."""
+    min_drop_days: int = 2
+    """Consecutive low points before a decrease is reported (a one-off credit is benign)."""
+    drift_threshold: float = 0.3
+    """Minimum log-acceleration of the level (4 cycles vs the 4 before) to report a drift."""
+    month_start: bool = True
+    """Learn the day-1-of-month effect (daily series only)."""
+
+    def __post_init__(self) -> None:
+        for name in ("min_history", "adapt_after", "min_drop_days"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise CostlensError(f"option {name} must be >= 1", fix=f"pass {name}=1 or more")
+        if self.period is not None and self.period < 1:
+            raise CostlensError("option period must be >= 1", fix="pass period=None to infer it")
+        if self.threshold <= 0 or self.min_impact < 0 or self.min_percent < 0:
+            raise CostlensError(
+                "options threshold must be > 0, min_impact and min_percent >= 0",
+                fix="use non-negative thresholds",
+            )
+
+
+def _options(options: dict[str, Any]) -> DetectorOptions:
+    valid = {f.name for f in fields(DetectorOptions)}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise CostlensError(
+            f"unknown detector option(s) {', '.join(unknown)}",
+            fix=f"use one of {', '.join(sorted(valid))}",
+        )
+    return DetectorOptions(**options)
+
+
+def _step(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """The median spacing of the index (any datetime unit)."""
+    return pd.Timedelta(int(np.median(np.diff(index.as_unit("ns").asi8))), unit="ns")
+
+
+def infer_period(index: pd.DatetimeIndex) -> int:
+    """The seasonality period of a regular index: 7 for daily, 24 for hourly, otherwise 1.
+
+    >>> infer_period(pd.date_range("2024-01-01", periods=30, freq="D"))
+    7
+    >>> infer_period(pd.date_range("2024-01-01", periods=30, freq="W"))
+    1
+    """
+    if len(index) < 3:
+        return 1
+    step = _step(index)
+    if step == pd.Timedelta(days=1):
+        return 7
+    if step == pd.Timedelta(hours=1):
+        return 24
+    return 1
+
+
+def _is_daily(index: pd.DatetimeIndex) -> bool:
+    return len(index) >= 2 and _step(index) == pd.Timedelta(days=1)
+
+
+def _median(values: _FloatArray) -> float:
+    """Median of a small 1-d array (np.median's overhead dominates at this size)."""
+    n = values.size
+    if n == 0:
+        return math.nan
+    ordered = np.sort(values)
+    half = n // 2
+    return float(ordered[half]) if n % 2 else float(ordered[half - 1] + ordered[half]) / 2.0
+
+
+def _row_ratios(values: _FloatArray, p: int) -> _FloatArray:
+    """Each complete cycle divided by its own mean (a fallback for short histories)."""
+    cycles = len(values) // p
+    rows = values[len(values) - cycles * p :].reshape(cycles, p)
+    means = rows.mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(means[:, None] > 0, rows / means[:, None], np.nan)
+
+
+def _cma_ratios(values: _FloatArray, p: int) -> _FloatArray:
+    """Values divided by their centred moving average over one cycle (classical decomposition).
+
+    The centred average follows a trend or a ramp, so the ratios keep only the seasonality.
+    Returns complete cycles ending ``p // 2`` points before the end, shaped (cycles, p).
+    """
+    kernel = np.ones(p) / p if p % 2 else np.r_[0.5, np.ones(p - 1), 0.5] / p
+    if len(values) < len(kernel) + p:
+        return np.empty((0, p))
+    cma = np.convolve(values, kernel, mode="valid")
+    half = p // 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(cma > 0, values[half : len(values) - half] / cma, np.nan)
+    cycles = len(ratios) // p
+    return ratios[len(ratios) - cycles * p :].reshape(cycles, p)
+
+
+def _season_factors(
+    values: _FloatArray, t: int, p: int, old: tuple[_FloatArray, int]
+) -> tuple[_FloatArray, int]:
+    """Factors per absolute position (``i % p``) from the last cycles of ``values`` (ending at t).
+
+    Raw values are used, not cleaned ones, so that a changed weekly pattern is learnt; the median
+    over cycles keeps one spike out. ``old`` is kept when fewer than two cycles are usable.
+    Returns the factors and the number of cycles they come from.
+    """
+    rows = _cma_ratios(values, p)
+    end = t - p // 2
+    if len(rows) < 2:
+        rows, end = _row_ratios(values, p), t
+    rows = rows[-_SEASON_CYCLES:]
+    valid = np.isfinite(rows).all(axis=1)
+    if valid.sum() < 2:
+        return old
+    ratios = np.median(rows[valid], axis=0)
+    ratios = np.maximum(ratios / ratios.mean(), _MIN_FACTOR)
+    factors = np.empty(p)
+    factors[(end - p + np.arange(p)) % p] = ratios
+    return factors, int(valid.sum())
+
+
+def _relative_scale(des: _FloatArray) -> float:
+    """Robust relative noise of a deseasonalized window, from its day-to-day changes."""
+    a, b = des[1:], des[:-1]
+    denom = (np.abs(a) + np.abs(b)) / 2.0
+    ok = denom > 1e-12
+    if ok.sum() < 3:
+        return math.nan
+    return _MAD_TO_SIGMA * _median(np.abs(a[ok] - b[ok]) / denom[ok])
+
+
+def _month_start_effect(
+    x: _FloatArray,
+    clean: _FloatArray,
+    factors: _FloatArray,
+    starts: list[int],
+    t: int,
+    rel: float,
+) -> float:
+    """Extra cost of day 1 learnt from up to three previous month starts (all before ``t``).
+
+    A previous day 1 counts as a fee only when it was significantly (3 sigma) above its
+    neighbours; the smaller of two months, or the median of three, is the expected fee.
+    """
+    p = len(factors)
+    excess: list[float] = []
+    for m in starts[-3:]:
+        lo, hi = max(0, m - 3), min(t, m + 4)
+        idx = np.array([j for j in range(lo, hi) if j != m])
+        if idx.size < 3:
+            continue
+        normal = _median(clean[idx] / factors[idx % p]) * float(factors[m % p])
+        extra = float(x[m]) - normal
+        excess.append(extra if extra > 3.0 * rel * abs(normal) else 0.0)
+    if not excess:
+        return 0.0
+    if len(excess) == 2:
+        return min(excess)
+    return float(np.median(excess))
+
+
+def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
+    """Flag anomalous points of a regular time series (daily spend first of all).
+
+    Causal: a verdict uses only the point itself and the points before it, so appending data
+    never changes past verdicts. Options are the fields of :class:`DetectorOptions`.
+    Returns a frame on the same index with the columns ``expected``, ``lower``, ``upper``
+    (NaN during the quiet period), ``score`` in [0, 1] (0.5 at the threshold) and ``is_anomaly``.
+
+    >>> s = pd.Series([100.0] * 20 + [900.0], index=pd.date_range("2024-03-04", periods=21))
+    >>> detect(s)["is_anomaly"].tolist()[-2:]
+    [False, True]
+    """
+    opts = _options(options)
+    if not isinstance(series.index, pd.DatetimeIndex):
+        raise CostlensError(
+            "detect() needs a series on a DatetimeIndex", fix="index the series by date"
+        )
+    x = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(x).any():
+        raise CostlensError(
+            "the series has missing values", fix="fill missing days, e.g. series.fillna(0.0)"
+        )
+    index = series.index
+    n = len(x)
+    p = opts.period if opts.period is not None else infer_period(index)
+    cycle = max(p, 7)
+    level_w, scale_w = (p if p > 1 else 7), 8 * cycle
+    drift_w, drift_span = 2 * cycle, 4 * cycle
+    month_starts = (
+        np.flatnonzero(np.asarray(index.day) == 1).tolist()
+        if opts.month_start and _is_daily(index)
+        else []
+    )
+    is_start = np.zeros(n, dtype=bool)
+    is_start[month_starts] = True
+    positions = np.arange(n) % p
+
+    expected = np.full(n, np.nan)
+    sigma = np.full(n, np.nan)
+    score = np.zeros(n)
+    flag = np.zeros(n, dtype=bool)
+    clean = x.copy()  # history with outliers replaced by their expectation, fees removed
+    fee = np.zeros(n)
+    factors, cycles = np.ones(p), 1
+    regime = 0  # first point of the current regime (level window never reaches before it)
+    drift_from = 0  # first point the drift test may look at
+    run, run_dir = 0, 0
+    k = opts.threshold
+    pct = opts.min_percent / 100.0
+
+    quiet = opts.min_history if opts.min_history is not None else max(14, 2 * p)
+    for t in range(quiet, n):
+        if p > 1 and (t % p == 0 or t == quiet):
+            lo_s = max(0, t - (_SEASON_CYCLES + 1) * p)
+            factors, cycles = _season_factors(x[lo_s:t] - fee[lo_s:t], t, p, (factors, cycles))
+        f_t = float(factors[positions[t]])
+        lo = max(regime, t - level_w)
+        level = _median(clean[lo:t] / factors[positions[lo:t]])
+        s_lo = max(regime, t - scale_w) if t - regime >= 8 else max(0, t - scale_w)
+        rel = _relative_scale(clean[s_lo:t] / factors[positions[s_lo:t]])
+        rel = max(rel, _SIGMA_FLOOR_REL) if not math.isnan(rel) else _SIGMA_FLOOR_REL
+        base = level * f_t
+        if is_start[t]:
+            seen = [m for m in month_starts if m < t - 3]
+            fee[t] = _month_start_effect(x, clean, factors, seen, t, rel)
+        e = base + fee[t]
+        # Prediction error = noise + error of the level (median of m points: 1.57 sigma^2 / m)
+        # + error of the seasonal factor (median over the cycles).
+        n_level = t - lo
+        inflate = math.sqrt(1.0 + _MEDIAN_VAR / n_level + (_MEDIAN_VAR / cycles if p > 1 else 0.0))
+        s = math.hypot(max(rel * inflate * abs(base), _SIGMA_FLOOR_ABS), _FEE_SLACK * fee[t])
+        dev = float(x[t]) - e
+        z = dev / s
+        outlier = abs(z) > k
+        direction = 1 if dev > 0 else -1
+        run = run + 1 if outlier and run > 0 and direction == run_dir else int(outlier)
+        run_dir = direction if outlier else 0
+        gates = abs(dev) >= opts.min_impact and abs(dev) >= pct * abs(e) and dev != 0.0
+        flag[t] = outlier and gates and (direction > 0 or run >= opts.min_drop_days)
+        expected[t], sigma[t] = e, s
+        score[t] = abs(z) / (abs(z) + k)
+        clean[t] = (e if outlier else float(x[t])) - fee[t]
+        if run >= opts.adapt_after:  # a persistent change: accept the new normal
+            regime = t - run + 1
+            clean[regime : t + 1] = x[regime : t + 1] - fee[regime : t + 1]
+            drift_from = max(drift_from, regime)
+            run, run_dir = 0, 0
+            continue
+        if outlier or t - drift_from + 1 < drift_w + 2 * drift_span:
+            continue
+        # Drift: has the level's growth over the last span accelerated against the span before?
+        window = clean[t + 1 - drift_w - 2 * drift_span : t + 1]
+        des = window / factors[positions[t + 1 - len(window) : t + 1]]
+        far = _median(des[:drift_w])
+        mid = _median(des[drift_span : drift_span + drift_w])
+        now = _median(des[-drift_w:])
+        if min(far, mid, now) <= 0:
+            continue
+        accel = math.log(now) - 2 * math.log(mid) + math.log(far)
+        needed = max(opts.drift_threshold, 4.0 * math.sqrt(6.0) * 1.25 * rel / math.sqrt(drift_w))
+        if accel <= needed:
+            continue
+        e_drift = mid * (mid / far) * f_t + fee[t]
+        dev = float(x[t]) - e_drift
+        if dev >= opts.min_impact and dev >= pct * abs(e_drift) and now >= (1 + pct) * mid:
+            flag[t] = True
+            expected[t], sigma[t] = e_drift, max(rel * abs(e_drift), _SIGMA_FLOOR_ABS)
+            score[t] = max(score[t], accel / (accel + needed))
+            drift_from = t + 1 - drift_w  # report a drift once, then watch from its new level
+
+    return pd.DataFrame(
+        {
+            "expected": expected,
+            "lower": expected - k * sigma,
+            "upper": expected + k * sigma,
+            "score": score,
+            "is_anomaly": flag,
+        },
+        index=index,
+    )

@@ -1,0 +1,101 @@
+"""Turn per-point verdicts into anomaly events: one alert per incident, not one per day.
+
+Anomalous points separated by at most ``max_gap`` normal points belong to one event, so a level
+shift, a multi-day spike or a new-service ramp is a single event with its start, its end (None
+while it is ongoing), the actual and expected cost over its anomalous points and their difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["AnomalyEvent", "find_events"]
+
+
+@dataclass(frozen=True)
+class AnomalyEvent:
+    """One anomaly incident."""
+
+    start: pd.Timestamp
+    """First anomalous point."""
+    last_seen: pd.Timestamp
+    """Last anomalous point."""
+    end: pd.Timestamp | None
+    """Last anomalous point once the event is over; None while it is ongoing."""
+    actual: float
+    """Sum of the series over the event's anomalous points."""
+    expected: float
+    """Sum of the detector's expectation over the same points."""
+    max_score: float
+    """Highest score in the event."""
+    points: int
+    """Number of anomalous points."""
+
+    @property
+    def ongoing(self) -> bool:
+        """True while the series has not been normal for more than ``max_gap`` points since."""
+        return self.end is None
+
+    @property
+    def impact(self) -> float:
+        """Actual minus expected cost (negative for a decrease)."""
+        return self.actual - self.expected
+
+    @property
+    def impact_percent(self) -> float:
+        """Impact as a percentage of the expected cost (inf when nothing was expected)."""
+        if self.expected == 0:
+            return float("inf") if self.impact else 0.0
+        return 100.0 * self.impact / abs(self.expected)
+
+    @property
+    def direction(self) -> str:
+        """``"increase"`` or ``"decrease"``."""
+        return "increase" if self.impact >= 0 else "decrease"
+
+
+def find_events(
+    series: pd.Series, verdicts: pd.DataFrame, *, max_gap: int = 3
+) -> list[AnomalyEvent]:
+    """Group the anomalous points of ``verdicts`` (the output of ``detect``) into events.
+
+    An event is ongoing while at most ``max_gap`` points follow its last anomalous point.
+
+    >>> idx = pd.date_range("2024-01-01", periods=6)
+    >>> s = pd.Series([10.0, 50, 60, 10, 10, 10], index=idx)
+    >>> v = pd.DataFrame({"expected": [10.0] * 6, "is_anomaly": [0, 1, 1, 0, 0, 0]}, index=idx)
+    >>> [(e.start.day, e.end.day if e.end else None, e.impact) for e in find_events(s, v)]
+    [(2, 3, 90.0)]
+    """
+    flags = verdicts["is_anomaly"].to_numpy(dtype=bool)
+    hits = np.flatnonzero(flags)
+    if hits.size == 0:
+        return []
+    actual = series.to_numpy(dtype=np.float64)
+    expected = verdicts["expected"].to_numpy(dtype=np.float64)
+    scores = (
+        verdicts["score"].to_numpy(dtype=np.float64) if "score" in verdicts else np.ones(len(flags))
+    )
+    breaks = np.flatnonzero(np.diff(hits) > max_gap + 1)
+    groups = np.split(hits, breaks + 1)
+    index = series.index
+    n = len(flags)
+    events = []
+    for group in groups:
+        first, last = int(group[0]), int(group[-1])
+        ongoing = n - 1 - last <= max_gap  # a next anomaly could still join it
+        events.append(
+            AnomalyEvent(
+                start=pd.Timestamp(index[first]),
+                last_seen=pd.Timestamp(index[last]),
+                end=None if ongoing else pd.Timestamp(index[last]),
+                actual=float(actual[group].sum()),
+                expected=float(expected[group].sum()),
+                max_score=float(scores[group].max()),
+                points=len(group),
+            )
+        )
+    return events

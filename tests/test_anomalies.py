@@ -1,0 +1,285 @@
+"""The anomaly detector, its events, root cause and baselines, on small made-up series."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costlens.anomalies import (
+    COLUMNS,
+    DetectorOptions,
+    detect,
+    find_events,
+    infer_period,
+    root_cause,
+)
+from costlens.anomalies.baselines import BASELINES
+from costlens.errors import CostlensError
+
+
+def daily(
+    days: int = 180,
+    *,
+    level: float = 1000.0,
+    noise: float = 0.04,
+    weekend: float = 0.6,
+    seed: int = 1,
+    start: str = "2024-01-01",
+) -> pd.Series:
+    """A daily cost series with weekends at ``weekend`` x weekdays and Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range(start, periods=days, freq="D")
+    season = np.where(np.asarray(idx.day_of_week) >= 5, weekend, 1.0)
+    values = level * season * (1.0 + noise * rng.standard_normal(days))
+    return pd.Series(values, index=idx, name="cost")
+
+
+def flagged(series: pd.Series, **options: float) -> list[int]:
+    verdicts = detect(series, **options)
+    return [int(i) for i in np.flatnonzero(verdicts["is_anomaly"].to_numpy())]
+
+
+# --- contract ---------------------------------------------------------------------------------
+
+
+def test_output_contract_and_quiet_period() -> None:
+    s = daily(60)
+    s.iloc[5] *= 20  # a spike inside the quiet period is not reported
+    out = detect(s)
+    assert list(out.columns) == list(COLUMNS)
+    assert out.index.equals(s.index)
+    assert out["is_anomaly"].dtype == bool
+    assert out["score"].between(0.0, 1.0).all()
+    quiet = 14  # DetectorOptions.min_history=None: 14 points for daily data
+    assert not out["is_anomaly"].iloc[:quiet].any()
+    assert out["expected"].iloc[:quiet].isna().all()
+    assert out["expected"].iloc[quiet:].notna().all()
+    assert (out["lower"].iloc[quiet:] < out["upper"].iloc[quiet:]).all()
+
+
+def test_unknown_option_lists_valid_ones() -> None:
+    with pytest.raises(CostlensError, match="min_impact"):
+        detect(daily(30), min_dollars=5)
+
+
+def test_missing_values_are_refused_with_a_fix() -> None:
+    s = daily(30)
+    s.iloc[3] = np.nan
+    with pytest.raises(CostlensError, match="fillna"):
+        detect(s)
+
+
+def test_period_is_inferred_from_the_index() -> None:
+    assert infer_period(pd.date_range("2024-01-01", periods=50, freq="D")) == 7
+    assert infer_period(pd.date_range("2024-01-01", periods=50, freq="h")) == 24
+    assert infer_period(pd.date_range("2024-01-01", periods=50, freq="W")) == 1
+
+
+def test_hourly_series_with_daily_cycle() -> None:
+    idx = pd.date_range("2024-01-01", periods=24 * 21, freq="h")
+    rng = np.random.default_rng(3)
+    hours = np.asarray(idx.hour)
+    s = pd.Series(200.0 * (1 + 0.8 * (hours >= 9) * (hours < 18)), index=idx)
+    s = s * (1 + 0.03 * rng.standard_normal(len(s)))
+    s.iloc[24 * 18 + 3] += 900.0  # a night-time spike
+    assert flagged(s) == [24 * 18 + 3]
+
+
+def test_365_days_are_detected_fast() -> None:
+    s = daily(365)
+    detect(s)
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        detect(s)
+        runs.append(time.perf_counter() - started)
+    assert sorted(runs)[2] < 0.1  # ~15 ms on the project machine; generous for a loaded CI
+
+
+# --- anomalies are found ----------------------------------------------------------------------
+
+
+def test_spike_is_found_and_one_spike_does_not_mask_the_next() -> None:
+    s = daily(120)
+    s.iloc[90] += 3000.0
+    s.iloc[93] += 2500.0
+    assert flagged(s) == [90, 93]
+
+
+def test_level_shift_is_one_event_and_then_the_new_normal() -> None:
+    s = daily(150)
+    s.iloc[80:] *= 2.0
+    hits = flagged(s)
+    assert hits[0] == 80
+    assert max(hits) < 80 + DetectorOptions().adapt_after
+    events = find_events(s, detect(s))
+    assert len(events) == 1
+    assert events[0].start == s.index[80]
+    assert events[0].direction == "increase"
+    assert events[0].end == s.index[hits[-1]]
+    assert not events[0].ongoing
+    assert 80 < events[0].impact_percent < 120
+
+
+def test_drop_to_zero_is_found_after_a_second_day() -> None:
+    s = daily(120)
+    s.iloc[70:] = 0.0
+    hits = flagged(s)
+    assert hits[0] == 71  # one low day could be a credit; two make a drop
+    events = find_events(s, detect(s))
+    assert len(events) == 1
+    assert events[0].direction == "decrease"
+    assert events[0].impact_percent == pytest.approx(-100.0)
+
+
+def test_new_service_ramp_from_zero_is_one_event() -> None:
+    idx = pd.date_range("2024-01-01", periods=120, freq="D")
+    ramp = np.clip((np.arange(120) - 59) / 10.0, 0.0, 1.0) * 2000.0
+    rng = np.random.default_rng(5)
+    s = pd.Series(ramp * (1 + 0.03 * rng.standard_normal(120)), index=idx)
+    hits = flagged(s)
+    assert hits and 60 <= hits[0] <= 62
+    assert all(60 <= h <= 75 for h in hits)
+    assert len(find_events(s, detect(s))) == 1
+
+
+def test_slow_drift_is_found() -> None:
+    s = daily(220, noise=0.03)
+    extra = np.clip((np.arange(220) - 120) / 30.0, 0.0, 1.0) * 1000.0
+    s = s + extra
+    hits = flagged(s)
+    assert hits, "a +100 % drift over 30 days must be reported"
+    assert all(121 <= h <= 175 for h in hits)
+
+
+# --- benign patterns are not flagged ----------------------------------------------------------
+
+
+def test_weekends_are_not_flagged() -> None:
+    assert flagged(daily(240, weekend=0.3, noise=0.05, seed=7)) == []
+
+
+def test_month_start_fee_is_learnt() -> None:
+    s = daily(240, seed=11)  # starts on 2024-01-01: every month's first day carries a fee
+    s[s.index.day == 1] += 3500.0
+    assert flagged(s) == []
+    s.iloc[121] += 6000.0  # 2024-05-01: a spike on top of the fee is still an anomaly
+    assert flagged(s) == [121]
+
+
+def test_steady_growth_is_not_flagged() -> None:
+    s = daily(300, seed=13)
+    s = s * 1.2 ** (np.arange(300) / 30.4)  # +20 % a month
+    assert flagged(s) == []
+
+
+def test_a_credit_is_not_flagged() -> None:
+    s = daily(120, seed=17)
+    s.iloc[60] -= 1800.0  # a one-day credit makes the day's net cost negative
+    assert flagged(s) == []
+
+
+def test_gates_mirror_aws_thresholds() -> None:
+    s = daily(120)
+    s.iloc[90] += 3000.0
+    assert flagged(s, min_impact=5000.0) == []
+    assert flagged(s, min_percent=600.0) == []  # day 90 is a Sunday: +500 %
+    assert flagged(s, min_impact=1000.0, min_percent=100.0) == [90]
+
+
+# --- causality --------------------------------------------------------------------------------
+
+_BASE = daily(140, seed=23)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    k=st.integers(min_value=1, max_value=139),
+    spikes=st.lists(st.integers(min_value=0, max_value=139), max_size=3),
+    shift_at=st.integers(min_value=0, max_value=139),
+    factor=st.sampled_from([1.0, 0.0, 2.5]),
+)
+def test_detect_is_causal(k: int, spikes: list[int], shift_at: int, factor: float) -> None:
+    s = _BASE.copy()
+    s.iloc[shift_at:] *= factor
+    for i in spikes:
+        s.iloc[i] += 4000.0
+    full = detect(s)
+    pd.testing.assert_frame_equal(detect(s.iloc[:k]), full.iloc[:k])
+
+
+def test_baselines_share_the_contract_and_are_causal() -> None:
+    s = daily(90)
+    s.iloc[60] += 4000.0
+    for name, baseline in BASELINES.items():
+        out = baseline(s)
+        assert list(out.columns) == list(COLUMNS), name
+        assert out["is_anomaly"].iloc[60], name
+        assert out["score"].between(0.0, 1.0).all(), name
+        pd.testing.assert_frame_equal(baseline(s.iloc[:50]), out.iloc[:50])
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def test_events_merge_small_gaps_and_mark_ongoing() -> None:
+    idx = pd.date_range("2024-01-01", periods=12)
+    s = pd.Series(100.0, index=idx)
+    flags = np.zeros(12, dtype=bool)
+    flags[[2, 3, 6, 11]] = True  # 3 and 6 are 2 normal days apart: one event
+    verdicts = pd.DataFrame({"expected": 50.0, "score": 0.9, "is_anomaly": flags}, index=idx)
+    events = find_events(s, verdicts, max_gap=2)
+    assert [(e.start.day, e.last_seen.day, e.points) for e in events] == [(3, 7, 3), (12, 12, 1)]
+    assert events[0].end == idx[6] and not events[0].ongoing
+    assert events[1].end is None and events[1].ongoing
+    assert events[0].impact == pytest.approx(150.0)
+    assert events[0].impact_percent == pytest.approx(100.0)
+
+
+# --- root cause -------------------------------------------------------------------------------
+
+
+def _cost_rows(days: pd.DatetimeIndex, seed: int = 29) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    services = {"AmazonEC2": 500.0, "AmazonS3": 120.0, "AmazonRDS": 300.0}
+    for day in days:
+        for service, cost in services.items():
+            for account in ("111", "222", "333", "444"):
+                for region in ("us-east-1", "eu-west-1", "ap-south-1"):
+                    rows.append(
+                        {
+                            "usage_date": day,
+                            "service_code": service,
+                            "account_id": account,
+                            "region": region,
+                            "unblended_cost": cost / 12 * (1 + 0.05 * rng.standard_normal()),
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def test_root_cause_ranks_the_injected_driver_first() -> None:
+    days = pd.date_range("2024-03-01", periods=21)
+    frame = _cost_rows(days)
+    event = (frame["usage_date"] >= "2024-03-18") & (frame["service_code"] == "AmazonS3")
+    frame.loc[event, "unblended_cost"] += 40.0  # +$480 a day on S3, spread over accounts/regions
+    out = root_cause(frame, ("2024-03-18", "2024-03-21"), ("2024-03-01", "2024-03-17"))
+    top = out.iloc[0]
+    assert (top["dimension"], top["value"]) == ("service_code", "AmazonS3")
+    assert top["delta_cost"] == pytest.approx(4 * 480.0, rel=0.1)
+    assert top["share"] == pytest.approx(1.0, abs=0.1)
+    assert (out["delta_cost"].abs().diff().dropna() <= 1e-6).all()  # largest first
+    for _, part in out.groupby("dimension"):  # each dimension explains the whole change
+        assert part["share"].sum() == pytest.approx(1.0)
+
+
+def test_root_cause_names_missing_columns() -> None:
+    frame = pd.DataFrame({"usage_date": pd.to_datetime(["2024-01-01"]), "unblended_cost": [1.0]})
+    with pytest.raises(CostlensError, match="service_code"):
+        root_cause(frame, ("2024-01-01", "2024-01-01"), ("2024-01-01", "2024-01-01"))
