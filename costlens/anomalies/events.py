@@ -64,11 +64,13 @@ def find_events(
 
     An event is ongoing while at most ``max_gap`` points follow its last anomalous point.
 
-    >>> idx = pd.date_range("2024-01-01", periods=6)
-    >>> s = pd.Series([10.0, 50, 60, 10, 10, 10], index=idx)
-    >>> v = pd.DataFrame({"expected": [10.0] * 6, "is_anomaly": [0, 1, 1, 0, 0, 0]}, index=idx)
+    >>> idx = pd.date_range("2024-01-01", periods=7)
+    >>> s = pd.Series([10.0, 50, 60, 10, 10, 10, 10], index=idx)
+    >>> v = pd.DataFrame({"expected": 10.0, "is_anomaly": [0, 1, 1, 0, 0, 0, 0]}, index=idx)
     >>> [(e.start.day, e.end.day if e.end else None, e.impact) for e in find_events(s, v)]
     [(2, 3, 90.0)]
+    >>> find_events(s.iloc[:5], v.iloc[:5])[0].ongoing  # the next day could still belong to it
+    True
     """
     flags = verdicts["is_anomaly"].to_numpy(dtype=bool)
     hits = np.flatnonzero(flags)
