@@ -1,0 +1,105 @@
+"""The mapping shared by every CUR flavour once its columns carry Athena-style names.
+
+CUR 2.0 and legacy Parquet name columns ``line_item_unblended_cost``; legacy CSV headers
+(``lineItem/UnblendedCost``) are renamed to the same names first (``cur1_csv``). Only the tags
+differ: CUR 2.0 has a ``resource_tags`` map, legacy CUR one ``resource_tags_*`` column per key.
+"""
+
+from __future__ import annotations
+
+from ingest.normalize import (
+    Columns,
+    amortized_cost_sql,
+    charge_category_sql,
+    column,
+    double,
+    money,
+    purchase_option_sql,
+    text,
+    timestamp,
+)
+
+REQUIRED = (
+    "bill_billing_period_start_date",
+    "line_item_line_item_type",
+    "line_item_unblended_cost",
+    "line_item_usage_start_date",
+)
+"""Columns without which a CUR file cannot be loaded."""
+
+
+def _product(columns: Columns, name: str) -> str:
+    """A product attribute: its own column (legacy, CUR 2.0 static) or a key of the product map."""
+    flat = column(columns, f"product_{name}")
+    if columns.get("product", "").startswith("MAP"):
+        return f"COALESCE({flat}, map_extract_value(\"product\", '{name}'))"
+    return flat
+
+
+def _amortized(columns: Columns, *, net: bool) -> str:
+    def cost(gross: str, net_name: str | None = None) -> str:
+        if net and net_name is not None and net_name in columns:
+            return money(columns, net_name)
+        return money(columns, gross)
+
+    return amortized_cost_sql(
+        line_item_type=column(columns, "line_item_line_item_type"),
+        unblended_cost=cost("line_item_unblended_cost", "line_item_net_unblended_cost"),
+        sp_effective_cost=cost(
+            "savings_plan_savings_plan_effective_cost",
+            "savings_plan_net_savings_plan_effective_cost",
+        ),
+        sp_total_commitment_to_date=money(columns, "savings_plan_total_commitment_to_date"),
+        sp_used_commitment=money(columns, "savings_plan_used_commitment"),
+        reservation_effective_cost=cost(
+            "reservation_effective_cost", "reservation_net_effective_cost"
+        ),
+        reservation_unused_upfront=cost(
+            "reservation_unused_amortized_upfront_fee_for_billing_period",
+            "reservation_net_unused_amortized_upfront_fee_for_billing_period",
+        ),
+        reservation_unused_recurring=cost(
+            "reservation_unused_recurring_fee", "reservation_net_unused_recurring_fee"
+        ),
+        reservation_arn=column(columns, "reservation_reservation_a_r_n"),
+    )
+
+
+def select_list(columns: Columns, tags_sql: str) -> str:
+    """The SELECT list producing ``line_items`` (without ``delivery_id``) from CUR columns."""
+    line_item_type = column(columns, "line_item_line_item_type")
+    has_net = "line_item_net_unblended_cost" in columns
+    region = f"COALESCE({_product(columns, 'region_code')}, {_product(columns, 'region')}, '')"
+    parts = {
+        "billing_period": "CAST(date_trunc('month', "
+        f"{timestamp(columns, 'bill_billing_period_start_date')}) AS DATE)",
+        "usage_start": timestamp(columns, "line_item_usage_start_date"),
+        "usage_end": timestamp(columns, "line_item_usage_end_date"),
+        "payer_account_id": text(columns, "bill_payer_account_id"),
+        "account_id": text(columns, "line_item_usage_account_id"),
+        "account_name": text(columns, "line_item_usage_account_name"),
+        "invoice_id": text(columns, "bill_invoice_id", "''"),
+        "line_item_type": line_item_type,
+        "charge_category": charge_category_sql(line_item_type),
+        "service_code": text(columns, "line_item_product_code"),
+        "service_name": f"COALESCE({_product(columns, 'servicename')}, "
+        f"{_product(columns, 'product_name')})",
+        "region": region,
+        "usage_type": text(columns, "line_item_usage_type", "''"),
+        "operation": text(columns, "line_item_operation", "''"),
+        "resource_id": text(columns, "line_item_resource_id", "''"),
+        "instance_type": _product(columns, "instance_type"),
+        "purchase_option": purchase_option_sql(
+            line_item_type,
+            column(columns, "pricing_term"),
+            column(columns, "line_item_usage_type"),
+        ),
+        "usage_amount": double(columns, "line_item_usage_amount"),
+        "pricing_unit": text(columns, "pricing_unit"),
+        "unblended_cost": money(columns, "line_item_unblended_cost"),
+        "amortized_cost": _amortized(columns, net=False),
+        "net_amortized_cost": _amortized(columns, net=True) if has_net else "amortized_cost",
+        "list_cost": money(columns, "pricing_public_on_demand_cost"),
+        "tags": tags_sql,
+    }
+    return ",\n  ".join(f"{expr} AS {name}" for name, expr in parts.items())

@@ -1,0 +1,35 @@
+"""Legacy CUR as Athena-style Parquet: one ``resource_tags_*`` column per tag key."""
+
+from __future__ import annotations
+
+from ingest.formats import _cur
+from ingest.formats.readers import FileKind, reader_sql
+from ingest.normalize import Columns, tags_from_columns_sql
+
+NAME = "cur1-parquet"
+TAG_PREFIX = "resource_tags_"
+
+
+def missing_columns(columns: Columns) -> list[str]:
+    """Required columns absent from ``columns``."""
+    return [c for c in _cur.REQUIRED if c not in columns]
+
+
+def tag_columns(columns: Columns) -> list[tuple[str, str]]:
+    """``(column, raw key)`` of the tag columns (``resource_tags_user_cost_center``).
+
+    >>> tag_columns({"resource_tags_user_cost_center": "VARCHAR", "x": "VARCHAR"})
+    [('resource_tags_user_cost_center', 'cost_center')]
+    """
+    out = []
+    for name in columns:
+        if name.startswith(TAG_PREFIX):
+            key = name[len(TAG_PREFIX) :]
+            out.append((name, key.removeprefix("user_")))
+    return out
+
+
+def build_sql(columns: Columns, kind: FileKind) -> str:
+    """``SELECT`` of ``line_items`` columns from legacy Parquet files in ``$files``."""
+    tags = tags_from_columns_sql(tag_columns(columns))
+    return f"SELECT\n  {_cur.select_list(columns, tags)}\nFROM {reader_sql(kind)}"

@@ -1,0 +1,30 @@
+"""CUR 2.0 (AWS Data Exports): Athena-style columns, ``resource_tags`` and ``product`` maps.
+
+Tag keys in the ``resource_tags`` map read ``user_cost_center`` (AWS's spelling of
+``user:CostCenter``); the ``user_`` prefix is dropped like ``user:`` elsewhere.
+"""
+
+from __future__ import annotations
+
+from ingest.formats import _cur
+from ingest.formats.readers import FileKind, reader_sql
+from ingest.normalize import Columns, tags_from_json_sql, tags_from_map_sql
+
+NAME = "cur2"
+
+
+def missing_columns(columns: Columns) -> list[str]:
+    """Required columns absent from ``columns``."""
+    return [c for c in _cur.REQUIRED if c not in columns]
+
+
+def build_sql(columns: Columns, kind: FileKind) -> str:
+    """``SELECT`` of ``line_items`` columns (no delivery_id) from CUR 2.0 files in ``$files``."""
+    kind_of_tags = columns.get("resource_tags", "")
+    if kind_of_tags.startswith("MAP"):
+        tags = tags_from_map_sql('"resource_tags"', drop_user_underscore=True)
+    elif "resource_tags" in columns:  # CSV exports write the map as JSON text
+        tags = tags_from_json_sql('"resource_tags"', drop_user_underscore=True)
+    else:
+        tags = "CAST(MAP {} AS MAP(VARCHAR, VARCHAR))"
+    return f"SELECT\n  {_cur.select_list(columns, tags)}\nFROM {reader_sql(kind)}"

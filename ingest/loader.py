@@ -1,0 +1,255 @@
+"""Load one delivery into ``line_items``, replacing the report's billing period atomically.
+
+Inside one DuckDB transaction: delete the lines of the period's current delivery, insert the new
+lines (normalized by the format's SELECT, streamed from the files), total them, and swap the
+ledger rows. Any error or a kill at any point leaves the previous data as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from costlens.errors import IngestError
+from costlens.schema import COST_COLUMNS, LINE_ITEMS, column_names
+from costlens.warehouse import Warehouse
+from ingest import ledger
+from ingest.formats import FORMATS
+from ingest.formats.detect import describe_columns, detect_format, file_kind
+from ingest.formats.readers import FileKind, reader_sql
+from ingest.hooks import checkpoint
+from ingest.model import ExportFile
+from ingest.normalize import quote
+
+__all__ = ["PreparedFile", "load_period", "periods_in", "prepare_files", "single_format"]
+
+_LINE_COLUMNS = ", ".join(quote(c) for c in column_names(LINE_ITEMS))
+DELETE_LINES_SQL = "DELETE FROM line_items WHERE list_contains($ids, delivery_id)"
+TOTALS_SQL = (
+    "SELECT count(*), "  # noqa: S608 (fixed names)
+    + ", ".join(f"COALESCE(SUM({quote(c)}), 0)" for c in COST_COLUMNS)
+    + " FROM line_items WHERE delivery_id = $delivery_id"
+)
+BAD_MONEY_SQL = """
+SELECT rn, v FROM (
+    SELECT row_number() OVER () AS rn, {col} AS v FROM {reader}
+) WHERE v IS NOT NULL AND trim(v) <> '' AND TRY_CAST(trim(v) AS DECIMAL(18,10)) IS NULL
+ORDER BY rn LIMIT 1
+"""
+COUNT_SQL = "SELECT count(*) FROM {reader}"
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    """A local, readable data file of a delivery with its columns."""
+
+    origin: ExportFile
+    path: Path
+    kind: FileKind
+    columns: dict[str, str]
+    format: str
+
+
+def _unzip(path: Path, unzip_root: Path) -> list[Path]:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    target = unzip_root / digest
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            out = []
+            for member in members:
+                dest = target / Path(member.filename).name
+                if not dest.exists() or dest.stat().st_size != member.file_size:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    part = dest.with_name(dest.name + ".part")
+                    with archive.open(member) as src, part.open("wb") as dst:
+                        while chunk := src.read(1 << 20):
+                            dst.write(chunk)
+                    part.replace(dest)
+                out.append(dest)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise IngestError(
+            f"cannot read the zip archive ({exc})",
+            where=str(path),
+            fix="the file is damaged or truncated: re-download it or let AWS re-deliver",
+        ) from exc
+    if not out:
+        raise IngestError(
+            "the zip archive holds no file", where=str(path), fix="remove it or re-download it"
+        )
+    return out
+
+
+def prepare_files(
+    con: duckdb.DuckDBPyConnection, files: list[ExportFile], unzip_root: Path, forced: str
+) -> list[PreparedFile]:
+    """Expand zips, read each file's columns and detect (or take) its format."""
+    prepared = []
+    for f in files:
+        assert f.path is not None, "files are fetched before they are prepared"
+        kind = file_kind(f.path)
+        paths = _unzip(f.path, unzip_root) if kind == "zip" else [f.path]
+        for path in paths:
+            real_kind: FileKind = "parquet" if file_kind(path) == "parquet" else "csv"
+            columns = describe_columns(con, path, real_kind)
+            fmt = forced if forced != "auto" else detect_format(columns, path)
+            missing = FORMATS[fmt].missing_columns(columns)
+            if missing:
+                raise IngestError(
+                    f"required column {missing[0]!r} is missing for format {fmt}",
+                    where=f"{f.key} (column {missing[0]})",
+                    fix="export with the standard columns (include the cost and period columns), "
+                    "or set the source's format if detection picked the wrong one",
+                )
+            prepared.append(PreparedFile(f, path, real_kind, columns, fmt))
+    return prepared
+
+
+def single_format(files: list[PreparedFile], where: str) -> tuple[str, FileKind]:
+    """The one format and kind of a delivery's files; refuses a mix."""
+    kinds = {(p.format, p.kind) for p in files}
+    if len(kinds) != 1:
+        shown = ", ".join(sorted(f"{p.path.name}={p.format}/{p.kind}" for p in files))
+        raise IngestError(
+            f"one delivery mixes formats ({shown})",
+            where=where,
+            fix="keep each report's files in its own folder, or ingest the files one at a time",
+        )
+    return next(iter(kinds))
+
+
+def _merged_columns(files: list[PreparedFile]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for p in files:
+        for name, kind in p.columns.items():
+            merged.setdefault(name, kind)
+    return merged
+
+
+def _select_sql(files: list[PreparedFile]) -> tuple[str, dict[str, object]]:
+    fmt, kind = files[0].format, files[0].kind
+    sql = FORMATS[fmt].build_sql(_merged_columns(files), kind)
+    return sql, {"files": [str(p.path) for p in files]}
+
+
+def periods_in(con: duckdb.DuckDBPyConnection, files: list[PreparedFile]) -> list[date]:
+    """The billing periods the data of ``files`` holds (read from the data itself)."""
+    sql, params = _select_sql(files)
+    try:
+        rows = con.execute(
+            f"SELECT DISTINCT billing_period FROM ({sql}) ORDER BY 1",  # noqa: S608
+            params,
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise _diagnose(con, files, exc) from exc
+    periods = [r[0] for r in rows if r[0] is not None]
+    if not periods:
+        names = ", ".join(p.origin.key for p in files)
+        raise IngestError(
+            "no line items with a billing period",
+            where=names,
+            fix="the export holds no rows: remove it or wait for AWS to deliver data",
+        )
+    return periods
+
+
+def load_period(
+    wh: Warehouse,
+    files: list[PreparedFile],
+    *,
+    delivery_id: str,
+    source: str,
+    report: str,
+    period: date,
+    assembly_id: str | None,
+    filter_period: bool,
+) -> tuple[int, dict[str, Decimal]]:
+    """Replace ``report``'s ``period`` of ``source`` with the lines of ``files``, atomically.
+
+    Returns the row count and the per-cost-column totals recorded in the ledger.
+    """
+    sql, params = _select_sql(files)
+    where = " WHERE billing_period = $period" if filter_period else ""
+    insert = f"INSERT INTO line_items ({_LINE_COLUMNS})\nSELECT *, $delivery_id FROM ({sql}){where}"
+    params = {**params, "delivery_id": delivery_id}
+    if filter_period:
+        params["period"] = period
+    try:
+        with wh.transaction() as con:
+            old = ledger.current_ids(con, source, report, period)
+            if old:
+                con.execute(DELETE_LINES_SQL, {"ids": old})
+            checkpoint("after-delete")
+            con.execute(insert, params)
+            checkpoint("after-insert")
+            row = con.execute(TOTALS_SQL, {"delivery_id": delivery_id}).fetchone()
+            assert row is not None
+            rows, *sums = row
+            totals = {c: Decimal(s) for c, s in zip(COST_COLUMNS, sums, strict=True)}
+            ledger.record(
+                con,
+                id_=delivery_id,
+                source=source,
+                report=report,
+                format_=files[0].format,
+                period=period,
+                assembly_id=assembly_id,
+                files=[p.origin for p in files],
+                rows=int(rows),
+                totals=totals,
+                superseded=[o for o in old if o != delivery_id],
+            )
+            checkpoint("before-commit")
+    except duckdb.Error as exc:
+        raise _diagnose(wh.con, files, exc) from exc
+    checkpoint("after-commit")
+    return int(rows), totals
+
+
+def _money_like(name: str) -> bool:
+    lowered = name.lower()
+    return any(w in lowered for w in ("cost", "fee", "commitment"))
+
+
+def _diagnose(
+    con: duckdb.DuckDBPyConnection, files: list[PreparedFile], exc: duckdb.Error
+) -> IngestError:
+    """Turn a DuckDB failure into an error naming the file (and row and column) at fault."""
+    for p in files:
+        reader = reader_sql(p.kind, focus=p.format == "focus")
+        one = {"files": [str(p.path)]}
+        try:
+            con.execute(COUNT_SQL.format(reader=reader), one).fetchone()
+        except duckdb.Error as inner:
+            return IngestError(
+                f"cannot read the file ({_first_line(inner)})",
+                where=p.origin.key,
+                fix="the file is damaged or truncated: re-download it or let AWS re-deliver",
+            )
+        text_columns = [c for c, t in p.columns.items() if t == "VARCHAR" and _money_like(c)]
+        for col in text_columns:
+            bad = con.execute(BAD_MONEY_SQL.format(col=quote(col), reader=reader), one).fetchone()
+            if bad is not None:
+                line = int(bad[0]) + 1  # the header is line 1
+                return IngestError(
+                    f"cost {bad[1]!r} is not a number",
+                    where=f"{p.origin.key}: line {line}, column {col}",
+                    fix="correct or remove that value (costs are decimal numbers, e.g. 0.0123 "
+                    "or 1.2E-5)",
+                )
+    return IngestError(
+        f"cannot load the delivery ({_first_line(exc)})",
+        where=", ".join(p.origin.key for p in files),
+        fix="check the files are complete exports; run with --debug for details",
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,228 @@
+"""``ingest()``: discover deliveries in each source, skip the unchanged, load the rest.
+
+Each billing period is loaded in its own transaction, in period order. A failure stops the run
+with an ``IngestError``: periods already loaded stay loaded, the failing period and everything
+after it (in that source and the sources after it) are left as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from costlens.config import Settings, SourceSettings
+from costlens.errors import IngestError
+from costlens.progress import NullProgress, Progress
+from costlens.schema import COST_COLUMNS
+from costlens.warehouse import Warehouse, open_warehouse
+from ingest import ledger
+from ingest.discover import discover, status_keys
+from ingest.loader import PreparedFile, load_period, periods_in, prepare_files, single_format
+from ingest.model import Delivery, DeliveryResult, ExportFile, IngestReport, Status
+from ingest.sources.base import Store
+from ingest.sources.local import LocalStore
+
+__all__ = ["ingest", "resolve_targets"]
+
+MEMORY_LIMIT = "1GB"
+"""DuckDB's memory limit while ingesting (it spills to disk beyond it)."""
+
+STATUS_SQL = "SELECT status FROM read_parquet($files)"
+
+
+def resolve_targets(settings: Settings, target: str | None) -> list[SourceSettings]:
+    """The sources to ingest: all configured, one by name, or an ad-hoc path or s3:// URL."""
+    if target is None:
+        if not settings.sources:
+            raise IngestError(
+                "no sources configured",
+                where=str(settings.config_file or "configuration"),
+                fix="add a [[sources]] table to costlens.toml, or pass a path or s3:// URL",
+            )
+        return list(settings.sources)
+    if any(s.name == target for s in settings.sources):
+        return [settings.source(target)]
+    if target.startswith("s3://"):
+        bucket, _, prefix = target[len("s3://") :].partition("/")
+        if not bucket:
+            raise IngestError(
+                "the S3 URL has no bucket", where=target, fix="write s3://bucket/prefix"
+            )
+        return [SourceSettings(name=target, kind="s3", bucket=bucket, prefix=prefix.strip("/"))]
+    path = Path(target)
+    if not path.exists():
+        known = ", ".join(s.name for s in settings.sources) or "none configured"
+        raise IngestError(
+            "not a configured source, a path or an s3:// URL",
+            where=target,
+            fix=f"use a source name ({known}), an existing file or folder, or s3://bucket/prefix",
+        )
+    return [SourceSettings(name=target, kind="local", path=path.resolve())]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "source"
+
+
+def _open_store(src: SourceSettings, settings: Settings, s3_client: object | None) -> Store:
+    if src.kind == "local":
+        assert src.path is not None
+        return LocalStore(src.path)
+    from ingest.sources.s3 import S3Store  # boto3 only when S3 is used
+
+    return S3Store(src, settings.staging_dir / _slug(src.name), client=s3_client)
+
+
+def ingest(
+    settings: Settings,
+    target: str | None = None,
+    *,
+    progress: Progress | None = None,
+    s3_client: object | None = None,
+) -> IngestReport:
+    """Ingest every configured source, or ``target`` (a source name, path or ``s3://`` URL).
+
+    ``s3_client`` replaces the boto3 S3 client built from the standard configuration (tests).
+    Raises ``IngestError`` naming the file at fault; the warehouse keeps its previous data for
+    the failing period.
+    """
+    progress = progress or NullProgress()
+    sources = resolve_targets(settings, target)
+    report = IngestReport()
+    with open_warehouse(settings.data_dir) as wh:
+        _configure(wh.con)
+        for src in sources:
+            store = _open_store(src, settings, s3_client)
+            listing = store.list_files()
+            deliveries = discover(
+                listing, store.read_bytes, source=src.name, export=src.export, where=store.label
+            )
+            updating = _updating_reports(wh.con, store, listing, progress)
+            run = _SourceRun(wh, store, src, settings.staging_dir / _slug(src.name), progress)
+            for delivery in deliveries:
+                if delivery.report in updating:
+                    continue
+                report.deliveries.extend(run.process(delivery))
+    return report
+
+
+def _configure(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+
+
+def _updating_reports(
+    con: duckdb.DuckDBPyConnection, store: Store, listing: list[ExportFile], progress: Progress
+) -> set[str]:
+    """Legacy Parquet reports whose status file says UPDATING (skipped until READY)."""
+    updating = set()
+    by_key = {f.key: f for f in listing}
+    for report_name, key in status_keys(listing).items():
+        local = store.fetch(by_key[key], progress)
+        rows = con.execute(STATUS_SQL, {"files": [str(local.path)]}).fetchall()
+        if any(str(r[0]).upper() == "UPDATING" for r in rows):
+            updating.add(report_name)
+    return updating
+
+
+class _SourceRun:
+    """Processing of one source's deliveries."""
+
+    def __init__(
+        self, wh: Warehouse, store: Store, src: SourceSettings, staging: Path, progress: Progress
+    ) -> None:
+        self.wh, self.store, self.src, self.progress = wh, store, src, progress
+        self.unzip_root = staging / "unzipped"
+
+    def process(self, delivery: Delivery) -> list[DeliveryResult]:
+        if delivery.period_from_data:
+            return self._process_by_data(delivery)
+        assert delivery.billing_period is not None
+        if self.store.identity_known():
+            done = self._unchanged(delivery, delivery.files, delivery.billing_period)
+            if done is not None:
+                return [done]
+        fetched = [self.store.fetch(f, self.progress) for f in delivery.files]
+        if not self.store.identity_known():
+            done = self._unchanged(delivery, fetched, delivery.billing_period)
+            if done is not None:
+                return [done]
+        prepared = prepare_files(self.wh.con, fetched, self.unzip_root, self.src.format)
+        where = f"{self.store.label}/{delivery.manifest}"
+        single_format(prepared, where)
+        return [self._load(delivery, prepared, delivery.billing_period, filter_period=False)]
+
+    def _process_by_data(self, delivery: Delivery) -> list[DeliveryResult]:
+        fetched = [self.store.fetch(f, self.progress) for f in delivery.files]
+        prepared = prepare_files(self.wh.con, fetched, self.unzip_root, self.src.format)
+        by_format: dict[str, list[PreparedFile]] = defaultdict(list)
+        for p in prepared:
+            by_format[p.format].append(p)
+        results = []
+        for fmt, group in sorted(by_format.items()):
+            single_format(group, self.store.label)
+            by_period: dict[date, list[PreparedFile]] = defaultdict(list)
+            for p in group:
+                for period in periods_in(self.wh.con, [p]):
+                    by_period[period].append(p)
+            report_name = delivery.report or fmt
+            for period, files in sorted(by_period.items()):
+                d = Delivery(
+                    source=delivery.source,
+                    report=report_name,
+                    files=[p.origin for p in files],
+                    billing_period=period,
+                    period_from_data=True,
+                )
+                done = self._unchanged(d, d.files, period)
+                if done is None:
+                    done = self._load(d, files, period, filter_period=True)
+                results.append(done)
+        return results
+
+    def _unchanged(
+        self, d: Delivery, files: list[ExportFile], period: date
+    ) -> DeliveryResult | None:
+        id_ = ledger.delivery_id(d.source, d.report, period, d.assembly_id, files)
+        row = ledger.find(self.wh.con, id_)
+        if row is None or row.status != "current":
+            return None
+        return DeliveryResult(
+            d.source, d.report, period, row.format, id_, row.rows, row.totals, "unchanged"
+        )
+
+    def _load(
+        self, d: Delivery, prepared: list[PreparedFile], period: date, *, filter_period: bool
+    ) -> DeliveryResult:
+        origins = [p.origin for p in prepared]
+        unique = list({f.key: f for f in origins}.values())
+        id_ = ledger.delivery_id(d.source, d.report, period, d.assembly_id, unique)
+        replaced = bool(ledger.current_ids(self.wh.con, d.source, d.report, period))
+        label = f"load {d.report} {period:%Y-%m}"
+        with self.progress.task(label, total=len(prepared)) as task:
+            rows, totals = load_period(
+                self.wh,
+                prepared,
+                delivery_id=id_,
+                source=d.source,
+                report=d.report,
+                period=period,
+                assembly_id=d.assembly_id,
+                filter_period=filter_period,
+            )
+            task.advance(len(prepared))
+        status: Status = "replaced" if replaced else "new"
+        return DeliveryResult(
+            d.source,
+            d.report,
+            period,
+            prepared[0].format,
+            id_,
+            rows,
+            {c: totals[c] for c in COST_COLUMNS},
+            status,
+        )
