@@ -18,7 +18,7 @@ same for every input format. Characters other than letters and digits become ``_
 ``tag_key_sql`` is the same function as a DuckDB SQL expression over a key expression:
 
 >>> import duckdb
->>> duckdb.sql("SELECT " + tag_key_sql("'user:CostCenter'")).fetchone()[0]
+>>> duckdb.sql("SELECT " + tag_key_sql("'user:CostCenter'")).fetchall()[0][0]
 'cost_center'
 """
 
