@@ -115,8 +115,21 @@ class RefreshReport:
         }
 
 
-def rule_set_version(settings: Settings) -> str:
-    """A short hash of the rules and owners files that produced the allocations."""
+def rule_set_version(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """The rule-set version(s) recorded on ``allocations`` (``rule_version``), else a short hash
+    of the rules and owners files."""
+    has_column = fetch_one(
+        con,
+        "SELECT count(*) FROM information_schema.columns WHERE table_catalog = current_database()"
+        " AND table_name = 'allocations' AND column_name = 'rule_version'",
+    )
+    if has_column and has_column[0]:
+        row = fetch_one(
+            con,
+            "SELECT string_agg(DISTINCT rule_version, ',' ORDER BY rule_version) FROM allocations",
+        )
+        if row and row[0]:
+            return str(row[0])
     digest = hashlib.sha256()
     for path in (settings.rules, settings.owners):
         digest.update(path.read_bytes() if path.is_file() else b"-")
@@ -178,7 +191,7 @@ def refresh(
     cost_column(anomaly_cost_type)
     extra = extra_dimensions(con)
     marks = _marks(settings)
-    version = rule_set_version(settings)
+    version = rule_set_version(con, settings)
     tmp = build_target(settings.data_dir)
     try:
         _attach(con, tmp)

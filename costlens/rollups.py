@@ -63,7 +63,15 @@ DIMENSIONS: tuple[str, ...] = (
 dimensions the attribution rules declare, recorded per snapshot)."""
 
 _NOT_DIMENSIONS = frozenset(
-    {"usage_date", "billing_period", "resource_id", "rule", "usage_amount", *COST_COLUMNS}
+    {
+        "usage_date",
+        "billing_period",
+        "resource_id",
+        "rule",
+        "rule_version",
+        "usage_amount",
+        *COST_COLUMNS,
+    }
 )
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

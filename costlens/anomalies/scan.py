@@ -44,6 +44,18 @@ RESOURCE_EVENTS = 25
 """Events (largest impact first) whose root cause also ranks resources, read from allocations."""
 ROOT_CAUSE_ROWS = 10
 """Contributions kept per event."""
+TIE_SHARE = 0.02
+"""Contributions within 2 % of the largest one count as ties, broken by specificity."""
+COMBINED = ("service_code", "account_id", "region", "usage_type")
+COMBINATION = "service_code/account_id/region/usage_type"
+"""The driver that combines ``COMBINED`` (values joined by ``/``)."""
+_SPECIFICITY = {
+    d: i
+    for i, d in enumerate(
+        ("owner", "microservice", "service_code", "account_id", "region", "usage_type",
+         COMBINATION, "resource_id")
+    )
+}  # fmt: skip
 
 EVENT_COLUMNS = (
     "anomaly_id", "dimension", "value", "owner", "start_date", "end_date", "last_seen",
@@ -115,7 +127,7 @@ def _root_cause(
     if b_end < b_start:
         b_start = b_end = e_start  # no history before it: compare with its own first day
     drivers = DRIVERS_BY_DIMENSION[dimension]
-    cols = ", ".join(quote(d) for d in drivers)
+    cols = ", ".join(quote(d) for d in dict.fromkeys((*drivers, *COMBINED)))
     params = {"value": value, "start": b_start.date(), "end": e_end.date()}
     sql = (
         f"SELECT usage_date, {cols}, CAST(SUM({cost}) AS DOUBLE) AS cost "  # noqa: S608
@@ -128,6 +140,9 @@ def _root_cause(
     frame["usage_date"] = pd.to_datetime(frame["usage_date"])
     # A driver with one value over both windows (one region, say) explains nothing.
     names = [d for d in drivers if frame[d].nunique() > 1] or list(drivers)
+    frame[COMBINATION] = frame[list(COMBINED)].astype(str).agg("/".join, axis=1)
+    if frame[COMBINATION].nunique() > 1:
+        names.append(COMBINATION)
     windows = ((e_start, e_end), (b_start, b_end))
     ranked = root_cause(frame, *windows, drivers=names, cost_column="cost")
     if with_resources:
@@ -142,10 +157,30 @@ def _root_cause(
             by_resource = root_cause(res, *windows, drivers=["resource_id"], cost_column="cost")
             total = _total_change(frame, windows)
             by_resource["share"] = by_resource["delta_cost"] / total if total else 0.0
-            ranked = pd.concat([ranked, by_resource.head(ROOT_CAUSE_ROWS)], ignore_index=True)
-            order = ranked["delta_cost"].abs().round(2).sort_values(ascending=False, kind="stable")
-            ranked = ranked.loc[order.index].reset_index(drop=True)
-    return ranked.head(ROOT_CAUSE_ROWS)
+            ranked = pd.concat([ranked, by_resource], ignore_index=True)
+    return _rank(ranked).head(ROOT_CAUSE_ROWS)
+
+
+def _rank(ranked: pd.DataFrame) -> pd.DataFrame:
+    """Largest contribution first; among contributions within ``TIE_SHARE`` of each other, the
+    most specific driver (the dimension with the most values) first: a resource or a
+    service/account/region/usage type combination names the cause more precisely than its
+    account, whose delta also carries the noise of everything else in it."""
+    if ranked.empty:
+        return ranked
+    size = ranked["delta_cost"].abs()
+    top = float(size.max()) or 1.0
+    keys = pd.DataFrame(
+        {
+            "bucket": (size / top / TIE_SHARE).round(),
+            "values": ranked.groupby("dimension")["value"].transform("count"),
+            "specific": ranked["dimension"].map(_SPECIFICITY).fillna(0),
+            "size": size,
+        }
+    )
+    by = ["bucket", "values", "specific", "size"]
+    order = keys.sort_values(by, ascending=False, kind="stable").index
+    return ranked.loc[order].reset_index(drop=True)
 
 
 def _total_change(

@@ -1,0 +1,173 @@
+"""The anomaly scan: one event per incident, stable ids, root cause, feedback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import create_allocations
+
+from costlens import queries as q
+from costlens.anomalies.feedback import mark_anomaly, marked_anomalies, unmark_anomaly
+from costlens.config import Settings, load_settings
+from costlens.errors import QueryError
+from costlens.refresh import refresh
+from costlens.warehouse import open_warehouse
+
+START = dt.date(2024, 1, 1)  # a Monday
+SPIKE_DAY = 60
+SHIFT_DAY = 50
+NEW_DAY = 56
+
+
+def _rows(days: int) -> pd.DataFrame:
+    """Daily allocations of four microservices with ±2 % noise and weekly seasonality."""
+    rnd = random.Random(7)
+    rows = []
+
+    def add(d: int, ms: str, owner: str, usage_type: str, resource: str, account: str,
+            cost: float) -> None:  # fmt: skip
+        day = START + dt.timedelta(days=d)
+        value = f"{cost * (1 + rnd.uniform(-0.02, 0.02)):.10f}"
+        rows.append((day, day.replace(day=1), "999", account, "AmazonEC2", "us-east-1",
+                     usage_type, resource, "Usage", "Usage", "OnDemand", ms, owner, "direct",
+                     "r", value, value, value, value, 1.0))  # fmt: skip
+
+    for d in range(days):
+        weekend = (START + dt.timedelta(days=d)).weekday() >= 5
+        add(d, "steady", "team-a", "BoxUsage", "i-1", "acct-a", 300 if weekend else 500)
+        add(d, "spiky", "team-b", "BoxUsage", "i-2", "acct-b", 400)
+        add(d, "spiky", "team-b", "NatGateway-Bytes", "nat-1", "acct-b", 5)
+        add(d, "spiky", "team-b", "EBS:VolumeUsage", "vol-1", "acct-c", 150)
+        if d == SPIKE_DAY:
+            add(d, "spiky", "team-b", "NatGateway-Bytes", "nat-1", "acct-b", 2500)
+        add(d, "shifted", "team-a", "BoxUsage", "i-3", "acct-a", 900 if d >= SHIFT_DAY else 300)
+        if d >= NEW_DAY:
+            add(d, "newsvc", "team-c", "BoxUsage", "i-4", "acct-c", min(200 * (d - NEW_DAY + 1),
+                                                                          1000))  # fmt: skip
+    cols = ["usage_date", "billing_period", "payer_account_id", "account_id", "service_code",
+            "region", "usage_type", "resource_id", "line_item_type", "charge_category",
+            "purchase_option", "microservice", "owner", "allocation", "rule", "unblended_cost",
+            "amortized_cost", "net_amortized_cost", "list_cost", "usage_amount"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _settings(data_dir: Path) -> Settings:
+    return load_settings(
+        None, data_dir=data_dir, rules=data_dir / "rules.yaml", owners=data_dir / "owners.yaml"
+    )
+
+
+def _load(data_dir: Path, days: int) -> None:
+    with open_warehouse(data_dir) as wh:
+        wh.con.execute("DROP TABLE IF EXISTS allocations")
+        create_allocations(wh.con)
+        frame = _rows(days)
+        wh.con.register("incoming", frame)
+        wh.con.execute("INSERT INTO allocations SELECT * FROM incoming")
+        wh.con.unregister("incoming")
+        refresh(wh, _settings(data_dir))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("scan") / "data"
+    _load(data_dir, 70)
+    return data_dir
+
+
+@pytest.fixture
+def snap(built: Path) -> Iterator[q.Snapshot]:
+    with q.open_snapshot(built) as s:
+        yield s
+
+
+def _events(snap: q.Snapshot, value: str) -> pd.DataFrame:
+    return q.anomalies(snap, dimension="microservice", value=value, include_marked=True)
+
+
+def test_a_spike_is_one_event_on_its_day_with_its_impact(snap: q.Snapshot) -> None:
+    spike = _events(snap, "spiky")
+    assert len(spike) == 1
+    event = spike.iloc[0]
+    day = START + dt.timedelta(days=SPIKE_DAY)
+    assert (event["start_date"], event["end_date"], event["ongoing"]) == (day, day, False)
+    assert event["direction"] == "increase"
+    assert event["owner"] == "team-b"
+    # 2500 injected on a ~555/day series (±2 % noise): the impact is the injection, within noise.
+    assert float(event["impact_cost"]) == pytest.approx(2500, abs=60)
+    assert float(event["actual_cost"]) == pytest.approx(555 + 2500, abs=60)
+
+
+def test_the_root_cause_ranks_the_injected_driver_first(snap: q.Snapshot) -> None:
+    spike = _events(snap, "spiky").iloc[0]
+    cause = q.anomaly_root_cause(snap, spike["anomaly_id"])
+    # The most specific names of the injected driver come first; its account (whose change
+    # also carries the noise of the account's other usage) after them.
+    assert list(zip(cause["dimension"][:4], cause["value"][:4], strict=True)) == [
+        ("resource_id", "nat-1"),
+        (
+            "service_code/account_id/region/usage_type",
+            "AmazonEC2/acct-b/us-east-1/NatGateway-Bytes",
+        ),
+        ("usage_type", "NatGateway-Bytes"),
+        ("account_id", "acct-b"),
+    ]
+    assert list(cause["rank"]) == list(range(1, len(cause) + 1))
+    assert float(cause["delta_cost"].iloc[0]) == pytest.approx(2500, abs=20)
+    assert spike["top_driver"] == "resource_id=nat-1"
+
+
+def test_a_level_shift_is_one_event_not_one_a_day(snap: q.Snapshot) -> None:
+    shift = _events(snap, "shifted")
+    assert len(shift) == 1
+    assert shift.iloc[0]["start_date"] == START + dt.timedelta(days=SHIFT_DAY)
+    assert shift.iloc[0]["days"] < 10
+
+
+def test_a_new_service_ramp_is_one_event(snap: q.Snapshot) -> None:
+    ramp = _events(snap, "newsvc")
+    assert len(ramp) == 1
+    assert ramp.iloc[0]["start_date"] == START + dt.timedelta(days=NEW_DAY)
+    assert ramp.iloc[0]["owner"] == "team-c"
+
+
+def test_weekly_seasonality_is_not_an_anomaly(snap: q.Snapshot) -> None:
+    assert _events(snap, "steady").empty
+    assert q.anomalies(snap, owner="team-a", dimension="owner").shape[0] == 1  # the shift only
+
+
+def test_every_scanned_dimension_is_covered(snap: q.Snapshot) -> None:
+    found = set(q.anomalies(snap)["dimension"])
+    assert found == {"owner", "microservice", "service_code", "account_id"}
+
+
+def test_unknown_anomaly_id_is_a_clear_error(snap: q.Snapshot) -> None:
+    with pytest.raises(QueryError, match="no anomaly 'a-nope'"):
+        q.anomaly_root_cause(snap, "a-nope")
+
+
+def test_feedback_hides_an_event_and_its_id_is_stable_as_data_arrives(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _load(data_dir, 66)
+    settings = _settings(data_dir)
+    with q.open_snapshot(data_dir) as snap:
+        spike_id = _events(snap, "spiky").iloc[0]["anomaly_id"]
+    mark_anomaly(settings.state_database_url, spike_id, "planned", note="load test", by="ana")
+    assert marked_anomalies(settings.state_database_url) == {spike_id: "planned"}
+    with q.open_snapshot(data_dir) as snap:  # marked after this snapshot was built
+        assert spike_id in set(q.anomalies(snap)["anomaly_id"])
+        late = q.anomalies(snap, marked=marked_anomalies(settings.state_database_url))
+        assert spike_id not in set(late["anomaly_id"])
+    _load(data_dir, 70)  # four more days arrive; the spike keeps its id and is not raised again
+    with q.open_snapshot(data_dir) as snap:
+        assert spike_id not in set(q.anomalies(snap)["anomaly_id"])
+        marked = q.anomalies(snap, include_marked=True)
+        assert marked.set_index("anomaly_id").loc[spike_id, "feedback"] == "planned"
+    assert unmark_anomaly(settings.state_database_url, spike_id) is True
+    with pytest.raises(QueryError, match="use one of: expected, planned, real"):
+        mark_anomaly(settings.state_database_url, spike_id, "fine")
