@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+_PLACEHOLDER = re.compile(r"\$(p[0-9]+)\b")
 _SAFE_IDENT = re.compile(r"^[a-z_][a-z0-9_:]*$")
 
 
@@ -30,6 +31,11 @@ class Bind:
         name = f"p{len(self.params)}"
         self.params[name] = value
         return f"${name}"
+
+    def used(self, sql: str) -> dict[str, Any]:
+        """The parameters ``sql`` refers to (DuckDB rejects unused ones)."""
+        names = set(_PLACEHOLDER.findall(sql))
+        return {k: v for k, v in self.params.items() if k in names}
 
 
 def quote_ident(name: str) -> str:

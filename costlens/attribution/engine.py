@@ -1,0 +1,188 @@
+"""``attribute``: re-write ``allocations`` from ``line_items`` with a rule set, atomically.
+
+One transaction deletes the periods' allocations, inserts the compiled query's rows and checks
+conservation (per billing period and cost column, allocations sum exactly to line items); any
+failure rolls everything back, so readers never see a half-attributed period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+
+from costlens.attribution._sql import quote_ident
+from costlens.attribution.compile import allocation_columns, compile_attribution
+from costlens.attribution.owners import UNALLOCATED
+from costlens.attribution.rules import RuleSet
+from costlens.errors import RuleError
+from costlens.schema import COST_COLUMNS, column_names, create_table_sql
+from costlens.warehouse import Warehouse
+
+__all__ = ["ALLOCATIONS", "AttributionResult", "attribute", "check_conservation"]
+
+ALLOCATIONS = "allocations"
+
+_EXISTING_COLUMNS = """
+SELECT column_name FROM information_schema.columns
+WHERE table_name = 'allocations' AND table_schema = current_schema()
+ORDER BY ordinal_position
+"""
+
+_PERIOD_TOTALS = {
+    "line_items": """
+SELECT billing_period, SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost),
+       SUM(list_cost)
+FROM line_items
+WHERE $periods IS NULL OR list_contains(CAST($periods AS DATE[]), billing_period)
+GROUP BY billing_period
+""",
+    "allocations": """
+SELECT billing_period, SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost),
+       SUM(list_cost)
+FROM allocations
+WHERE $periods IS NULL OR list_contains(CAST($periods AS DATE[]), billing_period)
+GROUP BY billing_period
+""",
+}
+"""Per-period sums of the cost columns (in ``COST_COLUMNS`` order)."""
+
+_DELETE_PERIODS = """
+DELETE FROM allocations
+WHERE $periods IS NULL OR list_contains(CAST($periods AS DATE[]), billing_period)
+"""
+
+_UNALLOCATED_TOTALS = """
+SELECT SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost), SUM(list_cost)
+FROM allocations
+WHERE ($periods IS NULL OR list_contains(CAST($periods AS DATE[]), billing_period))
+  AND owner = $owner
+"""
+
+
+@dataclass(frozen=True)
+class AttributionResult:
+    """What one ``attribute`` run did."""
+
+    rule_version: str
+    periods: tuple[date, ...]
+    """Billing periods re-attributed (those with line items)."""
+    rows: int
+    """Allocation rows written."""
+    totals: dict[str, Decimal]
+    """Sum of each cost column over the periods (equal in line items and allocations)."""
+    unallocated: dict[str, Decimal]
+    """Sum of each cost column left with the owner ``unallocated``."""
+    seconds: float
+    rebuilt: bool = False
+    """True when the table was re-created (new dimensions), so every period was re-attributed."""
+    notes: list[str] = field(default_factory=list)
+
+    def unallocated_share(self, column: str = "amortized_cost") -> Decimal:
+        """Unallocated / total for ``column`` (0 when the total is 0)."""
+        total = self.totals.get(column, Decimal(0))
+        return self.unallocated.get(column, Decimal(0)) / total if total else Decimal(0)
+
+
+@contextlib.contextmanager
+def _transaction(
+    target: Warehouse | duckdb.DuckDBPyConnection,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    if isinstance(target, Warehouse):
+        with target.transaction() as con:
+            yield con
+        return
+    target.execute("BEGIN TRANSACTION")
+    try:
+        yield target
+    except BaseException:
+        target.execute("ROLLBACK")
+        raise
+    target.execute("COMMIT")
+
+
+def _totals(
+    con: duckdb.DuckDBPyConnection, table: str, periods: Sequence[date] | None
+) -> dict[date, tuple[Decimal, ...]]:
+    params = {"periods": None if periods is None else list(periods)}
+    rows = con.execute(_PERIOD_TOTALS[table], params).fetchall()
+    return {row[0]: tuple(Decimal(v or 0) for v in row[1:]) for row in rows}
+
+
+def check_conservation(
+    con: duckdb.DuckDBPyConnection, periods: Sequence[date] | None = None
+) -> dict[date, tuple[Decimal, ...]]:
+    """Per-period line-item totals; raises ``RuleError`` if ``allocations`` differ anywhere."""
+    want, got = _totals(con, "line_items", periods), _totals(con, ALLOCATIONS, periods)
+    for period in sorted(set(want) | set(got)):
+        zero = (Decimal(0),) * len(COST_COLUMNS)
+        for column, w, g in zip(
+            COST_COLUMNS, want.get(period, zero), got.get(period, zero), strict=True
+        ):
+            if w != g:
+                raise RuleError(
+                    f"conservation failed: {column} of {period} is {g} in allocations but "
+                    f"{w} in line_items",
+                    where=ALLOCATIONS,
+                    fix="this is a bug in costlens: please report it with `costlens rules check`",
+                )
+    return want
+
+
+def attribute(
+    target: Warehouse | duckdb.DuckDBPyConnection,
+    rules: RuleSet,
+    *,
+    periods: Sequence[date] | None = None,
+    rule_version: str | None = None,
+) -> AttributionResult:
+    """Re-write ``allocations`` for ``periods`` (1st of the month; None: all), atomically.
+
+    Each row carries ``rule_version`` (default ``rules.version``). Raises ``RuleError`` (and
+    changes nothing) if conservation would not hold.
+    """
+    started = time.perf_counter()
+    con = target.con if isinstance(target, Warehouse) else target
+    columns = allocation_columns(rules)
+    existing = tuple(r[0] for r in con.execute(_EXISTING_COLUMNS).fetchall())
+    rebuild = bool(existing) and existing != column_names(columns)
+    notes = []
+    if rebuild and periods is not None:
+        notes.append("the rules' dimensions changed: re-attributed every period")
+        periods = None
+    version = rule_version or rules.version
+    query = compile_attribution(rules, periods=periods, rule_version=version)
+    names = ", ".join(quote_ident(c) for c in column_names(columns))
+    with _transaction(target) as tx:
+        if rebuild:
+            tx.execute(f"DROP TABLE {quote_ident(ALLOCATIONS)}")
+        tx.execute(create_table_sql(ALLOCATIONS, columns))
+        in_periods = {"periods": None if periods is None else list(periods)}
+        tx.execute(_DELETE_PERIODS, in_periods)
+        row = tx.execute(
+            f"INSERT INTO {quote_ident(ALLOCATIONS)} ({names})\n{query.sql}", query.params
+        ).fetchone()
+        written = int(row[0]) if row else 0
+        totals_by_period = check_conservation(tx, periods)
+        left = tx.execute(_UNALLOCATED_TOTALS, {**in_periods, "owner": UNALLOCATED}).fetchone()
+    totals = {
+        c: sum((t[i] for t in totals_by_period.values()), Decimal(0))
+        for i, c in enumerate(COST_COLUMNS)
+    }
+    return AttributionResult(
+        rule_version=version,
+        periods=tuple(sorted(totals_by_period)),
+        rows=written,
+        totals=totals,
+        unallocated={
+            c: Decimal(left[i] or 0) if left else Decimal(0) for i, c in enumerate(COST_COLUMNS)
+        },
+        seconds=time.perf_counter() - started,
+        rebuilt=rebuild,
+        notes=notes,
+    )

@@ -1,0 +1,220 @@
+"""Shared-cost splits: exact shares, credits, empty targets, and conservation as a property."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+import pytest
+from attribution_fixtures import insert, line, owners
+from helpers import assert_reconciles
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from costlens.attribution import attribute, parse_rules
+from costlens.attribution.shared import split_exact
+from costlens.schema import LINE_ITEMS, create_table_sql
+
+BASE = """\
+rules:
+  - name: app
+    match: {tag: app}
+    set: {microservice: "{tag:app}"}
+shared:
+"""
+
+
+def _shares(con: duckdb.DuckDBPyConnection, column: str = "unblended_cost") -> dict[str, Decimal]:
+    rows = con.execute(
+        f"SELECT owner, SUM({column}) FROM allocations WHERE allocation = 'shared' GROUP BY 1"
+    ).fetchall()
+    return dict(rows)
+
+
+def _con(lines: list[dict[str, object]]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(create_table_sql("line_items", LINE_ITEMS))
+    insert(con, lines)
+    return con
+
+
+def _run(con: duckdb.DuckDBPyConnection, shared: str) -> None:
+    attribute(con, parse_rules(BASE + shared, "rules.yaml", owners()))
+    assert_reconciles(con, "allocations")
+
+
+DIRECT = [
+    line("a", "30", {"app": "payments-api"}, amortized="10"),
+    line("b", "10", {"app": "cart"}, amortized="30"),
+]
+SUPPORT = line("s", "1", service="AWSSupportEnterprise", amortized="1")
+
+
+def test_proportional_by_the_chosen_cost_column() -> None:
+    split = "  - {name: support, match: {service: AWSSupportEnterprise}, by: proportional, %s}\n"
+    con = _con([*DIRECT, SUPPORT])
+    _run(con, split % "cost_column: unblended_cost")
+    # weights 30:10 (platform has no direct cost: weight 0, no row)
+    assert _shares(con) == {"payments": Decimal("0.75"), "checkout": Decimal("0.25")}
+    _run(con, split % "cost_column: amortized_cost")
+    assert _shares(con) == {"payments": Decimal("0.25"), "checkout": Decimal("0.75")}
+    rows = con.execute(
+        "SELECT DISTINCT microservice, rule, basis FROM allocations WHERE allocation = 'shared'"
+    ).fetchall()
+    assert rows == [("unallocated", "support", "split")]
+
+
+def test_even_thirds_assign_the_remainder_unit_deterministically() -> None:
+    con = _con([*DIRECT, SUPPORT])
+    _run(con, "  - {name: s, match: {service: AWSSupportEnterprise}, by: even, to: all}\n")
+    # 1 / 3 in units of 1e-10: 3333333333 each, 1 unit left -> first target in order (checkout)
+    assert _shares(con) == {
+        "checkout": Decimal("0.3333333334"),
+        "payments": Decimal("0.3333333333"),
+        "platform": Decimal("0.3333333333"),
+    }
+
+
+def test_fixed_weights_with_credit_and_label() -> None:
+    credit = line("c", "-10", service="AWSSupportEnterprise", lit="Credit", cat="Credit")
+    con = _con([*DIRECT, credit])
+    _run(
+        con,
+        "  - name: s\n    match: {service: AWSSupportEnterprise}\n    by: fixed\n"
+        "    weights: {payments: 2, platform: 1}\n    microservice: eks-shared\n",
+    )
+    # -10 * 2/3 = -6.66666666666..., -10 * 1/3 = -3.333...: the larger remainder gets the unit
+    assert _shares(con) == {
+        "payments": Decimal("-6.6666666667"),
+        "platform": Decimal("-3.3333333333"),
+    }
+    labels = con.execute(
+        "SELECT DISTINCT microservice FROM allocations WHERE allocation = 'shared'"
+    ).fetchall()
+    assert labels == [("eks-shared",)]
+
+
+def test_no_target_with_direct_cost_falls_back_to_even() -> None:
+    con = _con([*DIRECT, SUPPORT])
+    _run(
+        con,
+        "  - {name: s, match: {service: AWSSupportEnterprise}, by: proportional, to: [platform]}\n",
+    )
+    assert _shares(con) == {"platform": Decimal("1")}
+
+
+def test_proportional_weights_are_per_billing_period() -> None:
+    feb = date(2024, 2, 1)
+    lines = [
+        *DIRECT,
+        SUPPORT,
+        line("b2", "5", {"app": "cart"}, period=feb),
+        line("s2", "2", service="AWSSupportEnterprise", period=feb),
+    ]
+    con = _con(lines)
+    _run(
+        con,
+        "  - {name: s, match: {service: AWSSupportEnterprise}, by: proportional,"
+        " cost_column: unblended_cost}\n",
+    )
+    rows = con.execute(
+        "SELECT billing_period, owner, SUM(unblended_cost) FROM allocations "
+        "WHERE allocation = 'shared' GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert rows == [
+        (date(2024, 1, 1), "checkout", Decimal("0.25")),
+        (date(2024, 1, 1), "payments", Decimal("0.75")),
+        (date(2024, 2, 1), "checkout", Decimal("2")),
+    ]
+
+
+def test_first_matching_split_wins() -> None:
+    con = _con([*DIRECT, SUPPORT])
+    _run(
+        con,
+        "  - {name: first, match: {service: AWSSupportEnterprise}, by: even, to: [platform]}\n"
+        "  - {name: second, match: {service: AWSSupportEnterprise}, by: even, to: [payments]}\n",
+    )
+    assert _shares(con) == {"platform": Decimal("1")}
+
+
+@given(
+    st.lists(st.decimals(min_value=-1000, max_value=1000, places=10), min_size=1, max_size=6),
+    st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=6).filter(any),
+)
+@settings(max_examples=50, deadline=None)
+def test_split_exact_conserves(amounts: list[Decimal], weights: list[int]) -> None:
+    for amount in amounts:
+        shares = split_exact(amount, weights)
+        assert sum(shares) == amount
+        assert all(abs(s) <= abs(amount) for s in shares)
+
+
+_money = st.decimals(min_value=-50, max_value=500, places=10)
+_apps = st.sampled_from(["payments-api", "cart", "refunds", "eks-shared", "ghost", ""])
+_accounts = st.sampled_from(["111", "222", "333"])
+_services = st.sampled_from(["AmazonEC2", "AmazonS3", "AWSSupportEnterprise"])
+_line = st.builds(
+    lambda i, cost, amort, app, acct, svc, day, month: line(
+        f"r{i}",
+        str(cost),
+        {"app": app} if app else {},
+        amortized=str(amort),
+        account=acct,
+        service=svc,
+        day=day,
+        period=date(2024, month, 1),
+    ),
+    st.integers(0, 5),
+    _money,
+    _money,
+    _apps,
+    _accounts,
+    _services,
+    st.integers(1, 3),
+    st.integers(1, 2),
+)
+_cond = st.sampled_from(
+    [
+        "{account: '222'}",
+        "{service: AmazonS3}",
+        "{tag: app}",
+        "{not: {tag: app}}",
+        "{service: [AmazonEC2, AWSSupportEnterprise]}",
+    ]
+)
+_owner = st.sampled_from(["payments", "checkout", "platform"])
+_rule = st.builds(lambda c, o: f"  - {{name: R, match: {c}, set: {{owner: {o}}}}}\n", _cond, _owner)
+_split = st.one_of(
+    st.builds(lambda c, col: f"  - {{name: S, match: {c}, by: proportional, cost_column: {col}}}\n",
+              _cond, st.sampled_from(["unblended_cost", "amortized_cost"])),
+    st.builds(lambda c: f"  - {{name: S, match: {c}, by: even, to: [checkout, platform]}}\n",
+              _cond),
+    st.builds(lambda c, w: f"  - {{name: S, match: {c}, by: fixed,"
+                           f" weights: {{payments: {w}, platform: 1}}}}\n",
+              _cond, st.integers(0, 7)),
+)  # fmt: skip
+
+
+@given(
+    lines=st.lists(_line, min_size=1, max_size=12),
+    rules=st.lists(_rule, max_size=4),
+    splits=st.lists(_split, max_size=3),
+)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+def test_random_rules_lines_and_splits_conserve_exactly(
+    lines: list[dict[str, object]], rules: list[str], splits: list[str]
+) -> None:
+    text = "rules:\n" + "".join(r.replace("name: R", f"name: r{i}") for i, r in enumerate(rules))
+    text += "shared:\n" + "".join(s.replace("name: S", f"name: s{i}") for i, s in enumerate(splits))
+    text = text.replace("rules:\nshared:", "rules: []\nshared:")
+    text = text + " []\n" if text.endswith("shared:\n") else text
+    con = _con(lines)
+    attribute(con, parse_rules(text, "rules.yaml", owners()))  # checks conservation itself
+    assert_reconciles(con, "allocations")
+    bad = con.execute(
+        "SELECT COUNT(*) FROM allocations WHERE owner IS NULL OR microservice IS NULL"
+    ).fetchone()
+    assert bad == (0,)
