@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -178,12 +179,11 @@ def refresh(
     progress: Progress | None = None,
     anomaly_cost_type: str = "amortized",
     detector_options: dict[str, Any] | None = None,
-    today: dt.date | None = None,
 ) -> RefreshReport:
     """Build a new ``serving.duckdb`` from the warehouse's ``allocations`` and publish it.
 
-    ``warehouse`` is open for writing (its lock keeps a second refresh out). ``today`` is the
-    day forecasts project from (default: the day after the last usage date).
+    ``warehouse`` is open for writing (its lock keeps a second refresh out). Anomalies and
+    forecasts use ``anomaly_cost_type``; forecasts project the month of the last usage date.
     """
     progress = progress or NullProgress()
     started = time.perf_counter()
@@ -207,7 +207,7 @@ def refresh(
                 _insert(con, "anomalies", events)
                 _insert(con, "anomaly_root_causes", scan.root_causes)
                 task.advance()
-                budgets = _plan(con, settings, anomaly_cost_type, today)
+                budgets = _plan(con, settings, anomaly_cost_type)
                 task.advance()
                 has_deliveries = _has_table(con, "deliveries")
                 con.execute(_DELIVERIES_SQL if has_deliveries else _NO_DELIVERIES_SQL)
@@ -257,8 +257,66 @@ def refresh(
     )
 
 
-def _plan(
-    con: duckdb.DuckDBPyConnection, settings: Settings, cost_type: str, today: dt.date | None
-) -> int:
-    """Forecasts per owner and in total, and budget status; returns the budgets written."""
-    return 0
+_OWNER_SERIES_SQL = """
+SELECT value AS owner, usage_date, CAST(SUM({cost}) AS DOUBLE) AS cost
+FROM snapshot.rollup_daily WHERE dimension = 'owner' GROUP BY ALL ORDER BY usage_date
+"""
+
+_MONTH_TO_DATE_SQL = """
+SELECT value AS owner, SUM({cost}) FROM snapshot.rollup_daily
+WHERE dimension = 'owner' AND usage_date >= $month_start GROUP BY ALL
+"""
+
+
+def _plan(con: duckdb.DuckDBPyConnection, settings: Settings, cost_type: str) -> int:
+    """Month-end forecasts per owner and in total (``'*'``), and budget status from
+    ``owners.yaml``; returns the number of budgets written."""
+    from costlens.attribution.owners import load_owners
+    from costlens.forecast import budget_status, forecast_month_end
+
+    cost = quote(cost_column(cost_type))
+    frame = con.execute(_OWNER_SERIES_SQL.format(cost=cost)).df()
+    if frame.empty:
+        return 0
+    frame["usage_date"] = pd.to_datetime(frame["usage_date"])
+    days = pd.date_range(frame["usage_date"].min(), frame["usage_date"].max(), freq="D")
+    month_start = days[-1].date().replace(day=1)
+    exact = {
+        str(o): Decimal(v or 0)
+        for o, v in con.execute(
+            _MONTH_TO_DATE_SQL.format(cost=cost), {"month_start": month_start}
+        ).fetchall()
+    }
+    exact["*"] = sum(exact.values(), Decimal(0))
+    series = {
+        str(owner): part.groupby("usage_date")["cost"].sum().reindex(days, fill_value=0.0)
+        for owner, part in frame.groupby("owner")
+    }
+    series["*"] = frame.groupby("usage_date")["cost"].sum().reindex(days, fill_value=0.0)
+    rows = []
+    plans = {}
+    for owner, daily in series.items():
+        f = forecast_month_end(daily)
+        mtd = exact.get(owner, Decimal(0))
+        rest = Decimal(repr(round(f.projected - f.actual_to_date, 2)))
+        spread = (Decimal(repr(round(f.projected - f.lower, 2))),
+                  Decimal(repr(round(f.upper - f.projected, 2))))  # fmt: skip
+        projected = mtd + rest
+        plans[owner] = (mtd, projected, projected - spread[0], projected + spread[1])
+        rows.append((month_start, owner, *plans[owner]))
+    con.executemany("INSERT INTO snapshot.forecasts VALUES (?, ?, ?, ?, ?, ?)", rows)
+    if not settings.owners.is_file():
+        return 0
+    budgets = []
+    for entry in load_owners(settings.owners).owners.values():
+        budget = entry.monthly_budget
+        if budget is None:
+            continue
+        mtd, projected, lower, upper = plans.get(entry.id, (Decimal(0),) * 4)
+        status = budget_status(
+            float(projected), float(min(lower, projected)), float(max(upper, projected)),
+            float(budget),
+        )  # fmt: skip
+        budgets.append((entry.id, entry.display_name, budget, mtd, projected, lower, upper, status))
+    con.executemany("INSERT INTO snapshot.budgets VALUES (?, ?, ?, ?, ?, ?, ?, ?)", budgets)
+    return len(budgets)

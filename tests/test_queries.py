@@ -222,3 +222,59 @@ def test_top_movers_compare_month_to_date_with_the_same_days_before(tmp_path: Pa
         }
         with pytest.raises(QueryError, match="top movers are not available by 'environment'"):
             q.top_movers(snap, dimension="environment")
+
+
+_OWNERS = """
+owners:
+  - id: payments
+    display_name: Payments
+    email: pay@example.com
+    monthly_budget: 2500
+  - id: search
+    display_name: Search
+    email: search@example.com
+    monthly_budget: 3500.50
+  - id: idle
+    display_name: Idle
+    email: idle@example.com
+    monthly_budget: 10
+  - id: nobudget
+    display_name: No budget
+    email: nb@example.com
+"""
+
+
+def test_forecasts_and_budgets_from_owners_yaml(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    settings = _settings(data_dir)
+    data_dir.mkdir()
+    settings.owners.write_text(_OWNERS)
+    with open_warehouse(data_dir) as wh:
+        create_allocations(wh.con)
+        # A flat 100.0000000001/day for payments and 50/day for search, Mar 1 - Apr 10 2024.
+        wh.con.execute(
+            "INSERT INTO allocations SELECT d, date_trunc('month', d), 'p', 'a', 'AmazonEC2', "
+            "'r', 'u', '', 'Usage', 'Usage', 'OnDemand', o || '-api', o, 'direct', 'r', c, c, "
+            "c, c, 1 FROM (SELECT CAST(unnest(range(DATE '2024-03-01', DATE '2024-04-11', "
+            "INTERVAL 1 DAY)) AS DATE) AS d), (VALUES ('payments', 100.0000000001::DECIMAL(18,10)),"
+            " ('search', 50::DECIMAL(18,10))) v(o, c)"
+        )
+        report = refresh(wh, settings)
+    assert report.budgets == 3
+    with q.open_snapshot(data_dir) as snap:
+        fc = q.forecasts(snap).set_index("owner")
+        # 10 days observed of 30: month to date exact, 20 flat days projected.
+        assert fc.loc["payments", "month_to_date"] == Decimal("1000.0000000010")
+        assert fc.loc["payments", "projected"] == Decimal("3000.00")
+        assert fc.loc["*", "month_to_date"] == Decimal("1500.0000000010")
+        assert fc.loc["*", "projected"] == Decimal("4500.00")
+        assert set(fc["billing_period"]) == {dt.date(2024, 4, 1)}
+        got = q.budgets(snap)[["owner", "budget", "projected", "status"]].to_dict("records")
+        assert got == [
+            {"owner": "payments", "budget": Decimal("2500.00"), "projected": Decimal("3000.00"),
+             "status": "over"},
+            {"owner": "idle", "budget": Decimal("10.00"), "projected": Decimal("0.00"),
+             "status": "on track"},
+            {"owner": "search", "budget": Decimal("3500.50"), "projected": Decimal("1500.00"),
+             "status": "on track"},
+        ]  # fmt: skip
