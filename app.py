@@ -11,6 +11,7 @@ import streamlit as st
 st.set_page_config(page_title="costlens", page_icon=":material/savings:", layout="wide")
 # A user sees an error's message (pages turn costlens errors into st.error), never a traceback.
 st.set_option("client.showErrorDetails", "none")
+st.set_option("client.toolbarMode", "viewer")
 
 PAGES = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import pandas as pd
 import streamlit as st
@@ -29,6 +29,7 @@ from costlens.errors import CostlensError
 __all__ = [
     "ANOMALY_COLUMNS",
     "COST_TYPES",
+    "DIMENSION_LABELS",
     "Controls",
     "anomaly_table",
     "as_float",
@@ -42,6 +43,7 @@ __all__ = [
     "sidebar_controls",
     "snapshot",
     "total",
+    "trend_grain",
 ]
 
 log = logging.getLogger("costlens.dashboard")
@@ -106,6 +108,21 @@ def money_columns(*names: str) -> dict[str, Any]:
     }
 
 
+DIMENSION_LABELS: dict[str, str] = {
+    "owner": "Owner",
+    "microservice": "Microservice",
+    "service_code": "AWS service",
+    "account_id": "Account",
+    "region": "Region",
+    "usage_type": "Usage type",
+    "purchase_option": "Purchase option",
+    "line_item_type": "Line item type",
+    "charge_category": "Charge category",
+    "payer_account_id": "Payer account",
+    "allocation": "Allocation",
+}
+"""How dimensions are named for people."""
+
 ANOMALY_COLUMNS: dict[str, Any] = {
     "dimension": "Dimension",
     "value": "Value",
@@ -126,6 +143,8 @@ def anomaly_table(events: pd.DataFrame) -> pd.DataFrame:
             "ongoing" if ongoing else f"{end:%Y-%m-%d}"
             for ongoing, end in zip(events["ongoing"], events["end_date"], strict=True)
         ],
+        dimension=events["dimension"].map(lambda d: DIMENSION_LABELS.get(d, d)),
+        feedback=events["feedback"].where(events["feedback"].notna(), ""),
         impact_percent=[
             None if p is None or not math.isfinite(p) else p for p in events["impact_percent"]
         ],
@@ -215,6 +234,11 @@ class Controls:
     cost_type: str
     start: date
     end: date
+
+
+def trend_grain(controls: Controls) -> Literal["day", "week"]:
+    """Daily points for up to about three months, weekly beyond (a readable chart either way)."""
+    return "day" if (controls.end - controls.start).days <= 92 else "week"
 
 
 def _remember(key: str, default: Any) -> None:

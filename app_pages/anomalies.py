@@ -11,12 +11,7 @@ import streamlit as st
 from app_pages import _shared as ui
 from costlens import queries
 
-DIMENSION_LABELS = {
-    "owner": "Owner",
-    "microservice": "Microservice",
-    "service_code": "AWS service",
-    "account_id": "Account",
-}
+SCANNED = ("owner", "microservice", "service_code", "account_id")
 VERDICTS = {
     "expected": ":material/event_available:",
     "planned": ":material/event_note:",
@@ -37,8 +32,8 @@ with ui.page_errors():
     dim_col, marked_col = st.columns([3, 1])
     dimension = dim_col.segmented_control(
         "Dimension",
-        list(DIMENSION_LABELS),
-        format_func=DIMENSION_LABELS.__getitem__,
+        list(SCANNED),
+        format_func=ui.DIMENSION_LABELS.__getitem__,
         key="anomaly_dimension",
     )
     include_marked = marked_col.toggle("Include marked", key="anomaly_include_marked")
@@ -53,7 +48,7 @@ with ui.page_errors():
     # --- one event in detail --------------------------------------------------------------------
     st.subheader("Detail")
     labels = {
-        r.anomaly_id: f"{DIMENSION_LABELS.get(r.dimension, r.dimension)} {r.value} · "
+        r.anomaly_id: f"{ui.DIMENSION_LABELS.get(r.dimension, r.dimension)} {r.value} · "
         f"{r.start_date:%d %b} · {ui.money(r.impact_cost)}"
         for r in events.itertuples()
     }

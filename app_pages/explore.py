@@ -10,25 +10,32 @@ from costlens import queries
 
 TOP_VALUES = 10
 
+
+def _label(dimension: str) -> str:
+    return ui.DIMENSION_LABELS.get(dimension, dimension.replace("_", " ").capitalize())
+
+
 with ui.page_errors():
     snap = ui.snapshot()
     ctl = ui.sidebar_controls(snap)
     st.title("Explore")
 
     dim_col, grain_col = st.columns([3, 1])
-    dimension = dim_col.selectbox("Group by", snap.dimensions, key="explore_dimension")
+    dimension = dim_col.selectbox(
+        "Group by", snap.dimensions, format_func=_label, key="explore_dimension"
+    )
     grain = (
         grain_col.segmented_control("Grain", queries.GRAINS, default="week", key="explore_grain")
         or "week"
     )
     filter_col, values_col = st.columns([1, 3])
     filter_dimension = filter_col.selectbox(
-        "Filter on", ["(none)", *snap.dimensions], key="explore_filter_dimension"
+        "Filter on", ["(none)", *snap.dimensions], format_func=_label, key="explore_filter"
     )
     where: dict[str, list[str]] = {}
     if filter_dimension != "(none)":
         chosen = values_col.multiselect(
-            f"{filter_dimension} is one of",
+            f"{_label(filter_dimension)} is one of",
             queries.dimension_values(snap, filter_dimension),
             key=f"explore_filter_{filter_dimension}",
         )

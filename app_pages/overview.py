@@ -46,7 +46,7 @@ with ui.page_errors():
         ui.money(mtd),
         delta=ui.money(mtd - prev) if prev else None,
         delta_color="inverse",
-        delta_description="vs same days last month",
+        delta_description="vs last month",
         border=True,
         help=f"{month_start:%d %b}–{last:%d %b} against {prev_start:%d %b}–{prev_same_day:%d %b}",
     )
@@ -124,7 +124,7 @@ with ui.page_errors():
 
     # --- spend by AWS service -------------------------------------------------------------------
     st.subheader("Spend by AWS service")
-    grain = "day" if (ctl.end - ctl.start).days <= 45 else "week"
+    grain = ui.trend_grain(ctl)
     by_service = queries.spend(
         snap,
         grain=grain,

@@ -25,7 +25,7 @@ with ui.page_errors():
     budgets = queries.budgets(snap)
     names = dict(zip(budgets["owner"], budgets["display_name"], strict=True))
     owners = queries.dimension_values(snap, "owner")
-    owner = st.selectbox(
+    owner = st.columns([2, 3])[0].selectbox(
         "Owner",
         owners,
         format_func=lambda o: f"{names[o]} ({o})" if o in names else o,
@@ -104,7 +104,7 @@ with ui.page_errors():
 
     # --- spend trend of the owner's microservices -----------------------------------------------
     st.subheader("Spend by microservice")
-    grain = "day" if (ctl.end - ctl.start).days <= 45 else "week"
+    grain = ui.trend_grain(ctl)
     trend = queries.spend(
         snap,
         grain=grain,

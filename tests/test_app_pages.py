@@ -119,3 +119,23 @@ def test_cost_type_and_dates_follow_the_user_across_pages(demo: DemoData, app: A
     _page(app, "app_pages/explore.py")
     assert app.selectbox(key="cost_type").value == "amortized"
     assert tuple(app.date_input(key="dates").value) == (first, last)
+
+
+def test_marking_an_anomaly_stores_the_verdict_and_takes_it_off_the_list(
+    app: AppTest, tmp_path: Path
+) -> None:
+    from costlens.anomalies.feedback import marked_anomalies
+
+    _page(app, "app_pages/anomalies.py")
+    listed = app.dataframe[0].value
+    chosen = app.selectbox(key="anomaly_id").value
+    assert len(listed) == len(app.selectbox(key="anomaly_id").options) >= 1
+    app.button(key="mark_planned").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert marked_anomalies(f"sqlite:///{tmp_path / 'state.db'}") == {chosen: "planned"}
+    if len(listed) > 1:
+        assert len(app.dataframe[0].value) == len(listed) - 1
+        assert len(app.selectbox(key="anomaly_id").options) == len(listed) - 1
+        assert app.selectbox(key="anomaly_id").value != chosen
+    else:
+        assert [s.value for s in app.success] == ["No open anomalies."]

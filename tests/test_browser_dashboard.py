@@ -1,0 +1,145 @@
+"""The real dashboard server (``streamlit run app.py``) driven in headless Chromium.
+
+Screenshots of every page are saved as ``/tmp/costlens-dashboard-<page>.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from app_snapshot import APP_FILE, DemoData, build_demo_data, dollars, warehouse_dates
+from app_snapshot import warehouse_spend as spend
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path("/tmp")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} to drive"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 45) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the dashboard exited early with {proc.returncode}", pytrace=False)
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"the dashboard did not answer {url}/_stcore/health in {timeout}s", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
+    return build_demo_data(tmp_path_factory.mktemp("dashboard"))
+
+
+@pytest.fixture(scope="module")
+def dashboard(demo: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a real dashboard server on the demo snapshot, as ``costlens serve`` runs it."""
+    port = _free_port()
+    state = tmp_path_factory.mktemp("state") / "state.db"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("COSTLENS_")},
+        **demo.env(),
+        "COSTLENS_STATE_URL": f"sqlite:///{state}",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+            "--server.headless=true", "--server.address=127.0.0.1", f"--server.port={port}",
+            "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
+        ],
+        env=env,
+        cwd=APP_FILE.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
+    dashboard: str, demo: DemoData
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    _, last = warehouse_dates(demo)
+    month_start = last.replace(day=1)
+    prev_start = (month_start - timedelta(days=1)).replace(day=1)
+    prev_same_day = min(prev_start + (last - month_start), month_start - timedelta(days=1))
+    mtd = spend(demo, month_start, last)
+    prev = spend(demo, prev_start, prev_same_day)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 2000})
+            page.set_default_timeout(30_000)
+            page.goto(dashboard)
+            metric = page.get_by_test_id("stMetric").filter(has_text="Month-to-date spend")
+            # The first run imports plotly and opens the snapshot: allow for a busy machine.
+            expect(metric.get_by_test_id("stMetricValue")).to_have_text(
+                dollars(mtd), timeout=90_000
+            )
+            expect(metric.get_by_test_id("stMetricDelta")).to_contain_text(dollars(mtd - prev))
+            expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+            page.wait_for_timeout(500)  # let the charts draw before the picture
+            page.screenshot(path=str(SCREENSHOTS / "costlens-dashboard-overview.png"),
+                            full_page=True)  # fmt: skip
+
+            for title, heading in [
+                ("Owners", "Budget this month"),
+                ("Anomalies", "Anomalies"),
+                ("Allocation health", "Top untagged resources"),
+                ("Explore", "Explore"),
+            ]:
+                page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+                expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+                expect(page.get_by_test_id("stException")).to_have_count(0)
+                expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+                page.wait_for_timeout(500)
+                name = title.lower().replace(" ", "-")
+                page.screenshot(path=str(SCREENSHOTS / f"costlens-dashboard-{name}.png"),
+                                full_page=True)  # fmt: skip
+        finally:
+            browser.close()
