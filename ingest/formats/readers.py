@@ -9,11 +9,11 @@ FileKind = Literal["csv", "parquet"]
 PARQUET_READER = "read_parquet($files, union_by_name = true)"
 CSV_READER = (
     "read_csv($files, all_varchar = true, header = true, union_by_name = true,"
-    " compression = 'auto', sample_size = -1)"
+    " compression = 'auto')"
 )
 FOCUS_CSV_READER = (
     "read_csv($files, all_varchar = true, header = true, union_by_name = true,"
-    " compression = 'auto', sample_size = -1, nullstr = ['NULL', ''])"
+    " compression = 'auto', nullstr = ['NULL', ''])"
 )
 
 

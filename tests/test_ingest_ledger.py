@@ -1,0 +1,103 @@
+"""Atomic replacement: SIGKILL at every named point leaves the previous data intact, and the next
+run completes; ingesting A then A' leaves exactly what A' alone leaves."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_ingest_support import Line, total, write_cur2_export
+
+from costlens.config import Settings
+from ingest import ingest
+from ingest.hooks import KILL_ENV
+
+NOV = date(2024, 11, 1)
+A = [Line(unblended_cost="1.10"), Line(unblended_cost="2.20")]
+A2 = [Line(unblended_cost="1.10"), Line(unblended_cost="2.25"), Line("Credit", "-0.35")]
+
+
+def _state(data_dir: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        lines = con.execute(
+            "SELECT * EXCLUDE (tags), CAST(tags AS VARCHAR) FROM line_items ORDER BY ALL"
+        ).fetchall()
+        ledger = con.execute(
+            "SELECT * EXCLUDE (ingested_at) FROM deliveries ORDER BY ALL"
+        ).fetchall()
+    return lines, ledger
+
+
+def _run_cli(data_dir: Path, target: Path, kill_at: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
+    env["COSTLENS_DATA_DIR"] = str(data_dir)
+    if kill_at:
+        env[KILL_ENV] = kill_at
+    return subprocess.run(
+        [sys.executable, "-m", "costlens", "ingest", str(target), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["after-delete", "after-insert", "before-commit", "after-commit"])
+def test_sigkill_leaves_previous_data_and_next_run_completes(
+    tmp_path: Path, data_dir: Path, point: str
+) -> None:
+    exports = tmp_path / "exports"
+    write_cur2_export(exports, "cur2", NOV, A, "exec-1")
+    ingest(Settings(data_dir=data_dir), str(exports))
+    before = _state(data_dir)
+
+    write_cur2_export(exports, "cur2", NOV, A2, "exec-2")
+    killed = _run_cli(data_dir, exports, point)
+    assert killed.returncode == -9, killed.stderr
+
+    lines, ledger = _state(data_dir)
+    if point == "after-commit":  # the new delivery was committed before the kill
+        assert sum(Decimal(str(r[19])) for r in lines) == total(A2)
+    else:
+        assert (lines, ledger) == before
+
+    done = _run_cli(data_dir, exports, None)
+    assert done.returncode == 0, done.stderr
+    lines, ledger = _state(data_dir)
+    assert sum(Decimal(str(r[19])) for r in lines) == total(A2) == Decimal("3.00")
+    assert [r[-1] for r in ledger].count("current") == 1
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first=st.lists(st.decimals("-50", "50", places=4).map(str), min_size=1, max_size=4),
+    second=st.lists(st.decimals("-50", "50", places=4).map(str), min_size=1, max_size=4),
+)
+def test_a_then_a_prime_equals_a_prime_alone(
+    tmp_path_factory: pytest.TempPathFactory, first: list[str], second: list[str]
+) -> None:
+    base = tmp_path_factory.mktemp("prop")
+    exports, both, alone = base / "exports", base / "both", base / "alone"
+    write_cur2_export(exports, "cur2", NOV, [Line(unblended_cost=c) for c in first], "exec-a")
+    ingest(Settings(data_dir=both), str(exports))
+    write_cur2_export(exports, "cur2", NOV, [Line(unblended_cost=c) for c in second], "exec-b")
+    ingest(Settings(data_dir=both), str(exports))
+    ingest(Settings(data_dir=alone), str(exports))
+
+    lines_both, ledger_both = _state(both)
+    lines_alone, ledger_alone = _state(alone)
+    assert lines_both == lines_alone
+    assert [r for r in ledger_both if r[-1] == "current"] == ledger_alone
+    assert sum(Decimal(str(r[19])) for r in lines_both) == sum(Decimal(c) for c in second)
