@@ -1,0 +1,123 @@
+"""CUR 2.0 (AWS Data Exports) layout: Parquet data files plus a manifest per execution.
+
+``<OUT>/<export>/data/BILLING_PERIOD=YYYY-MM/<export>-0000N.snappy.parquet`` and
+``<OUT>/<export>/metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json``. A restatement is a new
+execution that overwrites the period's files and manifest (AWS's overwrite delivery option).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from costlens.progress import Task
+from costlens.sample.manifests import Delivery, copy_to_file, iso_z, parquet_columns, write_json
+
+__all__ = ["CUR2_PROJECTION", "write_cur2_period"]
+
+_TS = "strftime({c}, '%Y-%m-%dT%H:%M:%SZ')"
+
+CUR2_PROJECTION = ", ".join(
+    (
+        "line_item_id AS identity_line_item_id",
+        f"{_TS.format(c='usage_start')} || '/' || {_TS.format(c='usage_end')} "
+        "AS identity_time_interval",
+        "invoice_id AS bill_invoice_id",
+        "'Amazon Web Services, Inc.' AS bill_invoicing_entity",
+        "'AWS' AS bill_billing_entity",
+        "'Anniversary' AS bill_bill_type",
+        "payer_account_id AS bill_payer_account_id",
+        "payer_account_name AS bill_payer_account_name",
+        "CAST(billing_period AS TIMESTAMP) AS bill_billing_period_start_date",
+        "CAST(billing_period_end AS TIMESTAMP) AS bill_billing_period_end_date",
+        "account_id AS line_item_usage_account_id",
+        "account_name AS line_item_usage_account_name",
+        "line_item_type AS line_item_line_item_type",
+        "usage_start AS line_item_usage_start_date",
+        "usage_end AS line_item_usage_end_date",
+        "service_code AS line_item_product_code",
+        "usage_type AS line_item_usage_type",
+        "operation AS line_item_operation",
+        "'' AS line_item_availability_zone",
+        "resource_id AS line_item_resource_id",
+        "usage_amount AS line_item_usage_amount",
+        "'USD' AS line_item_currency_code",
+        "CAST(unblended_rate AS VARCHAR) AS line_item_unblended_rate",
+        "unblended_cost AS line_item_unblended_cost",
+        "CAST(unblended_rate AS VARCHAR) AS line_item_blended_rate",
+        "unblended_cost AS line_item_blended_cost",
+        "description AS line_item_line_item_description",
+        "'Amazon Web Services, Inc.' AS line_item_legal_entity",
+        "service_code AS product_servicecode",
+        "service_name AS product_servicename",
+        "product_family AS product_product_family",
+        "region AS product_region_code",
+        "instance_type AS product_instance_type",
+        "usage_type AS product_usagetype",
+        "pricing_term",
+        "pricing_unit",
+        "CAST(list_rate AS VARCHAR) AS pricing_public_on_demand_rate",
+        "list_cost AS pricing_public_on_demand_cost",
+        "COALESCE(reservation_arn, '') AS reservation_reservation_a_r_n",
+        "reservation_effective_cost",
+        "reservation_recurring_fee_for_usage",
+        "reservation_amortized_upfront_cost_for_usage",
+        "reservation_amortized_upfront_fee_for_billing_period",
+        "reservation_unused_amortized_upfront_fee_for_billing_period",
+        "reservation_unused_recurring_fee",
+        "reservation_unused_quantity",
+        "reservation_upfront_value",
+        "COALESCE(savings_plan_arn, '') AS savings_plan_savings_plan_a_r_n",
+        "savings_plan_rate AS savings_plan_savings_plan_rate",
+        "savings_plan_effective_cost AS savings_plan_savings_plan_effective_cost",
+        "savings_plan_total_commitment_to_date",
+        "savings_plan_used_commitment",
+        "savings_plan_amortized_upfront_commitment_for_billing_period",
+        "savings_plan_recurring_commitment_for_billing_period",
+        "map_from_entries(list_transform(map_entries(tags), lambda e: {'key': 'user_' || "
+        "regexp_replace(e.key, '[^A-Za-z0-9_]', '_', 'g'), 'value': e.value})) AS resource_tags",
+        "CAST(MAP() AS MAP(VARCHAR, VARCHAR)) AS cost_category",
+        "MAP {'servicename': service_name, 'region': region, 'product_family': product_family,"
+        " 'instance_type': instance_type} AS product",
+    )
+)
+"""The CUR 2.0 columns, projected from ``canon`` (AWS's Data Exports column names)."""
+
+_OPTIONS = "FORMAT parquet, COMPRESSION snappy"
+
+
+def write_cur2_period(
+    con: duckdb.DuckDBPyConnection, out: Path, delivery: Delivery, task: Task
+) -> tuple[list[Path], int]:
+    """Write one delivery of one period; the files written (data, then manifest) and rows."""
+    period = f"BILLING_PERIOD={delivery.period:%Y-%m}"
+    root = out / delivery.export
+    data_dir = root / "data" / period
+    for stale in sorted(data_dir.glob("*.parquet")) if data_dir.is_dir() else []:
+        stale.unlink()
+    files: list[Path] = []
+    rows = 0
+    for n in range(delivery.files):
+        path = data_dir / f"{delivery.export}-{n + 1:05d}.snappy.parquet"
+        rows += copy_to_file(con, CUR2_PROJECTION, path, _OPTIONS, n)
+        files.append(path)
+        task.advance()
+    columns = parquet_columns(con, files[0])
+    manifest = {
+        "executionId": delivery.delivery_id,
+        "exportArn": f"arn:aws:bcm-data-exports:us-east-1:210987654300:export/{delivery.export}",
+        "exportName": delivery.export,
+        "billingPeriod": {"start": iso_z(delivery.period), "end": iso_z(delivery.period_end)},
+        "bucket": "",
+        "reportKeys": [f"{delivery.export}/data/{period}/{p.name}" for p in files],
+        "dataFiles": [f"{delivery.export}/data/{period}/{p.name}" for p in files],
+        "columns": [{"name": name, "type": type_} for name, type_ in columns],
+        "compression": "Parquet",
+        "contentType": "application/x-parquet",
+        "createdAt": iso_z(delivery.delivered_at),
+        "rowCount": rows,
+    }
+    path = root / "metadata" / period / f"{delivery.export}-Manifest.json"
+    files.append(write_json(path, manifest))
+    return files, rows

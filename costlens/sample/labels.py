@@ -1,0 +1,140 @@
+# ruff: noqa: E501
+"""Injected anomalies and their ground truth (``labels.json``).
+
+Four kinds, chosen per seed among the microservices: a **spike** (usage ×4 for two days), a
+**level shift** (usage ×1.8 from the middle of the last month on), a **slow drift** (storage
+growing 3 % a day through the last month) and the **new-service ramp** (the new microservice
+ramping from 10 % to full size over 14 days). The expected daily impact is measured on the
+generated data itself: the sum over the window of cost minus the cost without the anomaly, divided
+by the window's days.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pyarrow as pa
+
+from costlens.sample import company as co
+from costlens.sample.meters import Meter
+
+__all__ = ["Anomaly", "Label", "anomaly_table", "choose_targets", "place_anomalies"]
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """One injected change on a set of meters."""
+
+    kind: str
+    microservice: str
+    meter_ids: tuple[int, ...]
+    start: datetime
+    end: datetime
+    factor: float
+
+
+@dataclass
+class Label:
+    """Ground truth of one anomaly, as written to ``labels.json``."""
+
+    kind: str
+    microservice: str
+    owner: str
+    account: str
+    service: str
+    usage_type: str
+    resource_id: str
+    start: str
+    end: str
+    expected_daily_impact_usd: str
+
+    def as_json(self) -> dict[str, str]:
+        """The label as a JSON object."""
+        return asdict(self)
+
+
+_KINDS = (
+    ("spike", ("lambda", "dynamodb", "cloudfront"), ("Request", "ReadRequestUnits", "US-DataTransfer-Out-Bytes")),
+    ("level_shift", ("dynamodb", "lambda"), ("WriteRequestUnits", "Lambda-GB-Second")),
+    ("slow_drift", ("s3",), ("TimedStorage-ByteHrs",)),
+)  # fmt: skip
+
+
+def choose_targets(seed: int) -> dict[str, str]:
+    """``{kind: microservice}`` for the three usage anomalies of ``seed``."""
+    rng = random.Random(seed * 7919 + 17)
+    chosen: dict[str, str] = {}
+    excluded = {co.RETIRED_MICROSERVICE, co.NEW_MICROSERVICE}
+    for kind, workloads, _ in _KINDS:
+        candidates = [
+            m.name
+            for m in co.MICROSERVICES
+            if m.name not in excluded
+            and m.name not in chosen.values()
+            and any(w in m.workloads for w in workloads)
+        ]
+        chosen[kind] = rng.choice(candidates)
+    return chosen
+
+
+def place_anomalies(
+    meters: list[Meter], targets: dict[str, str], history_end: datetime, last_month: datetime
+) -> list[Anomaly]:
+    """The anomalies on concrete meters: windows in the last month of the history."""
+    out: list[Anomaly] = []
+    windows = {
+        "spike": (last_month + timedelta(days=7), last_month + timedelta(days=9), 4.0),
+        "level_shift": (last_month + timedelta(days=14), history_end, 1.8),
+        "slow_drift": (last_month, history_end, 0.03),
+    }
+    for kind, _, usage_types in _KINDS:
+        name = targets[kind]
+        meter = next(
+            m for m in meters
+            if (m.microservice == name and m.usage_type.split("-", 1)[-1] in usage_types)
+            or (m.microservice == name and m.usage_type in usage_types)
+        )  # fmt: skip
+        start, end, factor = windows[kind]
+        out.append(Anomaly(kind, name, (meter.meter_id,), start, end, factor))
+    new = [m for m in meters if m.microservice == co.NEW_MICROSERVICE]
+    if new:
+        out.append(
+            Anomaly(
+                "new_service_ramp",
+                co.NEW_MICROSERVICE,
+                tuple(m.meter_id for m in new),
+                new[0].active_from,
+                history_end,
+                14.0,
+            )
+        )
+    return out
+
+
+def anomaly_table(anomalies: list[Anomaly]) -> pa.Table:
+    """One row per (anomaly, meter) for the SQL that applies them."""
+    rows = [(a.kind, mid, a.start, a.end, a.factor) for a in anomalies for mid in a.meter_ids]
+    names = ("kind", "meter_id", "start_ts", "end_ts", "factor")
+    return pa.table({n: pa.array([r[i] for r in rows]) for i, n in enumerate(names)})
+
+
+def make_label(a: Anomaly, meters: list[Meter], impact: Decimal) -> Label:
+    """The label of ``a`` given its measured total impact over the window (USD)."""
+    first = meters[a.meter_ids[0]]
+    days = Decimal((a.end - a.start).total_seconds()) / Decimal(86400)
+    many = len(a.meter_ids) > 1
+    return Label(
+        kind=a.kind,
+        microservice=a.microservice,
+        owner=co.microservice(a.microservice).owner,
+        account=first.account_id,
+        service="" if many else first.service_code,
+        usage_type="" if many else first.usage_type,
+        resource_id="" if many else first.resource_id,
+        start=a.start.isoformat() + "Z",
+        end=a.end.isoformat() + "Z",
+        expected_daily_impact_usd=str((impact / days).quantize(Decimal("0.01"))),
+    )

@@ -1,0 +1,460 @@
+# ruff: noqa: E501
+"""The canonical line items of one billing period, built in DuckDB; every format projects them.
+
+``prepare_period`` registers, in a DuckDB connection, the view ``canon`` holding every line item
+of one billing period with the superset of columns the formats need (AWS CUR 2.0 names), plus
+three internal columns: ``microservice``, ``baseline_cost`` (the cost without injected anomalies)
+and ``file_no`` (which data file of the period the line goes to). Hourly usage is the meters
+crossed with the hours (vectorized; noise is a hash of the seed, meter and hour, so it is
+deterministic); the few monthly lines (reservation fees, credits, refunds, support, tax) are
+computed in Python with exact decimals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from costlens.sample import company as co
+from costlens.sample.meters import RI_RECURRING_HOURLY, RI_UPFRONT_HOURLY, SP_DISCOUNT, Meter
+
+__all__ = ["CANON_COLUMNS", "Commitments", "PeriodPlan", "commitments_for", "prepare_period"]
+
+MONEY = "DECIMAL(18,10)"
+CANON_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("billing_period", "DATE"), ("billing_period_end", "DATE"),
+    ("usage_start", "TIMESTAMP"), ("usage_end", "TIMESTAMP"),
+    ("payer_account_id", "VARCHAR"), ("payer_account_name", "VARCHAR"),
+    ("account_id", "VARCHAR"), ("account_name", "VARCHAR"), ("invoice_id", "VARCHAR"),
+    ("line_item_id", "VARCHAR"), ("line_item_type", "VARCHAR"),
+    ("service_code", "VARCHAR"), ("service_name", "VARCHAR"), ("product_family", "VARCHAR"),
+    ("region", "VARCHAR"), ("usage_type", "VARCHAR"), ("operation", "VARCHAR"),
+    ("resource_id", "VARCHAR"), ("instance_type", "VARCHAR"), ("purchase_option", "VARCHAR"),
+    ("pricing_term", "VARCHAR"), ("usage_amount", "DOUBLE"), ("pricing_unit", "VARCHAR"),
+    ("unblended_rate", MONEY), ("unblended_cost", MONEY), ("list_rate", MONEY),
+    ("list_cost", MONEY), ("description", "VARCHAR"), ("tags", "MAP(VARCHAR, VARCHAR)"),
+    ("reservation_arn", "VARCHAR"), ("reservation_effective_cost", MONEY),
+    ("reservation_recurring_fee_for_usage", MONEY),
+    ("reservation_amortized_upfront_cost_for_usage", MONEY),
+    ("reservation_amortized_upfront_fee_for_billing_period", MONEY),
+    ("reservation_unused_amortized_upfront_fee_for_billing_period", MONEY),
+    ("reservation_unused_recurring_fee", MONEY), ("reservation_unused_quantity", "DOUBLE"),
+    ("reservation_upfront_value", MONEY),
+    ("savings_plan_arn", "VARCHAR"), ("savings_plan_rate", MONEY),
+    ("savings_plan_effective_cost", MONEY), ("savings_plan_total_commitment_to_date", MONEY),
+    ("savings_plan_used_commitment", MONEY),
+    ("savings_plan_amortized_upfront_commitment_for_billing_period", MONEY),
+    ("savings_plan_recurring_commitment_for_billing_period", MONEY),
+    ("amortized_cost", MONEY), ("microservice", "VARCHAR"), ("baseline_cost", MONEY),
+    ("file_no", "INTEGER"),
+)  # fmt: skip
+"""Every column of ``canon``, in order, with its DuckDB type."""
+
+_NAMES = tuple(n for n, _ in CANON_COLUMNS)
+TAX_RATE = Decimal("0.06")
+SUPPORT_RATE = Decimal("0.03")
+SANDBOX_CREDIT = Decimal("-250.00")
+REFUND = Decimal("-123.45")
+RESTATEMENT_CREDIT = Decimal("-75.00")
+
+
+@dataclass(frozen=True)
+class Commitments:
+    """The company's reservation and Savings Plan over the whole history."""
+
+    ri_arn: str
+    ri_units: int
+    """Reserved m6i.2xlarge instances; one more than the EKS nodes they cover (one unused)."""
+    ri_start: datetime
+    sp_arn: str
+    sp_start: datetime
+    sp_hourly_commitment: Decimal
+
+
+@dataclass(frozen=True)
+class PeriodPlan:
+    """What ``prepare_period`` needs to know about one delivery of one period."""
+
+    seed: int
+    period_start: date
+    history_start: datetime
+    files: int
+    restated: bool
+    refund_period: date
+
+
+def commitments_for(meters: list[Meter], history_start: datetime, months: int) -> Commitments:
+    """The RI (bought at the start of the history) and the Compute Savings Plan (bought on the
+    10th of month ``months // 2``, so that earlier months have no Savings Plan columns)."""
+    payer = co.PAYER_ACCOUNT.account_id
+    covered = sum(1 for m in meters if m.ri_covered)
+    sp_month = _add_months(history_start.date(), months // 2)
+    used = sum((m.list_rate * SP_DISCOUNT for m in meters if m.sp_covered), Decimal(0))
+    commitment = (used * Decimal("1.08")).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return Commitments(
+        ri_arn=f"arn:aws:ec2:us-east-1:{payer}:reserved-instances/{_uuid('ri', history_start)}",
+        ri_units=covered + 1,
+        ri_start=history_start,
+        sp_arn=f"arn:aws:savingsplans::{payer}:savingsplan/{_uuid('sp', history_start)}",
+        sp_start=datetime(sp_month.year, sp_month.month, 10),
+        sp_hourly_commitment=max(commitment, Decimal("1.00")),
+    )
+
+
+def _uuid(*parts: object) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(map(str, parts))))
+
+
+def _add_months(d: date, n: int) -> date:
+    y, m = divmod(d.month - 1 + n, 12)
+    return date(d.year + y, m + 1, 1)
+
+
+_PERIOD_SQL = """
+CREATE OR REPLACE TEMP TABLE period AS SELECT
+    CAST($period_start AS TIMESTAMP) AS period_start, CAST($period_end AS TIMESTAMP) AS period_end,
+    CAST($history_start AS TIMESTAMP) AS history_start, CAST($sp_start AS TIMESTAMP) AS sp_start,
+    CAST($hours AS DOUBLE) AS hours_in_month, CAST($seed AS UBIGINT) AS seed,
+    CAST($files AS INTEGER) AS files, CAST($invoice_id AS VARCHAR) AS invoice_id,
+    CAST($sp_arn AS VARCHAR) AS sp_arn, CAST($ri_arn AS VARCHAR) AS ri_arn,
+    CAST($sp_commitment AS DECIMAL(18,10)) AS sp_commitment,
+    CAST($ri_effective_rate AS DECIMAL(18,10)) AS ri_effective_rate,
+    CAST($ri_upfront_rate AS DECIMAL(18,10)) AS ri_upfront_rate,
+    CAST($ri_recurring_rate AS DECIMAL(18,10)) AS ri_recurring_rate,
+    CAST($sp_discount AS DECIMAL(18,10)) AS sp_discount
+"""
+
+# One row per meter, hour and (for Savings-Plan-covered hours) negation; amounts from a hash.
+_HOURLY_SQL = """
+CREATE OR REPLACE TEMP VIEW hourly AS
+WITH hours AS (
+    SELECT *, unnest(generate_series(period_start, period_end - INTERVAL 1 HOUR,
+                                     INTERVAL 1 HOUR)) AS ts
+    FROM period
+), grid AS (
+    SELECT m.*, h.*,
+        (hash(h.seed, m.meter_id, h.ts) % 1000003) / 1000003.0 AS u,
+        date_diff('hour', h.history_start, h.ts) / 720.0 AS months_in,
+        dayofweek(h.ts) IN (0, 6) AS weekend,
+        COALESCE(a.kind, '') AS anomaly,
+        CASE a.kind
+            WHEN 'slow_drift' THEN 1 + a.factor * date_diff('hour', a.start_ts, h.ts) / 24.0
+            WHEN 'new_service_ramp' THEN least(1.0, 0.1 + date_diff('hour', a.start_ts, h.ts)
+                                                         / (24.0 * a.factor))
+            ELSE COALESCE(a.factor, 1.0)
+        END AS mult
+    FROM meters m
+    JOIN hours h ON h.ts >= m.active_from AND h.ts < m.active_to
+    LEFT JOIN anomalies a ON a.meter_id = m.meter_id AND h.ts >= a.start_ts AND h.ts < a.end_ts
+), amounts AS (
+    SELECT *,
+        CASE profile
+            WHEN 'const' THEN 1.0
+            WHEN 'batch' THEN 1.0
+            WHEN 'storage' THEN base_amount * (1 + 0.02 * months_in) / hours_in_month
+            ELSE base_amount * (1 + 0.35 * sin(2 * pi() * (hour(ts) - 8) / 24))
+                 * (CASE WHEN weekend THEN 0.6 ELSE 1.0 END) * (1 + 0.03 * months_in)
+                 * (0.85 + 0.3 * u)
+        END AS raw_amount
+    FROM grid
+    WHERE profile <> 'batch' OR u < (CASE WHEN weekend THEN 0.35 ELSE 0.75 END)
+), priced AS (
+    SELECT *,
+        CAST(round(raw_amount * mult, 8) AS DECIMAL(18,8)) AS amount,
+        CAST(round(raw_amount * (CASE WHEN anomaly = 'new_service_ramp' THEN 0 ELSE 1 END), 8)
+             AS DECIMAL(18,8)) AS base_amount_dec,
+        sp_covered AND ts >= sp_start AS sp_now,
+        CAST(list_rate * sp_discount AS DECIMAL(18,10)) AS sp_rate
+    FROM amounts
+), costed AS (
+    SELECT *,
+        CAST(amount * list_rate AS DECIMAL(18,10)) AS c_list,
+        CASE WHEN purchase_option = 'Spot' THEN CAST(amount * rate AS DECIMAL(18,10))
+             ELSE CAST(amount * list_rate AS DECIMAL(18,10)) END AS c_rate,
+        CASE WHEN sp_now THEN CAST(amount * sp_rate AS DECIMAL(18,10)) END AS c_sp,
+        CASE WHEN ri_covered THEN CAST(amount * ri_effective_rate AS DECIMAL(18,10)) END AS c_ri,
+        CASE WHEN anomaly = '' THEN NULL
+             WHEN purchase_option = 'Spot' THEN CAST(base_amount_dec * rate AS DECIMAL(18,10))
+             ELSE CAST(base_amount_dec * list_rate AS DECIMAL(18,10)) END AS c_base
+    FROM priced
+)
+SELECT
+    CAST(period_start AS DATE) AS billing_period,
+    CAST(period_end AS DATE) AS billing_period_end,
+    ts AS usage_start, ts + INTERVAL 1 HOUR AS usage_end,
+    $payer AS payer_account_id, $payer_name AS payer_account_name,
+    account_id, account_name, invoice_id,
+    lower(hex(hash(seed, meter_id, ts, neg))) AS line_item_id,
+    CASE WHEN neg = 1 THEN 'SavingsPlanNegation'
+         WHEN sp_now THEN 'SavingsPlanCoveredUsage'
+         WHEN ri_covered THEN 'DiscountedUsage' ELSE 'Usage' END AS line_item_type,
+    service_code, service_name, product_family, region, usage_type, operation, resource_id,
+    instance_type,
+    CASE WHEN sp_now THEN 'SavingsPlan' WHEN ri_covered THEN 'Reserved'
+         ELSE purchase_option END AS purchase_option,
+    CASE WHEN ri_covered THEN 'Reserved' WHEN purchase_option = 'Spot' THEN 'Spot'
+         ELSE 'OnDemand' END AS pricing_term,
+    CAST(amount AS DOUBLE) AS usage_amount, pricing_unit,
+    CASE WHEN neg = 1 OR sp_now THEN list_rate WHEN ri_covered THEN CAST(0 AS DECIMAL(18,10))
+         ELSE rate END AS unblended_rate,
+    CASE WHEN neg = 1 THEN -c_list WHEN sp_now THEN c_list
+         WHEN ri_covered THEN CAST(0 AS DECIMAL(18,10)) ELSE c_rate END AS unblended_cost,
+    list_rate,
+    CASE WHEN neg = 1 THEN CAST(0 AS DECIMAL(18,10)) ELSE c_list END AS list_cost,
+    CASE WHEN neg = 1 THEN 'Savings Plan Negation used by AccountId : ' || account_id
+         WHEN sp_now THEN 'Savings Plan covered usage: ' || description
+         ELSE description END AS description,
+    tags,
+    CASE WHEN ri_covered THEN ri_arn END AS reservation_arn,
+    c_ri AS reservation_effective_cost,
+    CASE WHEN ri_covered THEN CAST(amount * ri_recurring_rate AS DECIMAL(18,10))
+         END AS reservation_recurring_fee_for_usage,
+    CASE WHEN ri_covered THEN CAST(amount * ri_upfront_rate AS DECIMAL(18,10))
+         END AS reservation_amortized_upfront_cost_for_usage,
+    CAST(NULL AS DECIMAL(18,10)) AS reservation_amortized_upfront_fee_for_billing_period,
+    CAST(NULL AS DECIMAL(18,10)) AS reservation_unused_amortized_upfront_fee_for_billing_period,
+    CAST(NULL AS DECIMAL(18,10)) AS reservation_unused_recurring_fee,
+    CAST(NULL AS DOUBLE) AS reservation_unused_quantity,
+    CAST(NULL AS DECIMAL(18,10)) AS reservation_upfront_value,
+    CASE WHEN sp_now THEN sp_arn END AS savings_plan_arn,
+    CASE WHEN sp_now AND neg = 0 THEN sp_rate END AS savings_plan_rate,
+    CASE WHEN neg = 0 THEN c_sp END AS savings_plan_effective_cost,
+    CAST(NULL AS DECIMAL(18,10)) AS savings_plan_total_commitment_to_date,
+    CAST(NULL AS DECIMAL(18,10)) AS savings_plan_used_commitment,
+    CAST(NULL AS DECIMAL(18,10)) AS savings_plan_amortized_upfront_commitment_for_billing_period,
+    CAST(NULL AS DECIMAL(18,10)) AS savings_plan_recurring_commitment_for_billing_period,
+    CASE WHEN neg = 1 THEN CAST(0 AS DECIMAL(18,10)) WHEN sp_now THEN c_sp
+         WHEN ri_covered THEN c_ri ELSE c_rate END AS amortized_cost,
+    microservice,
+    CASE WHEN neg = 1 OR ri_covered THEN CAST(0 AS DECIMAL(18,10))
+         ELSE COALESCE(c_base, c_list) END AS baseline_cost,
+    CAST(meter_id % files AS INTEGER) AS file_no
+FROM costed
+JOIN (VALUES (0), (1)) AS k(neg) ON k.neg = 0 OR sp_now
+"""
+
+# The Savings Plan's hourly recurring fee: commitment, and the part used by covered usage.
+_SP_FEE_SQL = """
+CREATE OR REPLACE TEMP TABLE sp_fees AS
+WITH hours AS (
+    SELECT *, unnest(generate_series(greatest(period_start, sp_start),
+                                     period_end - INTERVAL 1 HOUR, INTERVAL 1 HOUR)) AS ts
+    FROM period
+    WHERE sp_start < period_end
+), used AS (
+    SELECT h.ts, COALESCE(SUM(CAST(CAST(1 AS DECIMAL(18,8)) * CAST(m.list_rate * h.sp_discount
+                   AS DECIMAL(18,10)) AS DECIMAL(18,10))), 0) AS used
+    FROM hours h LEFT JOIN meters m
+      ON m.sp_covered AND h.ts >= m.active_from AND h.ts < m.active_to
+    GROUP BY h.ts
+)
+SELECT
+    CAST(p.period_start AS DATE) AS billing_period, CAST(p.period_end AS DATE) AS billing_period_end,
+    u.ts AS usage_start, u.ts + INTERVAL 1 HOUR AS usage_end,
+    $payer AS payer_account_id, $payer_name AS payer_account_name,
+    $payer AS account_id, $payer_name AS account_name, p.invoice_id,
+    lower(hex(hash(p.seed, 'sp-fee', u.ts))) AS line_item_id,
+    'SavingsPlanRecurringFee' AS line_item_type,
+    'ComputeSavingsPlans' AS service_code, 'Savings Plans for AWS Compute usage' AS service_name,
+    'Savings Plan' AS product_family, '' AS region, 'ComputeSP:1yrNoUpfront' AS usage_type,
+    '' AS operation, p.sp_arn AS resource_id, '' AS instance_type, '' AS purchase_option,
+    '' AS pricing_term, 1.0 AS usage_amount, 'Hrs' AS pricing_unit,
+    p.sp_commitment AS unblended_rate, p.sp_commitment AS unblended_cost,
+    CAST(0 AS DECIMAL(18,10)) AS list_rate, CAST(0 AS DECIMAL(18,10)) AS list_cost,
+    '1 year No Upfront Compute Savings Plan' AS description,
+    CAST(MAP() AS MAP(VARCHAR, VARCHAR)) AS tags,
+    NULL AS reservation_arn, NULL AS reservation_effective_cost,
+    NULL AS reservation_recurring_fee_for_usage, NULL AS reservation_amortized_upfront_cost_for_usage,
+    NULL AS reservation_amortized_upfront_fee_for_billing_period,
+    NULL AS reservation_unused_amortized_upfront_fee_for_billing_period,
+    NULL AS reservation_unused_recurring_fee, NULL AS reservation_unused_quantity,
+    NULL AS reservation_upfront_value,
+    p.sp_arn AS savings_plan_arn, NULL AS savings_plan_rate, NULL AS savings_plan_effective_cost,
+    p.sp_commitment AS savings_plan_total_commitment_to_date,
+    CAST(u.used AS DECIMAL(18,10)) AS savings_plan_used_commitment,
+    CAST(0 AS DECIMAL(18,10)) AS savings_plan_amortized_upfront_commitment_for_billing_period,
+    CAST(p.sp_commitment * date_diff('hour', greatest(p.period_start, p.sp_start), p.period_end)
+         AS DECIMAL(18,10)) AS savings_plan_recurring_commitment_for_billing_period,
+    CAST(p.sp_commitment - u.used AS DECIMAL(18,10)) AS amortized_cost,
+    '' AS microservice, CAST(p.sp_commitment - u.used AS DECIMAL(18,10)) AS baseline_cost,
+    0 AS file_no
+FROM used u, period p
+"""
+
+_TOTALS_SQL = """
+SELECT account_id, account_name, service_code, service_name, region,
+       CAST(SUM(unblended_cost) AS DECIMAL(38,10))
+FROM (SELECT * FROM hourly UNION ALL BY NAME SELECT * FROM sp_fees
+      UNION ALL BY NAME SELECT * FROM fixed_lines)
+GROUP BY ALL ORDER BY ALL
+"""
+
+
+def _canon_select(table: str) -> str:
+    cols = ", ".join(f'CAST("{n}" AS {t}) AS "{n}"' for n, t in CANON_COLUMNS)
+    return f'SELECT {cols} FROM "{table}"'  # noqa: S608 - identifiers from CANON_COLUMNS
+
+
+def prepare_period(
+    con: duckdb.DuckDBPyConnection, plan: PeriodPlan, commitments: Commitments
+) -> None:
+    """Create the view ``canon`` of one period in ``con`` (which holds ``meters`` and
+    ``anomalies``)."""
+    start = plan.period_start
+    end = _add_months(start, 1)
+    hours = int((end - start).total_seconds() // 3600)
+    payer = co.PAYER_ACCOUNT
+    invoice = f"{plan.seed % 10**6:06d}{start:%y%m}" if plan.restated else ""
+    params: dict[str, Any] = {
+        "period_start": start, "period_end": end, "history_start": plan.history_start,
+        "sp_start": commitments.sp_start, "hours": hours, "seed": plan.seed,
+        "files": plan.files, "invoice_id": invoice, "sp_arn": commitments.sp_arn,
+        "ri_arn": commitments.ri_arn, "sp_commitment": str(commitments.sp_hourly_commitment),
+        "ri_effective_rate": str(RI_UPFRONT_HOURLY + RI_RECURRING_HOURLY),
+        "ri_upfront_rate": str(RI_UPFRONT_HOURLY), "ri_recurring_rate": str(RI_RECURRING_HOURLY),
+        "sp_discount": str(SP_DISCOUNT),
+    }  # fmt: skip
+    con.execute(_PERIOD_SQL, params)
+    names = {"payer": payer.account_id, "payer_name": payer.name}
+    # Views cannot hold parameters: the payer is a fixed, known identifier-free literal.
+    con.execute(_literal(_HOURLY_SQL, names))
+    con.execute(_literal(_SP_FEE_SQL, names))
+    fixed = _fixed_lines(plan, commitments, start, end, hours, invoice)
+    con.register("fixed_lines_arrow", _to_arrow(fixed))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE fixed_lines AS {_canon_select('fixed_lines_arrow')}")
+    totals = con.execute(_TOTALS_SQL).fetchall()
+    extra = _support_and_tax(totals, start, end, plan.seed, invoice)
+    con.register("extra_lines_arrow", _to_arrow(extra))
+    con.execute(f"INSERT INTO fixed_lines {_canon_select('extra_lines_arrow')}")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW canon AS "
+        f"{_canon_select('hourly')} UNION ALL {_canon_select('sp_fees')} "
+        f"UNION ALL {_canon_select('fixed_lines')}"
+    )
+
+
+def _literal(sql: str, names: dict[str, str]) -> str:
+    for key, value in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        assert value.replace("-", "").isalnum()
+        sql = sql.replace(f"${key}", f"'{value}'")
+    return sql
+
+
+def _row(start: date, end: date, invoice: str, **kw: Any) -> dict[str, Any]:
+    payer = co.PAYER_ACCOUNT
+    row: dict[str, Any] = dict.fromkeys(_NAMES)
+    row.update(
+        billing_period=start, billing_period_end=end, payer_account_id=payer.account_id,
+        payer_account_name=payer.name, invoice_id=invoice, region="", operation="",
+        resource_id="", instance_type="", purchase_option="", pricing_term="", tags=[],
+        usage_start=datetime(start.year, start.month, 1), usage_end=datetime(end.year, end.month, 1),
+        list_rate=Decimal(0), list_cost=Decimal(0), microservice="", file_no=0,
+    )  # fmt: skip
+    row.update(kw)
+    if row["amortized_cost"] is None:
+        row["amortized_cost"] = row["unblended_cost"]
+    if row["baseline_cost"] is None:
+        row["baseline_cost"] = row["amortized_cost"]
+    return row
+
+
+def _fixed_lines(
+    plan: PeriodPlan, c: Commitments, start: date, end: date, hours: int, invoice: str
+) -> list[dict[str, Any]]:
+    prod, sandbox = co.account("northwind-prod"), co.account("northwind-sandbox")
+    rows: list[dict[str, Any]] = []
+    ri = {"account_id": prod.account_id, "account_name": prod.name, "service_code": "AmazonEC2",
+          "service_name": "Amazon Elastic Compute Cloud", "product_family": "Compute Instance",
+          "region": "us-east-1", "usage_type": "HeavyUsage:m6i.2xlarge", "operation": "RunInstances",
+          "instance_type": "m6i.2xlarge", "reservation_arn": c.ri_arn, "pricing_term": "Reserved"}  # fmt: skip
+    n = Decimal(c.ri_units)
+    if start == c.ri_start.date():
+        upfront = RI_UPFRONT_HOURLY * 8760 * n
+        rows.append(_row(start, end, invoice, **ri, line_item_id=_uuid(plan.seed, "ri-fee", start),
+            line_item_type="Fee", usage_amount=float(n), pricing_unit="Quantity",
+            unblended_rate=RI_UPFRONT_HOURLY * 8760, unblended_cost=upfront, amortized_cost=Decimal(0),
+            reservation_upfront_value=upfront,
+            description="Sign up charge for subscription: m6i.2xlarge partial upfront, 1 year"))  # fmt: skip
+    h = Decimal(hours)
+    unused_upfront = RI_UPFRONT_HOURLY * h
+    unused_recurring = RI_RECURRING_HOURLY * h
+    rows.append(_row(start, end, invoice, **ri, line_item_id=_uuid(plan.seed, "ri-rifee", start),
+        line_item_type="RIFee", usage_amount=float(h * n), pricing_unit="Hrs",
+        unblended_rate=RI_RECURRING_HOURLY, unblended_cost=RI_RECURRING_HOURLY * h * n,
+        amortized_cost=unused_upfront + unused_recurring,
+        reservation_amortized_upfront_fee_for_billing_period=RI_UPFRONT_HOURLY * h * n,
+        reservation_unused_amortized_upfront_fee_for_billing_period=unused_upfront,
+        reservation_unused_recurring_fee=unused_recurring, reservation_unused_quantity=float(h),
+        description="USD 0.11 hourly fee per Linux/UNIX (Amazon VPC), m6i.2xlarge instance"))  # fmt: skip
+    rows.append(_row(start, end, invoice, account_id=sandbox.account_id, account_name=sandbox.name,
+        line_item_id=_uuid(plan.seed, "credit", start), line_item_type="Credit",
+        service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud", product_family="",
+        usage_type="", usage_amount=0.0, pricing_unit="", unblended_rate=Decimal(0),
+        unblended_cost=SANDBOX_CREDIT, description="AWS Activate credits"))  # fmt: skip
+    if start == plan.refund_period:
+        rows.append(_row(start, end, invoice, account_id=prod.account_id, account_name=prod.name,
+            line_item_id=_uuid(plan.seed, "refund", start), line_item_type="Refund",
+            service_code="AmazonRDS", service_name="Amazon Relational Database Service",
+            product_family="", usage_type="", usage_amount=0.0, pricing_unit="",
+            unblended_rate=Decimal(0), unblended_cost=REFUND,
+            description="Refund for an over-provisioned RDS storage charge"))  # fmt: skip
+    if plan.restated:
+        rows.append(_row(start, end, invoice, account_id=prod.account_id, account_name=prod.name,
+            line_item_id=_uuid(plan.seed, "sla-credit", start), line_item_type="Credit",
+            service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
+            product_family="", usage_type="", usage_amount=0.0, pricing_unit="",
+            unblended_rate=Decimal(0), unblended_cost=RESTATEMENT_CREDIT,
+            description="Service level agreement credit (restated invoice)"))  # fmt: skip
+    return rows
+
+
+def _support_and_tax(
+    totals: list[tuple[Any, ...]], start: date, end: date, seed: int, invoice: str
+) -> list[dict[str, Any]]:
+    cent = Decimal("0.01")
+    payer = co.PAYER_ACCOUNT
+    usage = sum((t[5] for t in totals), Decimal(0))
+    support = max(Decimal(0), usage * SUPPORT_RATE).quantize(cent, ROUND_HALF_UP)
+    rows = [_row(start, end, invoice, account_id=payer.account_id, account_name=payer.name,
+        line_item_id=_uuid(seed, "support", start), line_item_type="Fee",
+        service_code="AWSSupportEnterprise", service_name="AWS Support (Enterprise)",
+        product_family="", usage_type="Dollar", operation="", usage_amount=1.0, pricing_unit="",
+        unblended_rate=support, unblended_cost=support,
+        description="AWS Support (Enterprise) monthly fee")]  # fmt: skip
+    by_key = {(t[0], t[1], t[2], t[3]): t[5] for t in totals}
+    key = (payer.account_id, payer.name, "AWSSupportEnterprise", "AWS Support (Enterprise)")
+    by_key[key] = by_key.get(key, Decimal(0)) + support
+    for (acct_id, acct_name, code, name), amount in sorted(by_key.items()):
+        tax = (amount * TAX_RATE).quantize(cent, ROUND_HALF_UP)
+        if tax <= 0:
+            continue
+        rows.append(_row(start, end, invoice, account_id=acct_id, account_name=acct_name,
+            line_item_id=_uuid(seed, "tax", start, acct_id, code), line_item_type="Tax",
+            service_code=code, service_name=name, product_family="", usage_type="",
+            usage_amount=1.0, pricing_unit="", unblended_rate=Decimal(0), unblended_cost=tax,
+            description=f"Tax for product code {code}"))  # fmt: skip
+    return rows
+
+
+def _to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
+    arrow_types = {
+        "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string(),
+        "DOUBLE": pa.float64(), "INTEGER": pa.int32(), MONEY: pa.decimal128(18, 10),
+        "MAP(VARCHAR, VARCHAR)": pa.map_(pa.string(), pa.string()),
+    }  # fmt: skip
+    return pa.table(
+        {n: pa.array([r[n] for r in rows], type=arrow_types[t]) for n, t in CANON_COLUMNS}
+    )
+
+
+def history_hours(start: date, months: int) -> timedelta:
+    """Length of ``months`` months from ``start``."""
+    return datetime.combine(_add_months(start, months), datetime.min.time()) - datetime.combine(
+        start, datetime.min.time()
+    )
