@@ -106,8 +106,18 @@ def ingest(
             for delivery in deliveries:
                 if delivery.report in updating:
                     continue
+                if delivery.period_from_data and updating:
+                    delivery.files = [f for f in delivery.files if not _under(f.key, updating)]
+                    if not delivery.files:
+                        continue
                 report.deliveries.extend(run.process(delivery))
     return report
+
+
+def _under(key: str, reports: set[str]) -> bool:
+    """True when ``key`` lies in the folder of one of ``reports``."""
+    parts = key.split("/")[:-1]
+    return any(r in parts for r in reports)
 
 
 def _configure(con: duckdb.DuckDBPyConnection) -> None:
