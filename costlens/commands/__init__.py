@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from costlens.commands import analytics, dashboard, ingest, rules, sample
+from costlens.commands import analytics, dashboard, ingest, sample
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (dashboard, analytics, sample, ingest, rules)
+COMMAND_MODULES: tuple[ModuleType, ...] = (dashboard, analytics, sample, ingest)
