@@ -58,7 +58,7 @@ class DetectorOptions:
     """Minimum absolute impact ``|actual - expected|`` of a point, in the series' unit (dollars)."""
     min_percent: float = 20.0
     """Minimum impact as a percentage of the expected value."""
-    threshold: float = 4.5
+    threshold: float = 5.0
     """Robust z-score (deviation / noise scale) a point must exceed; ``score`` is 0.5 there."""
     min_history: int | None = None
     """Points observed before the first verdict (the quiet period); None: 14, or two cycles when
