@@ -30,7 +30,7 @@ import duckdb
 import pandas as pd
 
 from costlens.errors import QueryError
-from costlens.rollups import COST_TYPES, DIMENSIONS, ROLLUP_DIMENSIONS, cost_column, quote
+from costlens.rollups import COST_TYPES, DIMENSIONS, cost_column, quote
 from costlens.serving import SnapshotStamp, fetch_one, open_serving, serving_path, snapshot_stamp
 
 __all__ = [
@@ -234,7 +234,7 @@ def spend(
         _dimension(snap, d)
     # A question about at most one rollup dimension is answered by its small rollup table.
     dims_used = set(by) | set(where or {})
-    if len(dims_used) <= 1 and dims_used <= set(ROLLUP_DIMENSIONS):
+    if len(dims_used) <= 1:
         dim = next(iter(dims_used), "owner")
         dated = start is not None or end is not None
         source = "rollup_monthly" if grain == "month" and not dated else "rollup_daily"
@@ -303,11 +303,7 @@ def top_movers(
     ``current_cost``, ``delta_cost`` (exact ``Decimal``) and ``delta_percent`` (float; None when
     there was no previous spend), largest absolute change first.
     """
-    if dimension not in ROLLUP_DIMENSIONS:
-        raise QueryError(
-            f"top movers are not available by {dimension!r}",
-            fix=f"use one of: {', '.join(ROLLUP_DIMENSIONS)}",
-        )
+    _dimension(snap, dimension)
     day = as_of or snap.info.last_date
     columns = ["value", "previous_cost", "current_cost", "delta_cost", "delta_percent"]
     if day is None:
@@ -340,18 +336,12 @@ def date_range(snap: Snapshot) -> tuple[dt.date | None, dt.date | None]:
 
 def dimension_values(snap: Snapshot, dimension: str) -> list[str]:
     """The values of ``dimension``, most expensive (unblended) first."""
-    column = _dimension(snap, dimension)
-    if dimension in ROLLUP_DIMENSIONS:
-        rows = snap.con.execute(
-            "SELECT value FROM rollup_monthly WHERE dimension = $d "
-            "GROUP BY value ORDER BY SUM(unblended_cost) DESC, value",
-            {"d": dimension},
-        ).fetchall()
-    else:
-        rows = snap.con.execute(
-            f"SELECT {column} FROM daily GROUP BY 1 "  # noqa: S608
-            "ORDER BY SUM(unblended_cost) DESC, 1"
-        ).fetchall()
+    _dimension(snap, dimension)
+    rows = snap.con.execute(
+        "SELECT value FROM rollup_monthly WHERE dimension = $d "
+        "GROUP BY value ORDER BY SUM(unblended_cost) DESC, value",
+        {"d": dimension},
+    ).fetchall()
     return [str(r[0]) for r in rows]
 
 
@@ -447,10 +437,9 @@ def allocation_health(snap: Snapshot, *, cost_type: CostType = "unblended") -> p
     (direct, shared or unallocated), ``cost`` and ``share`` of the period's cost (float)."""
     column = quote(cost_column(cost_type))
     return snap.frame(
-        f"SELECT billing_period, CASE WHEN owner = 'unallocated' THEN 'unallocated' "  # noqa: S608
-        f"ELSE allocation END AS allocation, SUM({column}) AS cost, "
-        f"CAST(SUM({column}) / NULLIF(SUM(SUM({column})) OVER (PARTITION BY billing_period), 0) "
-        "AS DOUBLE) AS share FROM daily GROUP BY 1, 2 ORDER BY 1, 3 DESC"
+        f"SELECT billing_period, allocation, {column} AS cost, "  # noqa: S608
+        f"CAST({column} / NULLIF(SUM({column}) OVER (PARTITION BY billing_period), 0) AS DOUBLE)"
+        f" AS share FROM allocation_coverage ORDER BY 1, 3 DESC"
     )
 
 

@@ -83,6 +83,16 @@ WHERE owner = 'unallocated' AND resource_id <> ''
 GROUP BY ALL ORDER BY unblended_cost DESC LIMIT 200
 """
 
+_COVERAGE_SQL = """
+CREATE TABLE snapshot.allocation_coverage AS
+SELECT billing_period,
+       CASE WHEN owner = 'unallocated' THEN 'unallocated' ELSE allocation END AS allocation,
+       CAST(SUM(unblended_cost) AS DECIMAL(38,10)) AS unblended_cost,
+       CAST(SUM(amortized_cost) AS DECIMAL(38,10)) AS amortized_cost,
+       CAST(SUM(net_amortized_cost) AS DECIMAL(38,10)) AS net_amortized_cost
+FROM snapshot.daily GROUP BY ALL ORDER BY ALL
+"""
+
 _INFO_SQL = """
 INSERT INTO snapshot.snapshot_info
 SELECT $built_at, min(usage_date), max(usage_date), $deliveries, $rule_set_version,
@@ -212,6 +222,7 @@ def refresh(
                 has_deliveries = _has_table(con, "deliveries")
                 con.execute(_DELIVERIES_SQL if has_deliveries else _NO_DELIVERIES_SQL)
                 con.execute(_UNTAGGED_SQL)
+                con.execute(_COVERAGE_SQL)
                 task.advance()
                 row = fetch_one(con, "SELECT count(*) FROM snapshot.snapshot_deliveries")
                 deliveries = int(row[0]) if row else 0

@@ -5,7 +5,9 @@ One scan of ``allocations`` builds ``daily``, a cube at day grain over every rol
 per-dimension tables are then derived from the cube:
 
 * ``rollup_daily(dimension, value, usage_date, billing_period, <costs>)``: one row per day and
-  value of each dimension in ``ROLLUP_DIMENSIONS`` (owner, microservice, service, account, ...);
+  value of each dimension in ``ROLLUP_DIMENSIONS`` (owner, microservice, service, account, ...),
+  and of the other ``DIMENSIONS`` and the rules' extra dimensions, so that any question about
+  one dimension reads a table of days x values, whatever the number of line items;
 * ``rollup_monthly(dimension, value, billing_period, <costs>)``: the same per billing period.
 
 Costs are exact sums (``DECIMAL(38,10)``) of ``unblended_cost``, ``amortized_cost``,
@@ -167,7 +169,7 @@ def build_rollups(con: duckdb.DuckDBPyConnection, schema: str, extra: Sequence[s
         parts = "\nUNION ALL\n".join(
             f"SELECT '{d}' AS dimension, {quote(d)} AS value, {period},\n  {_sums()}\n"
             f"FROM {target}.daily GROUP BY ALL"
-            for d in ROLLUP_DIMENSIONS
+            for d in dims
         )
         con.execute(
             f"CREATE TABLE {target}.{table} AS\n{parts}\nORDER BY dimension, value, {period}"

@@ -127,20 +127,21 @@ def _root_cause(
     if b_end < b_start:
         b_start = b_end = e_start  # no history before it: compare with its own first day
     drivers = DRIVERS_BY_DIMENSION[dimension]
-    cols = ", ".join(quote(d) for d in dict.fromkeys((*drivers, *COMBINED)))
+    cols = ", ".join(quote(d) for d in drivers)
+    combined = ", ".join(quote(d) for d in COMBINED)
     params = {"value": value, "start": b_start.date(), "end": e_end.date()}
     sql = (
-        f"SELECT usage_date, {cols}, CAST(SUM({cost}) AS DOUBLE) AS cost "  # noqa: S608
+        f"SELECT usage_date, {cols}, concat_ws('/', {combined}) AS combination, "  # noqa: S608
+        f"CAST(SUM({cost}) AS DOUBLE) AS cost "
         f"FROM {schema}.daily WHERE {quote(dimension)} = $value "
         "AND usage_date BETWEEN $start AND $end GROUP BY ALL"
     )
-    frame = con.execute(sql, params).df()
+    frame = con.execute(sql, params).df().rename(columns={"combination": COMBINATION})
     if frame.empty:
         return pd.DataFrame(columns=list(ROOT_CAUSE_COLUMNS[2:]))
     frame["usage_date"] = pd.to_datetime(frame["usage_date"])
     # A driver with one value over both windows (one region, say) explains nothing.
     names = [d for d in drivers if frame[d].nunique() > 1] or list(drivers)
-    frame[COMBINATION] = frame[list(COMBINED)].astype(str).agg("/".join, axis=1)
     if frame[COMBINATION].nunique() > 1:
         names.append(COMBINATION)
     windows = ((e_start, e_end), (b_start, b_end))

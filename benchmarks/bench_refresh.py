@@ -1,0 +1,172 @@
+"""Benchmark: ``costlens refresh`` and the dashboard's ``costlens.queries`` calls at scale.
+
+Builds ``allocations`` of N rows (default 10 million) directly with SQL in a temporary warehouse:
+90 days, 20,000 resources on 5,000 meters (owner, microservice, service, account, region, usage
+type, purchase option fixed per meter, as in a real bill), costs with ten decimals. Then, in the
+same run, it times:
+
+* the baseline: one plain aggregate scan of allocations (every cost column summed per day);
+* ``refresh`` (rollups, anomaly scan, forecasts, budgets, coverage, publish);
+* every ``costlens.queries`` call the dashboard makes, on the published snapshot (best of 3).
+
+Targets (issue 5): refresh <= 2x the scan; every query < 5 % of the scan.
+
+    .venv/bin/python benchmarks/bench_refresh.py [--rows 10000000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from costlens import queries as q
+from costlens.config import load_settings
+from costlens.refresh import refresh
+from costlens.warehouse import open_warehouse
+
+DAYS = 90
+RESOURCES = 20_000
+METERS = 5_000
+
+_CREATE = f"""
+CREATE TABLE allocations AS
+WITH r AS (
+  SELECT i, i % {RESOURCES} AS res, (i % {RESOURCES}) % {METERS} AS m,
+         CAST(i // ($rows // {DAYS} + 1) AS INTEGER) AS day
+  FROM range($rows) t(i)
+)
+SELECT
+  DATE '2024-01-01' + day AS usage_date,
+  CAST(date_trunc('month', DATE '2024-01-01' + day) AS DATE) AS billing_period,
+  '100000000000' AS payer_account_id,
+  CAST(100000000001 + m % 10 AS VARCHAR) AS account_id,
+  'Service' || (m % 30) AS service_code,
+  ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-1', ''][1 + m % 6]
+    AS region,
+  'UsageType' || (m % 200) AS usage_type,
+  'res-' || res AS resource_id,
+  CASE WHEN m % 50 = 0 THEN 'Tax' WHEN m % 23 = 0 THEN 'Credit' ELSE 'Usage' END
+    AS line_item_type,
+  CASE WHEN m % 50 = 0 THEN 'Tax' WHEN m % 23 = 0 THEN 'Credit' ELSE 'Usage' END
+    AS charge_category,
+  ['OnDemand', 'Spot', 'Reserved', 'SavingsPlan'][1 + m % 4] AS purchase_option,
+  CASE WHEN m % 17 = 0 THEN 'unallocated' ELSE 'ms-' || (m % 40) END AS microservice,
+  CASE WHEN m % 17 = 0 THEN 'unallocated' ELSE 'owner-' || (m % 40 // 4) END AS owner,
+  ['prod', 'staging', 'dev'][1 + m % 3] AS environment,
+  CASE WHEN m % 9 = 0 THEN 'shared' ELSE 'direct' END AS allocation,
+  'rule-' || (m % 12) AS rule,
+  CAST((hash(i) % 100000) / 100000.0 * (1 + (m % 7)) *
+       (CASE WHEN m % 40 = 7 AND day = 80 THEN 6 ELSE 1 END) AS DECIMAL(18,10))
+    AS unblended_cost,
+  CAST(unblended_cost * 0.9 AS DECIMAL(18,10)) AS amortized_cost,
+  CAST(unblended_cost * 0.85 AS DECIMAL(18,10)) AS net_amortized_cost,
+  CAST(unblended_cost * 1.2 AS DECIMAL(18,10)) AS list_cost,
+  1.0 AS usage_amount
+FROM r
+"""
+
+_BASELINE = """
+SELECT usage_date, SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost),
+       SUM(list_cost) FROM allocations GROUP BY usage_date
+"""
+
+
+def _best(fn: Callable[[], Any], repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="costlens-bench-refresh-"))
+    data_dir = root / "data"
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    settings = load_settings(
+        None, data_dir=data_dir, rules=root / "rules.yaml", owners=root / "owners.yaml"
+    )
+    try:
+        with open_warehouse(data_dir) as wh:
+            t = time.perf_counter()
+            wh.con.execute(_CREATE, {"rows": args.rows})
+            print(f"built {args.rows:,} allocation rows in {time.perf_counter() - t:.1f}s")
+            scans = []
+            for _ in range(3):
+                t = time.perf_counter()
+                wh.con.execute(_BASELINE).fetchall()
+                scans.append(time.perf_counter() - t)
+            scan = statistics.median(scans)
+            t = time.perf_counter()
+            report = refresh(wh, settings)
+            refresh_s = time.perf_counter() - t
+        print(f"baseline: one aggregate scan of allocations  {scan:8.3f}s (median of 3)")
+        print(
+            f"costlens refresh                              {refresh_s:8.3f}s  "
+            f"= {refresh_s / scan:.2f}x the scan (target <= 2x)  "
+            f"[{report.rollup_rows:,} cube rows, {report.anomaly_series} series scanned, "
+            f"{report.anomalies} anomalies]"
+        )
+        limit = 0.05 * scan
+        failures = 0
+        with q.open_snapshot(data_dir) as snap:
+            first = q.anomalies(snap)
+            aid = str(first.iloc[0]["anomaly_id"]) if len(first) else ""
+            owner = q.dimension_values(snap, "owner")[0]
+            calls: list[tuple[str, Callable[[], Any]]] = [
+                ("date_range", lambda: q.date_range(snap)),
+                ("dimension_values(owner)", lambda: q.dimension_values(snap, "owner")),
+                ("dimension_values(environment)", lambda: q.dimension_values(snap, "environment")),
+                ("spend(day)", lambda: q.spend(snap)),
+                ("spend(month, by owner)", lambda: q.spend(snap, grain="month", by=("owner",))),
+                ("spend(day, by service, amortized)",
+                 lambda: q.spend(snap, by=("service_code",), cost_type="amortized")),
+                ("spend(week, by microservice, owner=X)",
+                 lambda: q.spend(snap, grain="week", by=("microservice",),
+                                 where={"owner": [owner]})),
+                ("spend(day, by service+region, owner=X, env=prod)",
+                 lambda: q.spend(snap, by=("service_code", "region"),
+                                 where={"owner": [owner], "environment": ["prod"]})),
+                ("top_movers(microservice, month)",
+                 lambda: q.top_movers(snap, dimension="microservice")),
+                ("top_movers(service_code, week)",
+                 lambda: q.top_movers(snap, dimension="service_code", grain="week")),
+                ("anomalies()", lambda: q.anomalies(snap)),
+                ("anomalies(owner=X)", lambda: q.anomalies(snap, owner=owner)),
+                ("anomaly_root_cause", lambda: q.anomaly_root_cause(snap, aid) if aid else None),
+                ("forecasts", lambda: q.forecasts(snap)),
+                ("budgets", lambda: q.budgets(snap)),
+                ("allocation_health", lambda: q.allocation_health(snap)),
+                ("untagged_resources", lambda: q.untagged_resources(snap)),
+            ]  # fmt: skip
+            print(f"queries (best of 3; limit 5% of the scan = {limit * 1000:.1f} ms):")
+            for name, call in calls:
+                took = _best(call)
+                ok = took < limit
+                failures += not ok
+                print(f"  {name:50s} {took * 1000:8.2f} ms  {took / scan:6.2%}  "
+                      f"{'ok' if ok else 'SLOW'}")  # fmt: skip
+        ok_refresh = refresh_s <= 2 * scan
+        print(f"refresh target {'met' if ok_refresh else 'MISSED'}; "
+              f"{len(calls) - failures}/{len(calls)} queries under 5% of the scan")  # fmt: skip
+        return 0 if ok_refresh and failures == 0 else 1
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
