@@ -66,9 +66,8 @@ class Tally:
         self.delays.extend(other.delays)
 
     def row(self) -> dict[str, str]:
-        precision = (
-            self.hits / (self.hits + self.false_alerts) if self.hits + self.false_alerts else None
-        )
+        alerts = self.hits + self.false_alerts
+        precision = self.hits / alerts if alerts and self.labels else None  # none on benign-only
         recall = self.hits / self.labels if self.labels else None
         f1 = (
             2 * precision * recall / (precision + recall)
