@@ -5,11 +5,14 @@ For every point the detector predicts an ``expected`` value from the points befo
 * **level** - the median of the last cycle (7 days for daily data) of *cleaned*, deseasonalized
   values inside the current regime;
 * **seasonality** - one factor per position in the cycle (weekday for daily data), the median
-  over the last 6 complete cycles of each value divided by its cycle's mean;
+  over the last 6 cycles of each raw value divided by its centred moving average (so a changed
+  weekly pattern is learnt and a trend or ramp does not bias it; before 3 cycles exist, each
+  value divided by its cycle's mean);
 * **month-start effect** (daily data) - on day 1 of a month, the extra cost seen on the previous
   months' day 1 (a support fee, a monthly RI fee) is added to the expectation;
 * **spread** - a robust scale from the median absolute day-to-day change of the deseasonalized
-  values, relative to their level (insensitive to trend and to a single outlier).
+  values over 8 cycles, relative to their level (insensitive to trend and to a single outlier),
+  widened for the estimation error of the level and of the seasonal factors.
 
 A point is an anomaly when its robust z-score exceeds ``threshold`` *and* it clears both
 ``min_impact`` (dollars) and ``min_percent`` like AWS Cost Anomaly Detection's thresholds.
@@ -19,8 +22,9 @@ a decrease is only reported once it lasts ``min_drop_days`` (a one-day credit is
 level shift is reported on its first days, then stops). An upward slow drift is caught by an
 acceleration test that compares the growth of the last 4 cycles against the 4 before.
 
-History: no verdict for the first ``min_history`` points (default 14 = two weeks of daily data);
-the drift test needs 10 cycles (70 days) of history in the current regime.
+History: no verdict for the first ``min_history`` points (default 14 = two weeks of daily data,
+48 hours for hourly data); the day-1 effect is learnt from the previous month's day 1; the drift
+test needs 10 cycles (70 days) of history since the last regime change.
 """
 
 from __future__ import annotations
