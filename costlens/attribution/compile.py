@@ -29,9 +29,11 @@ from costlens.schema import ALLOCATION_BASE, COST_COLUMNS, SUM_MONEY, Column, co
 
 __all__ = [
     "CompiledQuery",
+    "RuleValues",
     "allocation_columns",
     "compile_attribution",
     "source_columns",
+    "source_sql",
 ]
 
 _GROUP_COLUMNS = tuple(
@@ -72,6 +74,13 @@ def source_columns(rules: RuleSet) -> tuple[str, ...]:
     return tuple(sorted(rules.columns() - set(_GROUP_COLUMNS)))
 
 
+def source_sql(
+    rules: RuleSet, bind: Bind, periods: Sequence[date] | None, table: str = "line_items"
+) -> str:
+    """The ``src`` step: line items at daily grain with the columns and tags the rules read."""
+    return _src(rules, bind, periods, table)
+
+
 def _src(rules: RuleSet, bind: Bind, periods: Sequence[date] | None, table: str) -> str:
     cols = [
         "CAST(COALESCE(usage_start, billing_period) AS DATE) AS usage_date",
@@ -89,7 +98,7 @@ def _src(rules: RuleSet, bind: Bind, periods: Sequence[date] | None, table: str)
     )
 
 
-class _Values:
+class RuleValues:
     """Per-rule value SQL for each dimension, with the registry maps bound once."""
 
     def __init__(self, rules: RuleSet, bind: Bind) -> None:
@@ -156,7 +165,7 @@ def compile_attribution(
 ) -> CompiledQuery:
     """The SELECT producing the ``allocations`` rows of ``periods`` (all when None)."""
     bind = Bind()
-    v = _Values(rules, bind)
+    v = RuleValues(rules, bind)
     src = _src(rules, bind, periods, table)
     matches = [
         f"{r.match.sql(bind) if r.match else 'TRUE'} AS _m{i}"

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from costlens.commands import analytics, dashboard, ingest, sample
+from costlens.commands import analytics, dashboard, demo, ingest, rules, sample
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (dashboard, analytics, sample, ingest)
+COMMAND_MODULES: tuple[ModuleType, ...] = (demo, sample, ingest, rules, analytics, dashboard)

@@ -1,0 +1,214 @@
+"""``costlens rules check|explain|preview`` and ``costlens attribute``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from costlens.commands._common import console, emit_json, settings
+from costlens.config import Settings
+from costlens.errors import RuleError
+from costlens.progress import terminal_progress
+
+__all__ = ["register"]
+
+rules_app = typer.Typer(
+    name="rules", help="Check, explain and preview the attribution rules.", no_args_is_help=True
+)
+
+
+def _months(texts: list[str] | None) -> list[date] | None:
+    if not texts:
+        return None
+    out = []
+    for text in texts:
+        try:
+            out.append(datetime.strptime(text, "%Y-%m").date())
+        except ValueError:
+            raise RuleError(
+                f"not a month: {text!r}", where="--period", fix="write it as YYYY-MM, e.g. 2024-03"
+            ) from None
+    return out
+
+
+def _load(cfg: Settings, rules: Path | None = None, owners: Path | None = None) -> Any:
+    from costlens.attribution import load_owners, load_rules
+
+    return load_rules(rules or cfg.rules, load_owners(owners or cfg.owners))
+
+
+RulesOpt = Annotated[Path | None, typer.Option("--rules", help="rules.yaml (default: settings).")]
+OwnersOpt = Annotated[
+    Path | None, typer.Option("--owners", help="owners.yaml (default: settings).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+PeriodOpt = Annotated[
+    list[str] | None, typer.Option("--period", "-p", help="Billing month YYYY-MM (repeatable).")
+]
+
+
+@rules_app.command("check")
+def check_command(
+    ctx: typer.Context,
+    rules: RulesOpt = None,
+    owners: OwnersOpt = None,
+    sql: Annotated[bool, typer.Option("--sql", help="Print the compiled SQL.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Validate rules.yaml and owners.yaml (every error with its file and line)."""
+    from costlens.attribution import compile_attribution
+
+    rs = _load(settings(ctx), rules, owners)
+    summary = {
+        "rules_file": rs.path,
+        "owners_file": rs.owners.path,
+        "version": rs.version,
+        "rules": len(rs.rules),
+        "splits": len(rs.splits),
+        "dimensions": list(rs.all_dimensions()),
+        "owners": len(rs.owners.owners),
+        "microservices": len(rs.owners.microservices),
+    }
+    if json_output:
+        emit_json(summary)
+    else:
+        console.print(
+            f"ok: {rs.path}: {summary['rules']} rules, {summary['splits']} splits, dimensions "
+            f"{', '.join(rs.all_dimensions())}; {rs.owners.path}: {summary['owners']} owners, "
+            f"{summary['microservices']} microservices; version {rs.version}"
+        )
+    if sql:
+        typer.echo(compile_attribution(rs).render())
+
+
+@rules_app.command("explain")
+def explain_command(
+    ctx: typer.Context,
+    resource: Annotated[str, typer.Option("--resource", "-r", help="Resource id (or ARN).")],
+    rules: RulesOpt = None,
+    owners: OwnersOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Explain which rule set each dimension of a resource's cost, and why earlier rules did not."""
+    from costlens.attribution.explain import explain_resource
+    from costlens.warehouse import open_warehouse
+
+    cfg = settings(ctx)
+    rs = _load(cfg, rules, owners)
+    with open_warehouse(cfg.data_dir, read_only=True) as wh:
+        explanations = explain_resource(wh.con, rs, resource)
+    if json_output:
+        emit_json(
+            [
+                {
+                    "attributes": e.attributes,
+                    "unblended_cost": e.unblended_cost,
+                    "decisions": [d.__dict__ for d in e.decisions],
+                    "rules": [c.__dict__ for c in e.checks],
+                    "split": e.split,
+                }
+                for e in explanations
+            ]
+        )
+        return
+    for e in explanations:
+        typer.echo("\n".join(e.lines()))
+
+
+@rules_app.command("preview")
+def preview_command(
+    ctx: typer.Context,
+    new_rules: Annotated[Path, typer.Argument(help="The changed rules.yaml to compare.")],
+    new_owners: Annotated[
+        Path | None, typer.Option("--new-owners", help="A changed owners.yaml to use with it.")
+    ] = None,
+    period: PeriodOpt = None,
+    cost_column: Annotated[str, typer.Option(help="Cost column to compare.")] = "amortized_cost",
+    limit: Annotated[int, typer.Option(help="Rows to show per dimension.")] = 20,
+    json_output: JsonOpt = False,
+) -> None:
+    """Per-owner and per-microservice cost deltas of NEW_RULES against the current rules."""
+    from costlens.attribution import load_owners, load_rules
+    from costlens.attribution.preview import preview_rules
+    from costlens.warehouse import open_warehouse
+
+    cfg = settings(ctx)
+    current = _load(cfg)
+    new = load_rules(new_rules, load_owners(new_owners) if new_owners else current.owners)
+    with open_warehouse(cfg.data_dir, read_only=True) as wh:
+        result = preview_rules(
+            wh.con, current, new, periods=_months(period), cost_column=cost_column
+        )
+    if json_output:
+        emit_json(
+            [
+                {"dimension": d.dimension, "value": d.value, "current": d.current, "new": d.new,
+                 "delta": d.delta}
+                for d in result.changed()
+            ]
+        )  # fmt: skip
+        return
+    changed = result.changed()
+    if not changed:
+        console.print(f"no change: every owner and microservice keeps its {cost_column}")
+        return
+    for dim in ("owner", "microservice"):
+        rows = [d for d in changed if d.dimension == dim][:limit]
+        console.print(f"{dim}s changed ({cost_column}):")
+        for d in rows:
+            console.print(f"  {d.value:<28} {d.current:>16.2f} -> {d.new:>16.2f}  ({d.delta:+.2f})")
+
+
+def attribute_command(
+    ctx: typer.Context,
+    period: PeriodOpt = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Re-apply the rules: rewrite allocations (all periods, or --period) and record the version."""
+    from costlens.attribution import attribute
+    from costlens.attribution.versions import record_rule_set_version
+    from costlens.warehouse import open_warehouse
+
+    cfg = settings(ctx)
+    rs = _load(cfg)
+    periods = _months(period)
+    progress = terminal_progress() if not json_output else None
+    with open_warehouse(cfg.data_dir) as wh:
+        if progress is not None:
+            with progress.task("attribute", total=1) as task:
+                result = attribute(wh, rs, periods=periods)
+                task.advance()
+        else:
+            result = attribute(wh, rs, periods=periods)
+    record_rule_set_version(
+        cfg.state_database_url, rs, periods=None if result.rebuilt else periods, rows=result.rows
+    )
+    summary = {
+        "rule_version": result.rule_version,
+        "periods": [str(p) for p in result.periods],
+        "rows": result.rows,
+        "totals": result.totals,
+        "unallocated": result.unallocated,
+        "unallocated_share": float(result.unallocated_share()),
+        "seconds": round(result.seconds, 3),
+        "notes": result.notes,
+    }
+    if json_output:
+        emit_json(summary)
+        return
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(
+        f"attributed {len(result.periods)} period(s), {result.rows:,} allocation rows, "
+        f"{result.unallocated_share():.2%} of amortized cost unallocated; "
+        f"rule version {result.rule_version} ({result.seconds:.1f}s)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rules`` and ``attribute`` to the ``costlens`` command."""
+    app.add_typer(rules_app)
+    app.command("attribute")(attribute_command)

@@ -1,0 +1,78 @@
+"""The state database: small, transactional records written by the CLI and the dashboard alike.
+
+SQLAlchemy 2 ORM on ``settings.state_database_url`` (a SQLite file in the data folder by default,
+PostgreSQL in production). Each concern adds its model here, on ``Base``; ``create_all`` makes any
+missing table.
+
+>>> engine = make_engine("sqlite://")
+>>> create_all(engine)
+>>> with session_factory(engine)() as s:
+...     _ = s.add(RuleSetVersion(version="v1", rules_sha256="a", owners_sha256="b",
+...                              rules_path="r.yaml", owners_path="o.yaml", periods="all", rows=3))
+...     s.commit()
+...     s.query(RuleSetVersion).one().version
+'v1'
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import DateTime, Engine, Integer, String, create_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+__all__ = [
+    "Base",
+    "RuleSetVersion",
+    "create_all",
+    "make_engine",
+    "session_factory",
+    "utc_now",
+]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every state model."""
+
+
+class RuleSetVersion(Base):
+    """One application of a rule set by ``costlens attribute``: which files, which content, when.
+
+    ``version`` is what every ``allocations`` row carries in ``rule_version``.
+    """
+
+    __tablename__ = "rule_set_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(64), index=True)
+    rules_sha256: Mapped[str] = mapped_column(String(64))
+    owners_sha256: Mapped[str] = mapped_column(String(64))
+    rules_path: Mapped[str] = mapped_column(String(1024))
+    owners_path: Mapped[str] = mapped_column(String(1024))
+    periods: Mapped[str] = mapped_column(String(1024), default="all")
+    """Billing periods re-attributed, comma-separated (``all`` for every period)."""
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; a SQLite file's folder is created if needed."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return create_engine(url)
+
+
+def create_all(engine: Engine) -> None:
+    """Create every missing state table."""
+    Base.metadata.create_all(engine)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine`` (use ``with factory() as session:``)."""
+    return sessionmaker(engine, expire_on_commit=False)
