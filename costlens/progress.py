@@ -37,7 +37,7 @@ class NullProgress:
 
 
 class _LineTask:
-    """Prints a line at the start, at most every few seconds, and at the end."""
+    """Prints a line at most every few seconds while it runs, and one at the end."""
 
     def __init__(self, description: str, total: float | None, every: float) -> None:
         self.description, self.total, self.every = description, total, every
@@ -63,7 +63,6 @@ class _LineProgress:
     @contextmanager
     def task(self, description: str, total: float | None) -> Iterator[Task]:
         t = _LineTask(description, total, self.every)
-        print(f"{description}: started", file=sys.stderr, flush=True)
         yield t
         t._print(" done")
 

@@ -1,0 +1,50 @@
+"""`costlens demo --no-serve` in a temporary folder: the whole pipeline on generated data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from helpers import assert_reconciles
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_demo_no_serve_builds_everything(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    cmd = [sys.executable, "-m", "costlens", "demo", "--dir", str(demo_dir), "--no-serve"]
+    small = ["--months", "2", "--scale", "0.05", "--json"]
+    out = subprocess.run([*cmd, *small], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["generated"]["line_items"] > 0
+    loaded = summary["ingest"]["deliveries"]
+    assert [d["status"] for d in loaded] == ["new", "new"]
+
+    for name in ("warehouse.duckdb", "serving.duckdb", "state.db"):
+        assert (demo_dir / name).is_file(), name
+    con = duckdb.connect(str(demo_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        assert_reconciles(con, "allocations")
+        (items,) = con.execute("SELECT COUNT(*) FROM line_items").fetchone() or (0,)
+        assert items == summary["generated"]["line_items"]
+        ledger = con.execute(
+            "SELECT SUM(total_unblended_cost) FROM deliveries WHERE status = 'current'"
+        ).fetchone()
+        total = con.execute("SELECT SUM(unblended_cost) FROM line_items").fetchone()
+        assert ledger is not None and total is not None and Decimal(ledger[0]) == total[0]
+    finally:
+        con.close()
+
+    # A second run reuses the sample and loads nothing new.
+    again = subprocess.run([*cmd, "--json"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert second["generated"] is None
+    assert {d["status"] for d in second["ingest"]["deliveries"]} == {"unchanged"}
