@@ -76,6 +76,16 @@ def _locate(
     )
 
 
+def _locate_all(
+    entries: list[Any], anchor: str, by_key: dict[str, ExportFile], manifest: str
+) -> tuple[list[ExportFile], IngestError | None]:
+    """The files a manifest lists, or the error for the first one missing."""
+    try:
+        return [_locate(str(k), anchor, by_key, manifest) for k in entries], None
+    except IngestError as exc:
+        return [], exc
+
+
 def _cur2(
     files: list[ExportFile],
     by_key: dict[str, ExportFile],
@@ -92,7 +102,7 @@ def _cur2(
         body = _load_manifest(read, f.key, where)
         data = body.get("dataFiles") or body.get("reportKeys") or []
         anchor = f"{m['export']}/data/"
-        listed = [_locate(str(k), anchor, by_key, f"{where}/{f.key}") for k in data]
+        listed, problem = _locate_all(data, anchor, by_key, f"{where}/{f.key}")
         out.append(
             Delivery(
                 source=source,
@@ -101,6 +111,7 @@ def _cur2(
                 billing_period=date(int(m["year"]), int(m["month"]), 1),
                 assembly_id=str(body.get("executionId") or body.get("assemblyId") or "") or None,
                 manifest=f.key,
+                problem=problem,
             )
         )
     return out
@@ -122,7 +133,7 @@ def _cur1(
         body = _load_manifest(read, f.key, where)
         keys = body.get("reportKeys") or body.get("dataFiles") or []
         anchor = f"{m['report']}/{m['start']}-{m['end']}/"
-        listed = [_locate(str(k), anchor, by_key, f"{where}/{f.key}") for k in keys]
+        listed, problem = _locate_all(keys, anchor, by_key, f"{where}/{f.key}")
         start = m["start"]
         out.append(
             Delivery(
@@ -132,6 +143,7 @@ def _cur1(
                 billing_period=date(int(start[:4]), int(start[4:6]), 1),
                 assembly_id=str(body.get("assemblyId") or "") or None,
                 manifest=f.key,
+                problem=problem,
             )
         )
     return out

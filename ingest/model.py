@@ -44,6 +44,8 @@ class Delivery:
     format: str = "auto"
     manifest: str | None = None
     period_from_data: bool = False
+    problem: Exception | None = None
+    """An error found while reading the manifest, raised when this delivery's turn comes."""
 
 
 @dataclass(frozen=True)

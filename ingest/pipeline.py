@@ -149,6 +149,8 @@ class _SourceRun:
         self.unzip_root = staging / "unzipped"
 
     def process(self, delivery: Delivery) -> list[DeliveryResult]:
+        if delivery.problem is not None:
+            raise delivery.problem
         if delivery.period_from_data:
             return self._process_by_data(delivery)
         assert delivery.billing_period is not None

@@ -1,0 +1,156 @@
+"""Bad input: one IngestError naming the file (row, column) and the fix; the warehouse untouched."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from test_ingest_support import CUR1_HEADER, Line, cur1_csv_bytes, write_cur2_export
+
+from costlens.config import Settings
+from costlens.errors import IngestError
+from ingest import ingest
+
+NOV = date(2024, 11, 1)
+
+
+def _snapshot(data_dir: Path) -> tuple[list[tuple[object, ...]], ...]:
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        return (
+            con.execute(
+                "SELECT * EXCLUDE (tags), CAST(tags AS VARCHAR) FROM line_items ORDER BY ALL"
+            ).fetchall(),
+            con.execute("SELECT * FROM deliveries ORDER BY ALL").fetchall(),
+        )
+
+
+@pytest.fixture
+def loaded(tmp_path: Path, data_dir: Path) -> Path:
+    """A warehouse holding one good delivery already."""
+    good = tmp_path / "good"
+    write_cur2_export(good, "cur2", NOV, [Line(unblended_cost="7.77")], "exec-1")
+    ingest(Settings(data_dir=data_dir), str(good))
+    return data_dir
+
+
+def _csv(path: Path, body: bytes) -> Path:
+    path.write_bytes(body)
+    return path
+
+
+def _corrupt_gzip(d: Path) -> Path:
+    good = cur1_csv_bytes(NOV, [Line()] * 50)
+    return _csv(d / "cur-00001.csv.gz", good[:10] + b"\x00garbage" + good[40:])
+
+
+def _truncated_parquet(d: Path) -> Path:
+    write_cur2_export(d, "x", NOV, [Line()] * 20, "e")
+    [src] = list(d.rglob("*.parquet"))
+    out = d / "truncated.parquet"
+    out.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    return out
+
+
+def _missing_column(d: Path) -> Path:
+    header = [h for h in CUR1_HEADER if h != "lineItem/UnblendedCost"]
+    return _csv(d / "cur.csv.gz", cur1_csv_bytes(NOV, [Line()], header))
+
+
+def _non_numeric_cost(d: Path) -> Path:
+    lines = [Line(unblended_cost="1.5"), Line(unblended_cost="1.2E-5"), Line(unblended_cost="n/a")]
+    return _csv(d / "cur.csv.gz", cur1_csv_bytes(NOV, lines))
+
+
+def _unknown_format(d: Path) -> Path:
+    return _csv(d / "people.csv", b"name,age\nada,36\n")
+
+
+def _empty_file(d: Path) -> Path:
+    return _csv(d / "cur-00001.csv.gz", b"")
+
+
+def _manifest_missing_file(d: Path) -> Path:
+    write_cur2_export(d, "cur2", NOV, [Line()], "exec-9")
+    for p in d.rglob("*.parquet"):
+        p.unlink()
+    return d
+
+
+CASES: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
+    "corrupt gzip": (_corrupt_gzip, ["cur-00001.csv.gz", "damaged or truncated"]),
+    "truncated parquet": (_truncated_parquet, ["truncated.parquet", "damaged or truncated"]),
+    "missing column": (_missing_column, ["cur.csv.gz", "lineItem/UnblendedCost", "Fix:"]),
+    "non-numeric cost": (
+        _non_numeric_cost,
+        ["cur.csv.gz", "line 4", "column lineItem/UnblendedCost", "'n/a'", "Fix:"],
+    ),
+    "unknown format": (_unknown_format, ["people.csv", "unknown export format", "Fix:"]),
+    "empty file": (_empty_file, ["cur-00001.csv.gz", "the file is empty", "Fix:"]),
+    "manifest lists missing file": (
+        _manifest_missing_file,
+        ["cur2-Manifest.json", "cur2-00001.snappy.parquet", "not there", "Fix:"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_names_file_and_fix_and_leaves_warehouse(
+    case: str, loaded: Path, tmp_path: Path
+) -> None:
+    make, expected = CASES[case]
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    target = make(bad_dir)
+    before = _snapshot(loaded)
+    with pytest.raises(IngestError) as err:
+        ingest(Settings(data_dir=loaded), str(target))
+    message = str(err.value)
+    for part in expected:
+        assert part in message, (part, message)
+    assert _snapshot(loaded) == before
+
+
+def test_cli_prints_one_line_and_exits_non_zero(loaded: Path, tmp_path: Path) -> None:
+    target = _non_numeric_cost(tmp_path)
+    env = {**os.environ, "COSTLENS_DATA_DIR": str(loaded)}
+    out = subprocess.run(
+        [sys.executable, "-m", "costlens", "ingest", str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("costlens: error:")]
+    assert len(lines) == 1 and "line 4, column lineItem/UnblendedCost" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_earlier_periods_stay_loaded_when_a_later_one_fails(tmp_path: Path, data_dir: Path) -> None:
+    exports = tmp_path / "exports"
+    write_cur2_export(exports, "cur2", NOV, [Line(unblended_cost="1.00")], "exec-nov")
+    write_cur2_export(exports, "cur2", date(2024, 12, 1), [Line()], "exec-dec")
+    manifest = exports / "cur2/metadata/BILLING_PERIOD=2024-12/cur2-Manifest.json"
+    body = json.loads(manifest.read_text())
+    body["dataFiles"] = ["s3://billing/exports/cur2/data/BILLING_PERIOD=2024-12/gone.parquet"]
+    manifest.write_text(json.dumps(body))
+    with pytest.raises(IngestError, match=r"gone\.parquet"):
+        ingest(Settings(data_dir=data_dir), str(exports))
+    lines, ledger = _snapshot(data_dir)
+    assert [(r[4], r[5], r[-2]) for r in ledger] == [(NOV, "exec-nov", "current")]
+    assert len(lines) == 1
+
+
+def test_gzip_that_is_plain_text_still_reads(tmp_path: Path, data_dir: Path) -> None:
+    body = gzip.decompress(cur1_csv_bytes(NOV, [Line(unblended_cost="2.5")]))
+    target = _csv(tmp_path / "cur.csv", body)
+    [d] = ingest(Settings(data_dir=data_dir), str(target)).deliveries
+    assert str(d.totals["unblended_cost"]) == "2.5000000000"
