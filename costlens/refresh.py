@@ -198,6 +198,7 @@ def refresh(
     progress = progress or NullProgress()
     started = time.perf_counter()
     con = warehouse.con
+    con.execute("SET enable_progress_bar = false")  # never write to a script's stdout
     cost_column(anomaly_cost_type)
     extra = extra_dimensions(con)
     marks = _marks(settings)

@@ -72,6 +72,7 @@ def _attribute(cfg: Settings) -> dict[str, Any]:
 
     rules = load_rules(cfg.rules, load_owners(cfg.owners))
     with open_warehouse(cfg.data_dir) as wh:
+        wh.con.execute("SET enable_progress_bar = false")  # never write to a script's stdout
         result = attribute(wh, rules)
     return {
         "rule_version": result.rule_version,
