@@ -23,6 +23,7 @@ from sqlalchemy import DateTime, Engine, Integer, String, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 __all__ = [
+    "AnomalyFeedback",
     "Base",
     "RuleSetVersion",
     "create_all",
@@ -76,3 +77,16 @@ def create_all(engine: Engine) -> None:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions bound to ``engine`` (use ``with factory() as session:``)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+class AnomalyFeedback(Base):
+    """A user's verdict (expected, planned or real) on one anomaly event, by its stable id; see
+    ``costlens.anomalies.feedback``."""
+
+    __tablename__ = "anomaly_feedback"
+
+    anomaly_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    verdict: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    marked_by: Mapped[str] = mapped_column(String(200), default="")
+    marked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -8,15 +8,13 @@ out unless asked. The dashboard writes marks with ``mark_anomaly`` and passes
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, String, Text, create_engine, delete, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
 
 from costlens.errors import QueryError
+from costlens.state import AnomalyFeedback, create_all, make_engine, utc_now
 
 __all__ = ["VERDICTS", "AnomalyFeedback", "mark_anomaly", "marked_anomalies", "unmark_anomaly"]
 
@@ -24,29 +22,10 @@ VERDICTS: tuple[str, ...] = ("expected", "planned", "real")
 """What a user may say about an anomaly."""
 
 
-class _Base(DeclarativeBase):
-    """Declarative base of the feedback table (moves to ``costlens.state.Base`` once shared)."""
-
-
-class AnomalyFeedback(_Base):
-    """One user's verdict on one anomaly event."""
-
-    __tablename__ = "anomaly_feedback"
-
-    anomaly_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    verdict: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str] = mapped_column(Text, default="")
-    marked_by: Mapped[str] = mapped_column(String(200), default="")
-    marked_at: Mapped[dt.datetime] = mapped_column(DateTime)
-
-
 @functools.lru_cache(maxsize=8)
 def _engine(state_url: str) -> Engine:
-    url = make_url(state_url)
-    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
-        Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(state_url)
-    _Base.metadata.create_all(engine, tables=[AnomalyFeedback.__table__])  # type: ignore[list-item]
+    engine = make_engine(state_url)
+    create_all(engine)
     return engine
 
 
@@ -66,7 +45,7 @@ def mark_anomaly(
                 verdict=verdict,
                 note=note,
                 marked_by=by,
-                marked_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                marked_at=utc_now(),
             )
         )
 
