@@ -68,12 +68,14 @@ def run_refresh(cfg: Settings, *, show_progress: bool = True) -> dict[str, Any]:
 
 def _attribute(cfg: Settings) -> dict[str, Any]:
     from costlens.attribution import attribute, load_owners, load_rules
+    from costlens.attribution.versions import record_rule_set_version
     from costlens.warehouse import open_warehouse
 
     rules = load_rules(cfg.rules, load_owners(cfg.owners))
     with open_warehouse(cfg.data_dir) as wh:
         wh.con.execute("SET enable_progress_bar = false")  # never write to a script's stdout
         result = attribute(wh, rules)
+    record_rule_set_version(cfg.state_database_url, rules, periods=None, rows=result.rows)
     return {
         "rule_version": result.rule_version,
         "periods": [str(p) for p in result.periods],
