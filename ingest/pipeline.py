@@ -122,6 +122,7 @@ def _under(key: str, reports: set[str]) -> bool:
 
 def _configure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # DuckDB's own bar writes to stdout
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
 
 

@@ -1,0 +1,148 @@
+"""Benchmark ``costlens ingest`` of a large CUR 2.0 export against DuckDB's plain copy.
+
+Generates one month of the sample company's CUR 2.0 export with ``costlens.sample`` (at most
+``--generate-rows`` line items; the data file is then copied within the same billing-period folder,
+and the manifest lists every copy, until about ``--rows`` line items), then measures, each in a
+fresh subprocess of the same run:
+
+- baseline: ``CREATE TABLE t AS SELECT * FROM read_parquet([...])`` of the same files into a new
+  DuckDB file (same ``memory_limit`` and ``preserve_insertion_order = false`` as ingest);
+- ``costlens ingest DIR`` into a new warehouse (detect, hash, normalize, load, ledger);
+- ``costlens ingest DIR`` again (an unchanged delivery: the no-op path).
+
+Wall time and peak RSS come from ``os.wait4`` on each child. Usage::
+
+    .venv/bin/python benchmarks/bench_ingest.py --rows 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROWS_PER_SCALE = 148_000  # one month at scale 1 (measured)
+BASELINE = """
+import duckdb, json, sys
+con = duckdb.connect(sys.argv[1])
+con.execute("SET preserve_insertion_order = false")
+con.execute("SET memory_limit = '1GB'")
+con.execute("SET enable_progress_bar = false")
+files = json.loads(sys.argv[2])
+con.execute("CREATE TABLE t AS SELECT * FROM read_parquet($files)", {"files": files})
+print(con.execute("SELECT count(*) FROM t").fetchone()[0])
+"""
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MiB and stdout of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if proc.returncode:
+        raise SystemExit(f"{cmd[:4]} failed with exit {proc.returncode}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def _count_rows(root: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in root.rglob("*.parquet"))
+
+
+def _grow(export_dir: Path, rows_wanted: int, rows_have: int) -> list[Path]:
+    """Copy the period's data file until about ``rows_wanted`` rows; rewrite the manifest."""
+    [data_dir] = list((export_dir / "data").iterdir())
+    [manifest] = list((export_dir / "metadata").rglob("*Manifest.json"))
+    [first] = sorted(data_dir.glob("*.parquet"))
+    copies = max(1, round(rows_wanted / rows_have))
+    files = [first]
+    for n in range(2, copies + 1):
+        dest = data_dir / first.name.replace("00001", f"{n:05d}")
+        shutil.copyfile(first, dest)
+        files.append(dest)
+    body = json.loads(manifest.read_text())
+    prefix = body["dataFiles"][0].rsplit("/", 1)[0]
+    body["dataFiles"] = [f"{prefix}/{f.name}" for f in files]
+    manifest.write_text(json.dumps(body))
+    return files
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="line items to ingest")
+    parser.add_argument("--generate-rows", type=int, default=1_000_000, help="rows to generate")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args, _ = parser.parse_known_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        gen_rows = min(args.rows, args.generate_rows)
+        scale = max(gen_rows / ROWS_PER_SCALE, 0.01)
+        started = time.perf_counter()
+        # in a child, so this process stays small (a child's peak RSS starts at its parent's)
+        generate = [sys.executable, "-m", "costlens", "generate-sample", str(tmp / "exports")]
+        generate += ["--format", "cur2", "--months", "1", "--seed", "1", "--scale", f"{scale:.4f}"]
+        subprocess.run(generate, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        have = _count_rows(tmp / "exports")
+        [export_dir] = [p for p in (tmp / "exports").iterdir() if p.is_dir()]
+        files = _grow(export_dir, args.rows, have)
+        total_rows = have * len(files)
+        size_mib = sum(f.stat().st_size for f in files) / 2**20
+        print(
+            f"data: {total_rows:,} CUR 2.0 line items in {len(files)} Parquet files, "
+            f"{size_mib:.0f} MiB (generated {have:,} in {time.perf_counter() - started:.0f}s)"
+        )
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COSTLENS_")}
+        base_wall, base_rss, base_out = _run(
+            [
+                sys.executable,
+                "-c",
+                BASELINE,
+                str(tmp / "baseline.duckdb"),
+                json.dumps([str(f) for f in files]),
+            ],
+            env,
+        )
+        ingest_env = {**env, "COSTLENS_DATA_DIR": str(tmp / "data")}
+        cmd = [sys.executable, "-m", "costlens", "ingest", str(tmp / "exports"), "--json"]
+        wall, rss, out = _run(cmd, ingest_env)
+        again_wall, again_rss, again_out = _run(cmd, ingest_env)
+        loaded = sum(d["rows"] for d in json.loads(out)["deliveries"])
+        statuses = [d["status"] for d in json.loads(again_out)["deliveries"]]
+
+        print(
+            f"baseline CREATE TABLE AS read_parquet: {base_wall:7.1f} s  peak RSS "
+            f"{base_rss:6.0f} MiB  ({int(base_out):,} rows)"
+        )
+        print(
+            f"costlens ingest (new):                 {wall:7.1f} s  peak RSS {rss:6.0f} MiB  "
+            f"({loaded:,} rows)  ratio {wall / base_wall:.2f}x"
+        )
+        print(
+            f"costlens ingest (unchanged):           {again_wall:7.1f} s  peak RSS "
+            f"{again_rss:6.0f} MiB  ({', '.join(statuses)})"
+        )
+        ok = wall <= 2 * base_wall and rss < 2048
+        print(f"targets (ingest <= 2x baseline, peak < 2 GiB): {'met' if ok else 'NOT met'}")
+        return 0
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
