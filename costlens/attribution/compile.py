@@ -5,11 +5,17 @@ The query reads ``line_items`` once and has four steps, each a CTE:
 
 1. ``src`` — line items summed to daily grain over the allocation columns plus every other column
    and tag the rules read (tags become columns ``"tag:<key>"``);
-2. ``matched`` — one boolean per rule (``_m1`` ...) and per split;
-3. ``attributed`` — per dimension, the first matching rule that yields a value wins; the owner
-   comes from the first matching rule that sets the owner, or sets a registered microservice;
-   ``rule`` and ``basis`` say which rule decided the owner; ``_split`` is the first matching split;
+2. ``keys`` — the distinct combinations of the inputs the rules read (far fewer than the rows:
+   about one per resource), on which the rules are evaluated once: ``matched`` (one boolean per
+   rule, ``_m1``..., and the first matching split), ``decided`` (per dimension, the first matching
+   rule that yields a value wins; the owner comes from the first matching rule that sets the
+   owner, or sets a registered microservice) and ``resolved`` (the values);
+3. ``attributed`` — the daily rows joined to their resolved key; ``rule`` and ``basis`` name the
+   rule that decided the owner; ``_split`` is the first matching split;
 4. the direct rows plus the shares of ``shared.split_ctes``, with the rule-set version.
+
+``src``, ``resolved`` and ``attributed`` are read more than once, so they are ``MATERIALIZED``
+(DuckDB would otherwise inline them and compute them again for every reader).
 
 Values are bound parameters (``$p0``...); identifiers are allowlisted and quoted.
 """
@@ -133,6 +139,10 @@ class RuleValues:
         direct = self.value(rule, "owner")
         if direct is not None:
             return direct
+        template = rule.sets.get("microservice")
+        if template is not None and template.is_literal:  # resolved now, not per row
+            owner = self.rules.owners.owner_of(template.literal)
+            return None if owner is None else self.bind(owner)
         ms = self.value(rule, "microservice")
         return None if ms is None else f"{self.ms_owner}[{ms}]"
 
@@ -204,13 +214,21 @@ def compile_attribution(
         f"    {version} AS rule_version, {', '.join(costs)}\n"
         f"  FROM attributed WHERE _split = 0"
     )
+    inputs = [quote_ident(c) for c in sorted(rules.columns())]
+    inputs += [tag_column(k) for k in sorted(rules.tag_keys())]
+    keys = ", ".join(inputs) or "1 AS _one"
+    on = " AND ".join(f"s.{c} IS NOT DISTINCT FROM k.{c}" for c in inputs) or "TRUE"
+    dim_cols = ", ".join(f"k.{quote_ident(d)}" for d in rules.all_dimensions())
     ctes = [
-        f"src AS (\n  {src}\n)",
+        f"src AS MATERIALIZED (\n  {src}\n)",
+        f"keys AS (\n  SELECT DISTINCT {keys} FROM src\n)",
         f"matched AS (\n  SELECT *, {split} AS _split,\n    "
-        f"{', '.join(matches) or 'TRUE AS _m0'}\n  FROM src\n)",
+        f"{', '.join(matches) or 'TRUE AS _m0'}\n  FROM keys\n)",
         f"decided AS (\n  SELECT *, {', '.join(firsts)}\n  FROM matched\n)",
-        f"attributed AS (\n  SELECT {', '.join([*base, *costs, '_split', '_r_owner'])},\n"
-        f"    {', '.join(dims)}\n  FROM decided\n)",
+        f"resolved AS MATERIALIZED (\n  SELECT {keys}, _split, _r_owner,\n    {', '.join(dims)}\n"
+        f"  FROM decided\n)",
+        f"attributed AS MATERIALIZED (\n  SELECT {', '.join('s.' + c for c in [*base, *costs])},"
+        f" k._split, k._r_owner, {dim_cols}\n  FROM src s JOIN resolved k ON {on}\n)",
     ]
     body = direct
     if rules.splits:
