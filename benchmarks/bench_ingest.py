@@ -61,16 +61,16 @@ def _count_rows(root: Path) -> int:
 
 
 def _grow(export_dir: Path, rows_wanted: int, rows_have: int) -> list[Path]:
-    """Copy the period's data file until about ``rows_wanted`` rows; rewrite the manifest."""
+    """Copy the period's data files until about ``rows_wanted`` rows; rewrite the manifest."""
     [data_dir] = list((export_dir / "data").iterdir())
     [manifest] = list((export_dir / "metadata").rglob("*Manifest.json"))
-    [first] = sorted(data_dir.glob("*.parquet"))
-    copies = max(1, round(rows_wanted / rows_have))
-    files = [first]
-    for n in range(2, copies + 1):
-        dest = data_dir / first.name.replace("00001", f"{n:05d}")
-        shutil.copyfile(first, dest)
-        files.append(dest)
+    originals = sorted(data_dir.glob("*.parquet"))
+    files = list(originals)
+    for n in range(2, max(1, round(rows_wanted / rows_have)) + 1):
+        for src in originals:
+            dest = src.with_name(f"copy{n:03d}-{src.name}")
+            shutil.copyfile(src, dest)
+            files.append(dest)
     body = json.loads(manifest.read_text())
     prefix = body["dataFiles"][0].rsplit("/", 1)[0]
     body["dataFiles"] = [f"{prefix}/{f.name}" for f in files]
@@ -97,7 +97,7 @@ def main() -> int:
         have = _count_rows(tmp / "exports")
         [export_dir] = [p for p in (tmp / "exports").iterdir() if p.is_dir()]
         files = _grow(export_dir, args.rows, have)
-        total_rows = have * len(files)
+        total_rows = _count_rows(tmp / "exports")
         size_mib = sum(f.stat().st_size for f in files) / 2**20
         print(
             f"data: {total_rows:,} CUR 2.0 line items in {len(files)} Parquet files, "
