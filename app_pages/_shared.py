@@ -216,7 +216,14 @@ def snapshot() -> queries.Snapshot:
         stat = os.stat(path)
     except FileNotFoundError:
         _no_data()
-    snap = _open_snapshot(str(path), stat.st_ino, stat.st_mtime_ns)
+    key = (str(path), stat.st_ino, stat.st_mtime_ns)
+    previous = st.session_state.get("_snapshot_key")
+    if previous is not None and previous != key:
+        # Close the old snapshot before opening the new one: while a connection to the old
+        # file is open in this process, DuckDB would hand the same old database back.
+        _open_snapshot.clear(*previous)
+    st.session_state["_snapshot_key"] = key
+    snap = _open_snapshot(*key)
     if snap.info.last_date is None:
         _no_data()
     return snap

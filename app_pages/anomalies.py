@@ -19,6 +19,11 @@ VERDICTS = {
 }
 CONTEXT_DAYS = 21
 
+
+def _short(label: str, width: int = 48) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
 with ui.page_errors():
     snap = ui.snapshot()
     ui.sidebar_controls(snap)
@@ -74,7 +79,7 @@ with ui.page_errors():
         help="ongoing" if event["ongoing"] else f"ended {end:%d %b %Y}",
     )
 
-    chart_col, cause_col = st.columns([3, 2])
+    chart_col, cause_col = st.columns(2)
     with chart_col:
         series = queries.spend(
             snap,
@@ -99,7 +104,7 @@ with ui.page_errors():
             go.Scatter(
                 x=[event["start_date"], end],
                 y=[expected_per_day, expected_per_day],
-                mode="lines",
+                mode="lines+markers",
                 name="Expected (per day)",
                 line={"color": "#555", "dash": "dash"},
             )
@@ -124,7 +129,10 @@ with ui.page_errors():
         if causes.empty:
             st.info("No root cause was computed for this anomaly.")
         else:
-            causes["driver"] = causes["dimension"] + ": " + causes["value"].astype(str)
+            causes["driver"] = [
+                _short(f"{ui.DIMENSION_LABELS.get(d, d)}: {v}")
+                for d, v in zip(causes["dimension"], causes["value"], strict=True)
+            ]
             ranking = px.bar(
                 ui.as_float(causes, ["delta_cost"]).iloc[::-1],
                 x="delta_cost",

@@ -60,11 +60,12 @@ with ui.page_errors():
             ui.money(projected),
             delta=ui.money(over) if budget_total else None,
             delta_color="inverse",
-            delta_description=f"against a budget of {ui.money(budget_total)}",
+            delta_description="vs budget",
             border=True,
             help=(
-                f"{snap.info.anomaly_cost_type} cost; interval "
-                f"{ui.money(company.iloc[0]['lower'])} – {ui.money(company.iloc[0]['upper'])}"
+                f"{snap.info.anomaly_cost_type.replace('_', ' ').capitalize()} cost, interval "
+                f"{ui.money(company.iloc[0]['lower'])} – {ui.money(company.iloc[0]['upper'])}; "
+                f"the owners' budgets total {ui.money(budget_total)}"
             ),
         )
     unallocated_col.metric(
@@ -160,12 +161,19 @@ with ui.page_errors():
     movers = queries.top_movers(
         snap, dimension="microservice", grain="month", cost_type=ctl.cost_type, limit=10
     )
+    movers["change"] = [
+        "new" if pct is None or pct != pct else f"{pct:+.1f}%" for pct in movers["delta_percent"]
+    ]
+    money_cols = {"previous_cost": "Same days last month", "current_cost": "Month to date",
+                  "delta_cost": "Change"}  # fmt: skip
     st.dataframe(
-        ui.as_float(movers, ["previous_cost", "current_cost", "delta_cost"]),
+        ui.as_float(movers, list(money_cols)),
         hide_index=True,
+        column_order=["value", *money_cols, "change"],
         column_config={
             "value": "Microservice",
-            **ui.money_columns("previous_cost", "current_cost", "delta_cost"),
-            "delta_percent": st.column_config.NumberColumn("Change", format="%+.1f%%"),
+            **{c: st.column_config.NumberColumn(label, format="dollar")
+               for c, label in money_cols.items()},
+            "change": st.column_config.TextColumn("Change %"),
         },
-    )
+    )  # fmt: skip

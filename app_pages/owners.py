@@ -96,6 +96,7 @@ with ui.page_errors():
             line_color="#d62728",
             line_width=3,
             annotation_text=f"budget {ui.money(b['budget'])}",
+            annotation_position="top left",
         )
         gauge.update_layout(
             height=180, margin={"t": 30, "b": 10}, showlegend=False, xaxis_tickprefix="$"

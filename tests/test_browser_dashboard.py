@@ -115,6 +115,7 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 2000})
             page.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)  # a busy 2-core machine: charts take a moment
             page.goto(dashboard)
             metric = page.get_by_test_id("stMetric").filter(has_text="Month-to-date spend")
             # The first run imports plotly and opens the snapshot: allow for a busy machine.
