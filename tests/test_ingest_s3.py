@@ -196,3 +196,31 @@ def test_download_killed_midway_resumes(
     assert done.returncode == 0, done.stderr
     assert '"unblended_cost": "300.0000000000"' in done.stdout
     assert not list((data_dir / "staging").rglob("*.part"))
+
+
+def test_role_arn_is_assumed_before_reading(
+    s3: Any,
+    bucket: str,
+    endpoint: str,
+    tmp_path: Path,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", endpoint)
+    write_cur2_export(tmp_path, "cur2", NOV, [Line(unblended_cost="0.42")], "e1", bucket=bucket)
+    _upload(s3, tmp_path, bucket)
+    src = SourceSettings(
+        name="cur",
+        kind="s3",
+        bucket=bucket,
+        prefix="exports",
+        role_arn="arn:aws:iam::123456789012:role/read-cur",
+        region="us-east-1",
+    )
+    [d] = ingest(Settings(data_dir=data_dir, sources=[src])).deliveries
+    assert d.totals["unblended_cost"] == Decimal("0.42")
+    from ingest.sources.s3 import make_client
+
+    signer_credentials = make_client(src)._request_signer._credentials
+    assert signer_credentials.access_key != "testing"  # the role's temporary keys, not ours
+    assert signer_credentials.token
