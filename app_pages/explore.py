@@ -69,7 +69,7 @@ with ui.page_errors():
         y="cost",
         color=dimension,
         category_orders={dimension: [*top[:TOP_VALUES], "Other"]},
-        labels={"period": grain.capitalize(), "cost": "Cost"},
+        labels={"period": grain.capitalize(), "cost": "Cost", dimension: _label(dimension)},
     )
     chart.update_layout(height=380, margin={"t": 10, "b": 10}, yaxis_tickprefix="$")
     st.plotly_chart(chart)
@@ -79,6 +79,7 @@ with ui.page_errors():
         hide_index=True,
         column_config={
             "period": st.column_config.DateColumn(grain.capitalize()),
+            dimension: _label(dimension),
             **ui.money_columns("cost"),
         },
     )
