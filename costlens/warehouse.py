@@ -187,7 +187,7 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False) -> Warehouse:
 
 def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseBusyError(
@@ -200,3 +200,6 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
             where=str(path),
             fix="check the file is a DuckDB database and readable; move it aside to start anew",
         ) from exc
+    # DuckDB draws its own progress bar on stdout for long queries: it would corrupt --json output.
+    con.execute("SET enable_progress_bar = false")
+    return con

@@ -29,8 +29,9 @@ def assert_reconciles(
 ) -> None:
     """Per billing period and cost column, ``table`` sums to exactly what ``reference`` does."""
     got, want = totals_by_period(con, table), totals_by_period(con, reference)
-    assert got == want, {k: (got.get(k), want.get(k)) for k in set(got) | set(want)
-                         if got.get(k) != want.get(k)}
+    assert got == want, {
+        k: (got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)
+    }
 
 
 def create_allocations(con: duckdb.DuckDBPyConnection, extra: tuple[str, ...] = ()) -> None:
