@@ -131,9 +131,17 @@ def open_serving(path: Path) -> duckdb.DuckDBPyConnection:
             where=str(path),
             fix="run `costlens sync` (or `costlens refresh` after `costlens attribute`)",
         )
+    # Not duckdb.connect(path): DuckDB hands back an instance it already has open for the same
+    # path in this process, which would still be the *previous* snapshot after os.replace (e.g.
+    # while another dashboard session holds it). A private in-memory instance attaching the file
+    # always reads the file as it is now.
+    con = duckdb.connect(":memory:")
     try:
-        return duckdb.connect(str(path), read_only=True)
+        con.execute("ATTACH $path AS snapshot (READ_ONLY)", {"path": str(path)})
+        con.execute("USE snapshot")
+        return con
     except duckdb.Error as exc:
+        con.close()
         raise QueryError(
             f"cannot open the snapshot ({exc})",
             where=str(path),

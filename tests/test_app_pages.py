@@ -175,12 +175,6 @@ def test_a_newly_published_snapshot_is_picked_up_on_the_next_rerun(
     assert "snapshot built 06 May 2031 07:08 UTC" in at.caption[0].value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="costlens.serving.open_serving opens duckdb.connect(path): while any connection to the "
-    "replaced file is still open in the process (another browser tab), DuckDB's instance cache "
-    "hands the old database back. Fix there: connect(':memory:') + ATTACH the file READ_ONLY.",
-)
 def test_a_new_snapshot_opens_while_another_tab_still_holds_the_old_one(
     demo: DemoData, tmp_path: Path
 ) -> None:
