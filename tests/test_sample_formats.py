@@ -41,6 +41,7 @@ def _by_type(con: duckdb.DuckDBPyConnection, sql: str) -> dict[tuple[str, str], 
     return {(str(p)[:10], t): Decimal(v) for p, t, v in con.execute(sql).fetchall()}
 
 
+@pytest.mark.slow
 def test_same_money_per_month_and_line_item_type_in_every_format(
     samples: dict[str, SampleResult],
 ) -> None:
@@ -108,6 +109,7 @@ def test_legacy_csv_header_values_and_savings_plan_columns_by_month(
     assert "2024-02-01T00:00:00.000Z" in feb_row
 
 
+@pytest.mark.slow
 def test_legacy_manifests_point_at_the_right_assembly(
     samples: dict[str, SampleResult], tmp_path: Path
 ) -> None:
