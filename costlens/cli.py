@@ -28,7 +28,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_state = State()
+_last_state = State()
+"""The global options of the latest invocation, for ``main``'s error handling (``--debug``)."""
 
 
 @app.callback()
@@ -44,9 +45,9 @@ def _root(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
-    _state.config_path = config
-    _state.debug = debug
-    ctx.obj = _state
+    global _last_state
+    _last_state = State(config_path=config, debug=debug)
+    ctx.obj = _last_state
 
 
 for _module in COMMAND_MODULES:
@@ -58,7 +59,7 @@ def main() -> None:
     try:
         app()
     except CostlensError as exc:
-        if _state.debug:
+        if _last_state.debug:
             raise
         err_console.print(f"[bold red]costlens: error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -6,6 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import typer
+from typer.testing import CliRunner
+
+from costlens.cli import app
+from costlens.commands._common import settings
+
 COSTLENS = [sys.executable, "-m", "costlens"]
 
 
@@ -34,3 +40,18 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     out = run("--debug", "--config", str(tmp_path / "missing.toml"), "serve")
     assert out.returncode != 0
     assert "Traceback" in out.stderr and "ConfigError" in out.stderr
+
+
+def test_each_invocation_loads_its_own_settings(tmp_path: Path) -> None:
+    """Two invocations in one process (as CliRunner does) do not share loaded settings."""
+    seen: list[Path] = []
+
+    @app.command("_where", hidden=True)
+    def _where(ctx: typer.Context) -> None:
+        seen.append(settings(ctx).data_dir)
+
+    runner = CliRunner()
+    for name in ("one", "two"):
+        result = runner.invoke(app, ["_where"], env={"COSTLENS_DATA_DIR": str(tmp_path / name)})
+        assert result.exit_code == 0, result.output
+    assert seen == [tmp_path / "one", tmp_path / "two"]

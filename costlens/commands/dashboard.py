@@ -32,6 +32,9 @@ def dashboard_command(cfg: Settings, *, host: str, port: int) -> list[str]:
         f"--server.address={host}",
         f"--server.port={port}",
         "--browser.gatherUsageStats=false",
+        "--client.toolbarMode=viewer",
+        "--client.showErrorDetails=none",
+        "--server.fileWatcherType=none",
     ]
 
 
