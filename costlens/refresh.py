@@ -5,6 +5,11 @@ beside the warehouse; the rollups, the anomaly scan, the forecasts and budget st
 allocation health are written into it together with ``snapshot_info`` (build time, deliveries
 covered, rule-set version); then it is detached and published by ``os.replace``. A failure at any
 step discards the new file and leaves the previous snapshot in service.
+
+The refresh is incremental: the previous snapshot is attached read-only and the cube rows of every
+billing period whose fingerprint (current deliveries, rule-set version, rows; see
+``costlens.snapshot_periods``) and ledger totals are unchanged are copied from it; only the other
+periods are aggregated from ``allocations``. ``full=True`` rebuilds everything.
 """
 
 from __future__ import annotations
@@ -19,19 +24,23 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from costlens.anomalies.scan import scan_anomalies
 from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
 from costlens.rollups import build_rollups, cost_column, extra_dimensions, quote
-from costlens.serving import build_target, discard, fetch_one, publish
+from costlens.serving import SERVING_FILE, build_target, discard, fetch_one, publish
+from costlens.snapshot_periods import PeriodState, current_periods, reusable_periods
 from costlens.warehouse import Warehouse
 
-__all__ = ["SNAPSHOT", "RefreshReport", "refresh", "rule_set_version"]
+__all__ = ["PREVIOUS", "SNAPSHOT", "RefreshReport", "refresh", "rule_set_version"]
 
 SNAPSHOT = "snapshot"
 """Name under which the snapshot being built is attached to the warehouse connection."""
+PREVIOUS = "previous_snapshot"
+"""Name under which the published snapshot is attached (read-only) while the next is built."""
 
 _TABLES_SQL = """
 CREATE TABLE snapshot.anomalies (
@@ -52,6 +61,10 @@ CREATE TABLE snapshot.forecasts (
 CREATE TABLE snapshot.budgets (
   owner VARCHAR, display_name VARCHAR, budget DECIMAL(18,2), month_to_date DECIMAL(38,10),
   projected DECIMAL(18,2), lower DECIMAL(18,2), upper DECIMAL(18,2), status VARCHAR
+);
+CREATE TABLE snapshot.snapshot_periods (
+  billing_period DATE, fingerprint VARCHAR, allocation_rows BIGINT, rule_versions VARCHAR,
+  deliveries INTEGER, rebuilt BOOLEAN
 );
 CREATE TABLE snapshot.snapshot_info (
   built_at TIMESTAMP, first_date DATE, last_date DATE, deliveries INTEGER,
@@ -118,6 +131,10 @@ class RefreshReport:
     open_anomalies: int
     budgets: int
     seconds: float
+    rebuilt_periods: int = 0
+    """Billing periods aggregated from ``allocations``."""
+    reused_periods: int = 0
+    """Billing periods whose cube rows were copied from the previous snapshot."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
@@ -126,9 +143,18 @@ class RefreshReport:
         }
 
 
-def rule_set_version(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+def rule_set_version(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    periods: dict[dt.date, PeriodState] | None = None,
+) -> str:
     """The rule-set version(s) recorded on ``allocations`` (``rule_version``), else a short hash
-    of the rules and owners files."""
+    of the rules and owners files. ``periods`` (from ``current_periods``) saves a scan."""
+    if periods is not None:
+        versions = sorted({v for state in periods.values() for v in state.rule_versions})
+        if versions:
+            return ",".join(versions)
+        return _files_version(settings)
     has_column = fetch_one(
         con,
         "SELECT count(*) FROM information_schema.columns WHERE table_catalog = current_database()"
@@ -141,15 +167,73 @@ def rule_set_version(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
         )
         if row and row[0]:
             return str(row[0])
+    return _files_version(settings)
+
+
+def _files_version(settings: Settings) -> str:
     digest = hashlib.sha256()
     for path in (settings.rules, settings.owners):
         digest.update(path.read_bytes() if path.is_file() else b"-")
     return digest.hexdigest()[:12]
 
 
-def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _attach(
+    con: duckdb.DuckDBPyConnection, path: Path, name: str = SNAPSHOT, read_only: bool = False
+) -> None:
     literal = str(path).replace("'", "''")
-    con.execute(f"ATTACH '{literal}' AS {quote(SNAPSHOT)}")
+    mode = " (READ_ONLY)" if read_only else ""
+    con.execute(f"ATTACH '{literal}' AS {quote(name)}{mode}")
+
+
+_PREVIOUS_PERIODS_SQL = "SELECT billing_period, fingerprint FROM previous_snapshot.snapshot_periods"
+_PREVIOUS_INFO_SQL = "SELECT extra_dimensions FROM previous_snapshot.snapshot_info"
+_PREVIOUS_TOTALS_SQL = """
+SELECT billing_period, SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost),
+       SUM(list_cost)
+FROM previous_snapshot.daily GROUP BY billing_period
+"""
+
+
+def _reusable(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    extra: tuple[str, ...],
+    periods: dict[dt.date, PeriodState],
+) -> set[dt.date]:
+    """Attach the published snapshot as ``PREVIOUS`` and return the periods it can give; an
+    empty set (and nothing attached) when there is none or it cannot be used."""
+    path = settings.data_dir / SERVING_FILE
+    if not path.is_file() or not any(s.fingerprint for s in periods.values()):
+        return set()
+    try:
+        _attach(con, path, PREVIOUS, read_only=True)
+    except duckdb.Error:
+        return set()
+    try:
+        info = fetch_one(con, _PREVIOUS_INFO_SQL)
+        if info is None or tuple(json.loads(info[0])) != extra:
+            raise LookupError("other dimensions")
+        fingerprints = dict(con.execute(_PREVIOUS_PERIODS_SQL).fetchall())
+        totals = {
+            p: tuple(Decimal(v or 0) for v in sums)
+            for p, *sums in con.execute(_PREVIOUS_TOTALS_SQL).fetchall()
+        }
+        keep = reusable_periods(periods, fingerprints, totals)
+    except (duckdb.Error, LookupError, ValueError):
+        keep = set()
+    if not keep:
+        con.execute(f"DETACH {quote(PREVIOUS)}")
+    return keep
+
+
+def _record_periods(
+    con: duckdb.DuckDBPyConnection, periods: dict[dt.date, PeriodState], reused: set[dt.date]
+) -> None:
+    rows = [
+        (p, s.fingerprint, s.rows, ",".join(s.rule_versions), len(s.deliveries), p not in reused)
+        for p, s in sorted(periods.items(), key=lambda item: (item[0] is None, item[0]))
+    ]
+    con.executemany("INSERT INTO snapshot.snapshot_periods VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -177,6 +261,9 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
 
 
 def _marks(settings: Settings) -> dict[str, str]:
+    url = settings.state_database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return {}  # no state database yet: nothing marked (and no SQLAlchemy import)
     from costlens.anomalies.feedback import marked_anomalies
 
     return marked_anomalies(settings.state_database_url)
@@ -189,11 +276,13 @@ def refresh(
     progress: Progress | None = None,
     anomaly_cost_type: str = "amortized",
     detector_options: dict[str, Any] | None = None,
+    full: bool = False,
 ) -> RefreshReport:
     """Build a new ``serving.duckdb`` from the warehouse's ``allocations`` and publish it.
 
     ``warehouse`` is open for writing (its lock keeps a second refresh out). Anomalies and
     forecasts use ``anomaly_cost_type``; forecasts project the month of the last usage date.
+    Unchanged billing periods are copied from the previous snapshot unless ``full``.
     """
     progress = progress or NullProgress()
     started = time.perf_counter()
@@ -202,15 +291,29 @@ def refresh(
     cost_column(anomaly_cost_type)
     extra = extra_dimensions(con)
     marks = _marks(settings)
-    version = rule_set_version(con, settings)
+    periods = current_periods(con, extra)
+    version = rule_set_version(con, settings, periods)
     tmp = build_target(settings.data_dir)
+    reused: set[dt.date] = set()
     try:
         _attach(con, tmp)
         try:
             with progress.task("Refresh", total=5) as task:
-                rollup_rows = build_rollups(con, SNAPSHOT, extra)
+                reused = set() if full else _reusable(con, settings, extra, periods)
+                try:
+                    rollup_rows = build_rollups(
+                        con,
+                        SNAPSHOT,
+                        extra,
+                        reuse_from=PREVIOUS if reused else None,
+                        reuse_periods=reused,
+                    )
+                finally:
+                    if reused:
+                        con.execute(f"DETACH {quote(PREVIOUS)}")
                 task.advance()
                 con.execute(_TABLES_SQL)
+                _record_periods(con, periods, reused)
                 scan = scan_anomalies(
                     con, SNAPSHOT, cost_type=anomaly_cost_type, options=detector_options
                 )
@@ -266,6 +369,8 @@ def refresh(
         open_anomalies=n_open,
         budgets=budgets,
         seconds=round(time.perf_counter() - started, 3),
+        rebuilt_periods=len(periods) - len(reused),
+        reused_periods=len(reused),
     )
 
 
@@ -310,6 +415,11 @@ def _plan(con: duckdb.DuckDBPyConnection, settings: Settings, cost_type: str) ->
     for owner, daily in series.items():
         f = forecast_month_end(daily)
         mtd = exact.get(owner, Decimal(0))
+        if not np.isfinite([f.projected, f.lower, f.upper, f.actual_to_date]).all():
+            # No spend to learn a pattern from (an owner gone before this month): nothing more.
+            plans[owner] = (mtd, mtd, mtd, mtd)
+            rows.append((month_start, owner, *plans[owner]))
+            continue
         rest = Decimal(repr(round(f.projected - f.actual_to_date, 2)))
         spread = (Decimal(repr(round(f.projected - f.lower, 2))),
                   Decimal(repr(round(f.upper - f.projected, 2))))  # fmt: skip

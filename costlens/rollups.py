@@ -22,8 +22,9 @@ A missing dimension value is stored as ``''``.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import duckdb
 
@@ -146,22 +147,40 @@ def _sums() -> str:
     return f"{money},\n  SUM(usage_amount) AS usage_amount,\n  SUM(line_items) AS line_items"
 
 
-def build_rollups(con: duckdb.DuckDBPyConnection, schema: str, extra: Sequence[str] = ()) -> int:
+_CUBE_SOURCE = "allocations"
+
+
+def build_rollups(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    extra: Sequence[str] = (),
+    *,
+    reuse_from: str | None = None,
+    reuse_periods: Collection[dt.date] = (),
+) -> int:
     """Build ``daily``, ``rollup_daily`` and ``rollup_monthly`` into the attached ``schema``.
 
     ``con`` sees ``allocations``; ``schema`` is a database attached to it (the snapshot being
-    built). Returns the number of rows of the cube.
+    built). With ``reuse_from`` (the previous snapshot, attached) the cube rows of the billing
+    periods in ``reuse_periods`` are copied from it and only the other periods are aggregated
+    from ``allocations``. Returns the number of rows of the cube.
     """
     target = quote(schema)
     dims = [*DIMENSIONS, *extra]
     keys = ", ".join(f"COALESCE(CAST({quote(d)} AS VARCHAR), '') AS {quote(d)}" for d in dims)
     money = ",\n  ".join(f'CAST(SUM("{c}") AS {SUM_MONEY}) AS "{c}"' for c in COST_COLUMNS)
-    con.execute(
-        f"CREATE TABLE {target}.daily AS\n"
+    aggregate = (
         f"SELECT usage_date, billing_period, {keys},\n  {money},\n"
         "  SUM(usage_amount) AS usage_amount, COUNT(*) AS line_items\n"
-        "FROM allocations GROUP BY ALL ORDER BY usage_date"
+        f"FROM {_CUBE_SOURCE} {{where}} GROUP BY ALL"
     )
+    keep = sorted(reuse_periods) if reuse_from is not None else []
+    if not keep:
+        con.execute(
+            f"CREATE TABLE {target}.daily AS\n{aggregate.format(where='')} ORDER BY usage_date"
+        )
+    else:
+        _build_cube_incrementally(con, target, quote(reuse_from or ""), dims, aggregate, keep)
     for table, period in (
         ("rollup_daily", "usage_date, billing_period"),
         ("rollup_monthly", "billing_period"),
@@ -176,3 +195,36 @@ def build_rollups(con: duckdb.DuckDBPyConnection, schema: str, extra: Sequence[s
         )
     rows = con.execute(f"SELECT COUNT(*) FROM {target}.daily").fetchall()  # noqa: S608
     return int(rows[0][0]) if rows else 0
+
+
+_PERIODS_SQL = "SELECT DISTINCT billing_period FROM allocations"
+
+
+def _build_cube_incrementally(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    previous: str,
+    dims: Sequence[str],
+    aggregate: str,
+    keep: Sequence[dt.date],
+) -> None:
+    """``daily`` = the previous cube's rows of ``keep`` + a fresh aggregate of the rest."""
+    kept = set(keep)
+    periods = [p for (p,) in con.execute(_PERIODS_SQL).fetchall()]
+    rebuild = sorted(p for p in periods if p is not None and p not in kept)
+    names = ("usage_date", "billing_period", *dims, *COST_COLUMNS, "usage_amount", "line_items")
+    columns = ", ".join(quote(c) for c in names)
+    params: dict[str, dt.date] = {f"k{i}": p for i, p in enumerate(keep)}
+    copy_in = ", ".join(f"$k{i}" for i in range(len(keep)))
+    parts = [
+        f"SELECT {columns} FROM {previous}.daily "  # noqa: S608
+        f"WHERE billing_period IN ({copy_in})"
+    ]
+    if rebuild:
+        params.update({f"r{i}": p for i, p in enumerate(rebuild)})
+        fresh_in = ", ".join(f"$r{i}" for i in range(len(rebuild)))
+        parts.append(aggregate.format(where=f"WHERE billing_period IN ({fresh_in})"))
+    if None in periods:
+        parts.append(aggregate.format(where="WHERE billing_period IS NULL"))
+    union = "\nUNION ALL\n".join(parts)
+    con.execute(f"CREATE TABLE {target}.daily AS\n{union}\nORDER BY usage_date", params)

@@ -1,0 +1,149 @@
+"""Which billing periods of the previous snapshot are still current (incremental refresh).
+
+AWS re-delivers only the current month day after day, so a refresh need not re-aggregate the
+closed months. Every snapshot records, per billing period, a fingerprint of what built it
+(``snapshot_periods``): the current deliveries of the period in the ingest ledger, the rule-set
+version(s) and row count of its ``allocations``, the extra dimensions and the cube layout. The
+next refresh computes the same fingerprints and re-uses the previous snapshot's cube rows of a
+period only when
+
+* both fingerprints exist and are equal (a period with no ledger row, e.g. allocations written
+  by hand, is never re-used), and
+* the previous cube's sums of the period equal the ledger totals of its current deliveries to
+  the last decimal (so a refresh that ran between ``ingest`` and ``attribute`` is caught).
+
+Anything else is rebuilt from ``allocations``, so an incremental snapshot is exactly the one a
+full rebuild would produce.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import duckdb
+
+from costlens.schema import COST_COLUMNS
+
+__all__ = [
+    "CUBE_LAYOUT",
+    "PeriodState",
+    "current_periods",
+    "reusable_periods",
+]
+
+CUBE_LAYOUT = "cube-1"
+"""Version of the cube's shape; a snapshot built with another layout is never re-used."""
+
+_HAS_COLUMN_SQL = """
+SELECT count(*) FROM information_schema.columns
+WHERE table_catalog = current_database() AND table_name = $table AND column_name = $column
+"""
+
+_ALLOCATION_PERIODS_SQL = """
+SELECT billing_period, {version} AS rule_version, count(*) AS rows
+FROM allocations GROUP BY ALL
+"""
+
+_LEDGER_SQL = """
+SELECT billing_period, list(delivery_id ORDER BY delivery_id) AS deliveries,
+       {totals}
+FROM deliveries WHERE status = 'current' GROUP BY billing_period
+"""
+
+
+@dataclass(frozen=True)
+class PeriodState:
+    """What one billing period of ``allocations`` is built from right now."""
+
+    billing_period: dt.date
+    rows: int
+    """Rows of ``allocations`` in the period."""
+    rule_versions: tuple[str, ...]
+    """Distinct ``rule_version`` values of its rows (empty without that column)."""
+    deliveries: tuple[str, ...]
+    """Current ledger deliveries of the period (empty: not from the ledger)."""
+    ledger_totals: tuple[Decimal, ...] | None
+    """Sum of the current deliveries' ``total_<cost column>``, in ``COST_COLUMNS`` order."""
+    fingerprint: str | None
+    """Hash of all of the above plus the layout; None when the period cannot be trusted."""
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    row = con.execute(_HAS_COLUMN_SQL, {"table": table, "column": column}).fetchall()
+    return bool(row and row[0][0])
+
+
+def _ledger(
+    con: duckdb.DuckDBPyConnection,
+) -> dict[dt.date, tuple[tuple[str, ...], tuple[Decimal, ...]]]:
+    if not _has_column(con, "deliveries", "delivery_id"):
+        return {}
+    totals = ", ".join(f'SUM("total_{c}")' for c in COST_COLUMNS)
+    out = {}
+    for period, deliveries, *sums in con.execute(_LEDGER_SQL.format(totals=totals)).fetchall():
+        out[period] = (
+            tuple(str(d) for d in deliveries),
+            tuple(Decimal(s) if s is not None else Decimal(0) for s in sums),
+        )
+    return out
+
+
+def current_periods(
+    con: duckdb.DuckDBPyConnection, extra: Sequence[str]
+) -> dict[dt.date, PeriodState]:
+    """The state of every billing period of ``allocations`` (one narrow scan of it)."""
+    version = "rule_version" if _has_column(con, "allocations", "rule_version") else "NULL"
+    per_period: dict[dt.date, tuple[int, set[str]]] = {}
+    for period, rule_version, rows in con.execute(
+        _ALLOCATION_PERIODS_SQL.format(version=version)
+    ).fetchall():
+        count, versions = per_period.get(period, (0, set()))
+        if rule_version is not None:
+            versions.add(str(rule_version))
+        per_period[period] = (count + int(rows), versions)
+    ledger = _ledger(con)
+    states = {}
+    for period, (rows, versions) in sorted(per_period.items()):
+        deliveries, totals = ledger.get(period, ((), None))
+        fingerprint = None
+        if deliveries:
+            key = json.dumps(
+                [CUBE_LAYOUT, list(extra), str(period), rows, sorted(versions), list(deliveries)]
+            )
+            fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
+        states[period] = PeriodState(
+            period, rows, tuple(sorted(versions)), deliveries, totals, fingerprint
+        )
+    return states
+
+
+def reusable_periods(
+    current: Mapping[dt.date, PeriodState],
+    previous_fingerprints: Mapping[dt.date, str | None],
+    previous_totals: Mapping[dt.date, tuple[Decimal, ...]],
+) -> set[dt.date]:
+    """The periods whose previous cube rows may be copied as they are.
+
+    ``previous_fingerprints`` come from the previous snapshot's ``snapshot_periods``;
+    ``previous_totals`` are its cube's sums per period in ``COST_COLUMNS`` order.
+
+    >>> p = PeriodState(dt.date(2024, 1, 1), 3, ("v1",), ("d1",), (Decimal(1),) * 4, "f")
+    >>> sorted(reusable_periods({p.billing_period: p}, {p.billing_period: "f"},
+    ...                         {p.billing_period: (Decimal("1.0"),) * 4}))
+    [datetime.date(2024, 1, 1)]
+    >>> reusable_periods({p.billing_period: p}, {p.billing_period: "g"}, {})
+    set()
+    """
+    keep = set()
+    for period, state in current.items():
+        if state.fingerprint is None or previous_fingerprints.get(period) != state.fingerprint:
+            continue
+        if state.ledger_totals is None or previous_totals.get(period) != state.ledger_totals:
+            continue
+        keep.add(period)
+    return keep

@@ -1,0 +1,203 @@
+"""Incremental refresh: re-using unchanged billing periods gives exactly the full rebuild's
+snapshot, and a restated month, a new rule-set version or stale allocations rebuild the right
+periods."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from helpers import create_allocations
+
+from costlens.config import Settings, load_settings
+from costlens.refresh import RefreshReport, refresh
+from costlens.warehouse import open_warehouse
+
+JAN, FEB, MAR = dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)
+
+# 80 days over three billing periods; a step in one microservice in March (an anomaly).
+_ROWS = """
+INSERT INTO allocations SELECT
+  DATE '2024-01-01' + CAST(i % 80 AS INTEGER) AS d, date_trunc('month', d),
+  '999', 'acct-' || (i % 3), ['AmazonEC2', 'AmazonS3', 'AmazonRDS'][1 + i % 3],
+  CASE WHEN i % 9 = 0 THEN NULL ELSE 'eu-west-' || (1 + i % 2) END,
+  'ut-' || (i % 5), 'i-' || (i % 40), 'Usage', 'Usage', ['OnDemand', 'Spot'][1 + i % 2],
+  'ms-' || (i % 4), CASE WHEN i % 17 = 0 THEN 'unallocated' ELSE 'owner-' || (i % 4 // 2) END,
+  ['prod', 'dev'][1 + i % 2], ['direct', 'shared'][1 + i % 2], 'r' || (i % 3),
+  CAST((i % 97) * CAST($scale AS DECIMAL(18,10)) AS DECIMAL(18,10)),
+  CAST((i % 89) * 3.0000000007 * (CASE WHEN i % 4 = 1 AND i % 80 >= 70 THEN 5 ELSE 1 END)
+       AS DECIMAL(18,10)),
+  CAST((i % 83) * 0.0200000003 AS DECIMAL(18,10)),
+  CAST((i % 79) * 0.0500000001 AS DECIMAL(18,10)),
+  (i % 13) * 0.5, 'v1'
+FROM range(4000) t(i) WHERE list_contains($periods, date_trunc('month', d))
+"""
+
+_LEDGER = """
+INSERT INTO deliveries
+SELECT $id, 'cur', 'export', 'cur2', billing_period, $id, '[]', count(*),
+       SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost), SUM(list_cost),
+       'current', TIMESTAMP '2024-04-01 00:00:00'
+FROM allocations WHERE billing_period = $period GROUP BY billing_period
+"""
+
+# Tables whose every row must be the same whether periods were re-used or rebuilt.
+_COMPARED = (
+    "daily", "rollup_daily", "rollup_monthly", "allocation_coverage", "untagged_resources",
+    "anomalies", "anomaly_root_causes", "forecasts", "budgets", "snapshot_deliveries",
+)  # fmt: skip
+
+
+def _settings(data_dir: Path) -> Settings:
+    return load_settings(
+        None, data_dir=data_dir, rules=data_dir / "rules.yaml", owners=data_dir / "owners.yaml"
+    )
+
+
+def _deliver(
+    con: duckdb.DuckDBPyConnection, period: dt.date, delivery: str, scale: str = "0.1000000001"
+) -> None:
+    """Replace ``period`` in allocations and the ledger, as ingest + attribute do."""
+    con.execute("DELETE FROM allocations WHERE billing_period = $p", {"p": period})
+    con.execute(_ROWS, {"scale": scale, "periods": [period]})
+    con.execute(
+        "UPDATE deliveries SET status = 'superseded' WHERE billing_period = $p", {"p": period}
+    )
+    con.execute(_LEDGER, {"id": delivery, "period": period})
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    with open_warehouse(data) as wh:
+        create_allocations(wh.con, ("environment",))
+        wh.con.execute("ALTER TABLE allocations ADD COLUMN rule_version VARCHAR")
+        for period in (JAN, FEB, MAR):
+            _deliver(wh.con, period, f"d-{period}")
+    return data
+
+
+def _tables(data_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
+    con = duckdb.connect(str(data_dir / "serving.duckdb"), read_only=True)
+    try:
+        return {
+            t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in _COMPARED
+        }
+    finally:
+        con.close()
+
+
+def _rebuilt(data_dir: Path) -> set[dt.date]:
+    con = duckdb.connect(str(data_dir / "serving.duckdb"), read_only=True)
+    try:
+        rows = con.execute("SELECT billing_period FROM snapshot_periods WHERE rebuilt").fetchall()
+    finally:
+        con.close()
+    return {r[0] for r in rows}
+
+
+def _snapshot_value(data_dir: Path, sql: str) -> Any:
+    con = duckdb.connect(str(data_dir / "serving.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def _refresh(data_dir: Path, *, full: bool = False) -> RefreshReport:
+    with open_warehouse(data_dir) as wh:
+        return refresh(wh, _settings(data_dir), full=full)
+
+
+def _same_as_full(data_dir: Path) -> None:
+    incremental = _tables(data_dir)
+    _refresh(data_dir, full=True)
+    full = _tables(data_dir)
+    assert incremental["daily"], "the cube is empty: the comparison would prove nothing"
+    for table in _COMPARED:
+        assert incremental[table] == full[table], table
+
+
+def test_unchanged_refresh_reuses_every_period_and_equals_a_full_build(data_dir: Path) -> None:
+    first = _refresh(data_dir)
+    assert (first.rebuilt_periods, first.reused_periods) == (3, 0)
+    second = _refresh(data_dir)
+    assert (second.rebuilt_periods, second.reused_periods) == (0, 3)
+    assert _rebuilt(data_dir) == set()
+    assert second.anomalies >= 1  # the March step is found from re-used rows too
+    _same_as_full(data_dir)
+
+
+def test_redelivered_month_rebuilds_only_that_month(data_dir: Path) -> None:
+    _refresh(data_dir)
+    with open_warehouse(data_dir) as wh:
+        _deliver(wh.con, MAR, "d-mar-2", scale="0.1100000003")
+    report = _refresh(data_dir)
+    assert (report.rebuilt_periods, report.reused_periods) == (1, 2)
+    assert _rebuilt(data_dir) == {MAR}
+    with open_warehouse(data_dir, read_only=True) as wh:
+        want = wh.con.execute(
+            "SELECT SUM(unblended_cost) FROM allocations WHERE billing_period = $p", {"p": MAR}
+        ).fetchall()
+    assert _snapshot_value(
+        data_dir, "SELECT SUM(unblended_cost) FROM daily WHERE billing_period = DATE '2024-03-01'"
+    ) == want[0][0]  # fmt: skip
+    _same_as_full(data_dir)
+
+
+def test_restated_closed_month_rebuilds_it(data_dir: Path) -> None:
+    _refresh(data_dir)
+    with open_warehouse(data_dir) as wh:
+        _deliver(wh.con, JAN, "d-jan-restated", scale="0.0900000007")
+    _refresh(data_dir)
+    assert _rebuilt(data_dir) == {JAN}
+    _same_as_full(data_dir)
+
+
+def test_new_rule_set_version_rebuilds_the_periods_it_rewrote(data_dir: Path) -> None:
+    _refresh(data_dir)
+    with open_warehouse(data_dir) as wh:
+        # Re-attributed February with new rules: other owners, same totals.
+        wh.con.execute(
+            "UPDATE allocations SET rule_version = 'v2', owner = 'owner-9' "
+            "WHERE billing_period = $p AND microservice = 'ms-1'",
+            {"p": FEB},
+        )
+        wh.con.execute("UPDATE allocations SET rule_version = 'v2' WHERE billing_period = $p",
+                       {"p": FEB})  # fmt: skip
+    report = _refresh(data_dir)
+    assert _rebuilt(data_dir) == {FEB}
+    assert report.rule_set_version == "v1,v2"
+    assert _snapshot_value(data_dir, "SELECT count(*) FROM daily WHERE owner = 'owner-9'") > 0
+    _same_as_full(data_dir)
+    with open_warehouse(data_dir) as wh:
+        wh.con.execute("UPDATE allocations SET rule_version = 'v3'")
+    _refresh(data_dir)
+    assert _rebuilt(data_dir) == {JAN, FEB, MAR}
+
+
+def test_allocations_that_disagree_with_the_ledger_are_rebuilt(data_dir: Path) -> None:
+    _refresh(data_dir)
+    with open_warehouse(data_dir) as wh:
+        # Same deliveries, version and rows, different money (a refresh ran between ingest and
+        # attribute): the previous cube no longer ties to the ledger, so it is not trusted.
+        wh.con.execute(
+            "UPDATE deliveries SET total_unblended_cost = total_unblended_cost + 0.0000000001 "
+            "WHERE billing_period = $p AND status = 'current'",
+            {"p": FEB},
+        )
+    _refresh(data_dir)
+    assert _rebuilt(data_dir) == {FEB}
+
+
+def test_periods_without_a_ledger_are_always_rebuilt(data_dir: Path) -> None:
+    with open_warehouse(data_dir) as wh:
+        wh.con.execute("DELETE FROM deliveries WHERE billing_period = $p", {"p": MAR})
+    _refresh(data_dir)
+    second = _refresh(data_dir)
+    assert _rebuilt(data_dir) == {MAR}
+    assert (second.rebuilt_periods, second.reused_periods) == (1, 2)
+    _same_as_full(data_dir)
