@@ -54,6 +54,10 @@ CREATE TABLE snapshot.anomaly_root_causes (
   anomaly_id VARCHAR, rank INTEGER, dimension VARCHAR, value VARCHAR,
   baseline_cost DECIMAL(18,2), event_cost DECIMAL(18,2), delta_cost DECIMAL(18,2), share DOUBLE
 );
+CREATE TABLE snapshot.anomaly_series (
+  dimension VARCHAR, value VARCHAR, series_hash VARCHAR, events VARCHAR
+);
+CREATE TABLE snapshot.anomaly_cause_keys (anomaly_id VARCHAR, cause_key VARCHAR);
 CREATE TABLE snapshot.forecasts (
   billing_period DATE, owner VARCHAR, month_to_date DECIMAL(38,10),
   projected DECIMAL(18,2), lower DECIMAL(18,2), upper DECIMAL(18,2)
@@ -308,18 +312,27 @@ def refresh(
                         reuse_from=PREVIOUS if reused else None,
                         reuse_periods=reused,
                     )
+                    task.advance()
+                    con.execute(_TABLES_SQL)
+                    _record_periods(con, periods, reused)
+                    scan = scan_anomalies(
+                        con,
+                        SNAPSHOT,
+                        cost_type=anomaly_cost_type,
+                        options=detector_options,
+                        previous=PREVIOUS if reused else None,
+                        stable_periods=reused,
+                    )
                 finally:
                     if reused:
                         con.execute(f"DETACH {quote(PREVIOUS)}")
-                task.advance()
-                con.execute(_TABLES_SQL)
-                _record_periods(con, periods, reused)
-                scan = scan_anomalies(
-                    con, SNAPSHOT, cost_type=anomaly_cost_type, options=detector_options
-                )
                 events = scan.events.assign(feedback=scan.events["anomaly_id"].map(marks))
                 _insert(con, "anomalies", events)
                 _insert(con, "anomaly_root_causes", scan.root_causes)
+                if scan.series_cache is not None:
+                    _insert(con, "anomaly_series", scan.series_cache)
+                if scan.cause_keys is not None:
+                    _insert(con, "anomaly_cause_keys", scan.cause_keys)
                 task.advance()
                 budgets = _plan(con, settings, anomaly_cost_type)
                 task.advance()

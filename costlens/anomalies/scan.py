@@ -7,12 +7,19 @@ stable id (dimension, value, first anomalous day and cost type) and a root cause
 contributions of its drivers (service, account, region, usage type, and the owner or
 microservice where it is not the scanned dimension) from the ``daily`` cube, plus resources from
 ``allocations`` for the largest events.
+
+Incremental: with the previous snapshot attached (``previous``), a series whose values are
+unchanged (same hash; the detector is causal and deterministic) re-uses its events, and an event
+whose root-cause window lies in billing periods re-used unchanged (``stable_periods``) re-uses
+its ranked drivers. Both give exactly what a full scan would.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from collections.abc import Mapping
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,13 +75,71 @@ ROOT_CAUSE_COLUMNS = (
 )  # fmt: skip
 
 
+SERIES_CACHE_COLUMNS = ("dimension", "value", "series_hash", "events")
+CAUSE_KEY_COLUMNS = ("anomaly_id", "cause_key")
+
+
 @dataclass(frozen=True)
 class ScanResult:
-    """Events (``EVENT_COLUMNS``) and their ranked root causes (``ROOT_CAUSE_COLUMNS``)."""
+    """Events (``EVENT_COLUMNS``) and their ranked root causes (``ROOT_CAUSE_COLUMNS``), plus
+    what the next scan re-uses: per series its hash and events (``SERIES_CACHE_COLUMNS``), per
+    event the key of its root cause (``CAUSE_KEY_COLUMNS``)."""
 
     events: pd.DataFrame
     root_causes: pd.DataFrame
     series_scanned: int
+    series_cache: pd.DataFrame | None = None
+    cause_keys: pd.DataFrame | None = None
+    series_reused: int = 0
+    causes_reused: int = 0
+
+
+def _series_hash(series: pd.Series, opts: Mapping[str, Any], cost_type: str) -> str:
+    digest = hashlib.sha256(json.dumps([sorted(opts.items()), cost_type], default=str).encode())
+    digest.update(series.index.to_numpy(dtype="datetime64[ns]").view(np.int64).tobytes())
+    digest.update(series.to_numpy(np.float64).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _events_json(events: list[AnomalyEvent]) -> str:
+    return json.dumps([
+        [e.start.isoformat(), e.last_seen.isoformat(),
+         None if e.end is None else e.end.isoformat(), e.actual, e.expected, e.max_score, e.points]
+        for e in events
+    ])  # fmt: skip
+
+
+def _events_from_json(text: str) -> list[AnomalyEvent]:
+    return [
+        AnomalyEvent(pd.Timestamp(a), pd.Timestamp(b), None if c is None else pd.Timestamp(c),
+                     float(d), float(e), float(f), int(g))
+        for a, b, c, d, e, f, g in json.loads(text)
+    ]  # fmt: skip
+
+
+def _previous(
+    con: duckdb.DuckDBPyConnection, previous: str | None, sql: str
+) -> list[tuple[Any, ...]]:
+    if previous is None:
+        return []
+    try:
+        return con.execute(sql.format(previous=quote(previous))).fetchall()
+    except duckdb.Error:
+        return []  # an older snapshot without the table: nothing to re-use
+
+
+_PREVIOUS_SERIES_SQL = "SELECT dimension, value, series_hash, events FROM {previous}.anomaly_series"
+_PREVIOUS_CAUSES_SQL = """
+SELECT k.anomaly_id, k.cause_key, c.rank, c.dimension, c.value, c.baseline_cost, c.event_cost,
+       c.delta_cost, c.share
+FROM {previous}.anomaly_cause_keys k
+LEFT JOIN {previous}.anomaly_root_causes c USING (anomaly_id)
+ORDER BY k.anomaly_id, c.rank
+"""
+
+
+def _months(start: pd.Timestamp, end: pd.Timestamp) -> set[dt.date]:
+    return {p.date() for p in pd.date_range(start.replace(day=1), end, freq="MS")}
 
 
 def anomaly_id(dimension: str, value: str, start: pd.Timestamp, cost_type: str) -> str:
@@ -201,11 +266,15 @@ def scan_anomalies(
     *,
     cost_type: str = "amortized",
     options: Mapping[str, Any] | None = None,
+    previous: str | None = None,
+    stable_periods: Collection[dt.date] = (),
 ) -> ScanResult:
     """Detect anomaly events in the daily series of every value of ``SCAN_DIMENSIONS``.
 
     ``con`` sees ``allocations`` and the snapshot attached as ``schema`` (with its rollups built);
-    ``options`` are passed to ``detect`` (``min_impact``, ``min_percent``, ...).
+    ``options`` are passed to ``detect`` (``min_impact``, ``min_percent``, ...). ``previous``
+    (the previous snapshot, attached) and ``stable_periods`` (billing periods whose cube rows
+    it gave unchanged) let unchanged series and root causes be re-used.
     """
     cost = quote(cost_column(cost_type))
     opts = dict(options or {})
@@ -218,21 +287,61 @@ def scan_anomalies(
     first, last = pd.Timestamp(frame["usage_date"].min()), pd.Timestamp(frame["usage_date"].max())
     days = pd.date_range(first, last, freq="D")
     found: list[tuple[str, str, AnomalyEvent]] = []
-    scanned = 0
+    scanned = reused_series = 0
+    known = {(str(d), str(v)): (str(h), str(e)) for d, v, h, e in _previous(
+        con, previous, _PREVIOUS_SERIES_SQL)}  # fmt: skip
+    cache = []
     for (dimension, value), series in _series(frame, days).items():
         if float(np.abs(series.to_numpy()).max()) < min_impact:
             continue  # no day can move by min_impact dollars
         scanned += 1
-        verdicts = detect(series, **opts)
-        found.extend((dimension, value, e) for e in find_events(series, verdicts))
+        key = _series_hash(series, opts, cost_type)
+        hit = known.get((dimension, value))
+        if hit is not None and hit[0] == key:
+            series_events = _events_from_json(hit[1])
+            reused_series += 1
+        else:
+            series_events = find_events(series, detect(series, **opts))
+        cache.append((dimension, value, key, _events_json(series_events)))
+        found.extend((dimension, value, e) for e in series_events)
+    old_causes: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
+    for aid, cause_key, *cause in _previous(con, previous, _PREVIOUS_CAUSES_SQL):
+        entry = old_causes.setdefault(str(aid), (str(cause_key), []))
+        if cause[0] is not None:
+            entry[1].append(tuple(cause))
+    stable = set(stable_periods)
+    keys, reused_causes = [], 0
     found.sort(key=lambda f: -abs(f[2].impact))
     events, causes = [], []
     for i, (dimension, value, event) in enumerate(found):
         aid = anomaly_id(dimension, value, event.start, cost_type)
-        ranked = _root_cause(
-            con, target, dimension, value, event, cost, first, with_resources=i < RESOURCE_EVENTS
-        )
-        top = f"{ranked.iloc[0]['dimension']}={ranked.iloc[0]['value']}" if len(ranked) else None
+        b_start = max(first, event.start - pd.Timedelta(days=BASELINE_DAYS))
+        cause_key = hashlib.sha256(
+            json.dumps([dimension, value, str(b_start), str(event.start), str(event.last_seen),
+                        i < RESOURCE_EVENTS, cost_type]).encode()
+        ).hexdigest()[:32]  # fmt: skip
+        keys.append((aid, cause_key))
+        old = old_causes.get(aid)
+        if old is not None and old[0] == cause_key and _months(b_start, event.last_seen) <= stable:
+            reused_causes += 1
+            for rank, dim, val, *money, share in old[1]:
+                causes.append(
+                    (aid, int(rank), str(dim), str(val), *map(float, money), float(share))
+                )
+            top = f"{old[1][0][1]}={old[1][0][2]}" if old[1] else None
+        else:
+            ranked = _root_cause(
+                con, target, dimension, value, event, cost, first, i < RESOURCE_EVENTS
+            )
+            top = (
+                f"{ranked.iloc[0]['dimension']}={ranked.iloc[0]['value']}" if len(ranked) else None
+            )
+            for rank, row in enumerate(ranked.to_dict("records"), start=1):
+                causes.append((
+                    aid, rank, str(row["dimension"]), str(row["value"]),
+                    round(float(row["baseline_cost"]), 2), round(float(row["event_cost"]), 2),
+                    round(float(row["delta_cost"]), 2), round(float(row["share"]), 4),
+                ))  # fmt: skip
         pct = event.impact_percent
         owner = {"owner": value, "microservice": owners.get(value)}.get(dimension)
         events.append((
@@ -242,18 +351,16 @@ def scan_anomalies(
             round(event.impact, 2), None if not np.isfinite(pct) else round(pct, 2),
             round(event.max_score, 4), event.points, top, cost_type,
         ))  # fmt: skip
-        for rank, row in enumerate(ranked.to_dict("records"), start=1):
-            causes.append((
-                aid, rank, str(row["dimension"]), str(row["value"]),
-                round(float(row["baseline_cost"]), 2), round(float(row["event_cost"]), 2),
-                round(float(row["delta_cost"]), 2), round(float(row["share"]), 4),
-            ))  # fmt: skip
     return ScanResult(
         pd.DataFrame(events, columns=list(EVENT_COLUMNS)) if events else _empty(EVENT_COLUMNS),
         pd.DataFrame(causes, columns=list(ROOT_CAUSE_COLUMNS))
         if causes
         else _empty(ROOT_CAUSE_COLUMNS),
         scanned,
+        pd.DataFrame(cache, columns=list(SERIES_CACHE_COLUMNS)),
+        pd.DataFrame(keys, columns=list(CAUSE_KEY_COLUMNS)),
+        reused_series,
+        reused_causes,
     )
 
 
