@@ -14,7 +14,6 @@ from helpers import assert_reconciles
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from costlens import cli
 from costlens.attribution import load_owners, load_rules
 from costlens.attribution.coverage import tag_coverage, top_untagged_resources
 from costlens.cli import app
@@ -47,7 +46,6 @@ LINES = [
 def env(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "rules.yaml").write_text(RULES_YAML)
     (tmp_path / "owners.yaml").write_text(OWNERS_YAML)
-    monkeypatch.setattr(cli._state, "_settings", None)  # settings are cached per process
     monkeypatch.setenv("COSTLENS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("COSTLENS_RULES", str(tmp_path / "rules.yaml"))
     monkeypatch.setenv("COSTLENS_OWNERS", str(tmp_path / "owners.yaml"))
