@@ -283,3 +283,17 @@ def test_root_cause_names_missing_columns() -> None:
     frame = pd.DataFrame({"usage_date": pd.to_datetime(["2024-01-01"]), "unblended_cost": [1.0]})
     with pytest.raises(CostlensError, match="service_code"):
         root_cause(frame, ("2024-01-01", "2024-01-01"), ("2024-01-01", "2024-01-01"))
+
+
+def test_sparse_spend_does_not_break_the_seasonal_factors() -> None:
+    """A service billed on scattered days only (weeks of zeros between) gives finite verdicts
+    and no divide-by-zero: cycles whose pattern is all zeros carry no weekly pattern."""
+    import warnings
+
+    days = "00101000100001001001001000001" + "0" * 28 + "10000011101111000010"
+    index = pd.date_range("2024-01-01", periods=len(days), freq="D")
+    values = np.array([500.0 if d == "1" else 0.0 for d in days])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = detect(pd.Series(values, index=index))
+    assert np.isfinite(out["expected"].to_numpy()[14:]).all()

@@ -184,7 +184,10 @@ def _season_factors(
     if valid.sum() < 2:
         return old
     ratios = np.median(rows[valid], axis=0)
-    ratios = np.maximum(ratios / ratios.mean(), _MIN_FACTOR)
+    level = ratios.mean()
+    if not np.isfinite(level) or level <= 0:  # cycles of zero spend: no pattern to learn
+        return old
+    ratios = np.maximum(ratios / level, _MIN_FACTOR)
     factors = np.empty(p)
     factors[(end - p + np.arange(p)) % p] = ratios
     return factors, int(valid.sum())
