@@ -8,8 +8,8 @@ later rules get their turn. Inherited values are normalized (trim, lower case, t
 such as ``"payments team": payments``), see ``Normalize``.
 
 >>> t = parse_template_text("{tag:App | service}", "rules.yaml:3")
->>> t.tag_keys(), t.is_literal
-({'app', 'service'}, False)
+>>> sorted(t.tag_keys()), t.is_literal
+(['app', 'service'], False)
 >>> Normalize(aliases={"payments team": "payments"}).apply("  Payments Team ")
 'payments'
 """
