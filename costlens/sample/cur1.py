@@ -27,9 +27,7 @@ _TS = "strftime({c}, '%Y-%m-%dT%H:%M:%S.000Z')"
 # (legacy column, canon expression, manifest type); money as exact decimal text.
 _BASE: tuple[tuple[str, str, str], ...] = (
     ("identity/LineItemId", "line_item_id", "String"),
-    ("identity/TimeInterval",
-     "strftime(usage_start, '%Y-%m-%dT%H:%M:%SZ') || '/' || strftime(usage_end, '%Y-%m-%dT%H:%M:%SZ')",
-     "Interval"),
+    ("identity/TimeInterval", "time_interval", "Interval"),
     ("bill/InvoiceId", "invoice_id", "String"),
     ("bill/InvoicingEntity", "'Amazon Web Services, Inc.'", "String"),
     ("bill/BillingEntity", "'AWS'", "String"),

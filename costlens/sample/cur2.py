@@ -16,13 +16,10 @@ from costlens.sample.manifests import Delivery, copy_to_file, iso_z, parquet_col
 
 __all__ = ["CUR2_PROJECTION", "write_cur2_period"]
 
-_TS = "strftime({c}, '%Y-%m-%dT%H:%M:%SZ')"
-
 CUR2_PROJECTION = ", ".join(
     (
         "line_item_id AS identity_line_item_id",
-        f"{_TS.format(c='usage_start')} || '/' || {_TS.format(c='usage_end')} "
-        "AS identity_time_interval",
+        "time_interval AS identity_time_interval",
         "invoice_id AS bill_invoice_id",
         "'Amazon Web Services, Inc.' AS bill_invoicing_entity",
         "'AWS' AS bill_billing_entity",
@@ -75,11 +72,9 @@ CUR2_PROJECTION = ", ".join(
         "savings_plan_used_commitment",
         "savings_plan_amortized_upfront_commitment_for_billing_period",
         "savings_plan_recurring_commitment_for_billing_period",
-        "map_from_entries(list_transform(map_entries(tags), lambda e: {'key': 'user_' || "
-        "regexp_replace(e.key, '[^A-Za-z0-9_]', '_', 'g'), 'value': e.value})) AS resource_tags",
+        "cur2_resource_tags AS resource_tags",
         "CAST(MAP() AS MAP(VARCHAR, VARCHAR)) AS cost_category",
-        "MAP {'servicename': service_name, 'region': region, 'product_family': product_family,"
-        " 'instance_type': instance_type} AS product",
+        "cur2_product AS product",
     )
 )
 """The CUR 2.0 columns, projected from ``canon`` (AWS's Data Exports column names)."""

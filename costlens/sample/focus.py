@@ -86,8 +86,7 @@ FOCUS_PROJECTION = ", ".join(
         "CAST(NULL AS VARCHAR) AS SkuPriceId",
         "account_id AS SubAccountId",
         "account_name AS SubAccountName",
-        "map_from_entries(list_transform(map_entries(tags), lambda e: "
-        "{'key': 'user:' || e.key, 'value': e.value})) AS Tags",
+        "focus_tags AS Tags",
         "service_code AS x_ServiceCode",
         "usage_type AS x_UsageType",
         "operation AS x_Operation",

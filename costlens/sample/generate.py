@@ -18,19 +18,22 @@ from costlens.errors import SampleError
 from costlens.progress import NullProgress, Progress, Task
 from costlens.sample import company as co
 from costlens.sample.labels import (
-    anomaly_table,
     choose_targets,
+    load_anomalies,
     make_label,
     place_anomalies,
 )
 from costlens.sample.lines import PeriodPlan, _add_months, commitments_for, prepare_period
 from costlens.sample.manifests import Delivery
-from costlens.sample.meters import Meter, build_meters, meters_table
+from costlens.sample.meters import build_meters, load_meters
 
 __all__ = ["DEFAULT_EXPORT_NAMES", "FORMATS", "ROWS_PER_FILE", "SampleResult", "generate_sample"]
 
 ROWS_PER_FILE = 1_000_000
 """Line items per data file, roughly (AWS splits large periods into several files too)."""
+
+_DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {"memory_limit": "1500MB"}
+"""Insertion order stays preserved (the default): the files' bytes are the same for a seed."""
 
 Writer = Callable[[duckdb.DuckDBPyConnection, Path, Delivery, Task], tuple[list[Path], int]]
 
@@ -123,12 +126,11 @@ def generate_sample(
     rows = 0
     impacts = {a.kind: Decimal(0) for a in anomalies}
     with tempfile.TemporaryDirectory(prefix="costlens-sample-") as tmp:
-        con = duckdb.connect(config={"memory_limit": "1500MB", "temp_directory": tmp})
+        con = duckdb.connect(config=_DUCKDB_CONFIG | {"temp_directory": tmp})
         try:
-            con.register("meters_arrow", meters_table(meters))
-            con.execute("CREATE TEMP TABLE meters AS SELECT * FROM meters_arrow")
-            con.register("anomalies_arrow", anomaly_table(anomalies))
-            con.execute("CREATE TEMP TABLE anomalies AS SELECT * FROM anomalies_arrow")
+            con.execute("SET enable_progress_bar = false")
+            load_meters(con, meters)
+            load_anomalies(con, anomalies)
             for period in periods:
                 hours = (_add_months(period, 1) - period).days * 24
                 estimate = len(meters) * hours * 1.2
@@ -143,7 +145,7 @@ def generate_sample(
                         restated=number == 2,
                         refund_period=periods[-2] if months > 1 else periods[-1],
                     )
-                    prepare_period(con, plan, commitments)
+                    measured = prepare_period(con, plan, commitments)
                     delivery = Delivery(name, period, seed, number, n_files, overwrite)
                     label = f"{format} {period:%Y-%m}" + (" (restated)" if number == 2 else "")
                     with progress.task(label, n_files) as task:
@@ -152,8 +154,8 @@ def generate_sample(
                     rows += count
                     deliveries.append(delivery.delivery_id)
                     if number == 1:
-                        for a in anomalies:
-                            impacts[a.kind] += _impact(con, a.meter_ids, meters, a.start, a.end)
+                        for kind, impact in measured.impacts.items():
+                            impacts[kind] += impact
         finally:
             con.close()
     labels = [make_label(a, meters, impacts[a.kind]) for a in anomalies]
@@ -171,33 +173,6 @@ def generate_sample(
         format=format,
         deliveries=deliveries,
     )
-
-
-_IMPACT_SQL = """
-SELECT CAST(COALESCE(SUM(unblended_cost - baseline_cost), 0) AS DECIMAL(38,10))
-FROM canon
-WHERE list_contains($resources, resource_id) AND list_contains($usage_types, usage_type)
-  AND usage_start >= $start AND usage_start < $end
-  AND line_item_type IN ('Usage', 'SavingsPlanCoveredUsage')
-"""
-
-
-def _impact(
-    con: duckdb.DuckDBPyConnection,
-    meter_ids: tuple[int, ...],
-    meters: list[Meter],
-    start: datetime,
-    end: datetime,
-) -> Decimal:
-    chosen = [meters[i] for i in meter_ids]
-    params = {
-        "resources": sorted({m.resource_id for m in chosen}),
-        "usage_types": sorted({m.usage_type for m in chosen}),
-        "start": start,
-        "end": end,
-    }
-    row = con.execute(_IMPACT_SQL, params).fetchone()
-    return Decimal(row[0]) if row else Decimal(0)
 
 
 def _validate(format: str, months: int, scale: float, seed: int) -> None:

@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import pyarrow as pa
+import duckdb
 
 from costlens.sample import company as co
 from costlens.sample.meters import Meter
+from costlens.sample.tables import create_temp_table
 
-__all__ = ["Anomaly", "Label", "anomaly_table", "choose_targets", "place_anomalies"]
+__all__ = ["Anomaly", "Label", "choose_targets", "load_anomalies", "place_anomalies"]
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,20 @@ def place_anomalies(
     return out
 
 
-def anomaly_table(anomalies: list[Anomaly]) -> pa.Table:
-    """One row per (anomaly, meter) for the SQL that applies them."""
-    rows = [(a.kind, mid, a.start, a.end, a.factor) for a in anomalies for mid in a.meter_ids]
-    names = ("kind", "meter_id", "start_ts", "end_ts", "factor")
-    return pa.table({n: pa.array([r[i] for r in rows]) for i, n in enumerate(names)})
+_ANOMALY_COLUMNS = (
+    ("kind", "VARCHAR"), ("meter_id", "INTEGER"), ("start_ts", "TIMESTAMP"),
+    ("end_ts", "TIMESTAMP"), ("factor", "DOUBLE"),
+)  # fmt: skip
+
+
+def load_anomalies(con: duckdb.DuckDBPyConnection, anomalies: list[Anomaly]) -> None:
+    """Create the temp table ``anomalies`` in ``con``: one row per (anomaly, meter)."""
+    rows = [
+        {"kind": a.kind, "meter_id": mid, "start_ts": a.start, "end_ts": a.end, "factor": a.factor}
+        for a in anomalies
+        for mid in a.meter_ids
+    ]
+    create_temp_table(con, "anomalies", _ANOMALY_COLUMNS, rows)
 
 
 def make_label(a: Anomaly, meters: list[Meter], impact: Decimal) -> Label:

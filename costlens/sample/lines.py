@@ -3,11 +3,12 @@
 
 ``prepare_period`` registers, in a DuckDB connection, the view ``canon`` holding every line item
 of one billing period with the superset of columns the formats need (AWS CUR 2.0 names), plus
-three internal columns: ``microservice``, ``baseline_cost`` (the cost without injected anomalies)
-and ``file_no`` (which data file of the period the line goes to). Hourly usage is the meters
-crossed with the hours (vectorized; noise is a hash of the seed, meter and hour, so it is
-deterministic); the few monthly lines (reservation fees, credits, refunds, support, tax) are
-computed in Python with exact decimals.
+internal columns: ``microservice``, ``baseline_cost`` (the cost without injected anomalies),
+``file_no`` (which data file of the period the line goes to) and the per-format spellings of the
+tags and product (``cur2_resource_tags``, ``focus_tags``, ``cur2_product``, ``time_interval``).
+Hourly usage is the meters crossed with the hours (``costlens.sample.hourly``: vectorized; noise
+is a hash of the seed, meter and hour, so it is deterministic); the few monthly lines
+(reservation fees, credits, refunds, support, tax) are computed in Python with exact decimals.
 """
 
 from __future__ import annotations
@@ -19,12 +20,26 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from costlens.sample import company as co
+from costlens.sample.hourly import (
+    CUR2_PRODUCT_SQL,
+    CUR2_TAGS_SQL,
+    FOCUS_TAGS_SQL,
+    TIME_INTERVAL_SQL,
+    prepare_hourly,
+)
 from costlens.sample.meters import RI_RECURRING_HOURLY, RI_UPFRONT_HOURLY, SP_DISCOUNT, Meter
+from costlens.sample.tables import create_temp_table
 
-__all__ = ["CANON_COLUMNS", "Commitments", "PeriodPlan", "commitments_for", "prepare_period"]
+__all__ = [
+    "CANON_COLUMNS",
+    "Commitments",
+    "PeriodPlan",
+    "PeriodTotals",
+    "commitments_for",
+    "prepare_period",
+]
 
 MONEY = "DECIMAL(18,10)"
 CANON_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -52,7 +67,9 @@ CANON_COLUMNS: tuple[tuple[str, str], ...] = (
     ("savings_plan_amortized_upfront_commitment_for_billing_period", MONEY),
     ("savings_plan_recurring_commitment_for_billing_period", MONEY),
     ("amortized_cost", MONEY), ("microservice", "VARCHAR"), ("baseline_cost", MONEY),
-    ("file_no", "INTEGER"),
+    ("file_no", "INTEGER"), ("cur2_resource_tags", "MAP(VARCHAR, VARCHAR)"),
+    ("focus_tags", "MAP(VARCHAR, VARCHAR)"), ("cur2_product", "MAP(VARCHAR, VARCHAR)"),
+    ("time_interval", "VARCHAR"),
 )  # fmt: skip
 """Every column of ``canon``, in order, with its DuckDB type."""
 
@@ -130,119 +147,10 @@ CREATE OR REPLACE TEMP TABLE period AS SELECT
     CAST($sp_discount AS DECIMAL(18,10)) AS sp_discount
 """
 
-# One row per meter, hour and (for Savings-Plan-covered hours) negation; amounts from a hash.
-_HOURLY_SQL = """
-CREATE OR REPLACE TEMP VIEW hourly AS
-WITH hours AS (
-    SELECT *, unnest(generate_series(period_start, period_end - INTERVAL 1 HOUR,
-                                     INTERVAL 1 HOUR)) AS ts
-    FROM period
-), grid AS (
-    SELECT m.*, h.*,
-        (hash(h.seed, m.meter_id, h.ts) % 1000003) / 1000003.0 AS u,
-        date_diff('hour', h.history_start, h.ts) / 720.0 AS months_in,
-        dayofweek(h.ts) IN (0, 6) AS weekend,
-        COALESCE(a.kind, '') AS anomaly,
-        CASE a.kind
-            WHEN 'slow_drift' THEN 1 + a.factor * date_diff('hour', a.start_ts, h.ts) / 24.0
-            WHEN 'new_service_ramp' THEN least(1.0, 0.1 + date_diff('hour', a.start_ts, h.ts)
-                                                         / (24.0 * a.factor))
-            ELSE COALESCE(a.factor, 1.0)
-        END AS mult
-    FROM meters m
-    JOIN hours h ON h.ts >= m.active_from AND h.ts < m.active_to
-    LEFT JOIN anomalies a ON a.meter_id = m.meter_id AND h.ts >= a.start_ts AND h.ts < a.end_ts
-), amounts AS (
-    SELECT *,
-        CASE profile
-            WHEN 'const' THEN 1.0
-            WHEN 'batch' THEN 1.0
-            WHEN 'storage' THEN base_amount * (1 + 0.02 * months_in) / hours_in_month
-            ELSE base_amount * (1 + 0.35 * sin(2 * pi() * (hour(ts) - 8) / 24))
-                 * (CASE WHEN weekend THEN 0.6 ELSE 1.0 END) * (1 + 0.03 * months_in)
-                 * (0.85 + 0.3 * u)
-        END AS raw_amount
-    FROM grid
-    WHERE profile <> 'batch' OR u < (CASE WHEN weekend THEN 0.35 ELSE 0.75 END)
-), priced AS (
-    SELECT *,
-        CAST(round(raw_amount * mult, 8) AS DECIMAL(18,8)) AS amount,
-        CAST(round(raw_amount * (CASE WHEN anomaly = 'new_service_ramp' THEN 0 ELSE 1 END), 8)
-             AS DECIMAL(18,8)) AS base_amount_dec,
-        sp_covered AND ts >= sp_start AS sp_now,
-        CAST(list_rate * sp_discount AS DECIMAL(18,10)) AS sp_rate
-    FROM amounts
-), costed AS (
-    SELECT *,
-        CAST(amount * list_rate AS DECIMAL(18,10)) AS c_list,
-        CASE WHEN purchase_option = 'Spot' THEN CAST(amount * rate AS DECIMAL(18,10))
-             ELSE CAST(amount * list_rate AS DECIMAL(18,10)) END AS c_rate,
-        CASE WHEN sp_now THEN CAST(amount * sp_rate AS DECIMAL(18,10)) END AS c_sp,
-        CASE WHEN ri_covered THEN CAST(amount * ri_effective_rate AS DECIMAL(18,10)) END AS c_ri,
-        CASE WHEN anomaly = '' THEN NULL
-             WHEN purchase_option = 'Spot' THEN CAST(base_amount_dec * rate AS DECIMAL(18,10))
-             ELSE CAST(base_amount_dec * list_rate AS DECIMAL(18,10)) END AS c_base
-    FROM priced
-)
-SELECT
-    CAST(period_start AS DATE) AS billing_period,
-    CAST(period_end AS DATE) AS billing_period_end,
-    ts AS usage_start, ts + INTERVAL 1 HOUR AS usage_end,
-    $payer AS payer_account_id, $payer_name AS payer_account_name,
-    account_id, account_name, invoice_id,
-    lower(hex(hash(seed, meter_id, ts, neg))) AS line_item_id,
-    CASE WHEN neg = 1 THEN 'SavingsPlanNegation'
-         WHEN sp_now THEN 'SavingsPlanCoveredUsage'
-         WHEN ri_covered THEN 'DiscountedUsage' ELSE 'Usage' END AS line_item_type,
-    service_code, service_name, product_family, region, usage_type, operation, resource_id,
-    instance_type,
-    CASE WHEN sp_now THEN 'SavingsPlan' WHEN ri_covered THEN 'Reserved'
-         ELSE purchase_option END AS purchase_option,
-    CASE WHEN ri_covered THEN 'Reserved' WHEN purchase_option = 'Spot' THEN 'Spot'
-         ELSE 'OnDemand' END AS pricing_term,
-    CAST(amount AS DOUBLE) AS usage_amount, pricing_unit,
-    CASE WHEN neg = 1 OR sp_now THEN list_rate WHEN ri_covered THEN CAST(0 AS DECIMAL(18,10))
-         ELSE rate END AS unblended_rate,
-    CASE WHEN neg = 1 THEN -c_list WHEN sp_now THEN c_list
-         WHEN ri_covered THEN CAST(0 AS DECIMAL(18,10)) ELSE c_rate END AS unblended_cost,
-    list_rate,
-    CASE WHEN neg = 1 THEN CAST(0 AS DECIMAL(18,10)) ELSE c_list END AS list_cost,
-    CASE WHEN neg = 1 THEN 'Savings Plan Negation used by AccountId : ' || account_id
-         WHEN sp_now THEN 'Savings Plan covered usage: ' || description
-         ELSE description END AS description,
-    tags,
-    CASE WHEN ri_covered THEN ri_arn END AS reservation_arn,
-    c_ri AS reservation_effective_cost,
-    CASE WHEN ri_covered THEN CAST(amount * ri_recurring_rate AS DECIMAL(18,10))
-         END AS reservation_recurring_fee_for_usage,
-    CASE WHEN ri_covered THEN CAST(amount * ri_upfront_rate AS DECIMAL(18,10))
-         END AS reservation_amortized_upfront_cost_for_usage,
-    CAST(NULL AS DECIMAL(18,10)) AS reservation_amortized_upfront_fee_for_billing_period,
-    CAST(NULL AS DECIMAL(18,10)) AS reservation_unused_amortized_upfront_fee_for_billing_period,
-    CAST(NULL AS DECIMAL(18,10)) AS reservation_unused_recurring_fee,
-    CAST(NULL AS DOUBLE) AS reservation_unused_quantity,
-    CAST(NULL AS DECIMAL(18,10)) AS reservation_upfront_value,
-    CASE WHEN sp_now THEN sp_arn END AS savings_plan_arn,
-    CASE WHEN sp_now AND neg = 0 THEN sp_rate END AS savings_plan_rate,
-    CASE WHEN neg = 0 THEN c_sp END AS savings_plan_effective_cost,
-    CAST(NULL AS DECIMAL(18,10)) AS savings_plan_total_commitment_to_date,
-    CAST(NULL AS DECIMAL(18,10)) AS savings_plan_used_commitment,
-    CAST(NULL AS DECIMAL(18,10)) AS savings_plan_amortized_upfront_commitment_for_billing_period,
-    CAST(NULL AS DECIMAL(18,10)) AS savings_plan_recurring_commitment_for_billing_period,
-    CASE WHEN neg = 1 THEN CAST(0 AS DECIMAL(18,10)) WHEN sp_now THEN c_sp
-         WHEN ri_covered THEN c_ri ELSE c_rate END AS amortized_cost,
-    microservice,
-    CASE WHEN neg = 1 OR ri_covered THEN CAST(0 AS DECIMAL(18,10))
-         ELSE COALESCE(c_base, c_list) END AS baseline_cost,
-    CAST(meter_id % files AS INTEGER) AS file_no
-FROM costed
-JOIN (VALUES (0), (1)) AS k(neg) ON k.neg = 0 OR sp_now
-"""
-
 # The Savings Plan's hourly recurring fee: commitment, and the part used by covered usage.
 _SP_FEE_SQL = """
-CREATE OR REPLACE TEMP TABLE sp_fees AS
-WITH hours AS (
+CREATE OR REPLACE TEMP TABLE sp_raw AS
+WITH sp_hours AS (
     SELECT *, unnest(generate_series(greatest(period_start, sp_start),
                                      period_end - INTERVAL 1 HOUR, INTERVAL 1 HOUR)) AS ts
     FROM period
@@ -250,7 +158,7 @@ WITH hours AS (
 ), used AS (
     SELECT h.ts, COALESCE(SUM(CAST(CAST(1 AS DECIMAL(18,8)) * CAST(m.list_rate * h.sp_discount
                    AS DECIMAL(18,10)) AS DECIMAL(18,10))), 0) AS used
-    FROM hours h LEFT JOIN meters m
+    FROM sp_hours h LEFT JOIN meters m
       ON m.sp_covered AND h.ts >= m.active_from AND h.ts < m.active_to
     GROUP BY h.ts
 )
@@ -287,25 +195,49 @@ SELECT
 FROM used u, period p
 """
 
+# Per (account, product, region) totals for support and tax, and per anomaly kind the cost it
+# added to usage (cost minus the cost without the anomaly), in one pass over the period.
 _TOTALS_SQL = """
 SELECT account_id, account_name, service_code, service_name, region,
-       CAST(SUM(unblended_cost) AS DECIMAL(38,10))
+       COALESCE(anomaly, '') AS anomaly, CAST(SUM(unblended_cost) AS DECIMAL(38,10)),
+       CAST(COALESCE(SUM(unblended_cost - baseline_cost) FILTER (
+           WHERE line_item_type IN ('Usage', 'SavingsPlanCoveredUsage')), 0) AS DECIMAL(38,10))
 FROM (SELECT * FROM hourly UNION ALL BY NAME SELECT * FROM sp_fees
       UNION ALL BY NAME SELECT * FROM fixed_lines)
 GROUP BY ALL ORDER BY ALL
 """
 
+_DERIVED = (
+    f"{CUR2_TAGS_SQL} AS cur2_resource_tags, {FOCUS_TAGS_SQL} AS focus_tags, "
+    f"{CUR2_PRODUCT_SQL} AS cur2_product, {TIME_INTERVAL_SQL} AS time_interval"
+)
+_DERIVED_NAMES = frozenset({"cur2_resource_tags", "focus_tags", "cur2_product", "time_interval"})
+_BASE_COLUMNS = tuple((n, t) for n, t in CANON_COLUMNS if n not in _DERIVED_NAMES)
 
-def _canon_select(table: str) -> str:
+
+def _canon_select(source: str) -> str:
+    """``source`` (a table name or a parenthesized fixed query) with the canon columns."""
     cols = ", ".join(f'CAST("{n}" AS {t}) AS "{n}"' for n, t in CANON_COLUMNS)
-    return f'SELECT {cols} FROM "{table}"'  # noqa: S608 - identifiers from CANON_COLUMNS
+    return f"SELECT {cols} FROM {source}"  # noqa: S608 - identifiers from CANON_COLUMNS
+
+
+def _with_derived(table: str) -> str:
+    return f'(SELECT *, {_DERIVED} FROM "{table}")'  # noqa: S608 - fixed table names
+
+
+@dataclass(frozen=True)
+class PeriodTotals:
+    """What one pass over a prepared period measured."""
+
+    impacts: dict[str, Decimal]
+    """Per anomaly kind: unblended cost minus the cost without the anomaly, in the period."""
 
 
 def prepare_period(
     con: duckdb.DuckDBPyConnection, plan: PeriodPlan, commitments: Commitments
-) -> None:
+) -> PeriodTotals:
     """Create the view ``canon`` of one period in ``con`` (which holds ``meters`` and
-    ``anomalies``)."""
+    ``anomalies``); the injected anomalies' cost in the period."""
     start = plan.period_start
     end = _add_months(start, 1)
     hours = int((end - start).total_seconds() // 3600)
@@ -321,22 +253,34 @@ def prepare_period(
         "sp_discount": str(SP_DISCOUNT),
     }  # fmt: skip
     con.execute(_PERIOD_SQL, params)
+    prepare_hourly(con, hours, payer.account_id, payer.name)
     names = {"payer": payer.account_id, "payer_name": payer.name}
-    # Views cannot hold parameters: the payer is a fixed, known identifier-free literal.
-    con.execute(_literal(_HOURLY_SQL, names))
+    # Tables built from a fixed query: the payer is a fixed, known identifier-free literal.
     con.execute(_literal(_SP_FEE_SQL, names))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE sp_fees AS {_canon_select(_with_derived('sp_raw'))}")
     fixed = _fixed_lines(plan, commitments, start, end, hours, invoice)
-    con.register("fixed_lines_arrow", _to_arrow(fixed))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE fixed_lines AS {_canon_select('fixed_lines_arrow')}")
-    totals = con.execute(_TOTALS_SQL).fetchall()
-    extra = _support_and_tax(totals, start, end, plan.seed, invoice)
-    con.register("extra_lines_arrow", _to_arrow(extra))
-    con.execute(f"INSERT INTO fixed_lines {_canon_select('extra_lines_arrow')}")
+    create_temp_table(con, "fixed_raw", _BASE_COLUMNS, fixed)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE fixed_lines AS {_canon_select(_with_derived('fixed_raw'))}"
+    )
+    rows = con.execute(_TOTALS_SQL).fetchall()
+    totals: dict[tuple[Any, ...], Decimal] = {}
+    impacts: dict[str, Decimal] = {}
+    for *key, anomaly, amount, impact in rows:
+        totals[tuple(key)] = totals.get(tuple(key), Decimal(0)) + amount
+        if anomaly:
+            impacts[anomaly] = impacts.get(anomaly, Decimal(0)) + impact
+    extra = _support_and_tax(
+        [(*key, amount) for key, amount in sorted(totals.items())], start, end, plan.seed, invoice
+    )
+    create_temp_table(con, "fixed_raw", _BASE_COLUMNS, extra)
+    con.execute(f"INSERT INTO fixed_lines {_canon_select(_with_derived('fixed_raw'))}")
     con.execute(
         "CREATE OR REPLACE TEMP VIEW canon AS "
         f"{_canon_select('hourly')} UNION ALL {_canon_select('sp_fees')} "
         f"UNION ALL {_canon_select('fixed_lines')}"
     )
+    return PeriodTotals(impacts=impacts)
 
 
 def _literal(sql: str, names: dict[str, str]) -> str:
@@ -440,17 +384,6 @@ def _support_and_tax(
             usage_amount=1.0, pricing_unit="", unblended_rate=Decimal(0), unblended_cost=tax,
             description=f"Tax for product code {code}"))  # fmt: skip
     return rows
-
-
-def _to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
-    arrow_types = {
-        "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR": pa.string(),
-        "DOUBLE": pa.float64(), "INTEGER": pa.int32(), MONEY: pa.decimal128(18, 10),
-        "MAP(VARCHAR, VARCHAR)": pa.map_(pa.string(), pa.string()),
-    }  # fmt: skip
-    return pa.table(
-        {n: pa.array([r[n] for r in rows], type=arrow_types[t]) for n, t in CANON_COLUMNS}
-    )
 
 
 def history_hours(start: date, months: int) -> timedelta:

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-import pyarrow as pa
+import duckdb
 
 from costlens.sample import company as co
+from costlens.sample.tables import create_temp_table
 
-__all__ = ["METERS_PER_SCALE_UNIT", "Meter", "build_meters", "meters_table"]
+__all__ = ["METERS_PER_SCALE_UNIT", "Meter", "build_meters", "load_meters"]
 
 METERS_PER_SCALE_UNIT = 0.6
 """Meter instances per unit of microservice weight at scale 1 (≈140k line items a month)."""
@@ -360,14 +361,19 @@ def _assign_savings_plan(b: _Builder) -> None:
             m.sp_covered = True
 
 
-_DEC = pa.decimal128(18, 10)
+_METER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("meter_id", "INTEGER"), ("microservice", "VARCHAR"), ("owner", "VARCHAR"),
+    ("account_id", "VARCHAR"), ("account_name", "VARCHAR"), ("region", "VARCHAR"),
+    ("service_code", "VARCHAR"), ("service_name", "VARCHAR"), ("product_family", "VARCHAR"),
+    ("usage_type", "VARCHAR"), ("operation", "VARCHAR"), ("resource_id", "VARCHAR"),
+    ("instance_type", "VARCHAR"), ("pricing_unit", "VARCHAR"), ("list_rate", "DECIMAL(18,10)"),
+    ("rate", "DECIMAL(18,10)"), ("purchase_option", "VARCHAR"), ("profile", "VARCHAR"),
+    ("base_amount", "DOUBLE"), ("description", "VARCHAR"), ("tags", "MAP(VARCHAR, VARCHAR)"),
+    ("sp_covered", "BOOLEAN"), ("ri_covered", "BOOLEAN"), ("active_from", "TIMESTAMP"),
+    ("active_to", "TIMESTAMP"),
+)  # fmt: skip
 
 
-def meters_table(meters: list[Meter]) -> pa.Table:
-    """The meters as an Arrow table for DuckDB (tags as MAP<VARCHAR, VARCHAR>)."""
-    cols: dict[str, list[object]] = {}
-    for m in meters:
-        for k, v in vars(m).items():
-            cols.setdefault(k, []).append(list(v.items()) if k == "tags" else v)
-    types = {"tags": pa.map_(pa.string(), pa.string()), "list_rate": _DEC, "rate": _DEC}
-    return pa.table({k: pa.array(v, type=types.get(k)) for k, v in cols.items()})
+def load_meters(con: duckdb.DuckDBPyConnection, meters: list[Meter]) -> None:
+    """Create the temp table ``meters`` in ``con`` (tags as MAP<VARCHAR, VARCHAR>)."""
+    create_temp_table(con, "meters", _METER_COLUMNS, [vars(m) for m in meters])
