@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -142,7 +142,7 @@ def test_labels_match_the_injected_changes(cur2: SampleResult) -> None:
     assert {a["kind"] for a in labels} == {"spike", "level_shift", "slow_drift", "new_service_ramp"}
     con = duckdb.connect()
     for a in labels:
-        if a["kind"] not in ("spike", "level_shift"):
+        if a["kind"] == "new_service_ramp":
             continue
         window, before = con.execute(f"""
             SELECT
@@ -162,6 +162,42 @@ def test_labels_match_the_injected_changes(cur2: SampleResult) -> None:
             window,
             before,
         )
+
+
+def test_new_service_ramp_label_is_the_new_resources_cost(cur2: SampleResult) -> None:
+    """The ramp's baseline is zero (the service did not exist): its label is the cost of the
+    resources first billed at its start, per day of the window, and the cost ramps up."""
+    (ramp,) = [
+        a
+        for a in json.loads(cur2.labels_path.read_text())["anomalies"]
+        if a["kind"] == "new_service_ramp"
+    ]
+    assert (ramp["microservice"], ramp["owner"], ramp["resource_id"]) == (
+        "checkout-assistant", "checkout", "",
+    )  # fmt: skip
+    start, end = ramp["start"][:-1], ramp["end"][:-1]
+    con = duckdb.connect()
+    total, first_day, last_day, before = con.execute(f"""
+        WITH lines AS (SELECT * FROM {_data(cur2)}
+                       WHERE line_item_line_item_type IN ('Usage', 'SavingsPlanCoveredUsage')
+                         AND line_item_usage_account_id = $account),
+        new AS (SELECT line_item_resource_id FROM lines GROUP BY 1
+                HAVING min(line_item_usage_start_date) >= $s::TIMESTAMP)
+        SELECT SUM(line_item_unblended_cost) FILTER (WHERE line_item_usage_start_date < $e),
+               SUM(line_item_unblended_cost) FILTER (
+                   WHERE line_item_usage_start_date < $s::TIMESTAMP + INTERVAL 1 DAY),
+               SUM(line_item_unblended_cost) FILTER (
+                   WHERE line_item_usage_start_date >= $e::TIMESTAMP - INTERVAL 1 DAY),
+               count(*) FILTER (WHERE line_item_usage_start_date < $s)
+        FROM lines WHERE line_item_resource_id IN (SELECT * FROM new)""",
+        {"account": ramp["account"], "s": start, "e": end},
+    ).fetchone()  # fmt: skip
+    assert before == 0 and total > 0
+    seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    days = Decimal(seconds) / Decimal(86400)
+    assert (total / days).quantize(Decimal("0.01")) == Decimal(ramp["expected_daily_impact_usd"])
+    # It ramps from 10 % towards full size: the last day costs well over twice the first.
+    assert last_day > 2 * first_day
 
 
 def test_same_seed_same_bytes_and_restate_changes_only_the_last_month(
