@@ -28,8 +28,12 @@ import numpy as np
 import pandas as pd
 
 from costlens.anomalies.detect import DetectorOptions, detect
+from costlens.anomalies.driver_ranking import (
+    DRIVERS_BY_DIMENSION,
+    CauseRequest,
+    rank_drivers,
+)
 from costlens.anomalies.events import AnomalyEvent, find_events
-from costlens.anomalies.root_cause import root_cause
 from costlens.rollups import cost_column, quote
 
 __all__ = ["DRIVERS_BY_DIMENSION", "SCAN_DIMENSIONS", "ScanResult", "anomaly_id", "scan_anomalies"]
@@ -37,32 +41,12 @@ __all__ = ["DRIVERS_BY_DIMENSION", "SCAN_DIMENSIONS", "ScanResult", "anomaly_id"
 SCAN_DIMENSIONS: tuple[str, ...] = ("owner", "microservice", "service_code", "account_id")
 """The dimensions whose every value's daily series is scanned."""
 
-DRIVERS_BY_DIMENSION: dict[str, tuple[str, ...]] = {
-    "owner": ("microservice", "service_code", "account_id", "region", "usage_type"),
-    "microservice": ("service_code", "account_id", "region", "usage_type"),
-    "service_code": ("owner", "account_id", "region", "usage_type"),
-    "account_id": ("owner", "service_code", "region", "usage_type"),
-}
-"""Driver columns of the root cause of an event on each scanned dimension."""
-
 BASELINE_DAYS = 28
 """Days before an event that its root cause compares against."""
 RESOURCE_EVENTS = 25
 """Events (largest impact first) whose root cause also ranks resources, read from allocations."""
-ROOT_CAUSE_ROWS = 10
-"""Contributions kept per event."""
-TIE_SHARE = 0.02
-"""Contributions within 2 % of the largest one count as ties, broken by specificity."""
-COMBINED = ("service_code", "account_id", "region", "usage_type")
-COMBINATION = "service_code/account_id/region/usage_type"
-"""The driver that combines ``COMBINED`` (values joined by ``/``)."""
-_SPECIFICITY = {
-    d: i
-    for i, d in enumerate(
-        ("owner", "microservice", "service_code", "account_id", "region", "usage_type",
-         COMBINATION, "resource_id")
-    )
-}  # fmt: skip
+CAUSE_METHOD = "sql-1"
+"""Version of the root-cause computation; a cached cause of another version is recomputed."""
 
 EVENT_COLUMNS = (
     "anomaly_id", "dimension", "value", "owner", "start_date", "end_date", "last_seen",
@@ -176,90 +160,6 @@ def _series(frame: pd.DataFrame, days: pd.DatetimeIndex) -> dict[tuple[str, str]
     return out
 
 
-def _root_cause(
-    con: duckdb.DuckDBPyConnection,
-    schema: str,
-    dimension: str,
-    value: str,
-    event: AnomalyEvent,
-    cost: str,
-    first_day: pd.Timestamp,
-    with_resources: bool,
-) -> pd.DataFrame:
-    e_start, e_end = event.start, event.last_seen
-    b_end = e_start - pd.Timedelta(days=1)
-    b_start = max(first_day, e_start - pd.Timedelta(days=BASELINE_DAYS))
-    if b_end < b_start:
-        b_start = b_end = e_start  # no history before it: compare with its own first day
-    drivers = DRIVERS_BY_DIMENSION[dimension]
-    cols = ", ".join(quote(d) for d in drivers)
-    combined = ", ".join(quote(d) for d in COMBINED)
-    params = {"value": value, "start": b_start.date(), "end": e_end.date()}
-    sql = (
-        f"SELECT usage_date, {cols}, concat_ws('/', {combined}) AS combination, "  # noqa: S608
-        f"CAST(SUM({cost}) AS DOUBLE) AS cost "
-        f"FROM {schema}.daily WHERE {quote(dimension)} = $value "
-        "AND usage_date BETWEEN $start AND $end GROUP BY ALL"
-    )
-    frame = con.execute(sql, params).df().rename(columns={"combination": COMBINATION})
-    if frame.empty:
-        return pd.DataFrame(columns=list(ROOT_CAUSE_COLUMNS[2:]))
-    frame["usage_date"] = pd.to_datetime(frame["usage_date"])
-    # A driver with one value over both windows (one region, say) explains nothing.
-    names = [d for d in drivers if frame[d].nunique() > 1] or list(drivers)
-    if frame[COMBINATION].nunique() > 1:
-        names.append(COMBINATION)
-    windows = ((e_start, e_end), (b_start, b_end))
-    ranked = root_cause(frame, *windows, drivers=names, cost_column="cost")
-    if with_resources:
-        res = con.execute(
-            "SELECT usage_date, resource_id, CAST(SUM(" + cost + ") AS DOUBLE) AS cost "
-            f"FROM allocations WHERE {quote(dimension)} = $value AND resource_id <> '' "
-            "AND usage_date BETWEEN $start AND $end GROUP BY ALL",
-            params,
-        ).df()
-        if res["resource_id"].nunique() > 1:
-            res["usage_date"] = pd.to_datetime(res["usage_date"])
-            by_resource = root_cause(res, *windows, drivers=["resource_id"], cost_column="cost")
-            total = _total_change(frame, windows)
-            by_resource["share"] = by_resource["delta_cost"] / total if total else 0.0
-            ranked = pd.concat([ranked, by_resource], ignore_index=True)
-    return _rank(ranked).head(ROOT_CAUSE_ROWS)
-
-
-def _rank(ranked: pd.DataFrame) -> pd.DataFrame:
-    """Largest contribution first; among contributions within ``TIE_SHARE`` of each other, the
-    most specific driver (the dimension with the most values) first: a resource or a
-    service/account/region/usage type combination names the cause more precisely than its
-    account, whose delta also carries the noise of everything else in it."""
-    if ranked.empty:
-        return ranked
-    size = ranked["delta_cost"].abs()
-    top = float(size.max()) or 1.0
-    keys = pd.DataFrame(
-        {
-            "bucket": (size / top / TIE_SHARE).round(),
-            "values": ranked.groupby("dimension")["value"].transform("count"),
-            "specific": ranked["dimension"].map(_SPECIFICITY).fillna(0),
-            "size": size,
-        }
-    )
-    by = ["bucket", "values", "specific", "size"]
-    order = keys.sort_values(by, ascending=False, kind="stable").index
-    return ranked.loc[order].reset_index(drop=True)
-
-
-def _total_change(
-    frame: pd.DataFrame, windows: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]
-) -> float:
-    (e_start, e_end), (b_start, b_end) = windows
-    dates, cost = frame["usage_date"], frame["cost"]
-    event = float(cost[(dates >= e_start) & (dates <= e_end)].sum())
-    base = float(cost[(dates >= b_start) & (dates <= b_end)].sum())
-    e_days, b_days = (e_end - e_start).days + 1, (b_end - b_start).days + 1
-    return event - base * e_days / b_days
-
-
 def scan_anomalies(
     con: duckdb.DuckDBPyConnection,
     schema: str,
@@ -312,36 +212,42 @@ def scan_anomalies(
     stable = set(stable_periods)
     keys, reused_causes = [], 0
     found.sort(key=lambda f: -abs(f[2].impact))
-    events, causes = [], []
+    kept: dict[str, list[tuple[Any, ...]]] = {}
+    requests = []
     for i, (dimension, value, event) in enumerate(found):
         aid = anomaly_id(dimension, value, event.start, cost_type)
         b_start = max(first, event.start - pd.Timedelta(days=BASELINE_DAYS))
         cause_key = hashlib.sha256(
-            json.dumps([dimension, value, str(b_start), str(event.start), str(event.last_seen),
-                        i < RESOURCE_EVENTS, cost_type]).encode()
+            json.dumps([CAUSE_METHOD, dimension, value, str(b_start), str(event.start),
+                        str(event.last_seen), i < RESOURCE_EVENTS, cost_type]).encode()
         ).hexdigest()[:32]  # fmt: skip
         keys.append((aid, cause_key))
         old = old_causes.get(aid)
         if old is not None and old[0] == cause_key and _months(b_start, event.last_seen) <= stable:
             reused_causes += 1
-            for rank, dim, val, *money, share in old[1]:
-                causes.append(
-                    (aid, int(rank), str(dim), str(val), *map(float, money), float(share))
-                )
-            top = f"{old[1][0][1]}={old[1][0][2]}" if old[1] else None
-        else:
-            ranked = _root_cause(
-                con, target, dimension, value, event, cost, first, i < RESOURCE_EVENTS
-            )
-            top = (
-                f"{ranked.iloc[0]['dimension']}={ranked.iloc[0]['value']}" if len(ranked) else None
-            )
-            for rank, row in enumerate(ranked.to_dict("records"), start=1):
-                causes.append((
-                    aid, rank, str(row["dimension"]), str(row["value"]),
-                    round(float(row["baseline_cost"]), 2), round(float(row["event_cost"]), 2),
-                    round(float(row["delta_cost"]), 2), round(float(row["share"]), 4),
-                ))  # fmt: skip
+            kept[aid] = [
+                (aid, int(rank), str(dim), str(val), *map(float, money), float(share))
+                for rank, dim, val, *money, share in old[1]
+            ]
+            continue
+        b_end = event.start - pd.Timedelta(days=1)
+        if b_end < b_start:
+            b_start = b_end = event.start  # no history before it: compare with its first day
+        requests.append(
+            CauseRequest(aid, dimension, value, event.start.date(), event.last_seen.date(),
+                         b_start.date(), b_end.date(), i < RESOURCE_EVENTS)
+        )  # fmt: skip
+    for aid, ranked in rank_drivers(con, target, requests, cost).items():
+        kept[aid] = [
+            (aid, rank, c.dimension, c.value, round(c.baseline_cost, 2), round(c.event_cost, 2),
+             round(c.delta_cost, 2), round(c.share, 4))
+            for rank, c in enumerate(ranked, start=1)
+        ]  # fmt: skip
+    events, causes = [], []
+    for (dimension, value, event), (aid, _) in zip(found, keys, strict=True):
+        ranked_causes = kept.get(aid, [])
+        causes.extend(ranked_causes)
+        top = f"{ranked_causes[0][2]}={ranked_causes[0][3]}" if ranked_causes else None
         pct = event.impact_percent
         owner = {"owner": value, "microservice": owners.get(value)}.get(dimension)
         events.append((
