@@ -79,7 +79,14 @@ def _locate(
 def _locate_all(
     entries: list[Any], anchor: str, by_key: dict[str, ExportFile], manifest: str
 ) -> tuple[list[ExportFile], IngestError | None]:
-    """The files a manifest lists, or the error for the first one missing."""
+    """The files a manifest lists, or the error for the first one missing (or for none)."""
+    if not entries:
+        return [], IngestError(
+            "the manifest lists no data files (neither dataFiles nor reportKeys)",
+            where=manifest,
+            fix="wait for AWS to finish the delivery and run again; if it persists, ingest the "
+            "data folder directly (its files are then read without a manifest)",
+        )
     try:
         return [_locate(str(k), anchor, by_key, manifest) for k in entries], None
     except IngestError as exc:

@@ -84,6 +84,16 @@ def _manifest_missing_file(d: Path) -> Path:
     return d
 
 
+def _manifest_lists_nothing(d: Path) -> Path:
+    write_cur2_export(d, "cur2", NOV, [Line()], "exec-8")
+    [manifest] = list(d.rglob("*-Manifest.json"))
+    body = json.loads(manifest.read_text())
+    body.pop("dataFiles", None)
+    body.pop("reportKeys", None)
+    manifest.write_text(json.dumps(body))
+    return d
+
+
 CASES: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     "corrupt gzip": (_corrupt_gzip, ["cur-00001.csv.gz", "damaged or truncated"]),
     "truncated parquet": (_truncated_parquet, ["truncated.parquet", "damaged or truncated"]),
@@ -97,6 +107,10 @@ CASES: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     "manifest lists missing file": (
         _manifest_missing_file,
         ["cur2-Manifest.json", "cur2-00001.snappy.parquet", "not there", "Fix:"],
+    ),
+    "manifest lists no files": (
+        _manifest_lists_nothing,
+        ["cur2-Manifest.json", "lists no data files", "Fix:"],
     ),
 }
 
