@@ -6,10 +6,12 @@ allocation health are written into it together with ``snapshot_info`` (build tim
 covered, rule-set version); then it is detached and published by ``os.replace``. A failure at any
 step discards the new file and leaves the previous snapshot in service.
 
-The refresh is incremental: the previous snapshot is attached read-only and the cube rows of every
-billing period whose fingerprint (current deliveries, rule-set version, rows; see
-``costlens.snapshot_periods``) and ledger totals are unchanged are copied from it; only the other
-periods are aggregated from ``allocations``. ``full=True`` rebuilds everything.
+The refresh is incremental: when some billing period's fingerprint (current deliveries, rule-set
+version, rows; see ``costlens.snapshot_periods``) and ledger totals are unchanged, the new file
+starts as a byte copy of the published one (so its cube rows are not rewritten), every derived
+table but ``daily`` and ``rollup_daily`` is dropped, the rows of the other periods are deleted and
+aggregated again from ``allocations``; the previous snapshot is also attached read-only for the
+anomaly scan's caches. ``full=True`` rebuilds everything.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -230,6 +233,19 @@ def _reusable(
     return keep
 
 
+_SNAPSHOT_TABLES_SQL = """
+SELECT table_name FROM duckdb_tables() WHERE database_name = $name ORDER BY table_name
+"""
+_KEPT_TABLES = frozenset({"daily", "rollup_daily"})
+
+
+def _drop_derived(con: duckdb.DuckDBPyConnection) -> None:
+    """In a copy of the previous snapshot, drop every table but the kept cube rows' tables."""
+    for (table,) in con.execute(_SNAPSHOT_TABLES_SQL, {"name": SNAPSHOT}).fetchall():
+        if table not in _KEPT_TABLES:
+            con.execute(f"DROP TABLE {quote(SNAPSHOT)}.{quote(str(table))}")
+
+
 def _record_periods(
     con: duckdb.DuckDBPyConnection, periods: dict[dt.date, PeriodState], reused: set[dt.date]
 ) -> None:
@@ -300,18 +316,21 @@ def refresh(
     tmp = build_target(settings.data_dir)
     reused: set[dt.date] = set()
     try:
-        _attach(con, tmp)
-        try:
-            with progress.task("Refresh", total=5) as task:
-                reused = set() if full else _reusable(con, settings, extra, periods)
+        with progress.task("Refresh", total=5) as task:
+            reused = set() if full else _reusable(con, settings, extra, periods)
+            try:
+                if reused:  # start from the published file: its kept rows need no rewrite
+                    shutil.copyfile(settings.data_dir / SERVING_FILE, tmp)
+                _attach(con, tmp)
+            except BaseException:
+                if reused:
+                    con.execute(f"DETACH {quote(PREVIOUS)}")
+                raise
+            try:
                 try:
-                    rollup_rows = build_rollups(
-                        con,
-                        SNAPSHOT,
-                        extra,
-                        reuse_from=PREVIOUS if reused else None,
-                        reuse_periods=reused,
-                    )
+                    if reused:
+                        _drop_derived(con)
+                    rollup_rows = build_rollups(con, SNAPSHOT, extra, kept_periods=reused)
                     task.advance()
                     con.execute(_TABLES_SQL)
                     _record_periods(con, periods, reused)
@@ -360,8 +379,8 @@ def refresh(
                     con, "SELECT first_date, last_date, allocation_rows FROM snapshot.snapshot_info"
                 )
                 task.advance()
-        finally:
-            con.execute(f"DETACH {quote(SNAPSHOT)}")
+            finally:
+                con.execute(f"DETACH {quote(SNAPSHOT)}")
         path = publish(tmp, settings.data_dir)
     except BaseException:
         discard(tmp)

@@ -149,21 +149,27 @@ def _sums() -> str:
 
 _CUBE_SOURCE = "allocations"
 
+_MONTHLY_SQL = """
+CREATE TABLE {target}.rollup_monthly AS
+SELECT dimension, value, billing_period, {sums}
+FROM {target}.rollup_daily GROUP BY ALL ORDER BY dimension, value, billing_period
+"""
+
 
 def build_rollups(
     con: duckdb.DuckDBPyConnection,
     schema: str,
     extra: Sequence[str] = (),
     *,
-    reuse_from: str | None = None,
-    reuse_periods: Collection[dt.date] = (),
+    kept_periods: Collection[dt.date] = (),
 ) -> int:
     """Build ``daily``, ``rollup_daily`` and ``rollup_monthly`` into the attached ``schema``.
 
     ``con`` sees ``allocations``; ``schema`` is a database attached to it (the snapshot being
-    built). With ``reuse_from`` (the previous snapshot, attached) the cube rows of the billing
-    periods in ``reuse_periods`` are copied from it and only the other periods are aggregated
-    from ``allocations``. Returns the number of rows of the cube.
+    built). With ``kept_periods``, ``schema`` is a copy of the previous snapshot whose ``daily``
+    and ``rollup_daily`` rows of those billing periods are still right: every other row is
+    deleted and aggregated again from ``allocations``, so the result equals a full build.
+    Returns the number of rows of the cube.
     """
     target = quote(schema)
     dims = [*DIMENSIONS, *extra]
@@ -174,57 +180,40 @@ def build_rollups(
         "  SUM(usage_amount) AS usage_amount, COUNT(*) AS line_items\n"
         f"FROM {_CUBE_SOURCE} {{where}} GROUP BY ALL"
     )
-    keep = sorted(reuse_periods) if reuse_from is not None else []
+    keep = sorted(kept_periods)
+    params: dict[str, dt.date] = {f"k{i}": p for i, p in enumerate(keep)}
+    stale = (
+        "WHERE billing_period IS NULL OR billing_period NOT IN "
+        f"({', '.join(f'$k{i}' for i in range(len(keep)))})"
+        if keep
+        else ""
+    )
+    per_dimension = "\nUNION ALL\n".join(
+        f"SELECT '{d}' AS dimension, {quote(d)} AS value, usage_date, billing_period,\n"
+        f"  {_sums()}\nFROM {target}.daily {stale} GROUP BY ALL"
+        for d in dims
+    )
     if not keep:
         con.execute(
             f"CREATE TABLE {target}.daily AS\n{aggregate.format(where='')} ORDER BY usage_date"
         )
+        con.execute(
+            f"CREATE TABLE {target}.rollup_daily AS\n{per_dimension}\n"
+            "ORDER BY dimension, value, usage_date, billing_period"
+        )
     else:
-        _build_cube_incrementally(con, target, quote(reuse_from or ""), dims, aggregate, keep)
-    for table, period in (
-        ("rollup_daily", "usage_date, billing_period"),
-        ("rollup_monthly", "billing_period"),
-    ):
-        parts = "\nUNION ALL\n".join(
-            f"SELECT '{d}' AS dimension, {quote(d)} AS value, {period},\n  {_sums()}\n"
-            f"FROM {target}.daily GROUP BY ALL"
-            for d in dims
+        for table in ("daily", "rollup_daily"):
+            con.execute(f"DELETE FROM {target}.{table} {stale}", params)  # noqa: S608
+        con.execute(
+            f"INSERT INTO {target}.daily BY NAME\n"
+            f"{aggregate.format(where=stale)} ORDER BY usage_date",
+            params,
         )
         con.execute(
-            f"CREATE TABLE {target}.{table} AS\n{parts}\nORDER BY dimension, value, {period}"
+            f"INSERT INTO {target}.rollup_daily BY NAME\n{per_dimension}\n"
+            "ORDER BY dimension, value, usage_date, billing_period",
+            params,
         )
+    con.execute(_MONTHLY_SQL.format(target=target, sums=_sums()))
     rows = con.execute(f"SELECT COUNT(*) FROM {target}.daily").fetchall()  # noqa: S608
     return int(rows[0][0]) if rows else 0
-
-
-_PERIODS_SQL = "SELECT DISTINCT billing_period FROM allocations"
-
-
-def _build_cube_incrementally(
-    con: duckdb.DuckDBPyConnection,
-    target: str,
-    previous: str,
-    dims: Sequence[str],
-    aggregate: str,
-    keep: Sequence[dt.date],
-) -> None:
-    """``daily`` = the previous cube's rows of ``keep`` + a fresh aggregate of the rest."""
-    kept = set(keep)
-    periods = [p for (p,) in con.execute(_PERIODS_SQL).fetchall()]
-    rebuild = sorted(p for p in periods if p is not None and p not in kept)
-    names = ("usage_date", "billing_period", *dims, *COST_COLUMNS, "usage_amount", "line_items")
-    columns = ", ".join(quote(c) for c in names)
-    params: dict[str, dt.date] = {f"k{i}": p for i, p in enumerate(keep)}
-    copy_in = ", ".join(f"$k{i}" for i in range(len(keep)))
-    parts = [
-        f"SELECT {columns} FROM {previous}.daily "  # noqa: S608
-        f"WHERE billing_period IN ({copy_in})"
-    ]
-    if rebuild:
-        params.update({f"r{i}": p for i, p in enumerate(rebuild)})
-        fresh_in = ", ".join(f"$r{i}" for i in range(len(rebuild)))
-        parts.append(aggregate.format(where=f"WHERE billing_period IN ({fresh_in})"))
-    if None in periods:
-        parts.append(aggregate.format(where="WHERE billing_period IS NULL"))
-    union = "\nUNION ALL\n".join(parts)
-    con.execute(f"CREATE TABLE {target}.daily AS\n{union}\nORDER BY usage_date", params)

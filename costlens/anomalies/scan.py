@@ -151,13 +151,16 @@ SELECT microservice, arg_max(owner, total) FROM (
 
 
 def _series(frame: pd.DataFrame, days: pd.DatetimeIndex) -> dict[tuple[str, str], pd.Series]:
-    out = {}
-    for (dimension, value), group in frame.groupby(["dimension", "value"], sort=True):
-        s = pd.Series(
-            group["cost"].to_numpy(np.float64), index=pd.DatetimeIndex(group["usage_date"])
-        )
-        out[(str(dimension), str(value))] = s.groupby(level=0).sum().reindex(days, fill_value=0.0)
-    return out
+    """One zero-filled daily series per (dimension, value), sorted; ``frame`` has one row per
+    dimension, value and day (the scan's query groups by them)."""
+    keys = list(zip(frame["dimension"].astype(str), frame["value"].astype(str), strict=True))
+    names = sorted(set(keys))
+    row = {k: i for i, k in enumerate(names)}
+    matrix = np.zeros((len(names), len(days)))
+    cols = days.get_indexer(pd.DatetimeIndex(frame["usage_date"]))
+    rows = np.fromiter((row[k] for k in keys), dtype=np.intp, count=len(keys))
+    np.add.at(matrix, (rows, cols), frame["cost"].to_numpy(np.float64))
+    return {k: pd.Series(matrix[i], index=days) for i, k in enumerate(names)}
 
 
 def scan_anomalies(
