@@ -201,3 +201,25 @@ def test_periods_without_a_ledger_are_always_rebuilt(data_dir: Path) -> None:
     assert _rebuilt(data_dir) == {MAR}
     assert (second.rebuilt_periods, second.reused_periods) == (1, 2)
     _same_as_full(data_dir)
+
+
+def test_cli_refresh_full_rebuilds_every_period(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from costlens.cli import app
+
+    monkeypatch.setenv("COSTLENS_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("COSTLENS_RULES", str(data_dir / "rules.yaml"))
+    monkeypatch.setenv("COSTLENS_OWNERS", str(data_dir / "owners.yaml"))
+    runs = []
+    for args in (["refresh", "--json"], ["refresh", "--json"], ["refresh", "--json", "--full"]):
+        result = CliRunner().invoke(app, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output)
+        runs.append((summary["rebuilt_periods"], summary["reused_periods"]))
+    assert runs == [(3, 0), (0, 3), (3, 0)]
+    assert _rebuilt(data_dir) == {JAN, FEB, MAR}

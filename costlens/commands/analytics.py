@@ -56,13 +56,16 @@ def sync_lock(data_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def run_refresh(cfg: Settings, *, show_progress: bool = True) -> dict[str, Any]:
-    """Build and publish a new snapshot from the warehouse; returns the refresh summary."""
+def run_refresh(cfg: Settings, *, show_progress: bool = True, full: bool = False) -> dict[str, Any]:
+    """Build and publish a new snapshot from the warehouse; returns the refresh summary.
+    ``full`` rebuilds every billing period instead of re-using unchanged ones."""
     from costlens.refresh import refresh
     from costlens.warehouse import open_warehouse
 
     with open_warehouse(cfg.data_dir) as wh:
-        report = refresh(wh, cfg, progress=terminal_progress() if show_progress else None)
+        report = refresh(
+            wh, cfg, progress=terminal_progress() if show_progress else None, full=full
+        )
     return report.as_dict()
 
 
@@ -120,9 +123,17 @@ def register(app: typer.Typer) -> None:
     def refresh_command(
         ctx: typer.Context,
         json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+        full: Annotated[
+            bool,
+            typer.Option(
+                "--full",
+                help="Rebuild every billing period (default: re-use the periods whose "
+                "deliveries, rules and rows are unchanged).",
+            ),
+        ] = False,
     ) -> None:
         """Rebuild the serving snapshot (rollups, anomalies, forecasts, budgets) and publish it."""
-        summary = run_refresh(settings(ctx), show_progress=not json_output)
+        summary = run_refresh(settings(ctx), show_progress=not json_output, full=full)
         if json_output:
             emit_json(summary)
         else:
