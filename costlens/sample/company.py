@@ -10,8 +10,9 @@ here, with its messy variants, so rules can be written against it without readin
 How the generator uses it (stable contract):
 
 - Each microservice runs its ``workloads`` in its ``accounts``; every resource of it carries one
-  of its ``tag_variants`` (chosen per resource, weighted by ``share``), except a fraction
-  ``UNTAGGED_SHARE`` of the company's spend, whose resources carry no tags at all.
+  of its ``tag_variants`` (chosen per resource, weighted by ``share``), except whole resources
+  chosen by cost so that ``UNTAGGED_SHARE`` of the usage spend carries no tags at all, most of it
+  in ``ACCOUNT_ATTRIBUTED`` accounts (at most ``UNATTRIBUTABLE_SHARE`` elsewhere).
 - Tag keys are written as shown, with the prefix each format uses for user-defined tags: CUR 2.0
   ``resource_tags`` map key ``user_team``, legacy CSV column ``resourceTags/user:team``, legacy
   Parquet column ``resource_tags_user_team``, FOCUS ``Tags`` key ``user:team``. Values are written
@@ -37,13 +38,16 @@ from decimal import Decimal
 
 __all__ = [
     "ACCOUNTS",
+    "ACCOUNT_ATTRIBUTED",
     "COMPANY_NAME",
     "MICROSERVICES",
     "NEW_MICROSERVICE",
+    "NEW_MICROSERVICE_USD_PER_DAY",
     "OWNERS",
     "PAYER_ACCOUNT",
     "RETIRED_MICROSERVICE",
     "SHARED_EKS_CLUSTER",
+    "UNATTRIBUTABLE_SHARE",
     "UNTAGGED_SHARE",
     "WORKLOADS",
     "Account",
@@ -58,7 +62,22 @@ __all__ = [
 COMPANY_NAME = "Northwind Outfitters"
 
 UNTAGGED_SHARE = 0.15
-"""Approximate share of the company's usage spend on resources that carry no tags at all."""
+"""Share of the company's usage spend (expected cost) on lines that carry no tags at all: the
+shared network (NAT gateways, data transfer) plus whole resources chosen by cost."""
+
+UNATTRIBUTABLE_SHARE = 0.02
+"""At most this share of usage spend is untagged in accounts no shipped rule attributes (prod,
+staging): what ``data/rules.yaml`` leaves ``unallocated``."""
+
+ACCOUNT_ATTRIBUTED: tuple[str, ...] = (
+    "northwind-data",
+    "northwind-shared-services",
+    "northwind-sandbox",
+)
+"""Accounts whose untagged spend ``data/rules.yaml`` attributes by account (owner or microservice)."""
+
+NEW_MICROSERVICE_USD_PER_DAY = 450.0
+"""Daily cost of ``NEW_MICROSERVICE`` at full size, at scale 1 (proportional to the scale)."""
 
 SHARED_EKS_CLUSTER = "platform-eks"
 """Name of the shared EKS cluster; its EC2 nodes carry ``eks:cluster-name`` = this name."""

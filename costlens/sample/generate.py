@@ -116,7 +116,7 @@ def generate_sample(
     targets = choose_targets(seed)
     forced = frozenset(targets.values()) | {co.NEW_MICROSERVICE, co.RETIRED_MICROSERVICE}
     meters = build_meters(seed, scale, history_start, history_end, forced)
-    anomalies = place_anomalies(meters, targets, history_end, last_month)
+    anomalies = place_anomalies(meters, targets, history_start, history_end, last_month, scale)
     commitments = commitments_for(meters, history_start, months)
     name = export or DEFAULT_EXPORT_NAMES[format]
     writer = _writer(format)

@@ -1,10 +1,12 @@
 # ruff: noqa: E501
 """Injected anomalies and their ground truth (``labels.json``).
 
-Four kinds, chosen per seed among the microservices: a **spike** (usage ×4 for two days), a
-**level shift** (usage ×1.8 from the middle of the last month on), a **slow drift** (storage
-growing 3 % a day through the last month) and the **new-service ramp** (the new microservice
-ramping from 10 % to full size over 14 days). The expected daily impact is measured on the
+Four kinds, chosen per seed among the microservices and sized like real incidents, in dollars
+proportional to the scale: a **spike** (+$900/day at scale 1 for two days), a **level shift**
+(+$350/day from the middle of the last month on), a **slow drift** (storage accumulating
+linearly through the last month, +$400/day by its last day) and the **new-service ramp** (the
+new microservice, ~$450/day at full size, ramping from 10 % to full size over 14 days). None
+starts in the first ``QUIET_DAYS`` of the history. The expected daily impact is measured on the
 generated data itself: the sum over the window of cost minus the cost without the anomaly, divided
 by the window's days.
 """
@@ -19,7 +21,7 @@ from decimal import Decimal
 import duckdb
 
 from costlens.sample import company as co
-from costlens.sample.meters import Meter
+from costlens.sample.meters import QUIET_DAYS, Meter, expected_hourly_cost
 from costlens.sample.tables import create_temp_table
 
 __all__ = ["Anomaly", "Label", "choose_targets", "load_anomalies", "place_anomalies"]
@@ -58,10 +60,19 @@ class Label:
 
 
 _KINDS = (
-    ("spike", ("lambda", "dynamodb", "cloudfront"), ("Request", "ReadRequestUnits", "US-DataTransfer-Out-Bytes")),
-    ("level_shift", ("dynamodb", "lambda"), ("WriteRequestUnits", "Lambda-GB-Second")),
+    ("spike", ("lambda", "dynamodb", "cloudfront"),
+     ("Request", "Lambda-GB-Second", "ReadRequestUnits", "WriteRequestUnits", "US-DataTransfer-Out-Bytes")),
+    ("level_shift", ("dynamodb", "lambda"), ("WriteRequestUnits", "ReadRequestUnits", "Lambda-GB-Second")),
     ("slow_drift", ("s3",), ("TimedStorage-ByteHrs",)),
 )  # fmt: skip
+
+SPIKE_USD_PER_DAY = 900.0
+"""Cost a spike adds per day, at scale 1 (a runaway retry loop, a crawler, a bad deploy)."""
+SPIKE_DAYS = 2
+LEVEL_SHIFT_USD_PER_DAY = 350.0
+"""Cost a level shift adds per day from its start on, at scale 1 (a feature doubling traffic)."""
+DRIFT_USD_PER_DAY_AT_END = 400.0
+"""Cost a slow drift adds on its last day, at scale 1 (linear: a log bucket without lifecycle)."""
 
 
 def choose_targets(seed: int) -> dict[str, str]:
@@ -81,24 +92,48 @@ def choose_targets(seed: int) -> dict[str, str]:
     return chosen
 
 
+def _bare(usage_type: str) -> str:
+    """The usage type without its region prefix (``USW2-Request`` → ``Request``)."""
+    return usage_type.removeprefix("USW2-")
+
+
 def place_anomalies(
-    meters: list[Meter], targets: dict[str, str], history_end: datetime, last_month: datetime
+    meters: list[Meter],
+    targets: dict[str, str],
+    history_start: datetime,
+    history_end: datetime,
+    last_month: datetime,
+    scale: float,
 ) -> list[Anomaly]:
-    """The anomalies on concrete meters: windows in the last month of the history."""
-    out: list[Anomaly] = []
+    """The anomalies on concrete meters, in the last month of the history and never in its
+    first ``QUIET_DAYS``, each on its microservice's costliest eligible meter and sized in
+    dollars (proportional to ``scale``): the multiplier is what adds that cost to the meter."""
+    quiet = history_start + QUIET_DAYS
+    spike = max(last_month + timedelta(days=7), quiet)
+    shift = max(last_month + timedelta(days=14), quiet + timedelta(days=3))
+    drift = max(last_month, quiet)
     windows = {
-        "spike": (last_month + timedelta(days=7), last_month + timedelta(days=9), 4.0),
-        "level_shift": (last_month + timedelta(days=14), history_end, 1.8),
-        "slow_drift": (last_month, history_end, 0.03),
+        "spike": (spike, spike + timedelta(days=SPIKE_DAYS)),
+        "level_shift": (shift, history_end),
+        "slow_drift": (drift, history_end),
     }
+    out: list[Anomaly] = []
     for kind, _, usage_types in _KINDS:
         name = targets[kind]
-        meter = next(
-            m for m in meters
-            if (m.microservice == name and m.usage_type.split("-", 1)[-1] in usage_types)
-            or (m.microservice == name and m.usage_type in usage_types)
-        )  # fmt: skip
-        start, end, factor = windows[kind]
+        start, end = windows[kind]
+        months_in = (start - history_start).total_seconds() / (720 * 3600)
+        meter = max(
+            (m for m in meters if m.microservice == name and _bare(m.usage_type) in usage_types),
+            key=lambda m: (expected_hourly_cost(m, months_in), -m.meter_id),
+        )
+        daily = expected_hourly_cost(meter, months_in) * 24
+        if kind == "spike":
+            factor = 1 + SPIKE_USD_PER_DAY * scale / daily
+        elif kind == "level_shift":
+            factor = 1 + LEVEL_SHIFT_USD_PER_DAY * scale / daily
+        else:  # the multiplier grows by ``factor`` a day
+            days = (end - start).total_seconds() / 86400
+            factor = DRIFT_USD_PER_DAY_AT_END * scale / daily / days
         out.append(Anomaly(kind, name, (meter.meter_id,), start, end, factor))
     new = [m for m in meters if m.microservice == co.NEW_MICROSERVICE]
     if new:

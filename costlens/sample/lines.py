@@ -371,7 +371,9 @@ def _support_and_tax(
         product_family="", usage_type="Dollar", operation="", usage_amount=1.0, pricing_unit="",
         unblended_rate=support, unblended_cost=support,
         description="AWS Support (Enterprise) monthly fee")]  # fmt: skip
-    by_key = {(t[0], t[1], t[2], t[3]): t[5] for t in totals}
+    by_key: dict[tuple[Any, ...], Decimal] = {}
+    for t in totals:  # the tax base: every region, credits and refunds included
+        by_key[t[:4]] = by_key.get(t[:4], Decimal(0)) + t[5]
     key = (payer.account_id, payer.name, "AWSSupportEnterprise", "AWS Support (Enterprise)")
     by_key[key] = by_key.get(key, Decimal(0)) + support
     for (acct_id, acct_name, code, name), amount in sorted(by_key.items()):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -20,7 +20,15 @@ import duckdb
 from costlens.sample import company as co
 from costlens.sample.tables import create_temp_table
 
-__all__ = ["METERS_PER_SCALE_UNIT", "Meter", "build_meters", "load_meters"]
+__all__ = [
+    "METERS_PER_SCALE_UNIT",
+    "QUIET_DAYS",
+    "Meter",
+    "build_meters",
+    "expected_cost",
+    "expected_hourly_cost",
+    "load_meters",
+]
 
 METERS_PER_SCALE_UNIT = 0.6
 """Meter instances per unit of microservice weight at scale 1 (≈140k line items a month)."""
@@ -29,16 +37,34 @@ _REGION_PREFIX = {"us-east-1": "", "us-west-2": "USW2-"}
 _ACCOUNT_REGION = {"northwind-data": "us-west-2"}
 
 # (instance type, on-demand $/h); Linux, us-east-1 public prices.
-_EC2_CURRENT = (("m6i.large", "0.096"), ("m6i.xlarge", "0.192"), ("c6i.xlarge", "0.17"))
-_EC2_PREVIOUS = (("m4.large", "0.10"), ("c4.xlarge", "0.199"))
-_EC2_GRAVITON = (("m7g.large", "0.0816"), ("m7g.xlarge", "0.1632"), ("c7g.xlarge", "0.145"))
-_SPOT = (("c6i.2xlarge", "0.34", "0.1292"), ("m6i.2xlarge", "0.384", "0.1459"))
+_EC2_CURRENT = (
+    ("m6i.2xlarge", "0.384"), ("c6i.4xlarge", "0.68"), ("m6i.4xlarge", "0.768"),
+    ("c6i.8xlarge", "1.36"), ("m6i.8xlarge", "1.536"),
+)  # fmt: skip
+_EC2_PREVIOUS = (("m4.4xlarge", "0.80"), ("c4.4xlarge", "0.796"), ("c4.8xlarge", "1.591"))
+_EC2_GRAVITON = (
+    ("m7g.2xlarge", "0.3264"), ("c7g.4xlarge", "0.578"), ("m7g.4xlarge", "0.6528"),
+    ("c7g.8xlarge", "1.1563"),
+)  # fmt: skip
+_SPOT = (("c6i.8xlarge", "1.36", "0.5168"), ("m6i.8xlarge", "1.536", "0.5837"))
 _RDS = {
-    "rds-postgres": ("Multi-AZUsage:db.r6g.xlarge", "CreateDBInstance:0014", "0.904", "PostgreSQL"),
-    "rds-mysql": ("InstanceUsage:db.m6g.large", "CreateDBInstance:0002", "0.152", "MySQL"),
-    "rds-sqlserver": ("InstanceUsage:db.m5.xlarge", "CreateDBInstance:0012", "1.462", "SQL Server"),
-    "rds-oracle": ("InstanceUsage:db.m5.large", "CreateDBInstance:0005", "0.544", "Oracle"),
+    "rds-postgres": (
+        "Multi-AZUsage:db.r6g.2xlarge",
+        "CreateDBInstance:0014",
+        "1.808",
+        "PostgreSQL",
+    ),
+    "rds-mysql": ("InstanceUsage:db.r6g.xlarge", "CreateDBInstance:0002", "0.43", "MySQL"),
+    "rds-sqlserver": (
+        "InstanceUsage:db.m5.2xlarge",
+        "CreateDBInstance:0012",
+        "2.924",
+        "SQL Server",
+    ),
+    "rds-oracle": ("InstanceUsage:db.m5.xlarge", "CreateDBInstance:0005", "1.088", "Oracle"),
 }
+QUIET_DAYS = timedelta(days=21)
+"""No change is injected in the first three weeks of history (detectors need a baseline)."""
 SP_DISCOUNT = Decimal("0.72")
 """Savings Plan rate as a fraction of the on-demand rate (a 1-year no-upfront Compute SP)."""
 RI_UPFRONT_HOURLY = Decimal("0.1130")
@@ -81,6 +107,45 @@ class Meter:
     active_to: datetime = datetime(2100, 1, 1)
 
 
+_WEEK_FACTOR = (5 + 2 * 0.6) / 7
+"""Mean of the variable profile's weekday/weekend factor (weekends at 60 %)."""
+_BATCH_DUTY = (5 * 0.75 + 2 * 0.35) / 7
+"""Share of hours a Spot batch meter runs (75 % of weekday hours, 35 % of weekend hours)."""
+
+
+def expected_hourly_cost(m: Meter, months_in: float) -> float:
+    """The mean unblended cost per active hour of ``m``, ``months_in`` months into the history,
+    without anomalies (the diurnal curve and the noise average out to 1).
+
+    >>> m = Meter(0, "a", "t", "1", "n", "us-east-1", "AmazonEC2", "EC2", "Compute", "BoxUsage",
+    ...           "RunInstances", "i-1", "m6i.large", "Hrs", Decimal("0.096"), Decimal("0.096"),
+    ...           "OnDemand", "const", 1.0, "")
+    >>> expected_hourly_cost(m, 0.0)
+    0.096
+    """
+    rate = float(m.rate if m.purchase_option == "Spot" else m.list_rate)
+    match m.profile:
+        case "const":
+            amount = 1.0
+        case "batch":
+            amount = _BATCH_DUTY
+        case "storage":
+            amount = m.base_amount * (1 + 0.02 * months_in) / 730.0
+        case _:
+            amount = m.base_amount * _WEEK_FACTOR * (1 + 0.03 * months_in)
+    return amount * rate
+
+
+def expected_cost(m: Meter, start: datetime, end: datetime) -> float:
+    """The expected unblended cost of ``m`` over ``[start, end)`` (its active part only)."""
+    lo, hi = max(start, m.active_from), min(end, m.active_to)
+    if hi <= lo:
+        return 0.0
+    mid = lo + (hi - lo) / 2
+    months_in = (mid - start).total_seconds() / (720 * 3600)
+    return expected_hourly_cost(m, months_in) * (hi - lo).total_seconds() / 3600
+
+
 def _dec(text: str) -> Decimal:
     return Decimal(text)
 
@@ -91,6 +156,8 @@ class _Builder:
         self.meters: list[Meter] = []
         self.start, self.end = start, end
         self.resource_no = 0
+        self.resources: list[list[Meter]] = []
+        """The meters of each microservice resource (one ``_workload`` call), in build order."""
 
     def _rid(self, kind: str, account_id: str, region: str) -> str:
         self.resource_no += 1
@@ -124,9 +191,7 @@ class _Builder:
         return m
 
 
-def _tags_for(b: _Builder, ms: co.Microservice, shared: bool = False) -> dict[str, str]:
-    if shared or b.rng.random() < co.UNTAGGED_SHARE * 0.8:
-        return {}
+def _tags_for(b: _Builder, ms: co.Microservice) -> dict[str, str]:
     r, acc = b.rng.random(), 0.0
     for variant in ms.tag_variants:
         acc += variant.share
@@ -211,7 +276,7 @@ def _workload(b: _Builder, ms: co.Microservice, acct: co.Account, kind: str, tag
                      "AWS Lambda - Total Compute")  # fmt: skip
         case "dynamodb":
             rid = b._rid("table", acct.account_id, region)
-            base = float(rng.choice((200_000, 800_000, 3_000_000)))
+            base = float(rng.choice((400_000, 1_600_000, 6_000_000)))
             variable("AmazonDynamoDB", "Amazon DynamoDB", "Amazon DynamoDB PayPerRequest Throughput",
                      f"{px}ReadRequestUnits", "PayPerRequestThroughput", rid, "ReadRequestUnits",
                      "0.00000025", base, "$0.25 per million read request units")  # fmt: skip
@@ -223,7 +288,7 @@ def _workload(b: _Builder, ms: co.Microservice, acct: co.Account, kind: str, tag
                      base / 10_000, "$0.25 per GB-Month of storage used", "storage")  # fmt: skip
         case "s3":
             rid = b._rid("bucket", acct.account_id, region)
-            tb = float(rng.choice((2_000, 10_000, 40_000)))
+            tb = float(rng.choice((3_000, 12_000, 50_000)))
             for utype, op, rate, share, label in (
                 ("TimedStorage-ByteHrs", "StandardStorage", "0.023", 0.5, "Standard"),
                 ("TimedStorage-SIA-ByteHrs", "StandardIAStorage", "0.0125", 0.3, "Standard-IA"),
@@ -237,7 +302,7 @@ def _workload(b: _Builder, ms: co.Microservice, acct: co.Account, kind: str, tag
                      "$0.005 per 1,000 PUT, COPY, POST, or LIST requests")  # fmt: skip
         case "cloudfront":
             rid = b._rid("dist", acct.account_id, region)
-            gb = float(rng.choice((50, 200, 600)))
+            gb = float(rng.choice((3, 8, 20)))
             b.add(**{**common, "region": ""}, service_code="AmazonCloudFront",
                   service_name="Amazon CloudFront", product_family="Data Transfer",
                   usage_type="US-DataTransfer-Out-Bytes", operation="GET", resource_id=rid,
@@ -295,14 +360,14 @@ def _shared(b: _Builder, scale: float, eks_slots: int) -> None:
               product_family="NAT Gateway", usage_type="NatGateway-Bytes", operation="NatGateway",
               resource_id=nat, instance_type="", pricing_unit="GB", list_rate=_dec("0.045"),
               rate=_dec("0.045"), purchase_option="OnDemand", profile="variable",
-              base_amount=150.0 * scale / nats + 5, description="$0.045 per GB Data Processed by NAT Gateways")  # fmt: skip
+              base_amount=60.0 * scale / nats + 2, description="$0.045 per GB Data Processed by NAT Gateways")  # fmt: skip
     for acct in (prod, co.account("northwind-data")):
         region = _ACCOUNT_REGION.get(acct.name, "us-east-1")
         px = _REGION_PREFIX[region]
         c3 = {**common, "account_id": acct.account_id, "account_name": acct.name, "region": region}
         for utype, rate, base, desc in (
-            ("DataTransfer-Regional-Bytes", "0.01", 400.0, "$0.010 per GB - regional data transfer"),
-            ("DataTransfer-Out-Bytes", "0.09", 120.0, "$0.090 per GB - first 10 TB / month data transfer out"),
+            ("DataTransfer-Regional-Bytes", "0.01", 120.0, "$0.010 per GB - regional data transfer"),
+            ("DataTransfer-Out-Bytes", "0.09", 35.0, "$0.090 per GB - first 10 TB / month data transfer out"),
         ):  # fmt: skip
             b.add(**c3, service_code="AWSDataTransfer", service_name="AWS Data Transfer",
                   product_family="Data Transfer", usage_type=f"{px}{utype}", operation="",
@@ -323,6 +388,8 @@ def build_meters(
     span = end - start
     retire_at = start + span / 3
     new_at = start + span * 2 / 3
+    if new_at < start + QUIET_DAYS < end:
+        new_at = start + QUIET_DAYS  # not in the anomaly detector's quiet start
     eks_slots = 0
     for ms in (*co.MICROSERVICES, co.microservice(co.NEW_MICROSERVICE)):
         life = (start, end)
@@ -340,10 +407,90 @@ def build_meters(
                 if n_acct == 0 and ms.name in forced:
                     count = max(count, 1)
                 for _ in range(count):
+                    first = len(b.meters)
                     _workload(b, ms, co.account(acct_name), kind, _tags_for(b, ms), life)
+                    b.resources.append(b.meters[first:])
     _shared(b, scale, eks_slots)
+    _size_new_service(b, co.NEW_MICROSERVICE_USD_PER_DAY * scale)
+    _untag_by_budget(b, forced)
     _assign_savings_plan(b)
     return b.meters
+
+
+def _size_new_service(b: _Builder, usd_per_day: float) -> None:
+    """Scale the new microservice's request-driven meters so that, at full size, it costs
+    about ``usd_per_day`` (a launch big enough to show up, whatever the scale)."""
+    new = [m for m in b.meters if m.microservice == co.NEW_MICROSERVICE]
+    variable = [m for m in new if m.profile == "variable"]
+    fixed = sum(expected_hourly_cost(m, 0.0) for m in new if m.profile != "variable")
+    current = sum(expected_hourly_cost(m, 0.0) for m in variable)
+    wanted = usd_per_day / 24 - fixed
+    if current > 0 and wanted > 0:
+        for m in variable:
+            m.base_amount *= wanted / current
+
+
+def _untag_by_budget(b: _Builder, keep: frozenset[str]) -> None:
+    """Strip the tags of whole resources until untagged usage is ``co.UNTAGGED_SHARE`` of the
+    expected usage cost (counting the shared network, which carries no tags).
+
+    Chosen by cost, not by count, so one large resource cannot swing the share: resources are
+    taken in a seeded random order while they fit the remaining budget. At most
+    ``co.UNATTRIBUTABLE_SHARE`` may sit in accounts the shipped rules cannot attribute (prod,
+    staging); the rest goes to accounts whose untagged spend ``data/rules.yaml`` attributes by
+    account. What no resource fits is filled with orphaned, untagged EBS snapshots there.
+    Microservices in ``keep`` (anomaly targets, the new and the retired one) stay tagged.
+    """
+    cost = [expected_cost(m, b.start, b.end) for m in b.meters]
+    total = sum(cost)
+    budget = co.UNTAGGED_SHARE * total - sum(
+        c for m, c in zip(b.meters, cost, strict=True) if not m.tags
+    )
+    loose = co.UNATTRIBUTABLE_SHARE * total
+    order = list(b.resources)
+    b.rng.shuffle(order)
+    for resource in order:
+        if resource[0].microservice in keep:
+            continue
+        by_account = resource[0].account_name in co.ACCOUNT_ATTRIBUTED
+        room = budget if by_account else min(budget, loose)
+        amount = sum(cost[m.meter_id] for m in resource)
+        if amount > room:
+            continue
+        for m in resource:
+            m.tags = {}
+        budget -= amount
+        loose -= 0 if by_account else amount
+    if budget > 0:
+        _orphaned_snapshots(b, budget)
+
+
+_SNAPSHOT_GB_MAX = 16_384.0
+"""Largest EBS snapshot (a 16 TiB volume)."""
+
+
+def _orphaned_snapshots(b: _Builder, usd: float) -> None:
+    """Untagged EBS snapshots nobody owns, costing ``usd`` over the history in total, in the
+    accounts that ``data/rules.yaml`` attributes by account."""
+    homes = [co.account(name) for name in co.ACCOUNT_ATTRIBUTED[:2]]
+    unit = _orphan(b, homes[0], 1.0)
+    per_gb = expected_cost(unit, b.start, b.end)
+    b.meters.pop()
+    gb = usd / per_gb
+    count = max(1, math.ceil(gb / _SNAPSHOT_GB_MAX))
+    for i in range(count):
+        _orphan(b, homes[i % len(homes)], gb / count)
+
+
+def _orphan(b: _Builder, acct: co.Account, gb: float) -> Meter:
+    region = _ACCOUNT_REGION.get(acct.name, "us-east-1")
+    return b.add(microservice="", owner="", account_id=acct.account_id, account_name=acct.name,
+                 region=region, service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
+                 product_family="Storage Snapshot", usage_type=f"{_REGION_PREFIX[region]}EBS:SnapshotUsage",
+                 operation="CreateSnapshot", resource_id=b._rid("snap", acct.account_id, region),
+                 instance_type="", pricing_unit="GB-Mo", list_rate=_dec("0.05"), rate=_dec("0.05"),
+                 purchase_option="OnDemand", profile="storage", base_amount=gb,
+                 description="$0.05 per GB-Month of snapshot data stored")  # fmt: skip
 
 
 def _assign_savings_plan(b: _Builder) -> None:
