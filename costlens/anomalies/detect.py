@@ -140,6 +140,15 @@ def _median(values: _FloatArray) -> float:
     return float(ordered[half]) if n % 2 else float(ordered[half - 1] + ordered[half]) / 2.0
 
 
+def _column_medians(rows: _FloatArray) -> _FloatArray:
+    """``np.median(rows, axis=0)`` of a small 2-d array, without its overhead (same values)."""
+    ordered = np.sort(rows, axis=0)
+    half = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[half]
+    return (ordered[half - 1] + ordered[half]) / 2.0
+
+
 def _row_ratios(values: _FloatArray, p: int) -> _FloatArray:
     """Each complete cycle divided by its own mean (a fallback for short histories)."""
     cycles = len(values) // p
@@ -183,7 +192,7 @@ def _season_factors(
     valid = np.isfinite(rows).all(axis=1)
     if valid.sum() < 2:
         return old
-    ratios = np.median(rows[valid], axis=0)
+    ratios = _column_medians(rows[valid])
     level = ratios.mean()
     if not np.isfinite(level) or level <= 0:  # cycles of zero spend: no pattern to learn
         return old
@@ -196,10 +205,14 @@ def _season_factors(
 def _relative_scale(des: _FloatArray) -> float:
     """Robust relative noise of a deseasonalized window, from its day-to-day changes."""
     a, b = des[1:], des[:-1]
-    denom = (np.abs(a) + np.abs(b)) / 2.0
+    size = np.abs(des)
+    denom = (size[1:] + size[:-1]) / 2.0
     ok = denom > 1e-12
-    if ok.sum() < 3:
+    usable = int(np.count_nonzero(ok))
+    if usable < 3:
         return math.nan
+    if usable == denom.size:  # the usual case: no boolean selection needed
+        return _MAD_TO_SIGMA * _median(np.abs(a - b) / denom)
     return _MAD_TO_SIGMA * _median(np.abs(a[ok] - b[ok]) / denom[ok])
 
 
@@ -284,15 +297,17 @@ def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
     pct = opts.min_percent / 100.0
 
     quiet = opts.min_history if opts.min_history is not None else max(14, 2 * p)
+    factor_at = factors[positions]  # the factor of every point, refreshed with the factors
     for t in range(quiet, n):
         if p > 1 and (t % p == 0 or t == quiet):
             lo_s = max(0, t - (_SEASON_CYCLES + 1) * p)
             factors, cycles = _season_factors(x[lo_s:t] - fee[lo_s:t], t, p, (factors, cycles))
-        f_t = float(factors[positions[t]])
+            factor_at = factors[positions]
+        f_t = float(factor_at[t])
         lo = max(regime, t - level_w)
-        level = _median(clean[lo:t] / factors[positions[lo:t]])
+        level = _median(clean[lo:t] / factor_at[lo:t])
         s_lo = max(regime, t - scale_w) if t - regime >= 8 else max(0, t - scale_w)
-        rel = _relative_scale(clean[s_lo:t] / factors[positions[s_lo:t]])
+        rel = _relative_scale(clean[s_lo:t] / factor_at[s_lo:t])
         rel = max(rel, _SIGMA_FLOOR_REL) if not math.isnan(rel) else _SIGMA_FLOOR_REL
         base = level * f_t
         if is_start[t]:
@@ -325,7 +340,7 @@ def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
             continue
         # Drift: has the level's growth over the last span accelerated against the span before?
         window = clean[t + 1 - drift_w - 2 * drift_span : t + 1]
-        des = window / factors[positions[t + 1 - len(window) : t + 1]]
+        des = window / factor_at[t + 1 - len(window) : t + 1]
         far = _median(des[:drift_w])
         mid = _median(des[drift_span : drift_span + drift_w])
         now = _median(des[-drift_w:])
