@@ -21,6 +21,7 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -236,14 +237,21 @@ def _reusable(
 _SNAPSHOT_TABLES_SQL = """
 SELECT table_name FROM duckdb_tables() WHERE database_name = $name ORDER BY table_name
 """
-_KEPT_TABLES = frozenset({"daily", "rollup_daily"})
+_KEPT_TABLES = frozenset({"daily", "rollup_daily", "forecast_series"})
+"""Tables of the copied previous snapshot that the refresh updates instead of rebuilding."""
 
 
-def _drop_derived(con: duckdb.DuckDBPyConnection) -> None:
-    """In a copy of the previous snapshot, drop every table but the kept cube rows' tables."""
+def _drop_derived(con: duckdb.DuckDBPyConnection, also_keep: Collection[str] = ()) -> None:
+    """In a copy of the previous snapshot, drop every table but ``_KEPT_TABLES`` (and
+    ``also_keep``: tables still right as they are)."""
     for (table,) in con.execute(_SNAPSHOT_TABLES_SQL, {"name": SNAPSHOT}).fetchall():
-        if table not in _KEPT_TABLES:
+        if table not in _KEPT_TABLES and table not in also_keep:
             con.execute(f"DROP TABLE {quote(SNAPSHOT)}.{quote(str(table))}")
+
+
+def _last_period(periods: dict[dt.date, PeriodState]) -> dt.date | None:
+    known = [p for p in periods if p is not None]
+    return max(known) if known else None
 
 
 def _record_periods(
@@ -328,8 +336,10 @@ def refresh(
                 raise
             try:
                 try:
+                    # The last period's unallocated resources are unchanged when it is kept.
+                    untagged_kept = bool(reused) and _last_period(periods) in reused
                     if reused:
-                        _drop_derived(con)
+                        _drop_derived(con, {"untagged_resources"} if untagged_kept else ())
                     rollup_rows = build_rollups(con, SNAPSHOT, extra, kept_periods=reused)
                     task.advance()
                     con.execute(_TABLES_SQL)
@@ -357,7 +367,8 @@ def refresh(
                 task.advance()
                 has_deliveries = _has_table(con, "deliveries")
                 con.execute(_DELIVERIES_SQL if has_deliveries else _NO_DELIVERIES_SQL)
-                con.execute(_UNTAGGED_SQL)
+                if not untagged_kept:
+                    con.execute(_UNTAGGED_SQL)
                 con.execute(_COVERAGE_SQL)
                 task.advance()
                 row = fetch_one(con, "SELECT count(*) FROM snapshot.snapshot_deliveries")
@@ -417,11 +428,52 @@ WHERE dimension = 'owner' AND usage_date >= $month_start GROUP BY ALL
 """
 
 
+_FORECAST_INPUTS_SQL = """
+CREATE TABLE IF NOT EXISTS snapshot.forecast_series (
+  owner VARCHAR, series_hash VARCHAR, projected DOUBLE, lower DOUBLE, upper DOUBLE,
+  actual_to_date DOUBLE
+)
+"""
+
+
+def _series_key(daily: pd.Series, cost_type: str) -> str:
+    digest = hashlib.sha256(cost_type.encode())
+    digest.update(daily.index.to_numpy(dtype="datetime64[ns]").view(np.int64).tobytes())
+    digest.update(daily.to_numpy(np.float64).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _forecasts(
+    con: duckdb.DuckDBPyConnection, series: dict[str, pd.Series], cost_type: str
+) -> dict[str, tuple[float, float, float, float]]:
+    """(projected, lower, upper, actual to date) per owner; a series equal to the one the
+    previous snapshot forecast (kept in ``forecast_series`` of the copy) re-uses its result."""
+    from costlens.forecast import forecast_month_end
+
+    con.execute(_FORECAST_INPUTS_SQL)
+    known = {
+        str(owner): (str(key), tuple(float(v) for v in values))
+        for owner, key, *values in con.execute("SELECT * FROM snapshot.forecast_series").fetchall()
+    }
+    con.execute("DELETE FROM snapshot.forecast_series")
+    out, rows = {}, []
+    for owner, daily in series.items():
+        key = _series_key(daily, cost_type)
+        hit = known.get(owner)
+        if hit is not None and hit[0] == key:
+            out[owner] = (hit[1][0], hit[1][1], hit[1][2], hit[1][3])
+        else:
+            f = forecast_month_end(daily)
+            out[owner] = (f.projected, f.lower, f.upper, f.actual_to_date)
+        rows.append((owner, key, *out[owner]))
+    con.executemany("INSERT INTO snapshot.forecast_series VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return out
+
+
 def _plan(con: duckdb.DuckDBPyConnection, settings: Settings, cost_type: str) -> int:
     """Month-end forecasts per owner and in total (``'*'``), and budget status from
     ``owners.yaml``; returns the number of budgets written."""
-    from costlens.attribution.owners import load_owners
-    from costlens.forecast import budget_status, forecast_month_end
+    from costlens.forecast import budget_status
 
     cost = quote(cost_column(cost_type))
     frame = con.execute(_OWNER_SERIES_SQL.format(cost=cost)).df()
@@ -444,23 +496,26 @@ def _plan(con: duckdb.DuckDBPyConnection, settings: Settings, cost_type: str) ->
     series["*"] = frame.groupby("usage_date")["cost"].sum().reindex(days, fill_value=0.0)
     rows = []
     plans = {}
-    for owner, daily in series.items():
-        f = forecast_month_end(daily)
+    for owner, (f_projected, f_lower, f_upper, f_actual) in _forecasts(
+        con, series, cost_type
+    ).items():
         mtd = exact.get(owner, Decimal(0))
-        if not np.isfinite([f.projected, f.lower, f.upper, f.actual_to_date]).all():
+        if not np.isfinite([f_projected, f_lower, f_upper, f_actual]).all():
             # No spend to learn a pattern from (an owner gone before this month): nothing more.
             plans[owner] = (mtd, mtd, mtd, mtd)
             rows.append((month_start, owner, *plans[owner]))
             continue
-        rest = Decimal(repr(round(f.projected - f.actual_to_date, 2)))
-        spread = (Decimal(repr(round(f.projected - f.lower, 2))),
-                  Decimal(repr(round(f.upper - f.projected, 2))))  # fmt: skip
+        rest = Decimal(repr(round(f_projected - f_actual, 2)))
+        spread = (Decimal(repr(round(f_projected - f_lower, 2))),
+                  Decimal(repr(round(f_upper - f_projected, 2))))  # fmt: skip
         projected = mtd + rest
         plans[owner] = (mtd, projected, projected - spread[0], projected + spread[1])
         rows.append((month_start, owner, *plans[owner]))
     con.executemany("INSERT INTO snapshot.forecasts VALUES (?, ?, ?, ?, ?, ?)", rows)
     if not settings.owners.is_file():
         return 0
+    from costlens.attribution.owners import load_owners
+
     budgets = []
     for entry in load_owners(settings.owners).owners.values():
         budget = entry.monthly_budget
