@@ -142,11 +142,13 @@ def _median(values: _FloatArray) -> float:
 
 def _column_medians(rows: _FloatArray) -> _FloatArray:
     """``np.median(rows, axis=0)`` of a small 2-d array, without its overhead (same values)."""
-    ordered = np.sort(rows, axis=0)
+    ordered: _FloatArray = np.sort(rows, axis=0)
     half = len(ordered) // 2
     if len(ordered) % 2:
-        return ordered[half]
-    return (ordered[half - 1] + ordered[half]) / 2.0
+        middle: _FloatArray = ordered[half]
+        return middle
+    mean: _FloatArray = (ordered[half - 1] + ordered[half]) / 2.0
+    return mean
 
 
 def _row_ratios(values: _FloatArray, p: int) -> _FloatArray:
