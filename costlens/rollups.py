@@ -149,6 +149,28 @@ def _sums() -> str:
 
 _CUBE_SOURCE = "allocations"
 
+_PERIODS_SQL = "SELECT DISTINCT billing_period FROM allocations"
+
+
+def _fresh_filter(
+    con: duckdb.DuckDBPyConnection, keep: Sequence[dt.date]
+) -> tuple[str, dict[str, dt.date]] | None:
+    """The WHERE clause selecting the allocations of every period not in ``keep`` (a positive
+    list, so DuckDB skips the other periods' row groups), or None when there are none."""
+    kept = set(keep)
+    periods = [p for (p,) in con.execute(_PERIODS_SQL).fetchall()]
+    rebuild = sorted(p for p in periods if p is not None and p not in kept)
+    params = {f"r{i}": p for i, p in enumerate(rebuild)}
+    clauses = [f"billing_period IN ({', '.join(f'$r{i}' for i in range(len(rebuild)))})"]
+    if not rebuild:
+        clauses = []
+    if None in periods:
+        clauses.append("billing_period IS NULL")
+    if not clauses:
+        return None
+    return "WHERE " + " OR ".join(clauses), params
+
+
 _MONTHLY_SQL = """
 CREATE TABLE {target}.rollup_monthly AS
 SELECT dimension, value, billing_period, {sums}
@@ -204,11 +226,13 @@ def build_rollups(
     else:
         for table in ("daily", "rollup_daily"):
             con.execute(f"DELETE FROM {target}.{table} {stale}", params)  # noqa: S608
-        con.execute(
-            f"INSERT INTO {target}.daily BY NAME\n"
-            f"{aggregate.format(where=stale)} ORDER BY usage_date",
-            params,
-        )
+        fresh = _fresh_filter(con, keep)
+        if fresh is not None:
+            con.execute(
+                f"INSERT INTO {target}.daily BY NAME\n"
+                f"{aggregate.format(where=fresh[0])} ORDER BY usage_date",
+                fresh[1],
+            )
         con.execute(
             f"INSERT INTO {target}.rollup_daily BY NAME\n{per_dimension}\n"
             "ORDER BY dimension, value, usage_date, billing_period",
