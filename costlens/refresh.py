@@ -59,7 +59,7 @@ CREATE TABLE snapshot.anomaly_root_causes (
   baseline_cost DECIMAL(18,2), event_cost DECIMAL(18,2), delta_cost DECIMAL(18,2), share DOUBLE
 );
 CREATE TABLE snapshot.anomaly_series (
-  dimension VARCHAR, value VARCHAR, series_hash VARCHAR, events VARCHAR
+  dimension VARCHAR, value VARCHAR, series_hash VARCHAR, events VARCHAR, state VARCHAR
 );
 CREATE TABLE snapshot.anomaly_cause_keys (anomaly_id VARCHAR, cause_key VARCHAR);
 CREATE TABLE snapshot.forecasts (

@@ -29,6 +29,8 @@ test needs 10 cycles (70 days) of history since the last regime change.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, fields
 from typing import Any
@@ -39,7 +41,7 @@ import pandas as pd
 
 from costlens.errors import CostlensError
 
-__all__ = ["COLUMNS", "DetectorOptions", "detect", "infer_period"]
+__all__ = ["COLUMNS", "DetectorOptions", "DetectorState", "detect", "detect_from", "infer_period"]
 
 COLUMNS = ("expected", "lower", "upper", "score", "is_anomaly")
 """The columns of every detector's (and baseline's) output, in order."""
@@ -260,7 +262,70 @@ def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
     >>> detect(s)["is_anomaly"].tolist()[-2:]
     [False, True]
     """
-    opts = _options(options)
+    return _detect(series, _options(options), None, None)[0]
+
+
+@dataclass(frozen=True)
+class DetectorState:
+    """The detector's state entering point ``t`` of a series (see :func:`detect_from`)."""
+
+    t: int
+    key: str
+    """Hash of the options and of the series' first ``t`` points and dates."""
+    arrays: dict[str, list[float]]
+    """``clean``, ``fee``, ``expected``, ``sigma``, ``score``, ``flag`` up to ``t``; ``factors``."""
+    scalars: tuple[int, int, int, int, int]
+    """cycles, regime, drift_from, run, run_dir."""
+
+    def to_json(self) -> str:
+        """A JSON text (floats round-trip exactly)."""
+        return json.dumps([self.t, self.key, self.arrays, list(self.scalars)])
+
+    @classmethod
+    def from_json(cls, text: str) -> DetectorState:
+        """The state ``to_json`` wrote."""
+        t, key, arrays, scalars = json.loads(text)
+        return cls(int(t), str(key), dict(arrays), tuple(int(v) for v in scalars))  # type: ignore[arg-type]
+
+
+def detect_from(
+    series: pd.Series,
+    resume: DetectorState | None = None,
+    *,
+    save_at: int | None = None,
+    **options: Any,
+) -> tuple[pd.DataFrame, DetectorState | None]:
+    """:func:`detect`, resumed from ``resume`` when it was saved on a series whose first
+    ``resume.t`` points (values and dates) and options equal this one's (else from the start),
+    and saving the state entering point ``save_at`` (None when not reached). The verdicts are
+    exactly ``detect``'s: the detector is causal, so the state at ``t`` depends only on the
+    points before it.
+
+    >>> s = pd.Series([100.0] * 40 + [900.0], index=pd.date_range("2024-03-04", periods=41))
+    >>> _, state = detect_from(s.iloc[:35], save_at=30)
+    >>> out, _ = detect_from(s, state)
+    >>> out.equals(detect(s))
+    True
+    """
+    return _detect(series, _options(options), resume, save_at)
+
+
+def _prefix_key(index: pd.DatetimeIndex, x: _FloatArray, opts: DetectorOptions, t: int) -> str:
+    digest = hashlib.sha256(repr(sorted(vars(opts).items())).encode())
+    digest.update(np.asarray(index[:t].as_unit("ns").asi8).tobytes())
+    digest.update(x[:t].tobytes())
+    return f"{t}:{digest.hexdigest()[:32]}"
+
+
+_STATE_ARRAYS = ("clean", "fee", "expected", "sigma", "score", "flag")
+
+
+def _detect(
+    series: pd.Series,
+    opts: DetectorOptions,
+    resume: DetectorState | None,
+    save_at: int | None,
+) -> tuple[pd.DataFrame, DetectorState | None]:
     if not isinstance(series.index, pd.DatetimeIndex):
         raise CostlensError(
             "detect() needs a series on a DatetimeIndex", fix="index the series by date"
@@ -299,8 +364,34 @@ def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
     pct = opts.min_percent / 100.0
 
     quiet = opts.min_history if opts.min_history is not None else max(14, 2 * p)
+    start = quiet
+    if (
+        resume is not None
+        and quiet <= resume.t <= n
+        and resume.key == _prefix_key(index, x, opts, resume.t)
+    ):
+        start = resume.t
+        arrays = {name: np.asarray(resume.arrays[name], dtype=np.float64) for name in _STATE_ARRAYS}
+        clean[:start], fee[:start] = arrays["clean"], arrays["fee"]
+        expected[:start], sigma[:start] = arrays["expected"], arrays["sigma"]
+        score[:start], flag[:start] = arrays["score"], arrays["flag"].astype(bool)
+        factors = np.asarray(resume.arrays["factors"], dtype=np.float64)
+        cycles, regime, drift_from, run, run_dir = resume.scalars
+    saved = None
     factor_at = factors[positions]  # the factor of every point, refreshed with the factors
-    for t in range(quiet, n):
+    for t in range(start, n):
+        if t == save_at:
+            values = {"clean": clean, "fee": fee, "expected": expected, "sigma": sigma,
+                      "score": score, "flag": flag.astype(np.float64)}  # fmt: skip
+            saved = DetectorState(
+                t,
+                _prefix_key(index, x, opts, t),
+                {
+                    **{name: values[name][:t].tolist() for name in _STATE_ARRAYS},
+                    "factors": factors.tolist(),
+                },
+                (cycles, regime, drift_from, run, run_dir),
+            )
         if p > 1 and (t % p == 0 or t == quiet):
             lo_s = max(0, t - (_SEASON_CYCLES + 1) * p)
             factors, cycles = _season_factors(x[lo_s:t] - fee[lo_s:t], t, p, (factors, cycles))
@@ -360,7 +451,7 @@ def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
             score[t] = max(score[t], accel / (accel + needed))
             drift_from = t + 1 - drift_w  # report a drift once, then watch from its new level
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "expected": expected,
             "lower": expected - k * sigma,
@@ -370,3 +461,4 @@ def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
         },
         index=index,
     )
+    return frame, saved

@@ -27,7 +27,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from costlens.anomalies.detect import DetectorOptions, detect
+from costlens.anomalies.detect import DetectorOptions, DetectorState, detect_from
 from costlens.anomalies.driver_ranking import (
     DRIVERS_BY_DIMENSION,
     CauseRequest,
@@ -59,7 +59,7 @@ ROOT_CAUSE_COLUMNS = (
 )  # fmt: skip
 
 
-SERIES_CACHE_COLUMNS = ("dimension", "value", "series_hash", "events")
+SERIES_CACHE_COLUMNS = ("dimension", "value", "series_hash", "events", "state")
 CAUSE_KEY_COLUMNS = ("anomaly_id", "cause_key")
 
 
@@ -112,7 +112,9 @@ def _previous(
         return []  # an older snapshot without the table: nothing to re-use
 
 
-_PREVIOUS_SERIES_SQL = "SELECT dimension, value, series_hash, events FROM {previous}.anomaly_series"
+_PREVIOUS_SERIES_SQL = (
+    "SELECT dimension, value, series_hash, events, state FROM {previous}.anomaly_series"
+)
 _PREVIOUS_CAUSES_SQL = """
 SELECT k.anomaly_id, k.cause_key, c.rank, c.dimension, c.value, c.baseline_cost, c.event_cost,
        c.delta_cost, c.share
@@ -191,8 +193,11 @@ def scan_anomalies(
     days = pd.date_range(first, last, freq="D")
     found: list[tuple[str, str, AnomalyEvent]] = []
     scanned = reused_series = 0
-    known = {(str(d), str(v)): (str(h), str(e)) for d, v, h, e in _previous(
+    known = {(str(d), str(v)): (str(h), str(e), st) for d, v, h, e, st in _previous(
         con, previous, _PREVIOUS_SERIES_SQL)}  # fmt: skip
+    # The detector's state entering the last month is saved: when only that month is
+    # re-delivered, the next scan resumes there instead of replaying the whole history.
+    month_start = int(np.flatnonzero(np.asarray(days.day) == 1)[-1]) if (days.day == 1).any() else 0
     cache = []
     for (dimension, value), series in _series(frame, days).items():
         if float(np.abs(series.to_numpy()).max()) < min_impact:
@@ -202,10 +207,14 @@ def scan_anomalies(
         hit = known.get((dimension, value))
         if hit is not None and hit[0] == key:
             series_events = _events_from_json(hit[1])
+            state_json = hit[2]
             reused_series += 1
         else:
-            series_events = find_events(series, detect(series, **opts))
-        cache.append((dimension, value, key, _events_json(series_events)))
+            resume = DetectorState.from_json(hit[2]) if hit is not None and hit[2] else None
+            verdicts, state = detect_from(series, resume, save_at=month_start or None, **opts)
+            series_events = find_events(series, verdicts)
+            state_json = state.to_json() if state is not None else None
+        cache.append((dimension, value, key, _events_json(series_events), state_json))
         found.extend((dimension, value, e) for e in series_events)
     old_causes: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
     for aid, cause_key, *cause in _previous(con, previous, _PREVIOUS_CAUSES_SQL):
