@@ -12,10 +12,12 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import typer
 
 from costlens.commands._common import console, emit_json, settings
@@ -23,7 +25,14 @@ from costlens.config import Settings
 from costlens.errors import WarehouseBusyError
 from costlens.progress import terminal_progress
 
-__all__ = ["register", "run_refresh", "run_sync", "sync_lock"]
+__all__ = [
+    "describe_attribution",
+    "periods_to_attribute",
+    "register",
+    "run_refresh",
+    "run_sync",
+    "sync_lock",
+]
 
 SYNC_LOCK = "sync.lock"
 
@@ -69,7 +78,38 @@ def run_refresh(cfg: Settings, *, show_progress: bool = True, full: bool = False
     return report.as_dict()
 
 
-def _attribute(cfg: Settings) -> dict[str, Any]:
+_ATTRIBUTED = """
+SELECT list(DISTINCT rule_version), list(DISTINCT billing_period) FROM allocations
+"""
+_LOADED_PERIODS = "SELECT list(DISTINCT billing_period) FROM line_items"
+
+
+def periods_to_attribute(
+    con: duckdb.DuckDBPyConnection, rule_version: str, changed: Collection[date]
+) -> list[date] | None:
+    """The billing periods ``sync`` must (re-)attribute: ``None`` for all of them.
+
+    All, when there are no allocations yet or they were made by other rules; otherwise only the
+    periods whose delivery changed in this run plus any loaded period not yet attributed (an
+    empty list when nothing changed). Shared splits are computed per period, so attributing a
+    period alone gives exactly what attributing everything gives for it.
+    """
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'allocations'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = con.execute(_ATTRIBUTED).fetchone()
+    versions, attributed = (row[0] or [], row[1] or []) if row else ([], [])
+    if set(versions) - {rule_version}:
+        return None
+    loaded_row = con.execute(_LOADED_PERIODS).fetchone()
+    loaded = set(loaded_row[0] or []) if loaded_row else set()
+    return sorted(set(changed) | (loaded - set(attributed)))
+
+
+def _attribute(cfg: Settings, changed: Collection[date] | None = None) -> dict[str, Any]:
+    """Apply the rules: to every period (``changed`` None), or only where ``sync`` needs to."""
     from costlens.attribution import attribute, load_owners, load_rules
     from costlens.attribution.versions import record_rule_set_version
     from costlens.warehouse import open_warehouse
@@ -77,14 +117,29 @@ def _attribute(cfg: Settings) -> dict[str, Any]:
     rules = load_rules(cfg.rules, load_owners(cfg.owners))
     with open_warehouse(cfg.data_dir) as wh:
         wh.con.execute("SET enable_progress_bar = false")  # never write to a script's stdout
-        result = attribute(wh, rules)
-    record_rule_set_version(cfg.state_database_url, rules, periods=None, rows=result.rows)
+        periods = None if changed is None else periods_to_attribute(wh.con, rules.version, changed)
+        if periods == []:
+            return {"rule_version": rules.version, "periods": [], "rows": 0, "skipped": True}
+        result = attribute(wh, rules, periods=periods)
+    record_rule_set_version(cfg.state_database_url, rules, periods=periods, rows=result.rows)
     return {
         "rule_version": result.rule_version,
         "periods": [str(p) for p in result.periods],
         "rows": result.rows,
         "unallocated_share": float(result.unallocated_share()),
+        "skipped": False,
     }
+
+
+def describe_attribution(summary: dict[str, Any]) -> str:
+    """One line for a person about what ``_attribute`` did."""
+    if summary.get("skipped"):
+        return "nothing new to attribute"
+    periods = ", ".join(p[:7] for p in summary["periods"]) or "every period"
+    return (
+        f"{summary['rows']:,} allocation rows ({periods}), "
+        f"{summary['unallocated_share']:.1%} unallocated"
+    )
 
 
 def run_sync(
@@ -97,7 +152,8 @@ def run_sync(
     progress = terminal_progress() if show_progress else None
     with sync_lock(cfg.data_dir):
         ingested = ingest(cfg, target, progress=progress)
-        attributed = _attribute(cfg)
+        changed = {d.billing_period for d in ingested.deliveries if d.status != "unchanged"}
+        attributed = _attribute(cfg, changed)
         refreshed = run_refresh(cfg, show_progress=show_progress)
     return {
         "ingest": ingested.as_dict(),
@@ -155,8 +211,5 @@ def register(app: typer.Typer) -> None:
             return
         loaded = sum(d["status"] in ("new", "replaced") for d in summary["ingest"]["deliveries"])
         att = summary["attribute"]
-        console.print(
-            f"ingest: {loaded} deliveries loaded; attribute: {att['rows']:,} allocation rows, "
-            f"{att['unallocated_share']:.1%} unallocated"
-        )
+        console.print(f"ingest: {loaded} deliveries loaded; attribute: {describe_attribution(att)}")
         _print_refresh(summary["refresh"])

@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
         json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     ) -> None:
         """Generate a sample company's bill, load and attribute it, and open the dashboard."""
+        from costlens.commands.analytics import describe_attribution
         from costlens.commands.dashboard import run_dashboard
 
         cfg = demo_settings(settings(ctx), directory)
@@ -101,10 +102,8 @@ def register(app: typer.Typer) -> None:
         if json_output:
             emit_json(summary)
         else:
-            att = summary["attribute"]
             console.print(
-                f"demo data in {cfg.data_dir}: {att['rows']:,} allocation rows, "
-                f"{att['unallocated_share']:.1%} unallocated, "
+                f"demo data in {cfg.data_dir}: {describe_attribution(summary['attribute'])}, "
                 f"{summary['refresh']['open_anomalies']} open anomalies"
             )
         if not no_serve:
