@@ -22,6 +22,7 @@ START = dt.date(2024, 1, 1)  # a Monday
 SPIKE_DAY = 60
 SHIFT_DAY = 50
 NEW_DAY = 56
+TAX_DAY = 31  # 1 February
 
 
 def _rows(days: int) -> pd.DataFrame:
@@ -30,11 +31,12 @@ def _rows(days: int) -> pd.DataFrame:
     rows = []
 
     def add(d: int, ms: str, owner: str, usage_type: str, resource: str, account: str,
-            cost: float) -> None:  # fmt: skip
+            cost: float, category: str = "Usage") -> None:  # fmt: skip
         day = START + dt.timedelta(days=d)
-        value = f"{cost * (1 + rnd.uniform(-0.02, 0.02)):.10f}"
+        noise = rnd.uniform(-0.02, 0.02) if category == "Usage" else 0.0  # billing: exact
+        value = f"{cost * (1 + noise):.10f}"
         rows.append((day, day.replace(day=1), "999", account, "AmazonEC2", "us-east-1",
-                     usage_type, resource, "Usage", "Usage", "OnDemand", ms, owner, "direct",
+                     usage_type, resource, category, category, "OnDemand", ms, owner, "direct",
                      "r", value, value, value, value, 1.0))  # fmt: skip
 
     for d in range(days):
@@ -46,6 +48,10 @@ def _rows(days: int) -> pd.DataFrame:
         if d == SPIKE_DAY:
             add(d, "spiky", "team-b", "NatGateway-Bytes", "nat-1", "acct-b", 2500)
         add(d, "shifted", "team-a", "BoxUsage", "i-3", "acct-a", 900 if d >= SHIFT_DAY else 300)
+        if d == TAX_DAY:  # billing events on the 1st: not usage, never an anomaly
+            add(d, "steady", "team-a", "", "", "acct-a", 2500, "Tax")
+            add(d, "steady", "team-a", "", "", "acct-a", 900, "Purchase")
+            add(d, "shifted", "team-a", "", "", "acct-a", -800, "Credit")
         if d >= NEW_DAY:
             add(d, "newsvc", "team-c", "BoxUsage", "i-4", "acct-c", min(200 * (d - NEW_DAY + 1),
                                                                           1000))  # fmt: skip

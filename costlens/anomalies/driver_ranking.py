@@ -113,6 +113,7 @@ FROM (
   FROM {schema}.daily d JOIN _cause_events e
     ON e.dimension = $dimension AND d.{dimension} = e.value
    AND d.usage_date BETWEEN e.b_start AND e.e_end
+  WHERE d.charge_category = $charge_category
 ) UNPIVOT (value FOR driver IN ({names}))
 GROUP BY ALL
 """
@@ -120,7 +121,8 @@ GROUP BY ALL
 _RESOURCES_SQL = """
 WITH candidates AS MATERIALIZED (
   SELECT usage_date, resource_id, {dimensions}, {cost} AS cost FROM allocations
-  WHERE usage_date BETWEEN $first AND $last AND resource_id <> '' AND ({prefilter})
+  WHERE usage_date BETWEEN $first AND $last AND resource_id <> ''
+    AND charge_category = $charge_category AND ({prefilter})
 )
 SELECT anomaly_id, resource_id,
        SUM(CASE WHEN usage_date BETWEEN e_start AND e_end THEN cost END) AS event_sum,
@@ -160,7 +162,11 @@ def _collect(rows: list[tuple[Any, ...]], into: dict[str, _Sums], driver: str | 
 
 
 def _cube_sums(
-    con: duckdb.DuckDBPyConnection, schema: str, cost: str, requests: Sequence[CauseRequest]
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    cost: str,
+    requests: Sequence[CauseRequest],
+    charge_category: str,
 ) -> dict[str, _Sums]:
     sums: dict[str, _Sums] = defaultdict(lambda: defaultdict(dict))
     con.register("_cause_events", _frame(requests))
@@ -176,14 +182,18 @@ def _cube_sums(
                 dimension=quote(dimension),
                 names=", ".join(quote(d) for d in (*drivers, _COMBINATION_COLUMN)),
             )
-            _collect(con.execute(sql, {"dimension": dimension}).fetchall(), sums, None)
+            params = {"dimension": dimension, "charge_category": charge_category}
+            _collect(con.execute(sql, params).fetchall(), sums, None)
     finally:
         con.unregister("_cause_events")
     return sums
 
 
 def _resource_sums(
-    con: duckdb.DuckDBPyConnection, cost: str, requests: Sequence[CauseRequest]
+    con: duckdb.DuckDBPyConnection,
+    cost: str,
+    requests: Sequence[CauseRequest],
+    charge_category: str,
 ) -> dict[str, _Sums]:
     sums: dict[str, _Sums] = defaultdict(lambda: defaultdict(dict))
     if not requests:
@@ -191,6 +201,7 @@ def _resource_sums(
     params: dict[str, Any] = {
         "first": min(r.baseline_start for r in requests),
         "last": max(r.event_end for r in requests),
+        "charge_category": charge_category,
     }
     dimensions = sorted({r.dimension for r in requests})
     prefilter = []
@@ -257,16 +268,20 @@ def rank_drivers(
     schema: str,
     requests: Sequence[CauseRequest],
     cost_column: str,
+    *,
+    charge_category: str = "Usage",
 ) -> dict[str, list[Contribution]]:
     """The ranked contributions (at most ``ROOT_CAUSE_ROWS``) of every request, by its key.
 
     ``con`` sees ``allocations`` and the snapshot attached as ``schema`` (quoted) with its
-    ``daily`` cube built; ``cost_column`` is the quoted cost column.
+    ``daily`` cube built; ``cost_column`` is the quoted cost column. Only the charges of
+    ``charge_category`` count (the scanned series are made of them).
     """
     if not requests:
         return {}
-    cube = _cube_sums(con, schema, cost_column, requests)
-    resources = _resource_sums(con, cost_column, [r for r in requests if r.with_resources])
+    cube = _cube_sums(con, schema, cost_column, requests, charge_category)
+    with_resources = [r for r in requests if r.with_resources]
+    resources = _resource_sums(con, cost_column, with_resources, charge_category)
     out: dict[str, list[Contribution]] = {}
     for request in requests:
         sums = cube.get(request.key)

@@ -36,16 +36,29 @@ from costlens.anomalies.driver_ranking import (
 from costlens.anomalies.events import AnomalyEvent, find_events
 from costlens.rollups import cost_column, quote
 
-__all__ = ["DRIVERS_BY_DIMENSION", "SCAN_DIMENSIONS", "ScanResult", "anomaly_id", "scan_anomalies"]
+__all__ = [
+    "DRIVERS_BY_DIMENSION",
+    "SCANNED_CHARGE_CATEGORY",
+    "SCAN_DIMENSIONS",
+    "ScanResult",
+    "anomaly_id",
+    "scan_anomalies",
+]
 
 SCAN_DIMENSIONS: tuple[str, ...] = ("owner", "microservice", "service_code", "account_id")
 """The dimensions whose every value's daily series is scanned."""
+
+SCANNED_CHARGE_CATEGORY = "Usage"
+"""The charges whose amortized daily cost is scanned: usage (on-demand, spot, and usage covered
+by a reservation or a Savings Plan at its effective cost). Tax, credits, refunds and purchases
+(support and other fees, RI and Savings Plan fees) are billing events on fixed days, not
+usage-driven spend: they are left out of the series and of the root causes."""
 
 BASELINE_DAYS = 28
 """Days before an event that its root cause compares against."""
 RESOURCE_EVENTS = 25
 """Events (largest impact first) whose root cause also ranks resources, read from allocations."""
-CAUSE_METHOD = "sql-1"
+CAUSE_METHOD = "sql-2"
 """Version of the root-cause computation; a cached cause of another version is recomputed."""
 
 EVENT_COLUMNS = (
@@ -139,10 +152,15 @@ def anomaly_id(dimension: str, value: str, start: pd.Timestamp, cost_type: str) 
 
 
 _SERIES_SQL = """
-SELECT dimension, value, usage_date, CAST(SUM({cost}) AS DOUBLE) AS cost
-FROM {schema}.rollup_daily
-WHERE dimension IN ('owner', 'microservice', 'service_code', 'account_id')
-GROUP BY ALL
+SELECT CASE GROUPING(owner, microservice, service_code)
+         WHEN 3 THEN 'owner' WHEN 5 THEN 'microservice' WHEN 6 THEN 'service_code'
+         ELSE 'account_id' END AS dimension,
+       COALESCE(owner, microservice, service_code, account_id) AS value,
+       usage_date, CAST(SUM({cost}) AS DOUBLE) AS cost
+FROM {schema}.daily
+WHERE charge_category = $charge_category
+GROUP BY GROUPING SETS ((owner, usage_date), (microservice, usage_date),
+                        (service_code, usage_date), (account_id, usage_date))
 """
 
 _OWNERS_SQL = """
@@ -185,7 +203,9 @@ def scan_anomalies(
     opts = dict(options or {})
     min_impact = float(opts.get("min_impact", DetectorOptions.min_impact))
     target = quote(schema)
-    frame = con.execute(_SERIES_SQL.format(cost=cost, schema=target)).df()
+    frame = con.execute(
+        _SERIES_SQL.format(cost=cost, schema=target), {"charge_category": SCANNED_CHARGE_CATEGORY}
+    ).df()
     owners = dict(con.execute(_OWNERS_SQL.format(schema=target)).fetchall())
     if frame.empty:
         return ScanResult(_empty(EVENT_COLUMNS), _empty(ROOT_CAUSE_COLUMNS), 0)
@@ -249,7 +269,10 @@ def scan_anomalies(
             CauseRequest(aid, dimension, value, event.start.date(), event.last_seen.date(),
                          b_start.date(), b_end.date(), i < RESOURCE_EVENTS)
         )  # fmt: skip
-    for aid, ranked in rank_drivers(con, target, requests, cost).items():
+    ranked_by_id = rank_drivers(
+        con, target, requests, cost, charge_category=SCANNED_CHARGE_CATEGORY
+    )
+    for aid, ranked in ranked_by_id.items():
         kept[aid] = [
             (aid, rank, c.dimension, c.value, round(c.baseline_cost, 2), round(c.event_cost, 2),
              round(c.delta_cost, 2), round(c.share, 4))
