@@ -348,7 +348,7 @@ def dimension_values(snap: Snapshot, dimension: str) -> list[str]:
 _ANOMALY_COLUMNS = (
     "anomaly_id, dimension, value, owner, start_date, end_date, last_seen, ongoing, direction, "
     "actual_cost, expected_cost, impact_cost, impact_percent, max_score, days, top_driver, "
-    "feedback"
+    "incident_id, also_seen, feedback"
 )
 
 
@@ -360,16 +360,24 @@ def anomalies(
     owner: str | None = None,
     include_marked: bool = False,
     marked: Mapping[str, str] | None = None,
+    incidents: bool = True,
 ) -> pd.DataFrame:
-    """Anomaly events, largest absolute impact first.
+    """Anomaly incidents (or events), largest absolute impact first.
 
-    ``dimension`` (owner, microservice, service_code, account_id) and ``value`` narrow them;
-    ``owner`` keeps the events of an owner and of its microservices. Events marked expected,
-    planned or real are left out unless ``include_marked``; ``marked`` (anomaly id -> verdict,
-    from ``costlens.anomalies.feedback.marked_anomalies``) adds marks made since the snapshot
-    was built. Columns: see ``docs/analytics.md``.
+    One change seen on a microservice, its owner, its account and its AWS service is one
+    incident: by default only the event that represents it is returned (``incident_id`` equals
+    its ``anomaly_id``; ``also_seen`` names the broader series it also moved), so a list shows
+    each incident once. ``incidents=False`` returns every event (each grouped one with the
+    ``incident_id`` it belongs to). ``dimension`` (owner, microservice, service_code,
+    account_id) and ``value`` narrow them; ``owner`` keeps the events of an owner and of its
+    microservices. Events marked expected, planned or real (or whose incident is) are left out
+    unless ``include_marked``; ``marked`` (anomaly id -> verdict, from
+    ``costlens.anomalies.feedback.marked_anomalies``) adds marks made since the snapshot was
+    built. Columns: see ``docs/analytics.md``.
     """
     clauses, params = [], {}
+    if incidents:
+        clauses.append("incident_id = anomaly_id")
     if dimension is not None:
         clauses.append("dimension = $dimension")
         params["dimension"] = dimension
@@ -386,6 +394,7 @@ def anomalies(
     frame = snap.frame(sql, params)
     if marked:
         late = frame["anomaly_id"].map(marked)
+        late = late.where(late.notna(), frame["incident_id"].map(marked))
         frame["feedback"] = late.where(late.notna(), frame["feedback"])
     if not include_marked:
         frame = frame[frame["feedback"].isna()].reset_index(drop=True)

@@ -52,7 +52,7 @@ CREATE TABLE snapshot.anomalies (
   start_date DATE, end_date DATE, last_seen DATE, ongoing BOOLEAN, direction VARCHAR,
   actual_cost DECIMAL(18,2), expected_cost DECIMAL(18,2), impact_cost DECIMAL(18,2),
   impact_percent DOUBLE, max_score DOUBLE, days INTEGER, top_driver VARCHAR, cost_type VARCHAR,
-  feedback VARCHAR
+  incident_id VARCHAR, also_seen VARCHAR, feedback VARCHAR
 );
 CREATE TABLE snapshot.anomaly_root_causes (
   anomaly_id VARCHAR, rank INTEGER, dimension VARCHAR, value VARCHAR,
@@ -136,7 +136,9 @@ class RefreshReport:
     rule_set_version: str
     anomaly_series: int
     anomalies: int
+    """Anomaly events found (on every scanned dimension)."""
     open_anomalies: int
+    """Open incidents (events grouped, see ``costlens.anomalies.incidents``), not marked."""
     budgets: int
     seconds: float
     rebuilt_periods: int = 0
@@ -355,7 +357,9 @@ def refresh(
                 finally:
                     if reused:
                         con.execute(f"DETACH {quote(PREVIOUS)}")
-                events = scan.events.assign(feedback=scan.events["anomaly_id"].map(marks))
+                # An event grouped into an incident shares the incident's mark.
+                own, shared = (scan.events[c].map(marks) for c in ("anomaly_id", "incident_id"))
+                events = scan.events.assign(feedback=own.where(own.notna(), shared))
                 _insert(con, "anomalies", events)
                 _insert(con, "anomaly_root_causes", scan.root_causes)
                 if scan.series_cache is not None:
@@ -397,7 +401,8 @@ def refresh(
         discard(tmp)
         raise
     assert info is not None
-    n_open = int(events["feedback"].isna().sum()) if not events.empty else 0
+    incidents = events[events["incident_id"] == events["anomaly_id"]]
+    n_open = int(incidents["feedback"].isna().sum()) if not events.empty else 0
     return RefreshReport(
         path=path,
         built_at=built_at,

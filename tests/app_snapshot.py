@@ -1,7 +1,7 @@
 """A small real serving snapshot for the dashboard tests, built once per test session.
 
 It is made by the real pipeline through the CLI, in subprocesses (the same commands a user runs):
-``generate-sample`` (CUR 2.0, 3 months, scale 0.05) → ``ingest`` → ``attribute`` → ``refresh``.
+``generate-sample`` (CUR 2.0, 3 months, scale 0.15) → ``ingest`` → ``attribute`` → ``refresh``.
 When a stage is missing or fails, the tests fail saying which command and why.
 """
 
@@ -23,7 +23,9 @@ APP_FILE = REPO / "app.py"
 if str(REPO) not in sys.path:  # app_pages is not an installed package
     sys.path.insert(0, str(REPO))
 
-SAMPLE_ARGS = ("--format", "cur2", "--months", "3", "--seed", "11", "--scale", "0.05")
+SAMPLE_ARGS = ("--format", "cur2", "--months", "3", "--seed", "11", "--scale", "0.15")
+"""Scale 0.15: the injected spike ($900/day x scale) clears the detector's $100 gate, so the
+anomaly pages have an incident to show (at 0.05 nothing but billing events was anomalous)."""
 
 
 @dataclass(frozen=True)

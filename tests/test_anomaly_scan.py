@@ -144,12 +144,37 @@ def test_a_new_service_ramp_is_one_event(snap: q.Snapshot) -> None:
 
 def test_weekly_seasonality_is_not_an_anomaly(snap: q.Snapshot) -> None:
     assert _events(snap, "steady").empty
-    assert q.anomalies(snap, owner="team-a", dimension="owner").shape[0] == 1  # the shift only
+    owner_events = q.anomalies(snap, owner="team-a", dimension="owner", incidents=False)
+    assert owner_events.shape[0] == 1  # the shift only
 
 
 def test_every_scanned_dimension_is_covered(snap: q.Snapshot) -> None:
-    found = set(q.anomalies(snap)["dimension"])
+    found = set(q.anomalies(snap, incidents=False)["dimension"])
     assert found == {"owner", "microservice", "service_code", "account_id"}
+
+
+def test_one_change_on_four_dimensions_is_one_incident(snap: q.Snapshot) -> None:
+    """The spike moves spiky, its owner team-b, its account acct-b and AmazonEC2 (every
+    microservice's service): four events, one incident listed once, on the microservice."""
+    spike_day = START + dt.timedelta(days=SPIKE_DAY)
+    events = q.anomalies(snap, incidents=False)
+    on_spike = events[events["start_date"] == spike_day]
+    spike_id = _events(snap, "spiky").iloc[0]["anomaly_id"]
+    assert set(zip(on_spike["dimension"], on_spike["value"], strict=True)) >= {
+        ("microservice", "spiky"), ("owner", "team-b"), ("account_id", "acct-b"),
+    }  # fmt: skip
+    assert set(on_spike["incident_id"]) == {spike_id}
+    listed = q.anomalies(snap)
+    assert list(listed["anomaly_id"]).count(spike_id) == 1
+    assert not (listed["start_date"] == spike_day).sum() > 1
+    incident = listed.set_index("anomaly_id").loc[spike_id]
+    assert incident["also_seen"].startswith("owner team-b · account acct-b")
+    # Every listed row is an incident; every event belongs to a listed incident.
+    assert (listed["incident_id"] == listed["anomaly_id"]).all()
+    assert set(events["incident_id"]) == set(listed["anomaly_id"])
+    # The owner's page sees its incidents: the spike (team-b) is listed for team-b only.
+    assert spike_id in set(q.anomalies(snap, owner="team-b")["anomaly_id"])
+    assert spike_id not in set(q.anomalies(snap, owner="team-a")["anomaly_id"])
 
 
 def test_unknown_anomaly_id_is_a_clear_error(snap: q.Snapshot) -> None:
@@ -174,6 +199,10 @@ def test_feedback_hides_an_event_and_its_id_is_stable_as_data_arrives(tmp_path: 
         assert spike_id not in set(q.anomalies(snap)["anomaly_id"])
         marked = q.anomalies(snap, include_marked=True)
         assert marked.set_index("anomaly_id").loc[spike_id, "feedback"] == "planned"
+        # The owner's event of the same spike is grouped into it and shares its mark.
+        grouped = q.anomalies(snap, incidents=False, include_marked=True)
+        members = grouped[grouped["incident_id"] == spike_id]
+        assert len(members) >= 3 and set(members["feedback"]) == {"planned"}
     assert unmark_anomaly(settings.state_database_url, spike_id) is True
     with pytest.raises(QueryError, match="use one of: expected, planned, real"):
         mark_anomaly(settings.state_database_url, spike_id, "fine")

@@ -39,19 +39,21 @@ __all__ = [
 DRIVERS_BY_DIMENSION: dict[str, tuple[str, ...]] = {
     "owner": ("microservice", "service_code", "account_id", "region", "usage_type"),
     "microservice": ("service_code", "account_id", "region", "usage_type"),
-    "service_code": ("owner", "account_id", "region", "usage_type"),
-    "account_id": ("owner", "service_code", "region", "usage_type"),
+    "service_code": ("owner", "microservice", "account_id", "region", "usage_type"),
+    "account_id": ("owner", "microservice", "service_code", "region", "usage_type"),
 }
-"""Driver columns of the root cause of an event on each scanned dimension."""
+"""Driver columns of the root cause of an event on each scanned dimension (the microservice of
+a broader event is always ranked: it says which microservice incident the event belongs to)."""
 
 ROOT_CAUSE_ROWS = 10
-"""Contributions kept per event."""
+"""Contributions kept per event (plus the largest microservice one when it is not among them)."""
 TIE_SHARE = 0.02
 """Contributions within 2 % of the largest one count as ties, broken by specificity."""
 COMBINED = ("service_code", "account_id", "region", "usage_type")
 COMBINATION = "service_code/account_id/region/usage_type"
 """The driver that combines ``COMBINED`` (values joined by ``/``)."""
 _RESOURCE = "resource_id"
+_MICROSERVICE = "microservice"
 _SPECIFICITY = {
     d: i
     for i, d in enumerate(
@@ -294,7 +296,9 @@ def rank_drivers(
         event_total = float(sum((e for e, _ in first.values()), Decimal(0)))
         base_total = float(sum((b for _, b in first.values()), Decimal(0)))
         total = event_total - base_total * e_days / b_days
-        names = [d for d in drivers if len(sums.get(d, {})) > 1] or list(drivers)
+        names = [d for d in drivers if len(sums.get(d, {})) > 1 or d == _MICROSERVICE] or list(
+            drivers
+        )
         rows = []
         for name in names:
             rows += _contributions(name, sums.get(name, {}), (e_days, b_days), total)
@@ -303,5 +307,10 @@ def rank_drivers(
         by_resource = resources.get(request.key, {}).get(_RESOURCE, {})
         if len(by_resource) > 1:
             rows += _contributions(_RESOURCE, by_resource, (e_days, b_days), total)
-        out[request.key] = _rank(rows)[:ROOT_CAUSE_ROWS]
+        ranked = _rank(rows)
+        kept = ranked[:ROOT_CAUSE_ROWS]
+        if not any(c.dimension == _MICROSERVICE for c in kept):
+            # The microservice behind a broader event groups it into its incident: keep it.
+            kept += [c for c in ranked if c.dimension == _MICROSERVICE][:1]
+        out[request.key] = kept
     return out

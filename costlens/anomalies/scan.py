@@ -34,6 +34,7 @@ from costlens.anomalies.driver_ranking import (
     rank_drivers,
 )
 from costlens.anomalies.events import AnomalyEvent, find_events
+from costlens.anomalies.incidents import group_incidents
 from costlens.rollups import cost_column, quote
 
 __all__ = [
@@ -58,13 +59,13 @@ BASELINE_DAYS = 28
 """Days before an event that its root cause compares against."""
 RESOURCE_EVENTS = 25
 """Events (largest impact first) whose root cause also ranks resources, read from allocations."""
-CAUSE_METHOD = "sql-2"
+CAUSE_METHOD = "sql-3"
 """Version of the root-cause computation; a cached cause of another version is recomputed."""
 
 EVENT_COLUMNS = (
     "anomaly_id", "dimension", "value", "owner", "start_date", "end_date", "last_seen",
     "ongoing", "direction", "actual_cost", "expected_cost", "impact_cost", "impact_percent",
-    "max_score", "days", "top_driver", "cost_type",
+    "max_score", "days", "top_driver", "cost_type", "incident_id", "also_seen",
 )  # fmt: skip
 ROOT_CAUSE_COLUMNS = (
     "anomaly_id", "rank", "dimension", "value", "baseline_cost", "event_cost", "delta_cost",
@@ -292,11 +293,19 @@ def scan_anomalies(
             round(event.impact, 2), None if not np.isfinite(pct) else round(pct, 2),
             round(event.max_score, 4), event.points, top, cost_type,
         ))  # fmt: skip
-    return ScanResult(
-        pd.DataFrame(events, columns=list(EVENT_COLUMNS)) if events else _empty(EVENT_COLUMNS),
+    cause_frame = (
         pd.DataFrame(causes, columns=list(ROOT_CAUSE_COLUMNS))
         if causes
-        else _empty(ROOT_CAUSE_COLUMNS),
+        else _empty(ROOT_CAUSE_COLUMNS)
+    )
+    event_frame = (
+        group_incidents(pd.DataFrame(events, columns=list(EVENT_COLUMNS[:-2])), cause_frame)
+        if events
+        else _empty(EVENT_COLUMNS)
+    )
+    return ScanResult(
+        event_frame,
+        cause_frame,
         scanned,
         pd.DataFrame(cache, columns=list(SERIES_CACHE_COLUMNS)),
         pd.DataFrame(keys, columns=list(CAUSE_KEY_COLUMNS)),
