@@ -63,7 +63,10 @@ def _weekday_factors(history: pd.Series) -> npt.NDArray[np.float64]:
         return np.ones(7)
     by_day = ratios.groupby(np.asarray(pd.DatetimeIndex(ratios.index).day_of_week)).median()
     factors = by_day.reindex(range(7)).fillna(1.0).to_numpy(dtype=np.float64)
-    normalized: npt.NDArray[np.float64] = np.maximum(factors / factors.mean(), 0.02)
+    level = factors.mean()
+    if not np.isfinite(level) or level <= 0:  # spend on scattered days only: no weekly pattern
+        return np.ones(7)
+    normalized: npt.NDArray[np.float64] = np.maximum(factors / level, 0.02)
     return normalized
 
 

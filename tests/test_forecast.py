@@ -111,3 +111,17 @@ def test_budget_status_rejects_nonsense() -> None:
 def test_forecast_refuses_a_series_without_dates() -> None:
     with pytest.raises(CostlensError, match="DatetimeIndex"):
         forecast_month_end(pd.Series([1.0, 2.0]))
+
+
+def test_spend_on_scattered_days_has_no_weekly_pattern() -> None:
+    """An owner billed on a few scattered days: every weekday's median ratio is zero, so there is
+    no weekly pattern to learn, and the projection stays finite (no divide-by-zero)."""
+    import warnings
+
+    idx = pd.date_range("2024-03-01", "2024-04-20", freq="D")
+    values = np.where(np.arange(len(idx)) % 10 == 3, 700.0, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        f = forecast_month_end(pd.Series(values, index=idx))
+    assert np.isfinite([f.projected, f.lower, f.upper]).all()
+    assert f.actual_to_date == 1400.0  # April 4 and 14
