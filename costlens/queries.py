@@ -41,6 +41,7 @@ __all__ = [
     "SnapshotInfo",
     "allocation_health",
     "anomalies",
+    "anomaly_days",
     "anomaly_root_cause",
     "budgets",
     "date_range",
@@ -420,6 +421,21 @@ def anomaly_root_cause(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
             fix="take an anomaly_id from queries.anomalies()",
         )
     return frame
+
+
+def anomaly_days(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
+    """One anomaly's days, from three weeks before it to a week after its last anomalous day:
+    ``usage_date``, ``actual_cost`` (the scanned usage cost of its series) and
+    ``expected_cost`` (the detector's expectation that day; None in its first two weeks), as
+    ``Decimal`` cents. Empty for a snapshot built before these were kept."""
+    try:
+        return snap.frame(
+            "SELECT usage_date, actual_cost, expected_cost FROM anomaly_days "
+            "WHERE anomaly_id = $id ORDER BY usage_date",
+            {"id": anomaly_id},
+        )
+    except duckdb.CatalogException:
+        return pd.DataFrame({"usage_date": [], "actual_cost": [], "expected_cost": []})
 
 
 def forecasts(snap: Snapshot) -> pd.DataFrame:

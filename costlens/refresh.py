@@ -62,6 +62,9 @@ CREATE TABLE snapshot.anomaly_series (
   dimension VARCHAR, value VARCHAR, series_hash VARCHAR, events VARCHAR, state VARCHAR
 );
 CREATE TABLE snapshot.anomaly_cause_keys (anomaly_id VARCHAR, cause_key VARCHAR);
+CREATE TABLE snapshot.anomaly_days (
+  anomaly_id VARCHAR, usage_date DATE, actual_cost DECIMAL(18,2), expected_cost DECIMAL(18,2)
+);
 CREATE TABLE snapshot.forecasts (
   billing_period DATE, owner VARCHAR, month_to_date DECIMAL(38,10),
   projected DECIMAL(18,2), lower DECIMAL(18,2), upper DECIMAL(18,2)
@@ -366,6 +369,8 @@ def refresh(
                     _insert(con, "anomaly_series", scan.series_cache)
                 if scan.cause_keys is not None:
                     _insert(con, "anomaly_cause_keys", scan.cause_keys)
+                if scan.days is not None:
+                    _insert(con, "anomaly_days", scan.days)
                 task.advance()
                 budgets = _plan(con, settings, anomaly_cost_type)
                 task.advance()

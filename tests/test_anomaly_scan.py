@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -125,7 +126,27 @@ def test_the_root_cause_ranks_the_injected_driver_first(snap: q.Snapshot) -> Non
     ]
     assert list(cause["rank"]) == list(range(1, len(cause) + 1))
     assert float(cause["delta_cost"].iloc[0]) == pytest.approx(2500, abs=20)
-    assert spike["top_driver"] == "resource_id=nat-1"
+    assert spike["top_driver"] == "Resource: nat-1"
+
+
+def test_the_chart_days_are_the_scanned_cost_and_the_expectation_per_day(
+    snap: q.Snapshot,
+) -> None:
+    spike = _events(snap, "spiky").iloc[0]
+    days = q.anomaly_days(snap, spike["anomaly_id"]).set_index("usage_date")
+    day = START + dt.timedelta(days=SPIKE_DAY)
+    # Three weeks before the spike and one after it (the data goes on to day 69).
+    span = range(SPIKE_DAY - 21, SPIKE_DAY + 8)
+    assert list(days.index) == [START + dt.timedelta(days=d) for d in span]
+    # The anomalous day's figures are the event's; the day's cost is the exact usage spend.
+    assert days.loc[day, "actual_cost"] == spike["actual_cost"]
+    assert days.loc[day, "expected_cost"] == spike["expected_cost"]
+    usage = q.spend(snap, grain="day", cost_type="amortized", start=day, end=day,
+                    where={"microservice": ["spiky"]})  # fmt: skip
+    assert days.loc[day, "actual_cost"] == usage["cost"].iloc[0].quantize(Decimal("0.01"))
+    # Other days: an expectation within the ±2 % noise of the ~555/day series, never flat.
+    others = days.drop(index=day)["expected_cost"].astype(float)
+    assert others.between(540, 570).all() and others.nunique() > 5
 
 
 def test_a_level_shift_is_one_event_not_one_a_day(snap: q.Snapshot) -> None:

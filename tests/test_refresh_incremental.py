@@ -47,7 +47,8 @@ FROM allocations WHERE billing_period = $period GROUP BY billing_period
 # Tables whose every row must be the same whether periods were re-used or rebuilt.
 _COMPARED = (
     "daily", "rollup_daily", "rollup_monthly", "allocation_coverage", "untagged_resources",
-    "anomalies", "anomaly_root_causes", "forecasts", "budgets", "snapshot_deliveries",
+    "anomalies", "anomaly_root_causes", "anomaly_days", "forecasts", "budgets",
+    "snapshot_deliveries",
 )  # fmt: skip
 
 

@@ -3,8 +3,17 @@
 >>> from costlens.anomalies import detect, find_events
 """
 
-from costlens.anomalies.detect import COLUMNS, DetectorOptions, detect, infer_period
+from costlens.anomalies.describe import describe_driver
+from costlens.anomalies.detect import (
+    COLUMNS,
+    DetectorOptions,
+    DetectorState,
+    detect,
+    detect_from,
+    infer_period,
+)
 from costlens.anomalies.events import AnomalyEvent, find_events
+from costlens.anomalies.incidents import group_incidents
 from costlens.anomalies.root_cause import DRIVERS, root_cause
 
 __all__ = [
@@ -12,8 +21,12 @@ __all__ = [
     "DRIVERS",
     "AnomalyEvent",
     "DetectorOptions",
+    "DetectorState",
+    "describe_driver",
     "detect",
+    "detect_from",
     "find_events",
+    "group_incidents",
     "infer_period",
     "root_cause",
 ]

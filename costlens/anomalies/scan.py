@@ -27,6 +27,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from costlens.anomalies.describe import describe_driver
 from costlens.anomalies.detect import DetectorOptions, DetectorState, detect_from
 from costlens.anomalies.driver_ranking import (
     DRIVERS_BY_DIMENSION,
@@ -59,6 +60,10 @@ BASELINE_DAYS = 28
 """Days before an event that its root cause compares against."""
 RESOURCE_EVENTS = 25
 """Events (largest impact first) whose root cause also ranks resources, read from allocations."""
+DAYS_BEFORE = 21
+"""Days before an event whose scanned cost and expectation are kept for its chart."""
+DAYS_AFTER = 7
+"""Days after an event's last anomalous day kept for its chart."""
 CAUSE_METHOD = "sql-3"
 """Version of the root-cause computation; a cached cause of another version is recomputed."""
 
@@ -75,6 +80,7 @@ ROOT_CAUSE_COLUMNS = (
 
 SERIES_CACHE_COLUMNS = ("dimension", "value", "series_hash", "events", "state")
 CAUSE_KEY_COLUMNS = ("anomaly_id", "cause_key")
+DAY_COLUMNS = ("anomaly_id", "usage_date", "actual_cost", "expected_cost")
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ class ScanResult:
     cause_keys: pd.DataFrame | None = None
     series_reused: int = 0
     causes_reused: int = 0
+    days: pd.DataFrame | None = None
+    """Per event and day around it: the scanned cost and the expected one (``DAY_COLUMNS``)."""
 
 
 def _series_hash(series: pd.Series, opts: Mapping[str, Any], cost_type: str) -> str:
@@ -140,6 +148,27 @@ ORDER BY k.anomaly_id, c.rank
 
 def _months(start: pd.Timestamp, end: pd.Timestamp) -> set[dt.date]:
     return {p.date() for p in pd.date_range(start.replace(day=1), end, freq="MS")}
+
+
+_PREVIOUS_DAYS_SQL = (
+    "SELECT anomaly_id, usage_date, actual_cost, expected_cost FROM {previous}.anomaly_days"
+)
+
+
+def _event_days(
+    aid: str, event: AnomalyEvent, series: pd.Series, expected: np.ndarray[Any, Any]
+) -> list[tuple[Any, ...]]:
+    """The event's days with ``DAYS_BEFORE`` days before and ``DAYS_AFTER`` after it: the scanned
+    cost and the detector's expectation (None in its quiet period), rounded to cents."""
+    index = series.index
+    lo = max(0, int(index.searchsorted(event.start)) - DAYS_BEFORE)
+    hi = min(len(index) - 1, int(index.searchsorted(event.last_seen)) + DAYS_AFTER)
+    actual = series.to_numpy(np.float64)
+    return [
+        (aid, index[t].date(), round(float(actual[t]), 2),
+         None if not np.isfinite(expected[t]) else round(float(expected[t]), 2))
+        for t in range(lo, hi + 1)
+    ]  # fmt: skip
 
 
 def anomaly_id(dimension: str, value: str, start: pd.Timestamp, cost_type: str) -> str:
@@ -220,21 +249,37 @@ def scan_anomalies(
     # re-delivered, the next scan resumes there instead of replaying the whole history.
     month_start = int(np.flatnonzero(np.asarray(days.day) == 1)[-1]) if (days.day == 1).any() else 0
     cache = []
+    old_days: dict[str, list[tuple[Any, ...]]] = {}
+    for aid, *day_row in _previous(con, previous, _PREVIOUS_DAYS_SQL):
+        old_days.setdefault(str(aid), []).append(tuple(day_row))
+    day_rows: list[tuple[Any, ...]] = []
     for (dimension, value), series in _series(frame, days).items():
         if float(np.abs(series.to_numpy()).max()) < min_impact:
             continue  # no day can move by min_impact dollars
         scanned += 1
         key = _series_hash(series, opts, cost_type)
         hit = known.get((dimension, value))
+        reused = None
         if hit is not None and hit[0] == key:
-            series_events = _events_from_json(hit[1])
-            state_json = hit[2]
-            reused_series += 1
-        else:
+            reused = _events_from_json(hit[1])
+            ids = [anomaly_id(dimension, value, e.start, cost_type) for e in reused]
+            if all(i in old_days for i in ids):  # an older snapshot has no per-day rows
+                series_events, state_json = reused, hit[2]
+                day_rows.extend((i, *row) for i in ids for row in old_days[i])
+                reused_series += 1
+            else:
+                reused = None
+        if reused is None:
             resume = DetectorState.from_json(hit[2]) if hit is not None and hit[2] else None
             verdicts, state = detect_from(series, resume, save_at=month_start or None, **opts)
             series_events = find_events(series, verdicts)
             state_json = state.to_json() if state is not None else None
+            expected = verdicts["expected"].to_numpy(np.float64)
+            for e in series_events:
+                day_rows.extend(
+                    _event_days(anomaly_id(dimension, value, e.start, cost_type), e, series,
+                                expected)
+                )  # fmt: skip
         cache.append((dimension, value, key, _events_json(series_events), state_json))
         found.extend((dimension, value, e) for e in series_events)
     old_causes: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
@@ -283,7 +328,7 @@ def scan_anomalies(
     for (dimension, value, event), (aid, _) in zip(found, keys, strict=True):
         ranked_causes = kept.get(aid, [])
         causes.extend(ranked_causes)
-        top = f"{ranked_causes[0][2]}={ranked_causes[0][3]}" if ranked_causes else None
+        top = describe_driver(ranked_causes[0][2], ranked_causes[0][3]) if ranked_causes else None
         pct = event.impact_percent
         owner = {"owner": value, "microservice": owners.get(value)}.get(dimension)
         events.append((
@@ -311,6 +356,7 @@ def scan_anomalies(
         pd.DataFrame(keys, columns=list(CAUSE_KEY_COLUMNS)),
         reused_series,
         reused_causes,
+        pd.DataFrame(day_rows, columns=list(DAY_COLUMNS)) if day_rows else _empty(DAY_COLUMNS),
     )
 
 
