@@ -131,6 +131,7 @@ ANOMALY_COLUMNS: dict[str, Any] = {
     "impact_cost": st.column_config.NumberColumn("Impact", format="dollar"),
     "impact_percent": st.column_config.NumberColumn("Impact %", format="%+.1f%%"),
     "top_driver": "Top driver",
+    "also_seen": "Also seen on",
     "feedback": "Marked",
 }
 """How ``anomaly_table`` columns are shown."""
@@ -145,6 +146,7 @@ def anomaly_table(events: pd.DataFrame) -> pd.DataFrame:
         ],
         dimension=events["dimension"].map(lambda d: DIMENSION_LABELS.get(d, d)),
         feedback=events["feedback"].where(events["feedback"].notna(), ""),
+        also_seen=[s if isinstance(s, str) else "" for s in events["also_seen"]],
         impact_percent=[
             None if p is None or not math.isfinite(p) else p for p in events["impact_percent"]
         ],

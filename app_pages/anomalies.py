@@ -10,6 +10,7 @@ import streamlit as st
 
 from app_pages import _shared as ui
 from costlens import queries
+from costlens.anomalies import describe_driver
 
 SCANNED = ("owner", "microservice", "service_code", "account_id")
 VERDICTS = {
@@ -20,7 +21,7 @@ VERDICTS = {
 CONTEXT_DAYS = 21
 
 
-def _short(label: str, width: int = 48) -> str:
+def _short(label: str, width: int = 56) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
@@ -29,8 +30,10 @@ with ui.page_errors():
     ui.sidebar_controls(snap)
     st.title("Anomalies")
     st.caption(
-        f"Detected on {snap.info.anomaly_cost_type} daily cost per owner, microservice, "
-        "AWS service and account"
+        f"Detected on the daily {snap.info.anomaly_cost_type.replace('_', ' ')} cost of usage "
+        "per microservice, owner, AWS service and account (tax, credits, refunds and fees are "
+        "billing events, not scanned). A change seen on a microservice and on its owner, "
+        "account or service is one incident; pick a dimension to see each series' events."
     )
 
     # --- the list -------------------------------------------------------------------------------
@@ -43,7 +46,11 @@ with ui.page_errors():
     )
     include_marked = marked_col.toggle("Include marked", key="anomaly_include_marked")
     events = queries.anomalies(
-        snap, dimension=dimension, include_marked=include_marked, marked=ui.feedback_marks()
+        snap,
+        dimension=dimension,
+        include_marked=include_marked,
+        marked=ui.feedback_marks(),
+        incidents=dimension is None,
     )
     if events.empty:
         st.success("No open anomalies.", icon=":material/check:")
@@ -59,6 +66,10 @@ with ui.page_errors():
     }
     chosen = st.selectbox("Anomaly", list(labels), format_func=labels.__getitem__, key="anomaly_id")
     event = events[events["anomaly_id"] == chosen].iloc[0]
+    if isinstance(event["also_seen"], str):
+        st.caption(f"Also seen on {event['also_seen']} (the same change, one incident).")
+    elif event["incident_id"] != event["anomaly_id"]:
+        st.caption("Part of a microservice's incident (listed without a dimension chosen).")
     end = event["end_date"] if not event["ongoing"] else event["last_seen"]
     actual_col, expected_col, impact_col, days_col = st.columns(4)
     actual_col.metric("Actual", ui.money(event["actual_cost"]), border=True)
@@ -81,30 +92,31 @@ with ui.page_errors():
 
     chart_col, cause_col = st.columns(2)
     with chart_col:
-        series = queries.spend(
-            snap,
-            grain="day",
-            cost_type=snap.info.anomaly_cost_type,
-            start=event["start_date"] - timedelta(days=CONTEXT_DAYS),
-            end=end + timedelta(days=7),
-            where={event["dimension"]: [event["value"]]},
-        )
-        series = ui.as_float(series, ["cost"])
-        expected_per_day = float(event["expected_cost"]) / max(int(event["days"]), 1)
+        days = ui.as_float(queries.anomaly_days(snap, chosen), ["actual_cost", "expected_cost"])
+        if days.empty:  # a snapshot built before per-day expectations were kept
+            days = queries.spend(
+                snap,
+                grain="day",
+                cost_type=snap.info.anomaly_cost_type,
+                start=event["start_date"] - timedelta(days=CONTEXT_DAYS),
+                end=end + timedelta(days=7),
+                where={event["dimension"]: [event["value"]]},
+            ).rename(columns={"period": "usage_date", "cost": "actual_cost"})
+            days = ui.as_float(days, ["actual_cost"]).assign(expected_cost=None)
         detail = go.Figure(
             go.Scatter(
-                x=series["period"],
-                y=series["cost"],
+                x=days["usage_date"],
+                y=days["actual_cost"],
                 mode="lines+markers",
-                name="Actual",
+                name="Actual (usage)",
                 line={"color": "#3182bd"},
             )
         )
         detail.add_trace(
             go.Scatter(
-                x=[event["start_date"], end],
-                y=[expected_per_day, expected_per_day],
-                mode="lines+markers",
+                x=days["usage_date"],
+                y=days["expected_cost"],
+                mode="lines",
                 name="Expected (per day)",
                 line={"color": "#555", "dash": "dash"},
             )
@@ -130,7 +142,7 @@ with ui.page_errors():
             st.info("No root cause was computed for this anomaly.")
         else:
             causes["driver"] = [
-                _short(f"{ui.DIMENSION_LABELS.get(d, d)}: {v}")
+                _short(describe_driver(d, v))
                 for d, v in zip(causes["dimension"], causes["value"], strict=True)
             ]
             ranking = px.bar(
