@@ -130,8 +130,8 @@ ANOMALY_COLUMNS: dict[str, Any] = {
     "end": "End",
     "impact_cost": st.column_config.NumberColumn("Impact", format="dollar"),
     "impact_percent": st.column_config.NumberColumn("Impact %", format="%+.1f%%"),
-    "top_driver": "Top driver",
     "also_seen": "Also seen on",
+    "top_driver": "Top driver",
     "feedback": "Marked",
 }
 """How ``anomaly_table`` columns are shown."""
