@@ -43,6 +43,10 @@ SELECT rn, v FROM (
 ORDER BY rn LIMIT 1
 """
 COUNT_SQL = "SELECT count(*) FROM {reader}"
+OTHER_PERIOD_SQL = """
+SELECT count(*), min(billing_period), max(billing_period) FROM line_items
+WHERE delivery_id = $delivery_id AND billing_period IS DISTINCT FROM $period
+"""
 
 
 @dataclass(frozen=True)
@@ -143,14 +147,23 @@ def periods_in(con: duckdb.DuckDBPyConnection, files: list[PreparedFile]) -> lis
     sql, params = _select_sql(files)
     try:
         rows = con.execute(
-            f"SELECT DISTINCT billing_period FROM ({sql}) ORDER BY 1",  # noqa: S608
+            f"SELECT billing_period, count(*) FROM ({sql}) GROUP BY 1 ORDER BY 1",  # noqa: S608
             params,
         ).fetchall()
     except duckdb.Error as exc:
         raise _diagnose(con, files, exc) from exc
+    names = ", ".join(p.origin.key for p in files)
+    undated = sum(int(n) for p, n in rows if p is None)
+    if undated:
+        # Loading only the dated lines would silently drop money from the totals.
+        raise IngestError(
+            f"{undated} line item(s) have no billing period (its start column is empty)",
+            where=names,
+            fix="every line needs its billing period start date: re-download the file or let "
+            "AWS re-deliver it",
+        )
     periods = [r[0] for r in rows if r[0] is not None]
     if not periods:
-        names = ", ".join(p.origin.key for p in files)
         raise IngestError(
             "no line items with a billing period",
             where=names,
@@ -188,6 +201,7 @@ def load_period(
             checkpoint("after-delete")
             con.execute(insert, params)
             checkpoint("after-insert")
+            _refuse_other_periods(con, files, delivery_id, period)
             row = con.execute(TOTALS_SQL, {"delivery_id": delivery_id}).fetchone()
             assert row is not None
             rows, *sums = row
@@ -210,6 +224,26 @@ def load_period(
         raise _diagnose(wh.con, files, exc) from exc
     checkpoint("after-commit")
     return int(rows), totals
+
+
+def _refuse_other_periods(
+    con: duckdb.DuckDBPyConnection, files: list[PreparedFile], delivery_id: str, period: date
+) -> None:
+    """Refuse a delivery of ``period`` holding lines of another (or no) billing period: they
+    would escape the period swap of the next delivery and be counted twice."""
+    row = con.execute(OTHER_PERIOD_SQL, {"delivery_id": delivery_id, "period": period}).fetchone()
+    if row is None or not row[0]:
+        return
+    count, first, last = row
+    found = "no billing period" if first is None else f"billing period {first:%Y-%m}"
+    if last is not None and last != first:
+        found = f"billing periods {first:%Y-%m} to {last:%Y-%m}"
+    raise IngestError(
+        f"the delivery of {period:%Y-%m} holds {count} line item(s) of {found}",
+        where=", ".join(p.origin.key for p in files),
+        fix="keep each billing period's files under its own manifest (as AWS delivers them), "
+        "or ingest the data folder without the manifest",
+    )
 
 
 def _money_like(name: str) -> bool:
