@@ -151,6 +151,13 @@ def parse_yaml_text(text: str, file: str) -> YNode:
         raise RuleError(
             f"not valid YAML ({exc.problem})", where=f"{file}{line}", fix="correct the syntax there"
         ) from None
+    except yaml.reader.ReaderError as exc:
+        line_no = text.count("\n", 0, exc.position) + 1
+        raise RuleError(
+            f"not valid YAML text (character #x{exc.character:04x} is not allowed)",
+            where=f"{file}:{line_no}",
+            fix="save the file as UTF-8 text without control characters",
+        ) from None
     if node is None:
         raise RuleError("the file is empty", where=file, fix="see docs/rules.md for an example")
     return YNode(node, file)
