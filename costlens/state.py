@@ -20,7 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, Integer, String, create_engine
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from costlens.errors import ConfigError
 
 __all__ = [
     "AnomalyFeedback",
@@ -62,16 +65,54 @@ class RuleSetVersion(Base):
     applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+_WHERE = "state_url (COSTLENS_STATE_URL)"
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a SQLite file's folder is created if needed."""
+    """An engine for ``url``; a SQLite file's folder is created if needed.
+
+    A URL SQLAlchemy cannot parse, a missing database driver or a folder that cannot be created
+    is a ``ConfigError`` naming ``state_url`` (never showing the URL: it may hold a password).
+    """
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return create_engine(url)
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the state database's folder {folder} ({exc.strerror})",
+                where=_WHERE,
+                fix="point state_url at a writable place, or leave it unset for data_dir",
+            ) from None
+    try:
+        return create_engine(url)
+    except (ImportError, NoSuchModuleError) as exc:  # (before its base ArgumentError)
+        raise ConfigError(
+            f"no database driver for this URL ({exc})",
+            where=_WHERE,
+            fix="install the driver the URL names (e.g. psycopg for postgresql+psycopg)",
+        ) from None
+    except ArgumentError:
+        raise ConfigError(
+            "not a database URL",
+            where=_WHERE,
+            fix="write a SQLAlchemy URL such as sqlite:///path/state.db or "
+            "postgresql+psycopg://user@host/db (the password in PGPASSWORD)",
+        ) from None
 
 
 def create_all(engine: Engine) -> None:
-    """Create every missing state table."""
-    Base.metadata.create_all(engine)
+    """Create every missing state table (``ConfigError`` when the database cannot be reached)."""
+    try:
+        Base.metadata.create_all(engine)
+    except DBAPIError as exc:
+        shown = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "no reason"
+        raise ConfigError(
+            f"cannot use the state database {shown} ({reason})",
+            where=_WHERE,
+            fix="check the database is running and reachable with these credentials",
+        ) from None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
