@@ -56,6 +56,18 @@ def _load_manifest(read: Callable[[str], bytes], key: str, where: str) -> dict[s
     return body
 
 
+def _period(year: str, month: str, manifest: str) -> date:
+    """The billing period a manifest's folder names (``IngestError`` for a month like 13)."""
+    try:
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise IngestError(
+            f"the manifest's folder names no valid billing period ({year}-{month})",
+            where=manifest,
+            fix="AWS names period folders after a real month: rename or remove this folder",
+        ) from None
+
+
 def _locate(
     uri_or_key: str, anchor: str, by_key: dict[str, ExportFile], manifest: str
 ) -> ExportFile:
@@ -115,7 +127,7 @@ def _cur2(
                 source=source,
                 report=m["export"],
                 files=listed,
-                billing_period=date(int(m["year"]), int(m["month"]), 1),
+                billing_period=_period(m["year"], m["month"], f"{where}/{f.key}"),
                 assembly_id=str(body.get("executionId") or body.get("assemblyId") or "") or None,
                 manifest=f.key,
                 problem=problem,
@@ -147,7 +159,7 @@ def _cur1(
                 source=source,
                 report=m["report"],
                 files=listed,
-                billing_period=date(int(start[:4]), int(start[4:6]), 1),
+                billing_period=_period(start[:4], start[4:6], f"{where}/{f.key}"),
                 assembly_id=str(body.get("assemblyId") or "") or None,
                 manifest=f.key,
                 problem=problem,

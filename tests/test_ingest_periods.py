@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_ingest_support import Line, cur1_csv_bytes, write_cur1_report
+from test_ingest_support import Line, cur1_csv_bytes, write_cur1_report, write_cur2_export
 
 from costlens.config import Settings
 from costlens.errors import IngestError
@@ -76,3 +76,28 @@ def test_a_manifest_delivery_with_lines_of_another_period_is_refused(
     assert "cur-00001.csv.gz" in str(info.value)
     assert before == [(NOV, Decimal("7.7700000000"))]
     assert _line_items(data_dir) == before
+
+
+def _rename_period_folders(root: Path, old: str, new: str) -> None:
+    for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
+        if old in path.name:
+            path.rename(path.with_name(path.name.replace(old, new)))
+
+
+@pytest.mark.parametrize("flavour", ["cur2", "cur1"])
+def test_a_period_folder_naming_month_13_is_an_ingest_error(
+    tmp_path: Path, data_dir: Path, flavour: str
+) -> None:
+    root = tmp_path / "exports"
+    if flavour == "cur2":
+        write_cur2_export(root, "cur2", NOV, [Line()], "e1")
+        _rename_period_folders(root, "BILLING_PERIOD=2024-11", "BILLING_PERIOD=2024-13")
+    else:
+        write_cur1_report(root, "cur", NOV, [Line()], "a1")
+        _rename_period_folders(root, "20241101-20241201", "20241301-20241401")
+    with pytest.raises(IngestError) as info:
+        ingest(Settings(data_dir=data_dir), str(root))
+    assert "Manifest.json: the manifest's folder names no valid billing period (2024-13)" in str(
+        info.value
+    )
+    assert "Fix:" in str(info.value)
