@@ -273,7 +273,8 @@ def rank_drivers(
     *,
     charge_category: str = "Usage",
 ) -> dict[str, list[Contribution]]:
-    """The ranked contributions (at most ``ROOT_CAUSE_ROWS``) of every request, by its key.
+    """The ranked contributions (``ROOT_CAUSE_ROWS``, plus the largest microservice one when it
+    is not among them) of every request, by its key.
 
     ``con`` sees ``allocations`` and the snapshot attached as ``schema`` (quoted) with its
     ``daily`` cube built; ``cost_column`` is the quoted cost column. Only the charges of
