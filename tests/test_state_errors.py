@@ -40,3 +40,30 @@ def test_unusable_database_is_named_with_the_reason(tmp_path: Path) -> None:
         create_all(engine)
     assert f"cannot use the state database sqlite:///{not_a_db}" in str(info.value)
     assert "file is not a database" in str(info.value)
+
+
+def test_attribute_with_an_unusable_state_database_leaves_the_warehouse_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state database is checked before allocations are rewritten, not after."""
+    from typer.testing import CliRunner
+
+    from costlens.cli import app
+    from costlens.warehouse import open_warehouse
+
+    repo = Path(__file__).resolve().parent.parent
+    data_dir = tmp_path / "data"
+    with open_warehouse(data_dir):
+        pass
+    not_a_db = tmp_path / "state.db"
+    not_a_db.write_bytes(b"this is not an SQLite database file, just text" * 20)
+    monkeypatch.setenv("COSTLENS_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("COSTLENS_RULES", str(repo / "data" / "rules.yaml"))
+    monkeypatch.setenv("COSTLENS_OWNERS", str(repo / "data" / "owners.yaml"))
+    monkeypatch.setenv("COSTLENS_STATE_URL", f"sqlite:///{not_a_db}")
+    result = CliRunner().invoke(app, ["attribute"])
+    assert isinstance(result.exception, ConfigError)
+    assert "cannot use the state database" in str(result.exception)
+    with open_warehouse(data_dir) as wh:
+        tables = {r[0] for r in wh.con.execute("SHOW TABLES").fetchall()}
+    assert "allocations" not in tables

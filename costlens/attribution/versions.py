@@ -8,7 +8,20 @@ from datetime import date
 from costlens.attribution.rules import RuleSet
 from costlens.state import RuleSetVersion, create_all, make_engine, session_factory
 
-__all__ = ["record_rule_set_version"]
+__all__ = ["ensure_state_database", "record_rule_set_version"]
+
+
+def ensure_state_database(state_url: str) -> None:
+    """Check the state database is usable (creating its tables) before anything is rewritten.
+
+    Attribution records its rule-set version there after committing ``allocations``; checking
+    first means a bad ``state_url`` stops the run with the warehouse untouched.
+    """
+    engine = make_engine(state_url)
+    try:
+        create_all(engine)
+    finally:
+        engine.dispose()
 
 
 def record_rule_set_version(

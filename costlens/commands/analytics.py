@@ -111,10 +111,11 @@ def periods_to_attribute(
 def _attribute(cfg: Settings, changed: Collection[date] | None = None) -> dict[str, Any]:
     """Apply the rules: to every period (``changed`` None), or only where ``sync`` needs to."""
     from costlens.attribution import attribute, load_owners, load_rules
-    from costlens.attribution.versions import record_rule_set_version
+    from costlens.attribution.versions import ensure_state_database, record_rule_set_version
     from costlens.warehouse import open_warehouse
 
     rules = load_rules(cfg.rules, load_owners(cfg.owners))
+    ensure_state_database(cfg.state_database_url)
     with open_warehouse(cfg.data_dir) as wh:
         wh.con.execute("SET enable_progress_bar = false")  # never write to a script's stdout
         periods = None if changed is None else periods_to_attribute(wh.con, rules.version, changed)

@@ -169,12 +169,13 @@ def attribute_command(
 ) -> None:
     """Re-apply the rules: rewrite allocations (all periods, or --period) and record the version."""
     from costlens.attribution import attribute
-    from costlens.attribution.versions import record_rule_set_version
+    from costlens.attribution.versions import ensure_state_database, record_rule_set_version
     from costlens.warehouse import open_warehouse
 
     cfg = settings(ctx)
     rs = _load(cfg)
     periods = _months(period)
+    ensure_state_database(cfg.state_database_url)
     progress = terminal_progress() if not json_output else None
     with open_warehouse(cfg.data_dir) as wh:
         if progress is not None:
