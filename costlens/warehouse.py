@@ -178,8 +178,13 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False) -> Warehouse:
     lock.acquire()
     try:
         con = _connect(path, read_only=False)
+    except BaseException:
+        lock.release()
+        raise
+    try:
         _migrate(con, path)
     except BaseException:
+        con.close()
         lock.release()
         raise
     return Warehouse(con, path, lock)
