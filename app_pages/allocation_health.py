@@ -14,6 +14,13 @@ METHODS = {
     "unallocated": "Unallocated",
 }
 COLORS = {"direct": "#3182bd", "shared": "#9ecae1", "unallocated": "#d62728"}
+BASES = {
+    "tag": "By a tag",
+    "rule": "By an account or service rule",
+    "split": "Split from shared costs",
+    "unallocated": "Unallocated",
+}
+BASIS_COLORS = {"tag": "#3182bd", "rule": "#6baed6", "split": "#9ecae1", "unallocated": "#d62728"}
 
 with ui.page_errors():
     snap = ui.snapshot()
@@ -56,6 +63,54 @@ with ui.page_errors():
         legend={"orientation": "h", "y": 1.12},
     )
     st.plotly_chart(chart)
+
+    # --- how each account's and service's cost was attributed ------------------------------------
+    if "basis" in snap.dimensions:
+        st.subheader("Attribution by account and by service")
+        st.caption(
+            f"{ctl.start:%d %b %Y} – {ctl.end:%d %b %Y}: by a tag, by an account or service rule, "
+            "split from shared costs, or unallocated"
+        )
+        for column, dimension, label in zip(
+            st.columns(2),
+            ("account_id", "service_code"),
+            ("Account", "Service"),
+            strict=True,
+        ):
+            by_basis = queries.spend(
+                snap,
+                grain="month",
+                by=("basis", dimension),
+                cost_type=ctl.cost_type,
+                start=ctl.start,
+                end=ctl.end,
+            )
+            grid = ui.as_float(
+                by_basis.groupby([dimension, "basis"], as_index=False)["cost"].sum(), ["cost"]
+            )
+            # Dollars, not shares: an account's credits can net its total to about zero.
+            largest = grid.groupby(dimension)["cost"].sum().abs().nlargest(12).index
+            grid = grid[grid[dimension].isin(largest)]
+            bars = px.bar(
+                grid,
+                x="cost",
+                y=dimension,
+                color="basis",
+                orientation="h",
+                color_discrete_map=BASIS_COLORS,
+                category_orders={"basis": list(BASES), dimension: list(largest)},
+                labels={"cost": "Cost", dimension: label, "basis": ""},
+            )
+            bars.for_each_trace(lambda t: t.update(name=BASES.get(t.name, t.name)))
+            bars.update_traces(hovertemplate="$%{x:,.2f}<extra></extra>")
+            bars.update_layout(
+                height=380,
+                margin={"t": 10, "b": 10},
+                xaxis_tickprefix="$",
+                yaxis={"type": "category"},
+                legend={"orientation": "h", "y": -0.15},
+            )
+            column.plotly_chart(bars)
 
     # --- unallocated by account and service -----------------------------------------------------
     st.subheader("Unallocated cost by account and service")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -186,3 +187,19 @@ def test_a_new_snapshot_opens_while_another_tab_still_holds_the_old_one(
         with queries.open_snapshot(tmp_path) as fresh:
             assert idle_tab.info.built_at.year == 2030
             assert fresh.info.built_at.year == 2031
+
+
+@pytest.mark.slow
+def test_allocation_health_shows_attribution_by_basis(app: AppTest) -> None:
+    """Tag, rule, split and unallocated, per account and per service (issue 4 §5)."""
+    _page(app, "app_pages/allocation_health.py")
+    headers = [h.value for h in app.subheader]
+    assert "Attribution by account and by service" in headers
+    charts = [c for c in app.get("plotly_chart")]
+    names = {
+        trace["name"]
+        for chart in charts
+        for trace in json.loads(chart.proto.spec)["data"]
+        if "name" in trace
+    }
+    assert {"By a tag", "Split from shared costs"} <= names
