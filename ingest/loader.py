@@ -20,9 +20,10 @@ from costlens.errors import IngestError
 from costlens.schema import COST_COLUMNS, LINE_ITEMS, column_names
 from costlens.warehouse import Warehouse
 from ingest import ledger
+from ingest.diagnose import diagnose
 from ingest.formats import FORMATS
 from ingest.formats.detect import describe_columns, detect_format, file_kind
-from ingest.formats.readers import FileKind, reader_sql
+from ingest.formats.readers import FileKind
 from ingest.hooks import checkpoint
 from ingest.model import ExportFile
 from ingest.normalize import quote
@@ -36,13 +37,6 @@ TOTALS_SQL = (
     + ", ".join(f"COALESCE(SUM({quote(c)}), 0)" for c in COST_COLUMNS)
     + " FROM line_items WHERE delivery_id = $delivery_id"
 )
-BAD_MONEY_SQL = """
-SELECT rn, v FROM (
-    SELECT row_number() OVER () AS rn, {col} AS v FROM {reader}
-) WHERE v IS NOT NULL AND trim(v) <> '' AND TRY_CAST(trim(v) AS DECIMAL(18,10)) IS NULL
-ORDER BY rn LIMIT 1
-"""
-COUNT_SQL = "SELECT count(*) FROM {reader}"
 OTHER_PERIOD_SQL = """
 SELECT count(*), min(billing_period), max(billing_period) FROM line_items
 WHERE delivery_id = $delivery_id AND billing_period IS DISTINCT FROM $period
@@ -151,7 +145,7 @@ def periods_in(con: duckdb.DuckDBPyConnection, files: list[PreparedFile]) -> lis
             params,
         ).fetchall()
     except duckdb.Error as exc:
-        raise _diagnose(con, files, exc) from exc
+        raise diagnose(con, files, exc) from exc
     names = ", ".join(p.origin.key for p in files)
     undated = sum(int(n) for p, n in rows if p is None)
     if undated:
@@ -221,7 +215,7 @@ def load_period(
             )
             checkpoint("before-commit")
     except duckdb.Error as exc:
-        raise _diagnose(wh.con, files, exc) from exc
+        raise diagnose(wh.con, files, exc) from exc
     checkpoint("after-commit")
     return int(rows), totals
 
@@ -244,46 +238,3 @@ def _refuse_other_periods(
         fix="keep each billing period's files under its own manifest (as AWS delivers them), "
         "or ingest the data folder without the manifest",
     )
-
-
-def _money_like(name: str) -> bool:
-    lowered = name.lower()
-    return any(w in lowered for w in ("cost", "fee", "commitment"))
-
-
-def _diagnose(
-    con: duckdb.DuckDBPyConnection, files: list[PreparedFile], exc: duckdb.Error
-) -> IngestError:
-    """Turn a DuckDB failure into an error naming the file (and row and column) at fault."""
-    for p in files:
-        reader = reader_sql(p.kind, focus=p.format == "focus")
-        one = {"files": [str(p.path)]}
-        try:
-            con.execute(COUNT_SQL.format(reader=reader), one).fetchone()
-        except duckdb.Error as inner:
-            return IngestError(
-                f"cannot read the file ({_first_line(inner)})",
-                where=p.origin.key,
-                fix="the file is damaged or truncated: re-download it or let AWS re-deliver",
-            )
-        text_columns = [c for c, t in p.columns.items() if t == "VARCHAR" and _money_like(c)]
-        for col in text_columns:
-            bad = con.execute(BAD_MONEY_SQL.format(col=quote(col), reader=reader), one).fetchone()
-            if bad is not None:
-                line = int(bad[0]) + 1  # the header is line 1
-                return IngestError(
-                    f"cost {bad[1]!r} is not a number",
-                    where=f"{p.origin.key}: line {line}, column {col}",
-                    fix="correct or remove that value (costs are decimal numbers, e.g. 0.0123 "
-                    "or 1.2E-5)",
-                )
-    return IngestError(
-        f"cannot load the delivery ({_first_line(exc)})",
-        where=", ".join(p.origin.key for p in files),
-        fix="check the files are complete exports; run with --debug for details",
-    )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -10,6 +10,7 @@ an SQL expression; no value ever goes into these strings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from costlens.schema import MONEY
@@ -27,6 +28,7 @@ __all__ = [
     "tags_from_json_sql",
     "tags_from_map_sql",
     "text",
+    "text_casts",
     "timestamp",
 ]
 
@@ -86,6 +88,25 @@ def double(columns: Columns, name: str) -> str:
     if _is_text(columns, name):
         return f"CAST(NULLIF(trim({quote(name)}), '') AS DOUBLE)"
     return f"CAST({quote(name)} AS DOUBLE)"
+
+
+_TEXT_CAST = re.compile(
+    r"CAST\(NULLIF\(trim\((\"(?:[^\"]|\"\")+\")\), ''\) AS "
+    + f"({re.escape(MONEY)}|TIMESTAMP|DOUBLE)\\)"
+)
+
+
+def text_casts(sql: str) -> dict[str, str]:
+    """Text column → type it is cast to by ``money``, ``timestamp`` and ``double`` in ``sql``.
+
+    The casts a load can fail on, found in the very SQL that ran (ingest's error diagnosis).
+
+    >>> text_casts(money({"c": "VARCHAR"}, "c") + timestamp({'a"b': "VARCHAR"}, 'a"b'))
+    {'c': 'DECIMAL(18,10)', 'a"b': 'TIMESTAMP'}
+    >>> text_casts(double({"q": "VARCHAR"}, "q") + double({"n": "DOUBLE"}, "n"))
+    {'q': 'DOUBLE'}
+    """
+    return {m[1][1:-1].replace('""', '"'): m[2] for m in _TEXT_CAST.finditer(sql)}
 
 
 def text(columns: Columns, name: str, default: str | None = None) -> str:

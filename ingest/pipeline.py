@@ -134,7 +134,16 @@ def _updating_reports(
     by_key = {f.key: f for f in listing}
     for report_name, key in status_keys(listing).items():
         local = store.fetch(by_key[key], progress)
-        rows = con.execute(STATUS_SQL, {"files": [str(local.path)]}).fetchall()
+        try:
+            rows = con.execute(STATUS_SQL, {"files": [str(local.path)]}).fetchall()
+        except duckdb.Error as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise IngestError(
+                f"cannot read the report's status file ({detail})",
+                where=f"{store.label}/{key}",
+                fix="the file is damaged or truncated: wait for AWS to rewrite it (it is replaced "
+                "on each delivery) and run again, or delete its staged copy",
+            ) from exc
         if any(str(r[0]).upper() == "UPDATING" for r in rows):
             updating.add(report_name)
     return updating

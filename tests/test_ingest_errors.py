@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from test_ingest_support import CUR1_HEADER, Line, cur1_csv_bytes, write_cur2_export
 
@@ -69,6 +73,44 @@ def _non_numeric_cost(d: Path) -> Path:
     return _csv(d / "cur.csv.gz", cur1_csv_bytes(NOV, lines))
 
 
+def _cur1_with(rows: int, record: int, column: str, value: str) -> bytes:
+    """A legacy CUR CSV of ``rows`` good lines where data record ``record`` (1-based) has
+    ``value`` in ``column``."""
+    table = list(
+        csv.reader(io.StringIO(gzip.decompress(cur1_csv_bytes(NOV, [Line()] * rows)).decode()))
+    )
+    table[record][table[0].index(column)] = value
+    out = io.StringIO()
+    csv.writer(out).writerows(table)
+    return gzip.compress(out.getvalue().encode())
+
+
+def _bad_usage_end(d: Path) -> Path:
+    # November has 30 days.
+    return _csv(d / "cur.csv.gz", _cur1_with(4, 2, "lineItem/UsageEndDate", "2024-11-31T00:00:00Z"))
+
+
+def _bad_billing_period(d: Path) -> Path:
+    return _csv(d / "cur.csv.gz", _cur1_with(3, 3, "bill/BillingPeriodStartDate", "Nov 2024"))
+
+
+def _non_numeric_usage(d: Path) -> Path:
+    return _csv(d / "cur.csv.gz", _cur1_with(5, 3, "lineItem/UsageAmount", "12 hrs"))
+
+
+# Line 3 holds FOCUS's NULLs (not errors); line 4 a start time with no day.
+FOCUS_CSV = b"""BillingAccountId,BillingPeriodStart,ChargePeriodStart,ChargePeriodEnd,\
+ChargeCategory,BilledCost,EffectiveCost,ConsumedQuantity
+999999999999,2024-11-01T00:00:00Z,2024-11-02T00:00:00Z,2024-11-02T01:00:00Z,Usage,1.5,1.5,1
+999999999999,2024-11-01T00:00:00Z,2024-11-02T01:00:00Z,NULL,Tax,0.2,0.2,NULL
+999999999999,2024-11-01T00:00:00Z,2024-11-0 02:00:00,2024-11-02T03:00:00Z,Usage,1.5,1.5,1
+"""
+
+
+def _bad_focus_charge_period(d: Path) -> Path:
+    return _csv(d / "focus.csv", FOCUS_CSV)
+
+
 def _unknown_format(d: Path) -> Path:
     return _csv(d / "people.csv", b"name,age\nada,36\n")
 
@@ -101,6 +143,32 @@ CASES: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     "non-numeric cost": (
         _non_numeric_cost,
         ["cur.csv.gz", "line 4", "column lineItem/UnblendedCost", "'n/a'", "Fix:"],
+    ),
+    "bad usage end": (
+        _bad_usage_end,
+        [
+            "cur.csv.gz: line 3, column lineItem/UsageEndDate: timestamp '2024-11-31T00:00:00Z' "
+            "is not a date and time. Fix: correct or remove that value (dates and times are ISO "
+            "8601, e.g. 2024-11-01T00:00:00Z)"
+        ],
+    ),
+    "bad billing period": (
+        _bad_billing_period,
+        ["line 4, column bill/BillingPeriodStartDate: timestamp 'Nov 2024' is not a date"],
+    ),
+    "non-numeric usage amount": (
+        _non_numeric_usage,
+        [
+            "cur.csv.gz: line 4, column lineItem/UsageAmount: quantity '12 hrs' is not a number."
+            " Fix: correct or remove that value (quantities are numbers, e.g. 1.5 or 2E3)"
+        ],
+    ),
+    "bad FOCUS charge period start": (
+        _bad_focus_charge_period,
+        [
+            "focus.csv: line 4, column ChargePeriodStart: timestamp '2024-11-0 02:00:00' is not a"
+            " date and time. Fix:"
+        ],
     ),
     "unknown format": (_unknown_format, ["people.csv", "unknown export format", "Fix:"]),
     "empty file": (_empty_file, ["cur-00001.csv.gz", "the file is empty", "Fix:"]),
@@ -168,3 +236,36 @@ def test_gzip_that_is_plain_text_still_reads(tmp_path: Path, data_dir: Path) -> 
     target = _csv(tmp_path / "cur.csv", body)
     [d] = ingest(Settings(data_dir=data_dir), str(target)).deliveries
     assert str(d.totals["unblended_cost"]) == "2.5000000000"
+
+
+def test_corrupt_status_file_is_named(loaded: Path, tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    data = exports / "pq" / "pq" / "year=2024" / "month=11"
+    data.mkdir(parents=True)
+    table = pa.table(
+        {
+            "bill_billing_period_start_date": pa.array([datetime(2024, 11, 1)]),
+            "line_item_line_item_type": ["Usage"],
+            "line_item_unblended_cost": [2.5],
+            "line_item_usage_start_date": pa.array([datetime(2024, 11, 1)]),
+        }
+    )
+    pq.write_table(table, data / "pq-00001.snappy.parquet")
+    status = exports / "pq" / "cost_and_usage_data_status"
+    status.mkdir()
+    good = io.BytesIO()
+    pq.write_table(pa.table({"status": ["READY"]}), good)
+    (status / "cost_and_usage_data_status.parquet").write_bytes(good.getvalue()[:-20])
+    before = _snapshot(loaded)
+    with pytest.raises(IngestError) as err:
+        ingest(Settings(data_dir=loaded), str(exports))
+    message = str(err.value)
+    assert message.startswith(
+        f"{exports}/pq/cost_and_usage_data_status/cost_and_usage_data_status.parquet: "
+        "cannot read the report's status file ("
+    ), message
+    assert message.endswith(
+        "Fix: the file is damaged or truncated: wait for AWS to rewrite it (it is replaced on "
+        "each delivery) and run again, or delete its staged copy"
+    ), message
+    assert _snapshot(loaded) == before
