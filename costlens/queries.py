@@ -423,19 +423,31 @@ def anomaly_root_cause(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
     return frame
 
 
+_ANOMALY_DAYS_SQL = """
+SELECT usage_date, actual_cost, expected_cost, anomalous FROM anomaly_days
+WHERE anomaly_id = $id ORDER BY usage_date
+"""
+_ANOMALY_DAYS_BEFORE_FLAGS_SQL = """
+SELECT usage_date, actual_cost, expected_cost, CAST(NULL AS BOOLEAN) AS anomalous
+FROM anomaly_days WHERE anomaly_id = $id ORDER BY usage_date
+"""
+
+
 def anomaly_days(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
     """One anomaly's days, from three weeks before it to a week after its last anomalous day:
-    ``usage_date``, ``actual_cost`` (the scanned usage cost of its series) and
-    ``expected_cost`` (the detector's expectation that day; None in its first two weeks), as
-    ``Decimal`` cents. Empty for a snapshot built before these were kept."""
+    ``usage_date``, ``actual_cost`` (the scanned usage cost of its series that day: an exact
+    ``Decimal`` sum, not rounded), ``expected_cost`` (the detector's estimate in ``Decimal``
+    cents; None in its first two weeks) and ``anomalous`` (one of the event's anomalous days:
+    their ``actual_cost`` adds up to the event's). Empty for a snapshot built before these
+    were kept; ``anomalous`` is None in one built before it was."""
     try:
-        return snap.frame(
-            "SELECT usage_date, actual_cost, expected_cost FROM anomaly_days "
-            "WHERE anomaly_id = $id ORDER BY usage_date",
-            {"id": anomaly_id},
-        )
+        return snap.frame(_ANOMALY_DAYS_SQL, {"id": anomaly_id})
     except duckdb.CatalogException:
-        return pd.DataFrame({"usage_date": [], "actual_cost": [], "expected_cost": []})
+        return pd.DataFrame(
+            {"usage_date": [], "actual_cost": [], "expected_cost": [], "anomalous": []}
+        )
+    except duckdb.BinderException:
+        return snap.frame(_ANOMALY_DAYS_BEFORE_FLAGS_SQL, {"id": anomaly_id})
 
 
 def forecasts(snap: Snapshot) -> pd.DataFrame:

@@ -50,20 +50,22 @@ _TABLES_SQL = """
 CREATE TABLE snapshot.anomalies (
   anomaly_id VARCHAR PRIMARY KEY, dimension VARCHAR, value VARCHAR, owner VARCHAR,
   start_date DATE, end_date DATE, last_seen DATE, ongoing BOOLEAN, direction VARCHAR,
-  actual_cost DECIMAL(18,2), expected_cost DECIMAL(18,2), impact_cost DECIMAL(18,2),
+  actual_cost DECIMAL(38,10), expected_cost DECIMAL(18,2), impact_cost DECIMAL(38,10),
   impact_percent DOUBLE, max_score DOUBLE, days INTEGER, top_driver VARCHAR, cost_type VARCHAR,
   incident_id VARCHAR, also_seen VARCHAR, feedback VARCHAR
 );
 CREATE TABLE snapshot.anomaly_root_causes (
   anomaly_id VARCHAR, rank INTEGER, dimension VARCHAR, value VARCHAR,
-  baseline_cost DECIMAL(18,2), event_cost DECIMAL(18,2), delta_cost DECIMAL(18,2), share DOUBLE
+  baseline_cost DECIMAL(38,10), event_cost DECIMAL(38,10), delta_cost DECIMAL(38,10),
+  share DOUBLE
 );
 CREATE TABLE snapshot.anomaly_series (
   dimension VARCHAR, value VARCHAR, series_hash VARCHAR, events VARCHAR, state VARCHAR
 );
 CREATE TABLE snapshot.anomaly_cause_keys (anomaly_id VARCHAR, cause_key VARCHAR);
 CREATE TABLE snapshot.anomaly_days (
-  anomaly_id VARCHAR, usage_date DATE, actual_cost DECIMAL(18,2), expected_cost DECIMAL(18,2)
+  anomaly_id VARCHAR, usage_date DATE, actual_cost DECIMAL(38,10), expected_cost DECIMAL(18,2),
+  anomalous BOOLEAN
 );
 CREATE TABLE snapshot.forecasts (
   billing_period DATE, owner VARCHAR, month_to_date DECIMAL(38,10),
@@ -193,9 +195,8 @@ def _files_version(settings: Settings) -> str:
 def _attach(
     con: duckdb.DuckDBPyConnection, path: Path, name: str = SNAPSHOT, read_only: bool = False
 ) -> None:
-    literal = str(path).replace("'", "''")
     mode = " (READ_ONLY)" if read_only else ""
-    con.execute(f"ATTACH '{literal}' AS {quote(name)}{mode}")
+    con.execute(f"ATTACH $path AS {quote(name)}{mode}", {"path": str(path)})
 
 
 _PREVIOUS_PERIODS_SQL = "SELECT billing_period, fingerprint FROM previous_snapshot.snapshot_periods"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -143,7 +144,8 @@ def test_the_chart_days_are_the_scanned_cost_and_the_expectation_per_day(
     assert days.loc[day, "expected_cost"] == spike["expected_cost"]
     usage = q.spend(snap, grain="day", cost_type="amortized", start=day, end=day,
                     where={"microservice": ["spiky"]})  # fmt: skip
-    assert days.loc[day, "actual_cost"] == usage["cost"].iloc[0].quantize(Decimal("0.01"))
+    assert days.loc[day, "actual_cost"] == usage["cost"].iloc[0]  # to the last decimal
+    assert list(days.index[days["anomalous"]]) == [day]
     # Other days: an expectation within the ±2 % noise of the ~555/day series, never flat.
     others = days.drop(index=day)["expected_cost"].astype(float)
     assert others.between(540, 570).all() and others.nunique() > 5
@@ -230,8 +232,8 @@ def test_feedback_hides_an_event_and_its_id_is_stable_as_data_arrives(tmp_path: 
 
 
 def test_batched_sql_contributions_equal_the_pandas_root_cause(built: Path) -> None:
-    """The SQL ranking (all events in one query) gives per driver value the same dollars as the
-    pure pandas ``root_cause`` on the cube's rows, for the spike's windows."""
+    """The SQL ranking (all events in one query) gives per driver value exactly the dollars of
+    the pure pandas ``root_cause`` fed the cube's rows as ``Decimal``, for the spike's windows."""
     from costlens.anomalies import root_cause
     from costlens.anomalies.driver_ranking import CauseRequest, rank_drivers
 
@@ -241,20 +243,117 @@ def test_batched_sql_contributions_equal_the_pandas_root_cause(built: Path) -> N
         wh.con.execute(f"ATTACH '{built / 'serving.duckdb'}' AS snap (READ_ONLY)")
         request = CauseRequest("e", "microservice", "spiky", day, day, *base, True)
         got = rank_drivers(wh.con, '"snap"', [request], '"amortized_cost"')["e"]
-        frame = wh.con.execute(
-            "SELECT usage_date, service_code, account_id, usage_type, "
-            "CAST(amortized_cost AS DOUBLE) AS cost FROM snap.daily "
-            "WHERE microservice = 'spiky' AND usage_date BETWEEN $s AND $e",
+        rows = wh.con.execute(
+            "SELECT usage_date, service_code, account_id, usage_type, amortized_cost AS cost "
+            "FROM snap.daily WHERE microservice = 'spiky' AND charge_category = 'Usage' "
+            "AND usage_date BETWEEN $s AND $e",
             {"s": base[0], "e": day},
-        ).df()
+        ).fetchall()
+    frame = pd.DataFrame(rows, columns=["usage_date", "service_code", "account_id",
+                                        "usage_type", "cost"])  # fmt: skip
+    assert all(isinstance(c, Decimal) for c in frame["cost"])
     want = root_cause(
         frame, (day, day), base, drivers=["service_code", "account_id", "usage_type"],
         cost_column="cost",
     )  # fmt: skip
-    expected = {(r.dimension, r.value): round(r.delta_cost, 2) for r in want.itertuples()}
-    ranked = {(c.dimension, c.value): round(c.delta_cost, 2) for c in got}
+    expected = {
+        (r.dimension, r.value): (r.baseline_cost, r.event_cost, r.delta_cost)
+        for r in want.itertuples()
+    }
+    ranked = {(c.dimension, c.value): (c.baseline_cost, c.event_cost, c.delta_cost) for c in got}
     shared = {k: v for k, v in ranked.items() if k in expected}
     assert len(shared) >= 4  # usage types and accounts (one service: not a driver)
     assert shared == {k: expected[k] for k in shared}
+    assert all(isinstance(m, Decimal) for v in ranked.values() for m in v)
     assert got[0].dimension == "resource_id" and got[0].value == "nat-1"
     assert len(got) == len(ranked) <= 10
+
+
+# --- money is exact: every observed figure is the DECIMAL sum of the allocations ---------------
+
+_ALLOCATIONS_SUM_SQL = """
+SELECT SUM(amortized_cost) FROM allocations
+WHERE charge_category = 'Usage' AND {column} = $value AND usage_date IN (SELECT UNNEST($days))
+"""
+_DRIVER_SUM_SQL = """
+SELECT SUM(amortized_cost) FROM allocations
+WHERE charge_category = 'Usage' AND {column} = $value AND usage_date BETWEEN $first AND $last
+  AND {drivers}
+"""
+_COMBINED = ("service_code", "account_id", "region", "usage_type")
+
+
+def _allocations_sum(con: Any, column: str, value: str, days: list[dt.date]) -> Decimal:
+    (total,) = con.execute(
+        _ALLOCATIONS_SUM_SQL.format(column=column), {"value": value, "days": days}
+    ).fetchone()
+    return Decimal(0) if total is None else Decimal(total)
+
+
+def test_every_event_actual_is_the_exact_sum_of_its_allocations(built: Path) -> None:
+    """An event's actual cost is SUM(amortized_cost) of the Usage allocations of its series over
+    its anomalous days, to the last decimal (10 places, as stored), not a float rounded to cents;
+    each chart day's actual cost is that day's exact sum; impact = actual - expected (cents)."""
+    with q.open_snapshot(built) as snap:
+        events = q.anomalies(snap, incidents=False, include_marked=True)
+        days = {aid: q.anomaly_days(snap, aid) for aid in events["anomaly_id"]}
+    assert len(events) >= 8
+    with open_warehouse(built, read_only=True) as wh:
+        for event in events.itertuples():
+            chart = days[event.anomaly_id]
+            anomalous = [d for d, flag in zip(chart["usage_date"], chart["anomalous"],
+                                              strict=True) if flag]  # fmt: skip
+            # The anomalous days are the event's: from its start to its last day, `days` of them.
+            assert (anomalous[0], anomalous[-1]) == (event.start_date, event.last_seen)
+            assert len(anomalous) == event.days
+            want = _allocations_sum(wh.con, event.dimension, event.value, anomalous)
+            assert event.actual_cost == want, event.anomaly_id
+            assert event.actual_cost.as_tuple().exponent == -10
+            assert event.expected_cost.as_tuple().exponent == -2  # the model's estimate
+            assert event.impact_cost == event.actual_cost - event.expected_cost
+            for d, actual in zip(chart["usage_date"], chart["actual_cost"], strict=True):
+                assert actual == _allocations_sum(wh.con, event.dimension, event.value, [d])
+    spike = events[(events["dimension"] == "microservice") & (events["value"] == "spiky")]
+    # Independently: the spike day's rows as loaded, parsed from text and added as Decimal.
+    spike_day = START + dt.timedelta(days=SPIKE_DAY)
+    rows = _rows(70)
+    on_day = rows[(rows["usage_date"] == spike_day) & (rows["microservice"] == "spiky")]
+    assert spike["actual_cost"].iloc[0] == sum(map(Decimal, on_day["amortized_cost"]), Decimal(0))
+
+
+def test_every_root_cause_cost_is_the_exact_sum_of_its_allocations(built: Path) -> None:
+    """Per driver value: event_cost is the exact sum over the event's days, baseline_cost the
+    exact sum over the 28 days before it scaled to the event's days (half up at 10 places) and
+    delta_cost their difference, to the last decimal."""
+    with q.open_snapshot(built) as snap:
+        events = q.anomalies(snap, incidents=False, include_marked=True)
+        causes = {aid: q.anomaly_root_cause(snap, aid) for aid in events["anomaly_id"]}
+    first_day = START
+    checked = 0
+    with open_warehouse(built, read_only=True) as wh:
+        for event in events.itertuples():
+            b_first = max(first_day, event.start_date - dt.timedelta(days=28))
+            b_last = event.start_date - dt.timedelta(days=1)
+            e_days = (event.last_seen - event.start_date).days + 1
+            b_days = (b_last - b_first).days + 1
+            for cause in causes[event.anomaly_id].itertuples():
+                columns = cause.dimension.split("/")
+                values = cause.value.split("/", len(columns) - 1)
+                drivers = " AND ".join(f"{c} = $d{i}" for i, c in enumerate(columns))
+                sql = _DRIVER_SUM_SQL.format(column=event.dimension, drivers=drivers)
+                params = {"value": event.value, **{f"d{i}": v for i, v in enumerate(values)}}
+
+                def total(a: dt.date, b: dt.date, sql: str = sql, params: Any = params) -> Decimal:
+                    (value,) = wh.con.execute(sql, {**params, "first": a, "last": b}).fetchone()
+                    return Decimal(0) if value is None else Decimal(value)
+
+                event_cost = total(event.start_date, event.last_seen)
+                with localcontext() as ctx:
+                    ctx.prec = 60
+                    baseline = total(b_first, b_last) * e_days / b_days
+                baseline = baseline.quantize(Decimal("1E-10"), rounding=ROUND_HALF_UP)
+                assert cause.event_cost == event_cost, (event.anomaly_id, cause.value)
+                assert cause.baseline_cost == baseline, (event.anomaly_id, cause.value)
+                assert cause.delta_cost == event_cost - baseline
+                checked += 1
+    assert checked >= 40

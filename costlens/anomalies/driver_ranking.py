@@ -3,9 +3,11 @@
 The same contributions as ``costlens.anomalies.root_cause`` (per driver value: its baseline daily
 average times the event days, its event cost and the difference), but for every event of a scan
 in one query per scanned dimension over the snapshot's ``daily`` cube, plus one filtered pass
-over ``allocations`` for the resources of the largest events. Sums are exact ``DECIMAL`` in SQL;
-only the per-value results become floats. The ranking then puts the largest contribution first
-and, among contributions within ``TIE_SHARE`` of the largest, the most specific driver first.
+over ``allocations`` for the resources of the largest events. The money stays exact: event costs
+are the ``DECIMAL(38,10)`` sums of the scanned charges, baseline costs the baseline window's exact
+sum pro-rated to the event's days (``prorate``: to ``MONEY_PLACES``, half up), deltas their
+difference; only ``share`` is a float. The ranking then puts the largest contribution first and,
+among contributions within ``TIE_SHARE`` of the largest, the most specific driver first.
 
 >>> DRIVERS_BY_DIMENSION["microservice"]
 ('service_code', 'account_id', 'region', 'usage_type')
@@ -23,6 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from costlens.anomalies.root_cause import prorate
 from costlens.rollups import quote
 
 __all__ = [
@@ -91,14 +94,18 @@ class CauseRequest:
 
 @dataclass(frozen=True)
 class Contribution:
-    """One ranked driver value of an event's change (floats, not yet rounded)."""
+    """One ranked driver value of an event's change: exact dollars, not rounded to cents."""
 
     dimension: str
     value: str
-    baseline_cost: float
-    event_cost: float
-    delta_cost: float
+    baseline_cost: Decimal
+    """The baseline window's cost pro-rated to the event's days (``prorate``)."""
+    event_cost: Decimal
+    """The exact cost over the event's days."""
+    delta_cost: Decimal
+    """``event_cost - baseline_cost``."""
     share: float
+    """``delta_cost`` over the change of the whole series."""
 
 
 _Sums = dict[str, dict[str, tuple[Decimal, Decimal]]]
@@ -231,34 +238,36 @@ def _resource_sums(
     return sums
 
 
+_Row = tuple[str, str, Decimal, Decimal, Decimal, float]
+
+
 def _contributions(
-    name: str, values: dict[str, tuple[Decimal, Decimal]], days: tuple[int, int], total: float
-) -> list[tuple[str, str, float, float, float, float]]:
-    e_days, b_days = days
+    name: str, values: dict[str, tuple[Decimal, Decimal]], days: tuple[int, int], total: Decimal
+) -> list[_Row]:
     out = []
     for value, (event_sum, base_sum) in values.items():
-        baseline = float(base_sum) * (e_days / b_days)
-        event = float(event_sum)
-        delta = event - baseline
-        out.append((name, value, baseline, event, delta, delta / total if total else 0.0))
+        baseline = prorate(base_sum, days)
+        delta = event_sum - baseline
+        share = float(delta) / float(total) if total else 0.0
+        out.append((name, value, baseline, event_sum, delta, share))
     return out
 
 
-def _rank(rows: list[tuple[str, str, float, float, float, float]]) -> list[Contribution]:
+def _rank(rows: list[_Row]) -> list[Contribution]:
     """Largest contribution first; among contributions within ``TIE_SHARE`` of each other, the
     most specific driver (the dimension with the most values) first: a resource or a
     service/account/region/usage type combination names the cause more precisely than its
     account, whose delta also carries the noise of everything else in it."""
     if not rows:
         return []
-    top = max(abs(r[4]) for r in rows) or 1.0
+    top = max(abs(float(r[4])) for r in rows) or 1.0
     count: dict[str, int] = defaultdict(int)
     for r in rows:
         count[r[0]] += 1
     order = {name: i for i, name in enumerate(dict.fromkeys(r[0] for r in rows))}
 
-    def key(r: tuple[str, str, float, float, float, float]) -> tuple[Any, ...]:
-        size = abs(r[4])
+    def key(r: _Row) -> tuple[Any, ...]:
+        size = abs(float(r[4]))
         return (-round(size / top / TIE_SHARE), -count[r[0]], -_SPECIFICITY.get(r[0], 0),
                 -size, -round(size, 2), order[r[0]], r[1])  # fmt: skip
 
@@ -294,9 +303,9 @@ def rank_drivers(
         drivers = DRIVERS_BY_DIMENSION[request.dimension]
         e_days, b_days = request.factor
         first = sums.get(drivers[0], {})
-        event_total = float(sum((e for e, _ in first.values()), Decimal(0)))
-        base_total = float(sum((b for _, b in first.values()), Decimal(0)))
-        total = event_total - base_total * e_days / b_days
+        event_total = sum((e for e, _ in first.values()), Decimal(0))
+        base_total = sum((b for _, b in first.values()), Decimal(0))
+        total = event_total - prorate(base_total, (e_days, b_days))
         names = [d for d in drivers if len(sums.get(d, {})) > 1 or d == _MICROSERVICE] or list(
             drivers
         )

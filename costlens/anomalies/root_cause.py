@@ -5,22 +5,55 @@ compared with its average daily cost during the event window; the difference tim
 event days is its contribution (in dollars) to the change. Within one driver column the
 contributions add up to the total change, so ``share`` (contribution / total change) is
 comparable across columns. Pure: the caller fetches the daily rows (e.g. from DuckDB).
+
+Costs given as ``Decimal`` (as DuckDB returns ``DECIMAL`` sums) are added exactly and the money
+columns come back as ``Decimal``: ``event_cost`` is the exact sum over the event window,
+``baseline_cost`` the baseline window's exact sum pro-rated to the event's days (``prorate``) and
+``delta_cost`` their difference. Any other numeric costs are computed as floats.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Any
 
 import pandas as pd
 
 from costlens.errors import CostlensError
 
-__all__ = ["DRIVERS", "root_cause"]
+__all__ = ["DRIVERS", "MONEY_PLACES", "prorate", "root_cause"]
 
 DRIVERS = ("service_code", "account_id", "region", "usage_type", "resource_id")
 """The default driver columns, as named in ``allocations``."""
 
+MONEY_PLACES = Decimal("1E-10")
+"""The scale of a pro-rated amount: that of ``DECIMAL(38,10)``."""
+
 _Window = tuple[pd.Timestamp | str, pd.Timestamp | str]
+
+
+def prorate(baseline_sum: Decimal, days: tuple[int, int]) -> Decimal:
+    """A baseline window's exact cost scaled to the event's days (``days``: event days, baseline
+    days), to ``MONEY_PLACES``, rounded half up.
+
+    >>> prorate(Decimal("100.0000000001"), (1, 28))
+    Decimal('3.5714285714')
+    >>> prorate(Decimal("-0.00000000005"), (1, 1))
+    Decimal('-1E-10')
+    """
+    event_days, baseline_days = days
+    with localcontext() as ctx:
+        ctx.prec = 80
+        scaled = Decimal(baseline_sum) * event_days / baseline_days
+        return scaled.quantize(MONEY_PLACES, rounding=ROUND_HALF_UP)
+
+
+def _is_exact(values: pd.Series) -> bool:
+    present = values.dropna()
+    return (
+        values.dtype == object and len(present) > 0 and all(isinstance(v, Decimal) for v in present)
+    )
 
 
 def _days(window: _Window) -> tuple[pd.Timestamp, pd.Timestamp, int]:
@@ -70,21 +103,31 @@ def root_cause(
     dates = pd.to_datetime(frame[date_column])
     in_event = (dates >= e_start) & (dates <= e_end)
     in_base = (dates >= b_start) & (dates <= b_end)
-    cost = frame[cost_column].astype("float64")
-    total_delta = float(cost[in_event].sum()) - float(cost[in_base].sum()) * e_days / b_days
+    exact = _is_exact(frame[cost_column])
+    zero: Any = Decimal(0) if exact else 0.0
+    cost = frame[cost_column].fillna(zero) if exact else frame[cost_column].astype("float64")
+
+    def scale(base: Any) -> Any:
+        if exact:
+            return base.map(lambda v: prorate(v, (e_days, b_days)))
+        return base * (e_days / b_days)
+
+    event_total = cost[in_event].sum() + zero
+    total_delta = float(event_total - scale(pd.Series([cost[in_base].sum() + zero])).iloc[0])
     parts = []
     for dim in dims:
         key = frame[dim].astype("string").fillna("")
         event = cost[in_event].groupby(key[in_event]).sum()
-        base = cost[in_base].groupby(key[in_base]).sum() * (e_days / b_days)
-        both = pd.concat({"baseline_cost": base, "event_cost": event}, axis=1).fillna(0.0)
+        base = scale(cost[in_base].groupby(key[in_base]).sum())
+        both = pd.concat({"baseline_cost": base, "event_cost": event}, axis=1).fillna(zero)
         both["delta_cost"] = both["event_cost"] - both["baseline_cost"]
         both["dimension"] = dim
         both["cardinality"] = len(both)
         parts.append(both.rename_axis("value").reset_index())
-    out = pd.concat(parts, ignore_index=True)
-    out["share"] = out["delta_cost"] / total_delta if total_delta else 0.0
-    out["abs_delta"] = out["delta_cost"].abs().round(2)
+    out: pd.DataFrame = pd.concat(parts, ignore_index=True)
+    delta = out["delta_cost"].map(float).astype("float64")
+    out["share"] = delta / total_delta if total_delta else 0.0
+    out["abs_delta"] = delta.abs().round(2)
     # Ties (a resource that is the whole service) go to the more specific dimension.
     out = out.sort_values(["abs_delta", "cardinality"], ascending=False, kind="stable")
     out = out[["dimension", "value", "baseline_cost", "event_cost", "delta_cost", "share"]]

@@ -8,6 +8,13 @@ contributions of its drivers (service, account, region, usage type, and the owne
 microservice where it is not the scanned dimension) from the ``daily`` cube, plus resources from
 ``allocations`` for the largest events.
 
+Money: the detector works on floats (its ``expected`` is a statistical estimate), but every
+observed amount is an exact ``DECIMAL(38,10)`` sum of the scanned charges, read back from SQL:
+an event's ``actual_cost`` (over its anomalous days), each chart day's ``actual_cost`` and the
+root causes' costs. ``expected_cost`` is the model's estimate rounded half up to the cent;
+``impact_cost`` = ``actual_cost`` - ``expected_cost``. Nothing is rounded to cents but the
+estimate: the UI rounds at display.
+
 Incremental: with the previous snapshot attached (``previous``), a series whose values are
 unchanged (same hash; the detector is causal and deterministic) re-uses its events, and an event
 whose root-cause window lies in billing periods re-used unchanged (``stable_periods``) re-uses
@@ -21,6 +28,7 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import duckdb
@@ -64,7 +72,7 @@ DAYS_BEFORE = 21
 """Days before an event whose scanned cost and expectation are kept for its chart."""
 DAYS_AFTER = 7
 """Days after an event's last anomalous day kept for its chart."""
-CAUSE_METHOD = "sql-3"
+CAUSE_METHOD = "sql-4"
 """Version of the root-cause computation; a cached cause of another version is recomputed."""
 
 EVENT_COLUMNS = (
@@ -80,7 +88,9 @@ ROOT_CAUSE_COLUMNS = (
 
 SERIES_CACHE_COLUMNS = ("dimension", "value", "series_hash", "events", "state")
 CAUSE_KEY_COLUMNS = ("anomaly_id", "cause_key")
-DAY_COLUMNS = ("anomaly_id", "usage_date", "actual_cost", "expected_cost")
+DAY_COLUMNS = ("anomaly_id", "usage_date", "actual_cost", "expected_cost", "anomalous")
+_CENT = Decimal("0.01")
+_MONEY_PLACES = Decimal("1E-10")
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,8 @@ class ScanResult:
     series_reused: int = 0
     causes_reused: int = 0
     days: pd.DataFrame | None = None
-    """Per event and day around it: the scanned cost and the expected one (``DAY_COLUMNS``)."""
+    """Per event and day around it: the scanned cost (exact), the expected one (cents) and
+    whether the day is one of the event's anomalous days (``DAY_COLUMNS``)."""
 
 
 def _series_hash(series: pd.Series, opts: Mapping[str, Any], cost_type: str) -> str:
@@ -151,22 +162,35 @@ def _months(start: pd.Timestamp, end: pd.Timestamp) -> set[dt.date]:
 
 
 _PREVIOUS_DAYS_SQL = (
-    "SELECT anomaly_id, usage_date, actual_cost, expected_cost FROM {previous}.anomaly_days"
+    "SELECT anomaly_id, usage_date, expected_cost, anomalous FROM {previous}.anomaly_days"
 )
 
 
+def _cents(estimate: float) -> Decimal | None:
+    """A model estimate in dollars, rounded half up to the cent (None when not finite).
+
+    >>> _cents(1234.565), _cents(float("nan"))
+    (Decimal('1234.57'), None)
+    """
+    if not np.isfinite(estimate):
+        return None
+    return Decimal(repr(float(estimate))).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
 def _event_days(
-    aid: str, event: AnomalyEvent, series: pd.Series, expected: np.ndarray[Any, Any]
-) -> list[tuple[Any, ...]]:
-    """The event's days with ``DAYS_BEFORE`` days before and ``DAYS_AFTER`` after it: the scanned
-    cost and the detector's expectation (None in its quiet period), rounded to cents."""
+    event: AnomalyEvent, series: pd.Series, verdicts: pd.DataFrame
+) -> list[tuple[dt.date, Decimal | None, bool]]:
+    """The event's days with ``DAYS_BEFORE`` days before and ``DAYS_AFTER`` after it: the day,
+    the detector's expectation (None in its quiet period) in cents, and whether it is one of
+    the event's anomalous days. The scanned cost is added exactly from SQL (``_exact_days``)."""
     index = series.index
     lo = max(0, int(index.searchsorted(event.start)) - DAYS_BEFORE)
     hi = min(len(index) - 1, int(index.searchsorted(event.last_seen)) + DAYS_AFTER)
-    actual = series.to_numpy(np.float64)
+    expected = verdicts["expected"].to_numpy(np.float64)
+    flags = verdicts["is_anomaly"].to_numpy(dtype=bool)
     return [
-        (aid, index[t].date(), round(float(actual[t]), 2),
-         None if not np.isfinite(expected[t]) else round(float(expected[t]), 2))
+        (index[t].date(), _cents(float(expected[t])),
+         bool(flags[t]) and event.start <= index[t] <= event.last_seen)
         for t in range(lo, hi + 1)
     ]  # fmt: skip
 
@@ -181,16 +205,32 @@ def anomaly_id(dimension: str, value: str, start: pd.Timestamp, cost_type: str) 
     return "a-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+_SERIES_TABLE = "_costlens_scan_series"
+"""Temporary table of the scanned series: exact ``DECIMAL(38,10)`` cost per dimension, value and
+day (a day without cost has no row)."""
+
 _SERIES_SQL = """
+CREATE OR REPLACE TEMP TABLE {table} AS
 SELECT CASE GROUPING(owner, microservice, service_code)
          WHEN 3 THEN 'owner' WHEN 5 THEN 'microservice' WHEN 6 THEN 'service_code'
          ELSE 'account_id' END AS dimension,
        COALESCE(owner, microservice, service_code, account_id) AS value,
-       usage_date, CAST(SUM({cost}) AS DOUBLE) AS cost
+       usage_date, CAST(SUM({cost}) AS DECIMAL(38,10)) AS cost
 FROM {schema}.daily
 WHERE charge_category = $charge_category
 GROUP BY GROUPING SETS ((owner, usage_date), (microservice, usage_date),
                         (service_code, usage_date), (account_id, usage_date))
+"""
+
+_SERIES_FLOAT_SQL = "SELECT dimension, value, usage_date, CAST(cost AS DOUBLE) AS cost FROM {table}"
+
+_EXACT_DAYS_SQL = """
+SELECT d.anomaly_id, d.usage_date, CAST(COALESCE(s.cost, 0) AS DECIMAL(38,10)) AS actual_cost,
+       CAST(SUM(CASE WHEN d.anomalous THEN COALESCE(s.cost, 0) ELSE 0 END)
+            OVER (PARTITION BY d.anomaly_id) AS DECIMAL(38,10)) AS event_cost
+FROM _scan_event_days d
+LEFT JOIN {table} s
+  ON s.dimension = d.dimension AND s.value = d.value AND s.usage_date = d.usage_date
 """
 
 _OWNERS_SQL = """
@@ -227,15 +267,33 @@ def scan_anomalies(
     ``con`` sees ``allocations`` and the snapshot attached as ``schema`` (with its rollups built);
     ``options`` are passed to ``detect`` (``min_impact``, ``min_percent``, ...). ``previous``
     (the previous snapshot, attached) and ``stable_periods`` (billing periods whose cube rows
-    it gave unchanged) let unchanged series and root causes be re-used.
+    it gave unchanged) let unchanged series and root causes be re-used. Observed amounts are
+    exact ``Decimal`` sums; ``expected_cost`` is the model's estimate in cents.
     """
     cost = quote(cost_column(cost_type))
-    opts = dict(options or {})
+    table = quote(_SERIES_TABLE)
+    con.execute(
+        _SERIES_SQL.format(table=table, cost=cost, schema=quote(schema)),
+        {"charge_category": SCANNED_CHARGE_CATEGORY},
+    )
+    try:
+        return _scan(con, schema, cost_type, dict(options or {}), previous, set(stable_periods))
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _scan(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    cost_type: str,
+    opts: dict[str, Any],
+    previous: str | None,
+    stable: set[dt.date],
+) -> ScanResult:
+    cost = quote(cost_column(cost_type))
     min_impact = float(opts.get("min_impact", DetectorOptions.min_impact))
     target = quote(schema)
-    frame = con.execute(
-        _SERIES_SQL.format(cost=cost, schema=target), {"charge_category": SCANNED_CHARGE_CATEGORY}
-    ).df()
+    frame = con.execute(_SERIES_FLOAT_SQL.format(table=quote(_SERIES_TABLE))).df()
     owners = dict(con.execute(_OWNERS_SQL.format(schema=target)).fetchall())
     if frame.empty:
         return ScanResult(_empty(EVENT_COLUMNS), _empty(ROOT_CAUSE_COLUMNS), 0)
@@ -252,7 +310,7 @@ def scan_anomalies(
     old_days: dict[str, list[tuple[Any, ...]]] = {}
     for aid, *day_row in _previous(con, previous, _PREVIOUS_DAYS_SQL):
         old_days.setdefault(str(aid), []).append(tuple(day_row))
-    day_rows: list[tuple[Any, ...]] = []
+    day_rows: list[tuple[Any, ...]] = []  # anomaly id, dimension, value, day, expected, anomalous
     for (dimension, value), series in _series(frame, days).items():
         if float(np.abs(series.to_numpy()).max()) < min_impact:
             continue  # no day can move by min_impact dollars
@@ -265,7 +323,7 @@ def scan_anomalies(
             ids = [anomaly_id(dimension, value, e.start, cost_type) for e in reused]
             if all(i in old_days for i in ids):  # an older snapshot has no per-day rows
                 series_events, state_json = reused, hit[2]
-                day_rows.extend((i, *row) for i in ids for row in old_days[i])
+                day_rows.extend((i, dimension, value, *row) for i in ids for row in old_days[i])
                 reused_series += 1
             else:
                 reused = None
@@ -274,20 +332,19 @@ def scan_anomalies(
             verdicts, state = detect_from(series, resume, save_at=month_start or None, **opts)
             series_events = find_events(series, verdicts)
             state_json = state.to_json() if state is not None else None
-            expected = verdicts["expected"].to_numpy(np.float64)
             for e in series_events:
+                aid = anomaly_id(dimension, value, e.start, cost_type)
                 day_rows.extend(
-                    _event_days(anomaly_id(dimension, value, e.start, cost_type), e, series,
-                                expected)
-                )  # fmt: skip
+                    (aid, dimension, value, *row) for row in _event_days(e, series, verdicts)
+                )
         cache.append((dimension, value, key, _events_json(series_events), state_json))
         found.extend((dimension, value, e) for e in series_events)
+    day_frame, actual_by_id = _exact_days(con, day_rows)
     old_causes: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
     for aid, cause_key, *cause in _previous(con, previous, _PREVIOUS_CAUSES_SQL):
         entry = old_causes.setdefault(str(aid), (str(cause_key), []))
         if cause[0] is not None:
             entry[1].append(tuple(cause))
-    stable = set(stable_periods)
     keys, reused_causes = [], 0
     found.sort(key=lambda f: -abs(f[2].impact))
     kept: dict[str, list[tuple[Any, ...]]] = {}
@@ -304,7 +361,7 @@ def scan_anomalies(
         if old is not None and old[0] == cause_key and _months(b_start, event.last_seen) <= stable:
             reused_causes += 1
             kept[aid] = [
-                (aid, int(rank), str(dim), str(val), *map(float, money), float(share))
+                (aid, int(rank), str(dim), str(val), *map(_money, money), float(share))
                 for rank, dim, val, *money, share in old[1]
             ]
             continue
@@ -320,8 +377,8 @@ def scan_anomalies(
     )
     for aid, ranked in ranked_by_id.items():
         kept[aid] = [
-            (aid, rank, c.dimension, c.value, round(c.baseline_cost, 2), round(c.event_cost, 2),
-             round(c.delta_cost, 2), round(c.share, 4))
+            (aid, rank, c.dimension, c.value, c.baseline_cost, c.event_cost, c.delta_cost,
+             round(c.share, 4))
             for rank, c in enumerate(ranked, start=1)
         ]  # fmt: skip
     events, causes = [], []
@@ -329,14 +386,15 @@ def scan_anomalies(
         ranked_causes = kept.get(aid, [])
         causes.extend(ranked_causes)
         top = describe_driver(ranked_causes[0][2], ranked_causes[0][3]) if ranked_causes else None
-        pct = event.impact_percent
         owner = {"owner": value, "microservice": owners.get(value)}.get(dimension)
+        actual = actual_by_id[aid]
+        expected = _cents(event.expected) or Decimal(0)
+        impact = actual - expected
         events.append((
             aid, dimension, value, owner, event.start.date(),
             event.end.date() if event.end is not None else None, event.last_seen.date(),
-            event.ongoing, event.direction, round(event.actual, 2), round(event.expected, 2),
-            round(event.impact, 2), None if not np.isfinite(pct) else round(pct, 2),
-            round(event.max_score, 4), event.points, top, cost_type,
+            event.ongoing, "increase" if impact >= 0 else "decrease", actual, expected, impact,
+            _percent(impact, expected), round(event.max_score, 4), event.points, top, cost_type,
         ))  # fmt: skip
     cause_frame = (
         pd.DataFrame(causes, columns=list(ROOT_CAUSE_COLUMNS))
@@ -356,8 +414,56 @@ def scan_anomalies(
         pd.DataFrame(keys, columns=list(CAUSE_KEY_COLUMNS)),
         reused_series,
         reused_causes,
-        pd.DataFrame(day_rows, columns=list(DAY_COLUMNS)) if day_rows else _empty(DAY_COLUMNS),
+        day_frame,
     )
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(value).quantize(_MONEY_PLACES)
+
+
+def _percent(impact: Decimal, expected: Decimal) -> float | None:
+    """Impact as a percentage of the expected cost (None when nothing was expected).
+
+    >>> _percent(Decimal("50.0000000001"), Decimal("-200.00")), _percent(Decimal(1), Decimal(0))
+    (25.0, None)
+    """
+    if expected == 0:
+        return None if impact else 0.0
+    return round(float(100 * impact / abs(expected)), 2)
+
+
+def _exact_days(
+    con: duckdb.DuckDBPyConnection, day_rows: list[tuple[Any, ...]]
+) -> tuple[pd.DataFrame, dict[str, Decimal]]:
+    """``DAY_COLUMNS`` rows with each day's exact scanned cost, and per event the exact sum over
+    its anomalous days, both summed by DuckDB from the scanned series."""
+    if not day_rows:
+        return _empty(DAY_COLUMNS), {}
+    rows = pd.DataFrame(
+        day_rows,
+        columns=["anomaly_id", "dimension", "value", "usage_date", "expected_cost", "anomalous"],
+    )
+    keys = rows[["anomaly_id", "dimension", "value", "usage_date", "anomalous"]].astype(
+        {"usage_date": "datetime64[us]", "anomalous": bool}
+    )
+    con.register("_scan_event_days", keys)
+    try:
+        exact = con.execute(_EXACT_DAYS_SQL.format(table=quote(_SERIES_TABLE))).fetchall()
+    finally:
+        con.unregister("_scan_event_days")
+    by_day = {(str(a), pd.Timestamp(d).date()): Decimal(c) for a, d, c, _ in exact}
+    by_event = {str(a): Decimal(e) for a, _, _, e in exact}
+    out = pd.DataFrame({
+        "anomaly_id": rows["anomaly_id"].astype(str),
+        "usage_date": [pd.Timestamp(d).date() for d in rows["usage_date"]],
+        "actual_cost": [by_day[(str(a), pd.Timestamp(d).date())]
+                        for a, d in zip(rows["anomaly_id"], rows["usage_date"], strict=True)],
+        "expected_cost": [None if v is None or v != v else _money(v).quantize(_CENT)
+                          for v in rows["expected_cost"]],
+        "anomalous": rows["anomalous"].astype(bool),
+    })  # fmt: skip
+    return out[list(DAY_COLUMNS)], by_event
 
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
