@@ -118,7 +118,10 @@ def _diagnose_file(con: duckdb.DuckDBPyConnection, p: PreparedFile) -> IngestErr
         values=", ".join(quote(c) for c, _ in checked),
         reader=reader,
     )
-    bad = con.execute(sql, one).fetchone()
+    try:
+        bad = con.execute(sql, one).fetchone()
+    except duckdb.Error:  # the generic message (with DuckDB's own) is the best we have
+        return None
     if bad is None:
         return None
     record, index, value = int(bad[0]), int(bad[1]), str(bad[2])
