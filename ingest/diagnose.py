@@ -18,6 +18,7 @@ import gzip
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,7 @@ _FIX = {
     "DOUBLE": "correct or remove that value (quantities are numbers, e.g. 1.5 or 2E3)",
 }
 _SHOWN_CHARS = 60
+_MONEY_LIMIT = "99999999.9999999999"
 
 
 def diagnose(
@@ -90,12 +92,12 @@ def _checked_columns(p: PreparedFile) -> list[tuple[str, str]]:
     if p.format == cur1_csv.NAME:  # the SELECT names the renamed (Athena) columns
         original = cur1_csv.renamed(p.columns)
         casts = {original.get(name, name): sql_type for name, sql_type in casts.items()}
-    return [(c, casts[c]) for c in p.columns if c in casts and p.columns[c] == "VARCHAR"]
+    return [(c, casts[c]) for c in p.columns if c in casts]
 
 
 def _bad_sql(col: str, sql_type: str) -> str:
-    q = quote(col)
-    return f"{q} IS NOT NULL AND trim({q}) <> '' AND TRY_CAST(trim({q}) AS {sql_type}) IS NULL"
+    text = f"trim(CAST({quote(col)} AS VARCHAR))"
+    return f"{text} IS NOT NULL AND {text} <> '' AND TRY_CAST({text} AS {sql_type}) IS NULL"
 
 
 def _diagnose_file(con: duckdb.DuckDBPyConnection, p: PreparedFile) -> IngestError | None:
@@ -115,7 +117,7 @@ def _diagnose_file(con: duckdb.DuckDBPyConnection, p: PreparedFile) -> IngestErr
     whens = " ".join(f"WHEN {_bad_sql(c, t)} THEN {i}" for i, (c, t) in enumerate(checked, start=1))
     sql = FIRST_BAD_SQL.format(
         first_bad=f"CASE {whens} END",
-        values=", ".join(quote(c) for c, _ in checked),
+        values=", ".join(f"CAST({quote(c)} AS VARCHAR)" for c, _ in checked),
         reader=reader,
     )
     try:
@@ -127,11 +129,26 @@ def _diagnose_file(con: duckdb.DuckDBPyConnection, p: PreparedFile) -> IngestErr
     record, index, value = int(bad[0]), int(bad[1]), str(bad[2])
     col, sql_type = checked[index - 1]
     shown = value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "…"
+    where = f"{p.origin.key}: {_position(p, record)}, column {col}"
+    if sql_type == MONEY and _is_number(value):
+        return IngestError(
+            f"cost {shown!r} is out of range: costs are kept as {MONEY}, at most "
+            f"{_MONEY_LIMIT} in absolute value",
+            where=where,
+            fix="check the value (a cost this large is almost certainly a damaged export); "
+            "re-download the file or let AWS re-deliver it",
+        )
     return IngestError(
-        f"{_WHAT[sql_type]} {shown!r} is not {_EXPECTED[sql_type]}",
-        where=f"{p.origin.key}: {_position(p, record)}, column {col}",
-        fix=_FIX[sql_type],
+        f"{_WHAT[sql_type]} {shown!r} is not {_EXPECTED[sql_type]}", where=where, fix=_FIX[sql_type]
     )
+
+
+def _is_number(text: str) -> bool:
+    """True for a finite decimal number (``1e12``, ``-3.5``): then only its size is wrong."""
+    try:
+        return Decimal(text.strip()).is_finite()
+    except InvalidOperation:
+        return False
 
 
 def _position(p: PreparedFile, record: int) -> str:

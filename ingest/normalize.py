@@ -21,7 +21,9 @@ __all__ = [
     "charge_category_sql",
     "column",
     "double",
+    "json_text",
     "money",
+    "money_or_null",
     "purchase_option_sql",
     "quote",
     "tags_from_columns_sql",
@@ -54,19 +56,44 @@ def _is_text(columns: Columns, name: str) -> bool:
     return columns.get(name, "VARCHAR") == "VARCHAR"
 
 
+_BINARY_FLOATS = ("DOUBLE", "FLOAT", "REAL")
+
+
 def money(columns: Columns, name: str) -> str:
-    """``name`` as ``DECIMAL(18,10)``: text parsed exactly (also ``1.2E-5``); 0 if absent.
+    """``name`` as ``DECIMAL(18,10)``, rounded half away from zero to 10 places; 0 if absent.
+
+    Text is parsed exactly (also ``1.2E-5``). A binary float (Parquet ``double``) is taken at its
+    shortest decimal spelling (the digits the exporter wrote, ``1234567.89``) and parsed like
+    text: DuckDB's direct DOUBLE → DECIMAL cast is off in the last places for large values
+    (``1234567.89`` → ``1234567.8899999998``). Other types (DECIMAL, integers) cast directly.
 
     >>> money({"c": "VARCHAR"}, "c")
     'COALESCE(CAST(NULLIF(trim("c"), \\'\\') AS DECIMAL(18,10)), 0)'
+    >>> money({"c": "DOUBLE"}, "c")
+    'COALESCE(CAST(CAST("c" AS VARCHAR) AS DECIMAL(18,10)), 0)'
     >>> money({}, "c")
     'CAST(0 AS DECIMAL(18,10))'
     """
     if name not in columns:
         return f"CAST(0 AS {MONEY})"
+    return f"COALESCE({money_or_null(columns, name)}, 0)"
+
+
+def money_or_null(columns: Columns, name: str) -> str:
+    """``name`` as ``DECIMAL(18,10)`` like ``money``, but NULL where empty or absent.
+
+    >>> money_or_null({"c": "DECIMAL(38,20)"}, "c")
+    'CAST("c" AS DECIMAL(18,10))'
+    >>> money_or_null({}, "c")
+    'CAST(NULL AS DECIMAL(18,10))'
+    """
+    if name not in columns:
+        return f"CAST(NULL AS {MONEY})"
     if _is_text(columns, name):
-        return f"COALESCE(CAST(NULLIF(trim({quote(name)}), '') AS {MONEY}), 0)"
-    return f"COALESCE(CAST({quote(name)} AS {MONEY}), 0)"
+        return f"CAST(NULLIF(trim({quote(name)}), '') AS {MONEY})"
+    if columns[name] in _BINARY_FLOATS:
+        return f"CAST(CAST({quote(name)} AS VARCHAR) AS {MONEY})"
+    return f"CAST({quote(name)} AS {MONEY})"
 
 
 def timestamp(columns: Columns, name: str) -> str:
@@ -94,19 +121,29 @@ _TEXT_CAST = re.compile(
     r"CAST\(NULLIF\(trim\((\"(?:[^\"]|\"\")+\")\), ''\) AS "
     + f"({re.escape(MONEY)}|TIMESTAMP|DOUBLE)\\)"
 )
+_NUMBER_TO_MONEY = re.compile(
+    r"CAST\((?:CAST\()?(\"(?:[^\"]|\"\")+\")(?: AS VARCHAR\))? AS " + f"({re.escape(MONEY)})\\)"
+)
 
 
 def text_casts(sql: str) -> dict[str, str]:
-    """Text column → type it is cast to by ``money``, ``timestamp`` and ``double`` in ``sql``.
+    """Column → type it is cast to by ``money``, ``timestamp`` and ``double`` in ``sql``.
 
-    The casts a load can fail on, found in the very SQL that ran (ingest's error diagnosis).
+    The casts a load can fail on, found in the very SQL that ran (ingest's error diagnosis):
+    those of text columns, and the money casts of numeric (Parquet) columns, which fail on a
+    value too large for ``DECIMAL(18,10)``.
 
     >>> text_casts(money({"c": "VARCHAR"}, "c") + timestamp({'a"b': "VARCHAR"}, 'a"b'))
     {'c': 'DECIMAL(18,10)', 'a"b': 'TIMESTAMP'}
     >>> text_casts(double({"q": "VARCHAR"}, "q") + double({"n": "DOUBLE"}, "n"))
     {'q': 'DOUBLE'}
+    >>> text_casts(money({"d": "DOUBLE"}, "d") + money({"e": "DECIMAL(38,20)"}, "e"))
+    {'d': 'DECIMAL(18,10)', 'e': 'DECIMAL(18,10)'}
     """
-    return {m[1][1:-1].replace('""', '"'): m[2] for m in _TEXT_CAST.finditer(sql)}
+    found = {m[1][1:-1].replace('""', '"'): m[2] for m in _TEXT_CAST.finditer(sql)}
+    for m in _NUMBER_TO_MONEY.finditer(sql):
+        found.setdefault(m[1][1:-1].replace('""', '"'), m[2])
+    return found
 
 
 def text(columns: Columns, name: str, default: str | None = None) -> str:
@@ -116,11 +153,15 @@ def text(columns: Columns, name: str, default: str | None = None) -> str:
 
 
 def _dedupe_and_drop_empty(entries: str) -> str:
-    """Keep the first entry of each normalized key and drop empty values ("no tag")."""
-    keys = f"list_transform({entries}, lambda e: e.key)"
-    firsts = f"list_filter({entries}, lambda e, i: list_position({keys}, e.key) = i)"
-    non_empty = f"list_filter({firsts}, lambda e: e.value IS NOT NULL AND e.value <> '')"
-    return f"map_from_entries({non_empty})"
+    """Drop empty values ("no tag"), then keep the first entry of each normalized key.
+
+    Two raw keys can normalize to one (``user:Team`` and ``user:team``): the first that has a
+    value wins, so an empty column never hides another column's tag.
+    """
+    non_empty = f"list_filter({entries}, lambda e: e.value IS NOT NULL AND e.value <> '')"
+    keys = f"list_transform({non_empty}, lambda e: e.key)"
+    firsts = f"list_filter({non_empty}, lambda e, i: list_position({keys}, e.key) = i)"
+    return f"map_from_entries({firsts})"
 
 
 def tags_from_map_sql(map_sql: str, *, drop_user_underscore: bool = False) -> str:
@@ -138,9 +179,15 @@ def tags_from_map_sql(map_sql: str, *, drop_user_underscore: bool = False) -> st
     return _dedupe_and_drop_empty(entries)
 
 
+def json_text(text_sql: str) -> str:
+    """A JSON text column with the CSV spellings of "nothing" (``''``, ``NULL``) as NULL."""
+    return f"NULLIF(NULLIF(trim({text_sql}), ''), 'NULL')"
+
+
 def tags_from_json_sql(json_sql: str, *, drop_user_underscore: bool = False) -> str:
-    """Tags from a JSON object string (FOCUS ``Tags``); NULL or ``'NULL'`` gives an empty map."""
-    as_map = f"json_transform(NULLIF(trim({json_sql}), 'NULL'), '\"MAP(VARCHAR, VARCHAR)\"')"
+    """Tags from a JSON object string (FOCUS ``Tags``, CUR 2.0 CSV ``resource_tags``); NULL,
+    ``''`` or ``'NULL'`` gives an empty map."""
+    as_map = f"json_transform({json_text(json_sql)}, '\"MAP(VARCHAR, VARCHAR)\"')"
     return tags_from_map_sql(as_map, drop_user_underscore=drop_user_underscore)
 
 

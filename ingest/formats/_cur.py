@@ -13,8 +13,11 @@ from ingest.normalize import (
     charge_category_sql,
     column,
     double,
+    json_text,
     money,
+    money_or_null,
     purchase_option_sql,
+    quote,
     text,
     timestamp,
 )
@@ -29,17 +32,22 @@ REQUIRED = (
 
 
 def _product(columns: Columns, name: str) -> str:
-    """A product attribute: its own column (legacy, CUR 2.0 static) or a key of the product map."""
+    """A product attribute: its own column (legacy, CUR 2.0 static) or a key of the ``product``
+    map (CUR 2.0 Parquet), or of its JSON text (CUR 2.0 CSV). ``name`` is a fixed identifier."""
     flat = column(columns, f"product_{name}")
-    if columns.get("product", "").startswith("MAP"):
+    kind = columns.get("product")
+    if kind is None:
+        return flat
+    if kind.startswith("MAP"):
         return f"COALESCE({flat}, map_extract_value(\"product\", '{name}'))"
-    return flat
+    return f"COALESCE({flat}, json_extract_string({json_text(quote('product'))}, '$.{name}'))"
 
 
 def _amortized(columns: Columns, *, net: bool) -> str:
     def cost(gross: str, net_name: str | None = None) -> str:
+        # A line's empty net value (no discount computed for it) means its gross value.
         if net and net_name is not None and net_name in columns:
-            return money(columns, net_name)
+            return f"COALESCE({money_or_null(columns, net_name)}, {money(columns, gross)})"
         return money(columns, gross)
 
     return amortized_cost_sql(
