@@ -75,6 +75,11 @@ def _locate(
     key = re.sub(r"^s3://[^/]+/", "", uri_or_key)
     if key in by_key:
         return by_key[key]
+    # A local folder's keys are relative to it: the longest listed key ending the manifest's
+    # key is that file (Athena's year=/month= folders all hold a <report>-00001.snappy.parquet).
+    suffixes = [listed for listed in by_key if key.endswith("/" + listed)]
+    if suffixes:
+        return by_key[max(suffixes, key=len)]
     cut = key.find(anchor)
     tail = key[cut:] if cut >= 0 else key.rsplit("/", 1)[-1]
     for listed, f in by_key.items():

@@ -123,10 +123,16 @@ def single_format(files: list[PreparedFile], where: str) -> tuple[str, FileKind]
 
 
 def _merged_columns(files: list[PreparedFile]) -> dict[str, str]:
+    """The union of the files' columns as DuckDB's ``union_by_name`` reads them: names match
+    case-insensitively (``resourceTags/user:TEAM`` is ``resourceTags/user:Team``), the first
+    file's spelling is kept."""
     merged: dict[str, str] = {}
+    seen: set[str] = set()
     for p in files:
         for name, kind in p.columns.items():
-            merged.setdefault(name, kind)
+            if name.lower() not in seen:
+                seen.add(name.lower())
+                merged[name] = kind
     return merged
 
 

@@ -194,17 +194,18 @@ def tags_from_json_sql(json_sql: str, *, drop_user_underscore: bool = False) -> 
 def tags_from_columns_sql(tag_columns: Sequence[tuple[str, str]]) -> str:
     """Tags from one column per key (legacy CUR), given ``(column, raw key)`` pairs.
 
+    Columns whose keys normalize alike (``user:Team``, ``user:team``) all count: the first with
+    a value on a line gives the tag.
+
     >>> tags_from_columns_sql([])
     'CAST(MAP {} AS MAP(VARCHAR, VARCHAR))'
     """
     if not tag_columns:
         return "CAST(MAP {} AS MAP(VARCHAR, VARCHAR))"
-    seen: dict[str, str] = {}
-    for col, raw_key in tag_columns:
-        seen.setdefault(normalize_tag_key(raw_key), col)
     structs = ", ".join(
-        f"{{'key': '{key}', 'value': CAST({quote(col)} AS VARCHAR)}}" for key, col in seen.items()
-    )
+        f"{{'key': '{normalize_tag_key(raw_key)}', 'value': CAST({quote(col)} AS VARCHAR)}}"
+        for col, raw_key in tag_columns
+    )  # keys normalized to [a-z0-9_] only: safe as literals
     return _dedupe_and_drop_empty(f"[{structs}]")
 
 
