@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from costlens.progress import Task
-from costlens.sample.manifests import Delivery, copy_to_file, iso_z, parquet_columns, write_json
+from costlens.sample.manifests import Delivery, write_data_export_period
 
 __all__ = ["CHARGE_CATEGORY_SQL", "FOCUS_PROJECTION", "write_focus_period"]
 
@@ -94,39 +94,9 @@ FOCUS_PROJECTION = ", ".join(
 )
 """The FOCUS 1.0 columns AWS's FOCUS export carries, plus its ``x_`` extensions."""
 
-_OPTIONS = "FORMAT parquet, COMPRESSION snappy"
-
 
 def write_focus_period(
     con: duckdb.DuckDBPyConnection, out: Path, delivery: Delivery, task: Task
 ) -> tuple[list[Path], int]:
     """Write one delivery of one period; the files written (data, then manifest) and rows."""
-    period = f"BILLING_PERIOD={delivery.period:%Y-%m}"
-    root = out / delivery.export
-    data_dir = root / "data" / period
-    for stale in sorted(data_dir.glob("*.parquet")) if data_dir.is_dir() else []:
-        stale.unlink()
-    files: list[Path] = []
-    rows = 0
-    for n in range(delivery.files):
-        path = data_dir / f"{delivery.export}-{n + 1:05d}.snappy.parquet"
-        rows += copy_to_file(con, FOCUS_PROJECTION, path, _OPTIONS, n)
-        files.append(path)
-        task.advance()
-    keys = [f"{delivery.export}/data/{period}/{p.name}" for p in files]
-    manifest = {
-        "executionId": delivery.delivery_id,
-        "exportArn": f"arn:aws:bcm-data-exports:us-east-1:210987654300:export/{delivery.export}",
-        "exportName": delivery.export,
-        "billingPeriod": {"start": iso_z(delivery.period), "end": iso_z(delivery.period_end)},
-        "reportKeys": keys,
-        "dataFiles": keys,
-        "columns": [{"name": n, "type": t} for n, t in parquet_columns(con, files[0])],
-        "compression": "Parquet",
-        "contentType": "application/x-parquet",
-        "createdAt": iso_z(delivery.delivered_at),
-        "rowCount": rows,
-    }
-    path = root / "metadata" / period / f"{delivery.export}-Manifest.json"
-    files.append(write_json(path, manifest))
-    return files, rows
+    return write_data_export_period(con, out, delivery, task, FOCUS_PROJECTION)

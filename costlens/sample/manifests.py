@@ -11,7 +11,16 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["Delivery", "copy_to_file", "iso_z", "parquet_columns", "write_json"]
+from costlens.progress import Task
+
+__all__ = [
+    "Delivery",
+    "copy_to_file",
+    "iso_z",
+    "parquet_columns",
+    "write_data_export_period",
+    "write_json",
+]
 
 
 @dataclass(frozen=True)
@@ -85,3 +94,49 @@ def parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[st
     """``(name, type)`` of the columns of a Parquet file, in order."""
     rows = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(path)}).fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
+
+
+_PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION snappy"
+
+
+def write_data_export_period(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    delivery: Delivery,
+    task: Task,
+    projection: str,
+) -> tuple[list[Path], int]:
+    """Write one delivery of one period the way AWS Data Exports does (CUR 2.0 and FOCUS alike):
+    ``<export>/data/BILLING_PERIOD=YYYY-MM/*.snappy.parquet`` from ``projection``, then
+    ``<export>/metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json`` listing exactly those
+    files. Returns the files written (data, then manifest) and the rows."""
+    period = f"BILLING_PERIOD={delivery.period:%Y-%m}"
+    root = out / delivery.export
+    data_dir = root / "data" / period
+    for stale in sorted(data_dir.glob("*.parquet")) if data_dir.is_dir() else []:
+        stale.unlink()
+    files: list[Path] = []
+    rows = 0
+    for n in range(delivery.files):
+        path = data_dir / f"{delivery.export}-{n + 1:05d}.snappy.parquet"
+        rows += copy_to_file(con, projection, path, _PARQUET_OPTIONS, n)
+        files.append(path)
+        task.advance()
+    keys = [f"{delivery.export}/data/{period}/{p.name}" for p in files]
+    manifest = {
+        "executionId": delivery.delivery_id,
+        "exportArn": f"arn:aws:bcm-data-exports:us-east-1:210987654300:export/{delivery.export}",
+        "exportName": delivery.export,
+        "billingPeriod": {"start": iso_z(delivery.period), "end": iso_z(delivery.period_end)},
+        "bucket": "",
+        "reportKeys": keys,
+        "dataFiles": keys,
+        "columns": [{"name": n, "type": t} for n, t in parquet_columns(con, files[0])],
+        "compression": "Parquet",
+        "contentType": "application/x-parquet",
+        "createdAt": iso_z(delivery.delivered_at),
+        "rowCount": rows,
+    }
+    path = root / "metadata" / period / f"{delivery.export}-Manifest.json"
+    files.append(write_json(path, manifest))
+    return files, rows
