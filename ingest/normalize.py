@@ -1,8 +1,8 @@
 """Shared SQL pieces of the normalization into ``line_items``.
 
 Each format module maps its own columns; the expressions that mean the same thing for every
-format live here: exact money casts, timestamps, tag maps with normalized keys, the amortization
-CASE of DESIGN.md, and the derivation of ``charge_category`` and ``purchase_option``.
+format live here: exact money casts, timestamps, the amortization CASE of DESIGN.md, and the
+derivation of ``charge_category`` and ``purchase_option``.
 
 Every function takes trusted SQL expressions (quoted identifiers built by ``column``) and returns
 an SQL expression; no value ever goes into these strings.
@@ -11,10 +11,9 @@ an SQL expression; no value ever goes into these strings.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from costlens.schema import MONEY
-from costlens.tags import normalize_tag_key, tag_key_sql
 
 __all__ = [
     "amortized_cost_sql",
@@ -26,9 +25,6 @@ __all__ = [
     "money_or_null",
     "purchase_option_sql",
     "quote",
-    "tags_from_columns_sql",
-    "tags_from_json_sql",
-    "tags_from_map_sql",
     "text",
     "text_casts",
     "timestamp",
@@ -152,61 +148,9 @@ def text(columns: Columns, name: str, default: str | None = None) -> str:
     return f"COALESCE({expr}, {default})" if default is not None else expr
 
 
-def _dedupe_and_drop_empty(entries: str) -> str:
-    """Drop empty values ("no tag"), then keep the first entry of each normalized key.
-
-    Two raw keys can normalize to one (``user:Team`` and ``user:team``): the first that has a
-    value wins, so an empty column never hides another column's tag.
-    """
-    non_empty = f"list_filter({entries}, lambda e: e.value IS NOT NULL AND e.value <> '')"
-    keys = f"list_transform({non_empty}, lambda e: e.key)"
-    firsts = f"list_filter({non_empty}, lambda e, i: list_position({keys}, e.key) = i)"
-    return f"map_from_entries({firsts})"
-
-
-def tags_from_map_sql(map_sql: str, *, drop_user_underscore: bool = False) -> str:
-    """A ``MAP(VARCHAR, VARCHAR)`` with keys normalized, from a map expression.
-
-    ``drop_user_underscore`` removes CUR 2.0's ``user_`` key prefix (its spelling of ``user:``).
-    """
-    key = "e.key"
-    if drop_user_underscore:
-        key = "regexp_replace(e.key, '^user_', '')"
-    entries = (
-        f"list_transform(map_entries(COALESCE({map_sql}, MAP {{}})), "
-        f"lambda e: {{'key': {tag_key_sql(key)}, 'value': CAST(e.value AS VARCHAR)}})"
-    )
-    return _dedupe_and_drop_empty(entries)
-
-
 def json_text(text_sql: str) -> str:
     """A JSON text column with the CSV spellings of "nothing" (``''``, ``NULL``) as NULL."""
     return f"NULLIF(NULLIF(trim({text_sql}), ''), 'NULL')"
-
-
-def tags_from_json_sql(json_sql: str, *, drop_user_underscore: bool = False) -> str:
-    """Tags from a JSON object string (FOCUS ``Tags``, CUR 2.0 CSV ``resource_tags``); NULL,
-    ``''`` or ``'NULL'`` gives an empty map."""
-    as_map = f"json_transform({json_text(json_sql)}, '\"MAP(VARCHAR, VARCHAR)\"')"
-    return tags_from_map_sql(as_map, drop_user_underscore=drop_user_underscore)
-
-
-def tags_from_columns_sql(tag_columns: Sequence[tuple[str, str]]) -> str:
-    """Tags from one column per key (legacy CUR), given ``(column, raw key)`` pairs.
-
-    Columns whose keys normalize alike (``user:Team``, ``user:team``) all count: the first with
-    a value on a line gives the tag.
-
-    >>> tags_from_columns_sql([])
-    'CAST(MAP {} AS MAP(VARCHAR, VARCHAR))'
-    """
-    if not tag_columns:
-        return "CAST(MAP {} AS MAP(VARCHAR, VARCHAR))"
-    structs = ", ".join(
-        f"{{'key': '{normalize_tag_key(raw_key)}', 'value': CAST({quote(col)} AS VARCHAR)}}"
-        for col, raw_key in tag_columns
-    )  # keys normalized to [a-z0-9_] only: safe as literals
-    return _dedupe_and_drop_empty(f"[{structs}]")
 
 
 AMORTIZED_CASE = """CASE

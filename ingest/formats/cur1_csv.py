@@ -15,7 +15,8 @@ import re
 from costlens.tags import athena_column_name
 from ingest.formats import _cur
 from ingest.formats.readers import FileKind, reader_sql
-from ingest.normalize import Columns, quote, tags_from_columns_sql
+from ingest.normalize import Columns, quote
+from ingest.tag_maps import tags_from_columns_sql
 
 NAME = "cur1-csv"
 TAG_CATEGORY = "resourcetags/"
@@ -84,6 +85,6 @@ def build_sql(columns: Columns, kind: FileKind) -> str:
         + [f"{quote(col)} AS {quote(f'__tag_{i}')}" for i, (col, _) in enumerate(tags)]
     )
     typed = dict.fromkeys(names, "VARCHAR")
-    select = _cur.select_list(typed, tags_from_columns_sql(aliased_tags))
+    select = _cur.select_list(typed, tags_from_columns_sql(aliased_tags).expr)
     sql = f"SELECT\n  {select}\nFROM (SELECT {inner} FROM {reader_sql(kind)})"  # noqa: S608
     return sql

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ingest.formats import _cur
 from ingest.formats.readers import FileKind, reader_sql
-from ingest.normalize import Columns, tags_from_columns_sql
+from ingest.normalize import Columns
+from ingest.tag_maps import tags_from_columns_sql
 
 NAME = "cur1-parquet"
 TAG_PREFIX = "resource_tags_"
@@ -31,5 +32,5 @@ def tag_columns(columns: Columns) -> list[tuple[str, str]]:
 
 def build_sql(columns: Columns, kind: FileKind) -> str:
     """``SELECT`` of ``line_items`` columns from legacy Parquet files in ``$files``."""
-    tags = tags_from_columns_sql(tag_columns(columns))
+    tags = tags_from_columns_sql(tag_columns(columns)).expr
     return f"SELECT\n  {_cur.select_list(columns, tags)}\nFROM {reader_sql(kind)}"

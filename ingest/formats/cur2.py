@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ingest.formats import _cur
 from ingest.formats.readers import FileKind, reader_sql
-from ingest.normalize import Columns, tags_from_json_sql, tags_from_map_sql
+from ingest.normalize import Columns
+from ingest.tag_maps import NO_TAGS, tags_from_json_sql, tags_from_map_sql
 
 NAME = "cur2"
 
@@ -26,5 +27,6 @@ def build_sql(columns: Columns, kind: FileKind) -> str:
     elif "resource_tags" in columns:  # CSV exports write the map as JSON text
         tags = tags_from_json_sql('"resource_tags"', drop_user_underscore=True)
     else:
-        tags = "CAST(MAP {} AS MAP(VARCHAR, VARCHAR))"
-    return f"SELECT\n  {_cur.select_list(columns, tags)}\nFROM {reader_sql(kind)}"
+        tags = NO_TAGS
+    select = _cur.select_list(columns, tags.expr)
+    return f"SELECT\n  {select}\nFROM {tags.select_from(reader_sql(kind))}"

@@ -12,11 +12,10 @@ from ingest.normalize import (
     column,
     double,
     money,
-    tags_from_json_sql,
-    tags_from_map_sql,
     text,
     timestamp,
 )
+from ingest.tag_maps import NO_TAGS, Tags, tags_from_json_sql, tags_from_map_sql
 
 NAME = "focus"
 REQUIRED = ("BilledCost", "BillingPeriodStart", "ChargePeriodStart", "ChargeCategory")
@@ -27,10 +26,10 @@ def missing_columns(columns: Columns) -> list[str]:
     return [c for c in REQUIRED if c not in columns]
 
 
-def _tags(columns: Columns) -> str:
+def _tags(columns: Columns) -> Tags:
     kind = columns.get("Tags")
     if kind is None:
-        return "CAST(MAP {} AS MAP(VARCHAR, VARCHAR))"
+        return NO_TAGS
     if kind.startswith("MAP"):
         return tags_from_map_sql('"Tags"')
     return tags_from_json_sql('"Tags"')
@@ -56,6 +55,7 @@ def build_sql(columns: Columns, kind: FileKind) -> str:
         f" WHEN {commitment} = 'Savings Plan' THEN 'SavingsPlan'"
         f" WHEN {pricing} = 'Dynamic' THEN 'Spot' ELSE 'OnDemand' END"
     )
+    tags = _tags(columns)
     effective = money(columns, "EffectiveCost" if "EffectiveCost" in columns else "BilledCost")
     parts = {
         "billing_period": "CAST(date_trunc('month', "
@@ -83,7 +83,7 @@ def build_sql(columns: Columns, kind: FileKind) -> str:
         "amortized_cost": effective,
         "net_amortized_cost": effective,
         "list_cost": money(columns, "ListCost"),
-        "tags": _tags(columns),
+        "tags": tags.expr,
     }
     select = ",\n  ".join(f"{expr} AS {name}" for name, expr in parts.items())
-    return f"SELECT\n  {select}\nFROM {reader_sql(kind, focus=True)}"
+    return f"SELECT\n  {select}\nFROM {tags.select_from(reader_sql(kind, focus=True))}"
