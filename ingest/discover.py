@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -25,11 +26,12 @@ from ingest.model import Delivery, ExportFile
 __all__ = ["DATA_SUFFIXES", "STATUS_FILE", "discover"]
 
 CUR2_MANIFEST = re.compile(
-    r"(?:^|/)(?P<export>[^/]+)/metadata/BILLING_PERIOD=(?P<year>\d{4})-(?P<month>\d{2})/"
+    r"(?:^|/)(?P<name>[^/]+)/metadata/BILLING_PERIOD=(?P<year>\d{4})-(?P<month>\d{2})/"
     r"(?:[^/]+/)?[^/]*Manifest\.json$"
 )
 CUR1_MANIFEST = re.compile(
-    r"(?:^|/)(?P<report>[^/]+)/(?P<start>\d{8})-(?P<end>\d{8})/(?P=report)-Manifest\.json$"
+    r"(?:^|/)(?P<name>[^/]+)/(?P<start>(?P<year>\d{4})(?P<month>\d{2})\d{2})-(?P<end>\d{8})/"
+    r"(?P=name)-Manifest\.json$"
 )
 STATUS_FILE = "cost_and_usage_data_status/cost_and_usage_data_status.parquet"
 DATA_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".gz", ".zip")
@@ -110,7 +112,34 @@ def _locate_all(
         return [], exc
 
 
-def _cur2(
+@dataclass(frozen=True)
+class _ManifestKind:
+    """Where one kind of manifest lives and how it names its files and its delivery."""
+
+    pattern: re.Pattern[str]
+    """Matches the manifest's key; groups ``name``, ``year``, ``month`` (and more)."""
+    anchor: str
+    """Path of the data files from the export's folder, formatted with the match's groups."""
+    file_keys: tuple[str, ...]
+    """Manifest fields listing the data files, in the order they are looked for."""
+    id_keys: tuple[str, ...]
+    """Manifest fields holding the delivery's execution or assembly id."""
+
+
+_MANIFEST_KINDS = (
+    # CUR 2.0 and FOCUS (AWS Data Exports)
+    _ManifestKind(
+        CUR2_MANIFEST, "{name}/data/", ("dataFiles", "reportKeys"), ("executionId", "assemblyId")
+    ),
+    # legacy CUR (CSV or Parquet), period-level manifest
+    _ManifestKind(
+        CUR1_MANIFEST, "{name}/{start}-{end}/", ("reportKeys", "dataFiles"), ("assemblyId",)
+    ),
+)
+
+
+def _from_manifests(
+    kind: _ManifestKind,
     files: list[ExportFile],
     by_key: dict[str, ExportFile],
     read: Callable[[str], bytes],
@@ -120,52 +149,21 @@ def _cur2(
 ) -> list[Delivery]:
     out = []
     for f in files:
-        m = CUR2_MANIFEST.search(f.key)
-        if m is None or (export and m["export"] != export):
+        m = kind.pattern.search(f.key)
+        if m is None or (export and m["name"] != export):
             continue
         body = _load_manifest(read, f.key, where)
-        data = body.get("dataFiles") or body.get("reportKeys") or []
-        anchor = f"{m['export']}/data/"
-        listed, problem = _locate_all(data, anchor, by_key, f"{where}/{f.key}")
+        listed_keys: list[Any] = next((body[k] for k in kind.file_keys if body.get(k)), [])
+        anchor = kind.anchor.format(**m.groupdict())
+        listed, problem = _locate_all(listed_keys, anchor, by_key, f"{where}/{f.key}")
+        delivery_id = next((str(body[k]) for k in kind.id_keys if body.get(k)), None)
         out.append(
             Delivery(
                 source=source,
-                report=m["export"],
+                report=m["name"],
                 files=listed,
                 billing_period=_period(m["year"], m["month"], f"{where}/{f.key}"),
-                assembly_id=str(body.get("executionId") or body.get("assemblyId") or "") or None,
-                manifest=f.key,
-                problem=problem,
-            )
-        )
-    return out
-
-
-def _cur1(
-    files: list[ExportFile],
-    by_key: dict[str, ExportFile],
-    read: Callable[[str], bytes],
-    source: str,
-    export: str | None,
-    where: str,
-) -> list[Delivery]:
-    out = []
-    for f in files:
-        m = CUR1_MANIFEST.search(f.key)
-        if m is None or (export and m["report"] != export):
-            continue
-        body = _load_manifest(read, f.key, where)
-        keys = body.get("reportKeys") or body.get("dataFiles") or []
-        anchor = f"{m['report']}/{m['start']}-{m['end']}/"
-        listed, problem = _locate_all(keys, anchor, by_key, f"{where}/{f.key}")
-        start = m["start"]
-        out.append(
-            Delivery(
-                source=source,
-                report=m["report"],
-                files=listed,
-                billing_period=_period(start[:4], start[4:6], f"{where}/{f.key}"),
-                assembly_id=str(body.get("assemblyId") or "") or None,
+                assembly_id=delivery_id,
                 manifest=f.key,
                 problem=problem,
             )
@@ -183,8 +181,11 @@ def discover(
 ) -> list[Delivery]:
     """Deliveries found in ``files`` (a source's listing), oldest period first."""
     by_key = {f.key: f for f in files}
-    found = _cur2(files, by_key, read, source, export, where)
-    found += _cur1(files, by_key, read, source, export, where)
+    found = [
+        delivery
+        for kind in _MANIFEST_KINDS
+        for delivery in _from_manifests(kind, files, by_key, read, source, export, where)
+    ]
     if found:
         return sorted(found, key=lambda d: (d.report, d.billing_period or date.min))
     data = [f for f in files if _is_data(f.key)]
