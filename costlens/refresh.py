@@ -21,7 +21,7 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -34,9 +34,24 @@ import pandas as pd
 from costlens.anomalies.scan import scan_anomalies
 from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
-from costlens.rollups import build_rollups, cost_column, extra_dimensions, quote
-from costlens.serving import SERVING_FILE, build_target, discard, fetch_one, publish
-from costlens.snapshot_periods import PeriodState, current_periods, reusable_periods
+from costlens.rollups import COST_TYPES, build_rollups, cost_column, extra_dimensions, quote
+from costlens.serving import (
+    SERVING_FILE,
+    SERVING_LAYOUT,
+    build_target,
+    discard,
+    fetch_one,
+    publish,
+)
+from costlens.snapshot_periods import (
+    PeriodState,
+    current_periods,
+    inputs_key,
+    record_source,
+    reusable_periods,
+    source_unchanged,
+    warehouse_stamp,
+)
 from costlens.warehouse import Warehouse
 
 __all__ = ["PREVIOUS", "SNAPSHOT", "RefreshReport", "refresh", "rule_set_version"]
@@ -82,7 +97,8 @@ CREATE TABLE snapshot.snapshot_periods (
 CREATE TABLE snapshot.snapshot_info (
   built_at TIMESTAMP, first_date DATE, last_date DATE, deliveries INTEGER,
   rule_set_version VARCHAR, allocation_rows BIGINT, extra_dimensions VARCHAR,
-  anomaly_cost_type VARCHAR, anomaly_series INTEGER, seconds DOUBLE
+  anomaly_cost_type VARCHAR, anomaly_series INTEGER, seconds DOUBLE, layout VARCHAR,
+  inputs VARCHAR
 );
 """
 
@@ -106,23 +122,29 @@ SELECT resource_id, service_code, account_id, region,
 FROM allocations
 WHERE owner = 'unallocated' AND resource_id <> ''
   AND billing_period = (SELECT max(billing_period) FROM snapshot.daily)
-GROUP BY ALL ORDER BY unblended_cost DESC LIMIT 200
+GROUP BY ALL ORDER BY unblended_cost DESC, resource_id LIMIT 200
 """
 
 _COVERAGE_SQL = """
 CREATE TABLE snapshot.allocation_coverage AS
-SELECT billing_period,
-       CASE WHEN owner = 'unallocated' THEN 'unallocated' ELSE allocation END AS allocation,
-       CAST(SUM(unblended_cost) AS DECIMAL(38,10)) AS unblended_cost,
-       CAST(SUM(amortized_cost) AS DECIMAL(38,10)) AS amortized_cost,
-       CAST(SUM(net_amortized_cost) AS DECIMAL(38,10)) AS net_amortized_cost
-FROM snapshot.daily GROUP BY ALL ORDER BY ALL
+WITH coverage AS (
+  SELECT billing_period,
+         CASE WHEN owner = 'unallocated' THEN 'unallocated' ELSE allocation END AS allocation,
+         CAST(SUM(unblended_cost) AS DECIMAL(38,10)) AS unblended_cost,
+         CAST(SUM(amortized_cost) AS DECIMAL(38,10)) AS amortized_cost,
+         CAST(SUM(net_amortized_cost) AS DECIMAL(38,10)) AS net_amortized_cost
+  FROM snapshot.daily GROUP BY ALL
+)
+SELECT *, {shares} FROM coverage ORDER BY billing_period, unblended_cost DESC, allocation
 """
+_SHARE = "CAST({c} / NULLIF(SUM({c}) OVER (PARTITION BY billing_period), 0) AS DOUBLE) AS {share}"
+"""A cost type's share of its billing period (what ``queries.allocation_health`` returns)."""
 
 _INFO_SQL = """
 INSERT INTO snapshot.snapshot_info
 SELECT $built_at, min(usage_date), max(usage_date), $deliveries, $rule_set_version,
-       COALESCE(SUM(line_items), 0), $extra, $cost_type, $series, $seconds
+       COALESCE(SUM(line_items), 0), $extra, $cost_type, $series, $seconds, $layout,
+       $inputs
 FROM snapshot.daily
 """
 
@@ -150,6 +172,9 @@ class RefreshReport:
     """Billing periods aggregated from ``allocations``."""
     reused_periods: int = 0
     """Billing periods whose cube rows were copied from the previous snapshot."""
+    unchanged: bool = False
+    """Nothing changed since the published snapshot was built: it was kept as it is (the
+    other fields describe it; ``built_at`` is when it was built)."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
@@ -200,7 +225,7 @@ def _attach(
 
 
 _PREVIOUS_PERIODS_SQL = "SELECT billing_period, fingerprint FROM previous_snapshot.snapshot_periods"
-_PREVIOUS_INFO_SQL = "SELECT extra_dimensions FROM previous_snapshot.snapshot_info"
+_PREVIOUS_INFO_SQL = "SELECT * FROM previous_snapshot.snapshot_info"
 _PREVIOUS_TOTALS_SQL = """
 SELECT billing_period, SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost),
        SUM(list_cost)
@@ -213,19 +238,23 @@ def _reusable(
     settings: Settings,
     extra: tuple[str, ...],
     periods: dict[dt.date, PeriodState],
-) -> set[dt.date]:
-    """Attach the published snapshot as ``PREVIOUS`` and return the periods it can give; an
-    empty set (and nothing attached) when there is none or it cannot be used."""
+) -> tuple[set[dt.date], dict[str, Any]]:
+    """Attach the published snapshot as ``PREVIOUS`` and return the periods it can give and its
+    ``snapshot_info``; an empty set (and nothing attached) when there is none or it cannot be
+    used."""
     path = settings.data_dir / SERVING_FILE
+    info: dict[str, Any] = {}
     if not path.is_file() or not any(s.fingerprint for s in periods.values()):
-        return set()
+        return set(), info
     try:
         _attach(con, path, PREVIOUS, read_only=True)
     except duckdb.Error:
-        return set()
+        return set(), info
     try:
-        info = fetch_one(con, _PREVIOUS_INFO_SQL)
-        if info is None or tuple(json.loads(info[0])) != extra:
+        cursor = con.execute(_PREVIOUS_INFO_SQL)
+        names = [str(d[0]) for d in cursor.description or ()]
+        info = dict(zip(names, cursor.fetchall()[0], strict=True))
+        if tuple(json.loads(info["extra_dimensions"])) != extra:
             raise LookupError("other dimensions")
         fingerprints = dict(con.execute(_PREVIOUS_PERIODS_SQL).fetchall())
         totals = {
@@ -233,11 +262,107 @@ def _reusable(
             for p, *sums in con.execute(_PREVIOUS_TOTALS_SQL).fetchall()
         }
         keep = reusable_periods(periods, fingerprints, totals)
-    except (duckdb.Error, LookupError, ValueError):
+        if set(fingerprints) != set(periods):
+            info["periods_differ"] = True
+    except (duckdb.Error, LookupError, ValueError, IndexError):
         keep = set()
     if not keep:
         con.execute(f"DETACH {quote(PREVIOUS)}")
-    return keep
+    return keep, info
+
+
+_LEDGER_NOW_SQL = """
+SELECT delivery_id, source, report, format, billing_period, assembly_id, row_count, ingested_at
+FROM deliveries WHERE status = 'current' ORDER BY billing_period, delivery_id
+"""
+_LEDGER_THEN_SQL = """
+SELECT delivery_id, source, report, format, billing_period, assembly_id, row_count, ingested_at
+FROM previous_snapshot.snapshot_deliveries ORDER BY billing_period, delivery_id
+"""
+
+
+def _still_current(
+    con: duckdb.DuckDBPyConnection,
+    previous: dict[str, Any],
+    periods: dict[dt.date, PeriodState],
+    reused: set[dt.date],
+    version: str,
+    inputs: str,
+) -> bool:
+    """Whether the attached previous snapshot is exactly what a rebuild would give: every
+    period re-usable and no other, the same ledger, rule-set version and other inputs."""
+    if not reused or reused != set(periods) or previous.get("periods_differ"):
+        return False
+    if previous.get("layout") != SERVING_LAYOUT or previous.get("inputs") != inputs:
+        return False
+    if previous.get("rule_set_version") != version:
+        return False
+    return bool(con.execute(_LEDGER_NOW_SQL).fetchall() == con.execute(_LEDGER_THEN_SQL).fetchall())
+
+
+_KEPT_REPORT_SQL = """
+SELECT i.built_at, i.first_date, i.last_date, i.allocation_rows, i.deliveries,
+       i.rule_set_version, i.anomaly_series,
+       (SELECT count(*) FROM {s}.daily),
+       (SELECT count(*) FROM {s}.anomalies),
+       (SELECT count(*) FROM {s}.anomalies WHERE incident_id = anomaly_id AND feedback IS NULL),
+       (SELECT count(*) FROM {s}.budgets),
+       (SELECT count(*) FROM {s}.snapshot_periods)
+FROM {s}.snapshot_info i
+"""
+
+
+def _kept_report(
+    con: duckdb.DuckDBPyConnection, schema: str, path: Path, started: float
+) -> RefreshReport:
+    """The report of a refresh that kept the published snapshot (attached as ``schema``)."""
+    row = con.execute(_KEPT_REPORT_SQL.format(s=quote(schema))).fetchall()[0]
+    return RefreshReport(
+        path=path,
+        built_at=row[0],
+        first_date=row[1],
+        last_date=row[2],
+        allocation_rows=int(row[3]),
+        rollup_rows=int(row[7]),
+        deliveries=int(row[4]),
+        rule_set_version=str(row[5]),
+        anomaly_series=int(row[6]),
+        anomalies=int(row[8]),
+        open_anomalies=int(row[9]),
+        budgets=int(row[10]),
+        seconds=round(time.perf_counter() - started, 3),
+        rebuilt_periods=0,
+        reused_periods=int(row[11]),
+        unchanged=True,
+    )
+
+
+def _published_report(
+    con: duckdb.DuckDBPyConnection, path: Path, started: float
+) -> RefreshReport | None:
+    """``_kept_report`` of the published snapshot; None when it cannot be read."""
+    try:
+        _attach(con, path, PREVIOUS, read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        return _kept_report(con, PREVIOUS, path, started)
+    except (duckdb.Error, IndexError):
+        return None
+    finally:
+        con.execute(f"DETACH {quote(PREVIOUS)}")
+
+
+def _record_source(
+    warehouse: Warehouse, published: Path, stamp: tuple[Any, Any], inputs: str
+) -> None:
+    """Record what ``published`` was built from, when the warehouse did not change meanwhile."""
+    same = warehouse_stamp(warehouse.path) == stamp
+    record_source(published, stamp if same else (None, None), inputs)
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "-"
 
 
 _SNAPSHOT_TABLES_SQL = """
@@ -280,7 +405,15 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
+def _sorted(frame: pd.DataFrame, key: Callable[[dict[Any, Any]], Any]) -> pd.DataFrame:
+    """``frame``'s rows in the order of ``key`` over each row (exact Decimal comparisons)."""
+    rows = frame.to_dict("records")
+    order = sorted(range(len(rows)), key=lambda i: key(rows[i]))
+    return frame.iloc[order]
+
+
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Append ``frame`` to the snapshot's ``table`` in the frame's row order."""
     if frame.empty:
         return
     con.register("_incoming", frame)
@@ -322,16 +455,40 @@ def refresh(
     started = time.perf_counter()
     con = warehouse.con
     con.execute("SET enable_progress_bar = false")  # never write to a script's stdout
+    # The small tables are written in the order queries read them (SERVING_LAYOUT).
+    con.execute("SET preserve_insertion_order = true")
     cost_column(anomaly_cost_type)
-    extra = extra_dimensions(con)
     marks = _marks(settings)
+    inputs = inputs_key(
+        SERVING_LAYOUT,
+        _file_digest(settings.rules),
+        _file_digest(settings.owners),
+        sorted(marks.items()),
+        anomaly_cost_type,
+        detector_options or {},
+    )
+    stamp = warehouse_stamp(warehouse.path)
+    published = settings.data_dir / SERVING_FILE
+    if not full and source_unchanged(published, stamp, inputs):
+        kept = _published_report(con, published, started)
+        if kept is not None:
+            return kept
+    extra = extra_dimensions(con)
     periods = current_periods(con, extra)
     version = rule_set_version(con, settings, periods)
-    tmp = build_target(settings.data_dir)
     reused: set[dt.date] = set()
+    if not full:
+        reused, previous = _reusable(con, settings, extra, periods)
+        if reused and _still_current(con, previous, periods, reused, version, inputs):
+            try:
+                kept = _kept_report(con, PREVIOUS, published, started)
+            finally:
+                con.execute(f"DETACH {quote(PREVIOUS)}")
+            _record_source(warehouse, published, stamp, inputs)
+            return kept
+    tmp = build_target(settings.data_dir)
     try:
         with progress.task("Refresh", total=5) as task:
-            reused = set() if full else _reusable(con, settings, extra, periods)
             try:
                 if reused:  # start from the published file: its kept rows need no rewrite
                     shutil.copyfile(settings.data_dir / SERVING_FILE, tmp)
@@ -364,14 +521,26 @@ def refresh(
                 # An event grouped into an incident shares the incident's mark.
                 own, shared = (scan.events[c].map(marks) for c in ("anomaly_id", "incident_id"))
                 events = scan.events.assign(feedback=own.where(own.notna(), shared))
-                _insert(con, "anomalies", events)
-                _insert(con, "anomaly_root_causes", scan.root_causes)
+                _insert(
+                    con,
+                    "anomalies",
+                    _sorted(events, lambda r: (-abs(r["impact_cost"]), r["anomaly_id"])),
+                )
+                _insert(
+                    con,
+                    "anomaly_root_causes",
+                    _sorted(scan.root_causes, lambda r: (r["anomaly_id"], r["rank"])),
+                )
                 if scan.series_cache is not None:
                     _insert(con, "anomaly_series", scan.series_cache)
                 if scan.cause_keys is not None:
                     _insert(con, "anomaly_cause_keys", scan.cause_keys)
                 if scan.days is not None:
-                    _insert(con, "anomaly_days", scan.days)
+                    _insert(
+                        con,
+                        "anomaly_days",
+                        _sorted(scan.days, lambda r: (r["anomaly_id"], r["usage_date"])),
+                    )
                 task.advance()
                 budgets = _plan(con, settings, anomaly_cost_type)
                 task.advance()
@@ -379,7 +548,14 @@ def refresh(
                 con.execute(_DELIVERIES_SQL if has_deliveries else _NO_DELIVERIES_SQL)
                 if not untagged_kept:
                     con.execute(_UNTAGGED_SQL)
-                con.execute(_COVERAGE_SQL)
+                con.execute(
+                    _COVERAGE_SQL.format(
+                        shares=", ".join(
+                            _SHARE.format(c=quote(cost_column(t)), share=quote(f"{t}_share"))
+                            for t in COST_TYPES
+                        )
+                    )
+                )
                 task.advance()
                 row = fetch_one(con, "SELECT count(*) FROM snapshot.snapshot_deliveries")
                 deliveries = int(row[0]) if row else 0
@@ -394,6 +570,8 @@ def refresh(
                         "cost_type": anomaly_cost_type,
                         "series": scan.series_scanned,
                         "seconds": round(time.perf_counter() - started, 3),
+                        "layout": SERVING_LAYOUT,
+                        "inputs": inputs,
                     },
                 )
                 info = fetch_one(
@@ -406,6 +584,7 @@ def refresh(
     except BaseException:
         discard(tmp)
         raise
+    _record_source(warehouse, path, stamp, inputs)
     assert info is not None
     incidents = events[events["incident_id"] == events["anomaly_id"]]
     n_open = int(incidents["feedback"].isna().sum()) if not events.empty else 0
@@ -522,6 +701,7 @@ def _plan(con: duckdb.DuckDBPyConnection, settings: Settings, cost_type: str) ->
         projected = mtd + rest
         plans[owner] = (mtd, projected, projected - spread[0], projected + spread[1])
         rows.append((month_start, owner, *plans[owner]))
+    rows.sort(key=lambda r: (r[1] != "*", -r[3], r[1]))  # as queries.forecasts orders them
     con.executemany("INSERT INTO snapshot.forecasts VALUES (?, ?, ?, ?, ?, ?)", rows)
     if not settings.owners.is_file():
         return 0
@@ -538,5 +718,6 @@ def _plan(con: duckdb.DuckDBPyConnection, settings: Settings, cost_type: str) ->
             float(budget),
         )  # fmt: skip
         budgets.append((entry.id, entry.display_name, budget, mtd, projected, lower, upper, status))
+    budgets.sort(key=lambda b: (b[7] != "over", b[7] != "at risk", b[0]))  # queries.budgets
     con.executemany("INSERT INTO snapshot.budgets VALUES (?, ?, ?, ?, ?, ?, ?, ?)", budgets)
     return len(budgets)

@@ -23,6 +23,7 @@ from costlens.errors import QueryError, WarehouseError
 
 __all__ = [
     "SERVING_FILE",
+    "SERVING_LAYOUT",
     "SnapshotStamp",
     "build_target",
     "discard",
@@ -34,6 +35,10 @@ __all__ = [
 ]
 
 SERVING_FILE = "serving.duckdb"
+SERVING_LAYOUT = "serving-2"
+"""Layout of the snapshot's tables, recorded in ``snapshot_info.layout``. ``serving-2``: the
+small tables are stored in the order ``costlens.queries`` returns them, and
+``allocation_coverage`` carries each cost type's share of its period."""
 _TEMP_PREFIX = ".serving-"
 
 

@@ -14,16 +14,26 @@ period only when
 
 Anything else is rebuilt from ``allocations``, so an incremental snapshot is exactly the one a
 full rebuild would produce.
+
+When nothing at all changed the refresh keeps the published snapshot. It knows that without
+reading ``allocations`` from ``SOURCE_FILE`` beside the snapshot: the identity (inode, size,
+modification and change time) of ``warehouse.duckdb`` and its write-ahead log when the snapshot
+was built, and a key of every other input (rules and owners files, anomaly marks, options). Any
+commit to the warehouse (ingest, attribute, by any process) writes one of the two files, so equal
+stamps and an equal key mean the snapshot is still exactly what a rebuild would give.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 
@@ -31,10 +41,18 @@ from costlens.schema import COST_COLUMNS
 
 __all__ = [
     "CUBE_LAYOUT",
+    "SOURCE_FILE",
     "PeriodState",
     "current_periods",
+    "inputs_key",
+    "record_source",
     "reusable_periods",
+    "source_unchanged",
+    "warehouse_stamp",
 ]
+
+SOURCE_FILE = "refresh-source.json"
+"""Beside ``serving.duckdb``: what the published snapshot was built from (see above)."""
 
 CUBE_LAYOUT = "cube-1"
 """Version of the cube's shape; a snapshot built with another layout is never re-used."""
@@ -147,3 +165,66 @@ def reusable_periods(
             continue
         keep.add(period)
     return keep
+
+
+FileStamp = tuple[int, int, int, int] | None
+
+
+def _file_stamp(path: Path) -> FileStamp:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def warehouse_stamp(path: Path) -> tuple[FileStamp, FileStamp]:
+    """The identity of the warehouse file at ``path`` and of its write-ahead log, now."""
+    return _file_stamp(path), _file_stamp(path.with_name(path.name + ".wal"))
+
+
+def inputs_key(*parts: object) -> str:
+    """A hash of the inputs of a snapshot other than the warehouse (JSON-able ``parts``).
+
+    >>> inputs_key("a", 1) == inputs_key("a", 1) != inputs_key("a", 2)
+    True
+    """
+    text = json.dumps([CUBE_LAYOUT, *parts], default=str, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _stamp_json(stamp: object) -> object:
+    return json.loads(json.dumps(stamp))
+
+
+def record_source(snapshot: Path, warehouse: tuple[FileStamp, FileStamp], inputs: str) -> None:
+    """Write ``SOURCE_FILE`` beside the published ``snapshot``: it was built from the warehouse
+    files as ``warehouse`` stamps them and from ``inputs``. Nothing is written for a warehouse
+    that is not a file."""
+    target = snapshot.with_name(SOURCE_FILE)
+    if warehouse[0] is None:
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        return
+    record = {"snapshot": _file_stamp(snapshot), "warehouse": warehouse, "inputs": inputs}
+    tmp = target.with_name(f".{SOURCE_FILE}.{os.getpid()}")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, target)
+
+
+def source_unchanged(snapshot: Path, warehouse: tuple[FileStamp, FileStamp], inputs: str) -> bool:
+    """True when the published ``snapshot`` was built from exactly these warehouse files (as
+    ``warehouse`` stamps them now) and ``inputs``, according to its ``SOURCE_FILE``."""
+    current = _file_stamp(snapshot)
+    if warehouse[0] is None or current is None:
+        return False
+    try:
+        record = json.loads(snapshot.with_name(SOURCE_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(
+        isinstance(record, dict)
+        and record.get("inputs") == inputs
+        and record.get("snapshot") == _stamp_json(current)
+        and record.get("warehouse") == _stamp_json(warehouse)
+    )

@@ -5,15 +5,19 @@ periods."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pytest
 from helpers import create_allocations
 
+from costlens import queries as q
 from costlens.config import Settings, load_settings
 from costlens.refresh import RefreshReport, refresh
+from costlens.serving import SERVING_FILE, snapshot_stamp
 from costlens.warehouse import open_warehouse
 
 JAN, FEB, MAR = dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)
@@ -122,14 +126,66 @@ def _same_as_full(data_dir: Path) -> None:
         assert incremental[table] == full[table], table
 
 
-def test_unchanged_refresh_reuses_every_period_and_equals_a_full_build(data_dir: Path) -> None:
+def _touch_warehouse(data_dir: Path) -> None:
+    """A commit that changes no data (as a sync whose ingest found nothing new may make)."""
+    with open_warehouse(data_dir) as wh:
+        wh.con.execute("CREATE TABLE touched AS SELECT 1 AS x")
+        wh.con.execute("DROP TABLE touched")
+
+
+def test_unchanged_refresh_keeps_the_published_snapshot(data_dir: Path) -> None:
     first = _refresh(data_dir)
-    assert (first.rebuilt_periods, first.reused_periods) == (3, 0)
-    second = _refresh(data_dir)
-    assert (second.rebuilt_periods, second.reused_periods) == (0, 3)
-    assert _rebuilt(data_dir) == set()
-    assert second.anomalies >= 1  # the March step is found from re-used rows too
+    assert (first.rebuilt_periods, first.reused_periods, first.unchanged) == (3, 0, False)
+    published = snapshot_stamp(data_dir / SERVING_FILE)
+    second = _refresh(data_dir)  # the warehouse files are as the first refresh left them
+    assert (second.rebuilt_periods, second.reused_periods, second.unchanged) == (0, 3, True)
+    assert snapshot_stamp(data_dir / SERVING_FILE) == published  # not even re-published
+    assert (second.built_at, second.anomalies, second.rollup_rows) == (
+        first.built_at, first.anomalies, first.rollup_rows,
+    )  # fmt: skip
+    _touch_warehouse(data_dir)  # the files changed: the periods' fingerprints are compared
+    third = _refresh(data_dir)
+    assert (third.rebuilt_periods, third.reused_periods, third.unchanged) == (0, 3, True)
+    assert snapshot_stamp(data_dir / SERVING_FILE) == published
+    assert third.anomalies >= 1
     _same_as_full(data_dir)
+
+
+def test_a_changed_owners_file_rebuilds_an_unchanged_warehouse(data_dir: Path) -> None:
+    _refresh(data_dir)
+    (data_dir / "owners.yaml").write_text(
+        "owners:\n  - id: owner-0\n    display_name: Owner Zero\n"
+        "    email: zero@example.com\n    monthly_budget: 1234.5\n"
+    )
+    report = _refresh(data_dir)
+    assert not report.unchanged
+    assert _snapshot_value(data_dir, "SELECT budget FROM budgets WHERE owner = 'owner-0'") == (
+        Decimal("1234.50")
+    )
+
+
+def test_stored_order_is_the_order_queries_ask_for(data_dir: Path) -> None:
+    """Queries drop ORDER BY on a snapshot of this layout: the rows must already be in it."""
+    _refresh(data_dir)
+    with q.open_snapshot(data_dir) as snap:
+        assert snap.presorted
+        events = q.anomalies(snap, include_marked=True, incidents=False)
+        assert len(events) >= 2, "too few events to show an order"
+        calls = {
+            "anomalies": lambda: q.anomalies(snap, include_marked=True, incidents=False),
+            "root_cause": lambda: q.anomaly_root_cause(snap, events["anomaly_id"][0]),
+            "days": lambda: q.anomaly_days(snap, events["anomaly_id"][1]),
+            "forecasts": lambda: q.forecasts(snap),
+            "health": lambda: q.allocation_health(snap),
+            "health_amortized": lambda: q.allocation_health(snap, cost_type="amortized"),
+            "untagged": lambda: q.untagged_resources(snap, limit=5),
+        }
+        stored = {name: call() for name, call in calls.items()}
+        snap.presorted = False  # the same questions with their ORDER BY (and SQL shares)
+        for name, call in calls.items():
+            ordered = call()
+            assert len(ordered) >= 2, name
+            pd.testing.assert_frame_equal(stored[name], ordered, check_exact=True, obj=name)
 
 
 def test_redelivered_month_rebuilds_only_that_month(data_dir: Path) -> None:
@@ -198,6 +254,7 @@ def test_periods_without_a_ledger_are_always_rebuilt(data_dir: Path) -> None:
     with open_warehouse(data_dir) as wh:
         wh.con.execute("DELETE FROM deliveries WHERE billing_period = $p", {"p": MAR})
     _refresh(data_dir)
+    _touch_warehouse(data_dir)
     second = _refresh(data_dir)
     assert _rebuilt(data_dir) == {MAR}
     assert (second.rebuilt_periods, second.reused_periods) == (1, 2)
