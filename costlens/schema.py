@@ -19,6 +19,7 @@ __all__ = [
     "COST_COLUMNS",
     "DELIVERIES",
     "LINE_ITEMS",
+    "LINE_KEYS",
     "MONEY",
     "PURCHASE_OPTIONS",
     "SUM_MONEY",
@@ -69,7 +70,28 @@ LINE_ITEMS: tuple[Column, ...] = (
     Column("list_cost", MONEY, "Public on-demand cost (FOCUS ListCost)."),
     Column("tags", "MAP(VARCHAR, VARCHAR)", "Resource tags, keys normalized to snake_case."),
     Column("delivery_id", "VARCHAR", "Ledger row (deliveries.delivery_id) of this line."),
+    Column("line_key", "UBIGINT", "Key of the line's description (costlens.line_keys)."),
 )
+
+_NOT_KEYED = frozenset(
+    {
+        "usage_start",
+        "usage_end",
+        "usage_amount",
+        "unblended_cost",
+        "amortized_cost",
+        "net_amortized_cost",
+        "list_cost",
+        "delivery_id",
+        "line_key",
+    }
+)
+
+LINE_KEYS: tuple[Column, ...] = (
+    Column("line_key", "UBIGINT", "hash of the other columns and a salt (costlens.line_keys)."),
+    *(c for c in LINE_ITEMS if c.name not in _NOT_KEYED),
+)
+"""One row per distinct line item description: what attribution rules read."""
 
 COST_COLUMNS: tuple[str, ...] = (
     "unblended_cost",

@@ -20,7 +20,8 @@ from typing import IO
 import duckdb
 
 from costlens.errors import WarehouseBusyError, WarehouseError
-from costlens.schema import DELIVERIES, LINE_ITEMS, create_table_sql
+from costlens.line_keys import key_unkeyed_lines
+from costlens.schema import DELIVERIES, LINE_ITEMS, LINE_KEYS, create_table_sql
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Warehouse", "open_warehouse"]
 
@@ -35,7 +36,14 @@ def _v1(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(create_table_sql("deliveries", DELIVERIES))
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1,)
+def _v2(con: duckdb.DuckDBPyConnection) -> None:
+    """Line keys (``costlens.line_keys``): key the lines loaded before they existed."""
+    con.execute("ALTER TABLE line_items ADD COLUMN IF NOT EXISTS line_key UBIGINT")
+    con.execute(create_table_sql("line_keys", LINE_KEYS))
+    key_unkeyed_lines(con)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
 """Migration ``i`` brings the schema from version ``i`` to ``i + 1``. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

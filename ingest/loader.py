@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from costlens.errors import IngestError
+from costlens.line_keys import key_sql, prune_line_keys, register_line_keys
 from costlens.schema import COST_COLUMNS, LINE_ITEMS, column_names
 from costlens.warehouse import Warehouse
 from ingest import ledger
@@ -189,7 +190,10 @@ def load_period(
     """
     sql, params = _select_sql(files)
     where = " WHERE billing_period = $period" if filter_period else ""
-    insert = f"INSERT INTO line_items ({_LINE_COLUMNS})\nSELECT *, $delivery_id FROM ({sql}){where}"
+    insert = (
+        f"INSERT INTO line_items ({_LINE_COLUMNS})\n"  # noqa: S608 (fixed names; values bound)
+        f"SELECT *, {key_sql()} FROM (SELECT *, $delivery_id AS delivery_id FROM ({sql}){where})"
+    )
     params = {**params, "delivery_id": delivery_id}
     if filter_period:
         params["period"] = period
@@ -202,6 +206,8 @@ def load_period(
             con.execute(insert, params)
             checkpoint("after-insert")
             _refuse_other_periods(con, files, delivery_id, period)
+            register_line_keys(con, delivery_id)
+            prune_line_keys(con, period)
             row = con.execute(TOTALS_SQL, {"delivery_id": delivery_id}).fetchone()
             assert row is not None
             rows, *sums = row

@@ -147,6 +147,7 @@ def test_preview_shows_exact_deltas_and_writes_nothing(env: Path, data_dir: Path
         "costlens_meta",
         "deliveries",
         "line_items",
+        "line_keys",
     ]
     text = _invoke("rules", "preview", str(env / "rules.yaml"))
     assert "no change" in text

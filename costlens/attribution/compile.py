@@ -3,18 +3,19 @@
 
 The query reads ``line_items`` once and has four steps, each a CTE:
 
-1. ``src`` — line items summed to daily grain over the allocation columns plus every other column
-   and tag the rules read (tags become columns ``"tag:<key>"``);
-2. ``keys`` — the distinct combinations of the inputs the rules read (far fewer than the rows:
-   about one per resource), on which the rules are evaluated once: ``matched`` (one boolean per
-   rule, ``_m1``..., and the first matching split), ``decided`` (per dimension, the first matching
-   rule that yields a value wins; the owner comes from the first matching rule that sets the
-   owner, or sets a registered microservice) and ``resolved`` (the values);
+1. ``daily`` — line items summed per day and ``line_key`` (``costlens.line_keys``: ingest numbers
+   each distinct description of a line once, so no tag is read per line here);
+2. ``keys`` — the line keys of the periods from ``line_keys``, with the tags the rules read as
+   columns ``"tag:<key>"``, on which the rules are evaluated once per key (about one per
+   resource): ``matched`` (one boolean per rule, ``_m1``..., and the first matching split),
+   ``decided`` (per dimension, the first matching rule that yields a value wins; the owner comes
+   from the first matching rule that sets the owner, or sets a registered microservice) and
+   ``resolved`` (the values);
 3. ``attributed`` — the daily rows joined to their resolved key; ``rule`` and ``basis`` name the
    rule that decided the owner; ``_split`` is the first matching split;
 4. the direct rows plus the shares of ``shared.split_ctes``, with the rule-set version.
 
-``src``, ``resolved`` and ``attributed`` are read more than once, so they are ``MATERIALIZED``
+``daily``, ``resolved`` and ``attributed`` are read more than once, so they are ``MATERIALIZED``
 (DuckDB would otherwise inline them and compute them again for every reader).
 
 Values are bound parameters (``$p0``...); identifiers are allowlisted and quoted.
@@ -31,6 +32,8 @@ from costlens.attribution._sql import Bind, quote_ident, render, tag_column
 from costlens.attribution.owners import UNALLOCATED
 from costlens.attribution.rules import Rule, RuleSet
 from costlens.attribution.shared import split_ctes
+from costlens.errors import RuleError
+from costlens.line_keys import KEY_COLUMNS
 from costlens.schema import ALLOCATION_BASE, COST_COLUMNS, SUM_MONEY, Column, column_names
 
 __all__ = [
@@ -38,8 +41,8 @@ __all__ = [
     "RuleValues",
     "allocation_columns",
     "compile_attribution",
+    "daily_sql",
     "source_columns",
-    "source_sql",
 ]
 
 _GROUP_COLUMNS = tuple(
@@ -80,28 +83,36 @@ def source_columns(rules: RuleSet) -> tuple[str, ...]:
     return tuple(sorted(rules.columns() - set(_GROUP_COLUMNS)))
 
 
-def source_sql(
-    rules: RuleSet, bind: Bind, periods: Sequence[date] | None, table: str = "line_items"
-) -> str:
-    """The ``src`` step: line items at daily grain with the columns and tags the rules read."""
-    return _src(rules, bind, periods, table)
+def _periods(bind: Bind, periods: Sequence[date] | None) -> str:
+    if periods is None:
+        return ""
+    return f"WHERE list_contains(CAST({bind(list(periods))} AS DATE[]), billing_period)"
 
 
-def _src(rules: RuleSet, bind: Bind, periods: Sequence[date] | None, table: str) -> str:
+def daily_sql(bind: Bind, periods: Sequence[date] | None) -> str:
+    """The ``daily`` step: line items summed per day and line key (the one pass over them)."""
+    sums = [f"SUM({quote_ident(c)}) AS {quote_ident(c)}" for c in (*COST_COLUMNS, "usage_amount")]
+    return (
+        "SELECT CAST(COALESCE(usage_start, billing_period) AS DATE) AS usage_date, line_key,\n"
+        f"    {', '.join(sums)}\n  FROM line_items {_periods(bind, periods)}\n  GROUP BY ALL"
+    )
+
+
+def _keys(rules: RuleSet, bind: Bind, periods: Sequence[date] | None) -> str:
+    unknown = rules.columns() - set(KEY_COLUMNS)
+    if unknown:  # the rule parser only produces key columns; this guards against drift
+        raise RuleError(
+            f"rules read column(s) {', '.join(sorted(unknown))}, which line keys do not hold",
+            where="rules",
+            fix="this is a bug in costlens: please report it with `costlens rules check --sql`",
+        )
     cols = [
-        "CAST(COALESCE(usage_start, billing_period) AS DATE) AS usage_date",
+        "line_key",
         *(quote_ident(c) for c in _GROUP_COLUMNS if c != "usage_date"),
         *(quote_ident(c) for c in source_columns(rules)),
         *(f"tags[{bind(k)}] AS {tag_column(k)}" for k in sorted(rules.tag_keys())),
     ]
-    sums = [f"SUM({quote_ident(c)}) AS {quote_ident(c)}" for c in (*COST_COLUMNS, "usage_amount")]
-    where = ""
-    if periods is not None:
-        where = f"WHERE list_contains(CAST({bind(list(periods))} AS DATE[]), billing_period)"
-    return (
-        f"SELECT {', '.join(cols)},\n    {', '.join(sums)}\n  FROM {quote_ident(table)} {where}\n"
-        f"  GROUP BY ALL"
-    )
+    return f"SELECT {', '.join(cols)}\n  FROM line_keys {_periods(bind, periods)}"
 
 
 class RuleValues:
@@ -171,12 +182,10 @@ def compile_attribution(
     *,
     periods: Sequence[date] | None = None,
     rule_version: str | None = None,
-    table: str = "line_items",
 ) -> CompiledQuery:
     """The SELECT producing the ``allocations`` rows of ``periods`` (all when None)."""
     bind = Bind()
     v = RuleValues(rules, bind)
-    src = _src(rules, bind, periods, table)
     matches = [
         f"{r.match.sql(bind) if r.match else 'TRUE'} AS _m{i}"
         for i, r in enumerate(rules.rules, start=1)
@@ -206,37 +215,42 @@ def compile_attribution(
     base = [quote_ident(c) for c in _GROUP_COLUMNS]
     costs = [quote_ident(c) for c in (*COST_COLUMNS, "usage_amount")]
     version = bind(rule_version or rules.version)
-    dim_names = [quote_ident(d) for d in rules.all_dimensions()]
-    out_cols = [*base[:11], *dim_names]
-    direct = (
-        f"SELECT {', '.join(out_cols)}, 'direct' AS allocation,\n"
-        f"    {v.names}[_r_owner + 1] AS rule, {v.bases}[_r_owner + 1] AS basis,\n"
-        f"    {version} AS rule_version, {', '.join(costs)}\n"
-        f"  FROM attributed WHERE _split = 0"
-    )
-    inputs = [quote_ident(c) for c in sorted(rules.columns())]
-    inputs += [tag_column(k) for k in sorted(rules.tag_keys())]
-    keys = ", ".join(inputs) or "1 AS _one"
-    on = " AND ".join(f"s.{c} IS NOT DISTINCT FROM k.{c}" for c in inputs) or "TRUE"
     dim_cols = ", ".join(f"k.{quote_ident(d)}" for d in rules.all_dimensions())
+    key_base = [c for c in base if c != '"usage_date"']
+    from_daily = "FROM daily d JOIN resolved k USING (line_key)"
+    direct = (
+        f"SELECT d.usage_date, {', '.join('k.' + c for c in key_base)}, {dim_cols},"
+        f" 'direct' AS allocation,\n    {v.names}[k._r_owner + 1] AS rule,"
+        f" {v.bases}[k._r_owner + 1] AS basis,\n    {version} AS rule_version,"
+        f" {', '.join('d.' + c for c in costs)}\n  {from_daily} WHERE k._split = 0"
+    )
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in costs)
     ctes = [
-        f"src AS MATERIALIZED (\n  {src}\n)",
-        f"keys AS (\n  SELECT DISTINCT {keys} FROM src\n)",
+        f"daily AS MATERIALIZED (\n  {daily_sql(bind, periods)}\n)",
+        f"keys AS (\n  {_keys(rules, bind, periods)}\n)",
         f"matched AS (\n  SELECT *, {split} AS _split,\n    "
         f"{', '.join(matches) or 'TRUE AS _m0'}\n  FROM keys\n)",
         f"decided AS (\n  SELECT *, {', '.join(firsts)}\n  FROM matched\n)",
-        f"resolved AS MATERIALIZED (\n  SELECT {keys}, _split, _r_owner,\n    {', '.join(dims)}\n"
-        f"  FROM decided\n)",
-        f"attributed AS MATERIALIZED (\n  SELECT {', '.join('s.' + c for c in [*base, *costs])},"
-        f" k._split, k._r_owner, {dim_cols}\n  FROM src s JOIN resolved k ON {on}\n)",
+        f"resolved AS MATERIALIZED (\n  SELECT line_key, {', '.join(key_base)}, _split, _r_owner,"
+        f"\n    {', '.join(dims)}\n  FROM decided\n)",
     ]
     body = direct
     if rules.splits:
-        ctes.append(
+        ctes += [
+            f"split_rows AS (\n  SELECT d.usage_date, d.line_key, "
+            f"{', '.join('k.' + c for c in key_base)}, {', '.join('d.' + c for c in costs)},"
+            f" k._split, {dim_cols}\n  {from_daily} WHERE k._split > 0\n)",
+            f"direct_totals AS (\n  SELECT k.billing_period, k.owner, {sums}\n"
+            f"  FROM (SELECT line_key, {sums} FROM daily GROUP BY line_key) d\n"
+            f"  JOIN resolved k USING (line_key) WHERE k._split = 0 GROUP BY ALL\n)",
             split_ctes(
-                rules, bind, "attributed", (*column_names(ALLOCATION_BASE), *rules.dimensions)
-            )
-        )
+                rules,
+                bind,
+                "split_rows",
+                (*column_names(ALLOCATION_BASE), *rules.dimensions),
+                row_id=("usage_date", "line_key"),
+            ),
+        ]
         shared_dims = []
         for d in rules.all_dimensions():
             if d == "microservice":

@@ -21,6 +21,7 @@ from costlens.attribution.compile import allocation_columns, compile_attribution
 from costlens.attribution.owners import UNALLOCATED
 from costlens.attribution.rules import RuleSet
 from costlens.errors import RuleError
+from costlens.line_keys import key_unkeyed_lines
 from costlens.schema import COST_COLUMNS, column_names, create_table_sql
 from costlens.warehouse import Warehouse
 
@@ -167,6 +168,9 @@ def attribute(
             tx.execute(create_table_sql(ALLOCATIONS, columns))
             in_periods = {"periods": None if periods is None else list(periods)}
             tx.execute(_DELETE_PERIODS, in_periods)
+            keyed = key_unkeyed_lines(tx, periods)  # none when ingest loaded every line
+            if keyed:
+                notes.append(f"keyed {keyed} line item(s) not loaded by costlens ingest")
             row = tx.execute(
                 f"INSERT INTO {quote_ident(ALLOCATIONS)} ({names})\n{query.sql}", query.params
             ).fetchone()

@@ -16,6 +16,8 @@ import duckdb
 from costlens.attribution._sql import quote_ident
 from costlens.attribution.compile import compile_attribution
 from costlens.attribution.rules import RuleSet
+from costlens.errors import RuleError
+from costlens.line_keys import unkeyed_lines
 from costlens.schema import COST_COLUMNS
 
 __all__ = ["Delta", "Preview", "preview_rules"]
@@ -73,6 +75,13 @@ def preview_rules(
     """Per-owner and per-microservice cost under ``current`` and ``new`` rules."""
     if cost_column not in COST_COLUMNS:
         raise ValueError(f"unknown cost column {cost_column!r}")
+    unkeyed = unkeyed_lines(con, periods)
+    if unkeyed:
+        raise RuleError(
+            f"{unkeyed} line item(s) have no line key, so a preview would leave them out",
+            where="line_items",
+            fix="run `costlens attribute` once (it keys them), then preview again",
+        )
     deltas: list[Delta] = []
     total = Decimal(0)
     for dim in ("owner", "microservice"):

@@ -4,9 +4,11 @@
 For each cost row a split selected (first matching split wins) and each cost column, the amount
 ``a`` in units of 1e-10 is divided by the targets' integer weights ``w_i`` (total ``W``):
 every target gets ``floor(|a| * w_i / W)`` units, and the units left over (fewer than the number
-of targets) go one each to the largest remainders ``(|a| * w_i) mod W``, ties to the earlier
-target in the split's list. The sign of ``a`` is applied afterwards, so credits (negative shared
-costs) are split with the same weights. The shares of a row therefore sum to it exactly.
+of targets) go one each to the targets in the split's order (those with a positive weight). The
+sign of ``a`` is applied afterwards, so credits (negative shared costs) are split with the same
+weights. The shares of a row therefore sum to it exactly, and each is within one unit of its exact
+proportion. (Largest remainders would pick other targets for the spare units, at the same 1e-10
+precision, but need a per-row ranking that cost more than the rest of the attribution.)
 
 Weights, per billing period: ``proportional`` — the target's direct cost in that period in the
 split's ``cost_column`` (a target with zero or negative direct cost gets weight 0; if no target
@@ -20,6 +22,8 @@ The Python twin ``split_exact`` documents the arithmetic:
 [Decimal('4E-10'), Decimal('3E-10'), Decimal('3E-10')]
 >>> split_exact(Decimal("-10"), [2, 1])
 [Decimal('-6.6666666667'), Decimal('-3.3333333333')]
+>>> split_exact(Decimal("0.0000000002"), [0, 1, 1, 1])
+[Decimal('0E-10'), Decimal('1E-10'), Decimal('1E-10'), Decimal('0E-10')]
 """
 
 from __future__ import annotations
@@ -41,14 +45,13 @@ _TO_DECIMAL = "CAST(0.0000000001 AS DECIMAL(11,10))"
 
 
 def split_exact(amount: Decimal, weights: Sequence[int]) -> list[Decimal]:
-    """Split ``amount`` by integer ``weights`` with largest-remainder in units of 1e-10."""
+    """Split ``amount`` by integer ``weights`` in units of 1e-10; spare units in weight order."""
     units = int(abs(amount) / UNIT)
     total = sum(weights)
     raw = [units * w for w in weights]
     base = [r // total for r in raw]
     left = units - sum(base)
-    order = sorted(range(len(weights)), key=lambda i: (-(raw[i] % total), i))
-    for i in order[:left]:
+    for i in [i for i, w in enumerate(weights) if w > 0][:left]:
         base[i] += 1
     sign = -1 if amount < 0 else 1
     return [sign * b * UNIT for b in base]
@@ -58,13 +61,16 @@ def _units(expr: str) -> str:
     return f"CAST(ABS({expr}) * {_SCALE} AS HUGEINT)"
 
 
-def split_ctes(rules: RuleSet, bind: Bind, source: str, base_columns: Sequence[str]) -> str:
-    """CTEs ``split_weights`` and ``split_shares`` over the CTE ``source``.
+def split_ctes(
+    rules: RuleSet, bind: Bind, source: str, base_columns: Sequence[str], row_id: Sequence[str]
+) -> str:
+    """CTEs ``split_weights`` and ``split_shares`` over the CTEs ``source`` and ``direct_totals``.
 
-    ``source`` has the attributed rows with ``_split`` (0 = direct, i = the i-th split),
-    ``billing_period``, ``owner``, the cost columns and ``usage_amount``. ``split_shares`` has the
-    ``base_columns`` (except ``owner``), ``owner``, ``rule`` and the cost columns and
-    ``usage_amount`` of every share.
+    ``source`` has the rows to split, with ``_split`` (i = the i-th split), ``billing_period``,
+    the cost columns, ``usage_amount`` and the ``row_id`` columns, which identify a row;
+    ``direct_totals`` has the direct cost columns per ``billing_period`` and ``owner``.
+    ``split_shares`` has the ``base_columns`` (except ``owner``), ``owner``, ``rule`` and the cost
+    columns and ``usage_amount`` of every share.
     """
     targets: list[str] = []
     for i, split in enumerate(rules.splits, start=1):
@@ -76,35 +82,34 @@ def split_ctes(rules: RuleSet, bind: Bind, source: str, base_columns: Sequence[s
                 f"({i}, {bind(owner)}, {bind(split.method)}, {bind(split.cost_column)}, "
                 f"CAST({bind(str(fixed))} AS HUGEINT), {rank})"
             )
-    direct_sums = ", ".join(f"SUM({quote_ident(c)}) AS {quote_ident(c)}" for c in COST_COLUMNS)
     pick = " ".join(f"WHEN '{c}' THEN d.{quote_ident(c)}" for c in COST_COLUMNS)
-    cols = ", ".join(f"s.{quote_ident(c)}" for c in base_columns if c != "owner")
-    share_cols = []
+    carried = [
+        *(c for c in base_columns if c != "owner"),
+        *(c for c in row_id if c not in base_columns),
+    ]
+    cols = ", ".join(f"s.{quote_ident(c)}" for c in carried)
+    ids = ", ".join(quote_ident(c) for c in row_id)
+    on_id = " AND ".join(f"u.{quote_ident(c)} = l.{quote_ident(c)}" for c in row_id)
+    bases, spare_sums, shares = [], [], []
     for c in COST_COLUMNS:
-        q = quote_ident(c)
-        raw = f"{_units('s.' + q)} * w.weight"
-        share_cols.append(
-            f"{raw} // w.total + CASE WHEN ROW_NUMBER() OVER (PARTITION BY s._src "
-            f"ORDER BY ({raw}) % w.total DESC, w.target_rank) <= "
-            f"{_units('s.' + q)} - SUM({raw} // w.total) OVER (PARTITION BY s._src) "
-            f"THEN 1 ELSE 0 END AS {quote_ident('_units_' + c)}"
+        q, units, base = quote_ident(c), _units("s." + quote_ident(c)), quote_ident("_base_" + c)
+        bases.append(f"{units} * w.weight // w.total AS {base}")
+        bases.append(f"s.{q} AS {quote_ident('_src_' + c)}")
+        spare_sums.append(
+            f"{_units(quote_ident('_src_' + c))} - SUM({base}) AS {quote_ident('_spare_' + c)}"
         )
-    share_out = ", ".join(
-        f"CAST(CASE WHEN {quote_ident('_src_' + c)} < 0 THEN -1 ELSE 1 END "
-        f"* {quote_ident('_units_' + c)} AS DECIMAL(38,0)) * {_TO_DECIMAL} AS {quote_ident(c)}"
-        for c in COST_COLUMNS
-    )
-    src_costs = ", ".join(f"s.{quote_ident(c)} AS {quote_ident('_src_' + c)}" for c in COST_COLUMNS)
-    keep = ", ".join(quote_ident(c) for c in base_columns if c != "owner")
+        shares.append(
+            f"CAST(CASE WHEN u.{quote_ident('_src_' + c)} < 0 THEN -1 ELSE 1 END * "
+            f"(u.{base} + CASE WHEN u._rank < l.{quote_ident('_spare_' + c)} THEN 1 ELSE 0 END)"
+            f" AS DECIMAL(38,0)) * {_TO_DECIMAL} AS {q}"
+        )
+    keep = ", ".join(f"u.{quote_ident(c)}" for c in base_columns if c != "owner")
+    src_cols = ", ".join(quote_ident("_src_" + c) for c in COST_COLUMNS)
     return f"""split_targets(split_id, owner, method, cost_column, fixed_units, target_rank) AS (
   VALUES {", ".join(targets)}
 ),
-direct_totals AS (
-  SELECT billing_period, owner, {direct_sums}
-  FROM {source} WHERE _split = 0 GROUP BY billing_period, owner
-),
 split_periods AS (
-  SELECT DISTINCT billing_period, _split AS split_id FROM {source} WHERE _split > 0
+  SELECT DISTINCT billing_period, _split AS split_id FROM {source}
 ),
 split_raw_weights AS (
   SELECT p.billing_period, t.split_id, t.owner, t.target_rank,
@@ -118,7 +123,9 @@ split_raw_weights AS (
   LEFT JOIN direct_totals d ON d.billing_period = p.billing_period AND d.owner = t.owner
 ),
 split_weights AS (
-  SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY billing_period, split_id ORDER BY target_rank) - 1
+      AS _rank
+  FROM (
     SELECT billing_period, split_id, owner, target_rank,
       CASE WHEN total_raw = 0 THEN CAST(1 AS HUGEINT) ELSE weight END AS weight,
       CASE WHEN total_raw = 0 THEN CAST(n AS HUGEINT) ELSE total_raw END AS total
@@ -128,17 +135,18 @@ split_weights AS (
     )
   ) WHERE weight > 0
 ),
-split_source AS (
-  SELECT ROW_NUMBER() OVER () AS _src, * FROM {source} WHERE _split > 0
-),
-split_units AS (
-  SELECT {cols}, w.owner AS owner, s._split,
+split_units AS MATERIALIZED (
+  SELECT {cols}, w.owner AS owner, s._split, w._rank,
     s.usage_amount * CAST(w.weight AS DOUBLE) / CAST(w.total AS DOUBLE) AS usage_amount,
-    {src_costs},
-    {", ".join(share_cols)}
-  FROM split_source s
+    {", ".join(bases)}
+  FROM {source} s
   JOIN split_weights w ON w.billing_period = s.billing_period AND w.split_id = s._split
 ),
+split_spare AS (
+  SELECT {ids}, {", ".join(spare_sums)}
+  FROM split_units GROUP BY {ids}, {src_cols}
+),
 split_shares AS (
-  SELECT {keep}, owner, _split, usage_amount, {share_out} FROM split_units
+  SELECT {keep}, u.owner, u._split, u.usage_amount, {", ".join(shares)}
+  FROM split_units u JOIN split_spare l ON {on_id}
 )"""

@@ -1,0 +1,139 @@
+# ruff: noqa: S608  (SQL built from the fixed column list of costlens.schema; values are bound)
+"""Line keys: every distinct description of a line item, numbered once, when it is loaded.
+
+Attribution decides a line's microservice and owner from what describes it (account, service,
+region, usage type, resource, tags, ...), never from its time or its money. So ingest gives each
+line item the 64-bit ``line_key`` of its description (the ``KEY_COLUMNS``) and keeps one row per
+key in ``line_keys``. Attribution then sums the line items per day and key, two fixed-width
+columns, which is cheaper than a plain ``GROUP BY day, tags['app']`` (no tag is read per line),
+and evaluates the rules once per key on ``line_keys``.
+
+Exact by construction: a key stands for one description only. Keys are
+``hash(<key columns>, salt)``; before new keys are used, each one's description is compared
+column by column with the other new descriptions and with the description already registered
+under that key, and if any two differ (a 64-bit collision) the new lines are keyed again with
+the next salt. The same description may hold several keys (one per salt), never the reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from costlens.errors import WarehouseError
+from costlens.schema import LINE_ITEMS, LINE_KEYS, column_names, create_table_sql
+
+__all__ = [
+    "KEY_COLUMNS",
+    "key_sql",
+    "key_unkeyed_lines",
+    "prune_line_keys",
+    "register_line_keys",
+    "unkeyed_lines",
+]
+
+KEY_COLUMNS: tuple[str, ...] = column_names(LINE_KEYS)[1:]
+"""The columns a key stands for: every ``line_items`` column but time, quantity and money."""
+
+assert set(KEY_COLUMNS) <= set(column_names(LINE_ITEMS))
+
+_MAX_SALT = 16
+"""Salts tried before giving up: reaching it would take 16 collisions in a row, i.e. a bug."""
+
+_COLUMNS = ", ".join(f'"{c}"' for c in KEY_COLUMNS)
+_TYPED = ", ".join(f'CAST("{c.name}" AS {c.sql_type})' for c in LINE_KEYS[1:])
+_SAME = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM k."{c}"' for c in KEY_COLUMNS)
+
+_NEW_KEYS_SQL = """
+CREATE OR REPLACE TEMP TABLE _new_line_keys AS
+SELECT DISTINCT {key} AS line_key, {columns} FROM line_items WHERE {scope}
+"""
+
+_COLLISIONS_SQL = f"""
+SELECT (SELECT count(*) - count(DISTINCT line_key) FROM _new_line_keys)
+     + (SELECT count(*) FROM _new_line_keys n JOIN line_keys k ON n.line_key = k.line_key
+        WHERE NOT ({_SAME}))
+"""
+
+_REGISTER_SQL = """
+INSERT INTO line_keys
+SELECT * FROM _new_line_keys n WHERE NOT EXISTS (
+  SELECT 1 FROM line_keys k WHERE k.line_key = n.line_key
+)
+"""
+
+_PERIODS = "($periods IS NULL OR list_contains(CAST($periods AS DATE[]), billing_period))"
+
+_UNKEYED_SQL = f"SELECT count(*) FROM line_items WHERE line_key IS NULL AND {_PERIODS}"
+
+_PRUNE_SQL = """
+DELETE FROM line_keys WHERE billing_period = $period AND line_key NOT IN (
+  SELECT line_key FROM line_items WHERE billing_period = $period AND line_key IS NOT NULL
+)
+"""
+
+
+def key_sql(salt: int = 0) -> str:
+    """SQL of a line's key over its ``KEY_COLUMNS``, each cast to its ``line_items`` type so a
+    key computed while inserting equals one computed from the stored line (``salt`` is a small
+    int of ours, never user input)."""
+    return f"hash({_TYPED}, CAST({int(salt)} AS UINTEGER))"
+
+
+def _assign(
+    con: duckdb.DuckDBPyConnection, scope: str, params: dict[str, Any], *, keyed: bool
+) -> int:
+    """Key the lines of ``scope`` (already keyed with salt 0 when ``keyed``) and register the
+    keys; returns the salt used."""
+    con.execute(create_table_sql("line_keys", LINE_KEYS))  # for bare connections (tests)
+    try:
+        for salt in range(_MAX_SALT):
+            con.execute(
+                _NEW_KEYS_SQL.format(key=key_sql(salt), columns=_COLUMNS, scope=scope), params
+            )
+            row = con.execute(_COLLISIONS_SQL).fetchone()
+            if row is not None and row[0] == 0:
+                break
+        else:
+            raise WarehouseError(
+                f"line keys collided under {_MAX_SALT} salts in a row",
+                where="line_keys",
+                fix="this is a bug in costlens: please report it",
+            )
+        if salt or not keyed:
+            con.execute(f"UPDATE line_items SET line_key = {key_sql(salt)} WHERE {scope}", params)
+        con.execute(_REGISTER_SQL)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _new_line_keys")
+    return salt
+
+
+def register_line_keys(con: duckdb.DuckDBPyConnection, delivery_id: str) -> int:
+    """Register the keys of a delivery's lines, inserted with ``key_sql()`` as their
+    ``line_key``; re-keys them with another salt on a collision. Returns the salt used."""
+    return _assign(con, "delivery_id = $delivery_id", {"delivery_id": delivery_id}, keyed=True)
+
+
+def unkeyed_lines(con: duckdb.DuckDBPyConnection, periods: Sequence[date] | None = None) -> int:
+    """Line items of ``periods`` (all when None) without a key (not loaded by ingest)."""
+    row = con.execute(_UNKEYED_SQL, {"periods": None if periods is None else list(periods)})
+    found = row.fetchone()
+    return int(found[0]) if found else 0
+
+
+def key_unkeyed_lines(con: duckdb.DuckDBPyConnection, periods: Sequence[date] | None = None) -> int:
+    """Key the line items of ``periods`` that have no key yet (written by other means than
+    ingest, or before keys existed); returns how many were keyed."""
+    count = unkeyed_lines(con, periods)
+    if count:
+        params = {"periods": None if periods is None else list(periods)}
+        _assign(con, f"line_key IS NULL AND {_PERIODS}", params, keyed=False)
+    return count
+
+
+def prune_line_keys(con: duckdb.DuckDBPyConnection, period: date) -> None:
+    """Forget ``period``'s keys that no line item holds any more (after a restatement)."""
+    con.execute(_PRUNE_SQL, {"period": period})
