@@ -45,12 +45,13 @@ from costlens.serving import (
 )
 from costlens.snapshot_periods import (
     PeriodState,
+    as_json,
     current_periods,
+    files_stamp,
     inputs_key,
     record_source,
+    recorded_source,
     reusable_periods,
-    source_unchanged,
-    warehouse_stamp,
 )
 from costlens.warehouse import Warehouse
 
@@ -353,12 +354,55 @@ def _published_report(
         con.execute(f"DETACH {quote(PREVIOUS)}")
 
 
-def _record_source(
-    warehouse: Warehouse, published: Path, stamp: tuple[Any, Any], inputs: str
-) -> None:
+def _source(
+    warehouse: Warehouse, settings: Settings, cost_type: str, options: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What a snapshot is built from, but the anomaly marks (JSON-able): the warehouse files'
+    and the SQLite state database's stamps, a key of the rules, owners and options."""
+    url = settings.state_database_url
+    state = (
+        files_stamp(Path(url.removeprefix("sqlite:///")), "-wal", "-journal")
+        if url.startswith("sqlite:///")
+        else None
+    )
+    rules, owners = _file_digest(settings.rules), _file_digest(settings.owners)
+    source: dict[str, Any] = as_json(
+        {
+            "warehouse": files_stamp(warehouse.path, ".wal"),
+            "state": state,
+            "inputs": inputs_key(SERVING_LAYOUT, rules, owners, cost_type, options or {}),
+        }
+    )
+    return source
+
+
+def _unchanged(
+    source: dict[str, Any], known: dict[str, Any] | None, settings: Settings
+) -> tuple[bool, dict[str, str] | None]:
+    """Whether the published snapshot (built from ``known``) is still current, and the marks if
+    they had to be read to tell (an unchanged SQLite state file spares that)."""
+    if (
+        known is None
+        or source["warehouse"][0] is None
+        or known.get("warehouse") != source["warehouse"]
+        or known.get("inputs") != source["inputs"]
+    ):
+        return False, None
+    state = source["state"]
+    if state is not None and state[0] is not None and known.get("state") == state:
+        return True, None
+    marks = _marks(settings)
+    return known.get("marks") == _marks_key(marks), marks
+
+
+def _marks_key(marks: dict[str, str]) -> str:
+    return inputs_key(sorted(marks.items()))
+
+
+def _record_source(warehouse: Warehouse, published: Path, source: dict[str, Any]) -> None:
     """Record what ``published`` was built from, when the warehouse did not change meanwhile."""
-    same = warehouse_stamp(warehouse.path) == stamp
-    record_source(published, stamp if same else (None, None), inputs)
+    same = as_json(files_stamp(warehouse.path, ".wal")) == source["warehouse"]
+    record_source(published, source if same and source["warehouse"][0] is not None else None)
 
 
 def _file_digest(path: Path) -> str:
@@ -458,21 +502,18 @@ def refresh(
     # The small tables are written in the order queries read them (SERVING_LAYOUT).
     con.execute("SET preserve_insertion_order = true")
     cost_column(anomaly_cost_type)
-    marks = _marks(settings)
-    inputs = inputs_key(
-        SERVING_LAYOUT,
-        _file_digest(settings.rules),
-        _file_digest(settings.owners),
-        sorted(marks.items()),
-        anomaly_cost_type,
-        detector_options or {},
-    )
-    stamp = warehouse_stamp(warehouse.path)
+    source = _source(warehouse, settings, anomaly_cost_type, detector_options)
     published = settings.data_dir / SERVING_FILE
-    if not full and source_unchanged(published, stamp, inputs):
+    unchanged, marks = (False, None) if full else (
+        _unchanged(source, recorded_source(published), settings)
+    )  # fmt: skip
+    if unchanged:
         kept = _published_report(con, published, started)
         if kept is not None:
             return kept
+    marks = _marks(settings) if marks is None else marks
+    source["marks"] = _marks_key(marks)
+    inputs = inputs_key(source["inputs"], source["marks"])
     extra = extra_dimensions(con)
     periods = current_periods(con, extra)
     version = rule_set_version(con, settings, periods)
@@ -484,7 +525,7 @@ def refresh(
                 kept = _kept_report(con, PREVIOUS, published, started)
             finally:
                 con.execute(f"DETACH {quote(PREVIOUS)}")
-            _record_source(warehouse, published, stamp, inputs)
+            _record_source(warehouse, published, source)
             return kept
     tmp = build_target(settings.data_dir)
     try:
@@ -584,7 +625,7 @@ def refresh(
     except BaseException:
         discard(tmp)
         raise
-    _record_source(warehouse, path, stamp, inputs)
+    _record_source(warehouse, path, source)
     assert info is not None
     incidents = events[events["incident_id"] == events["anomaly_id"]]
     n_open = int(incidents["feedback"].isna().sum()) if not events.empty else 0

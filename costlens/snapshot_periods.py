@@ -16,11 +16,12 @@ Anything else is rebuilt from ``allocations``, so an incremental snapshot is exa
 full rebuild would produce.
 
 When nothing at all changed the refresh keeps the published snapshot. It knows that without
-reading ``allocations`` from ``SOURCE_FILE`` beside the snapshot: the identity (inode, size,
-modification and change time) of ``warehouse.duckdb`` and its write-ahead log when the snapshot
-was built, and a key of every other input (rules and owners files, anomaly marks, options). Any
-commit to the warehouse (ingest, attribute, by any process) writes one of the two files, so equal
-stamps and an equal key mean the snapshot is still exactly what a rebuild would give.
+reading ``allocations`` from ``SOURCE_FILE`` beside the snapshot (``record_source``): the
+identity (inode, size, modification and change time, ``files_stamp``) of ``warehouse.duckdb``
+and its write-ahead log when the snapshot was built, and keys of every other input (rules and
+owners files, anomaly marks, options). Any commit to the warehouse (ingest, attribute, by any
+process) writes one of the two files, so equal stamps and equal keys mean the snapshot is still
+exactly what a rebuild would give.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -43,12 +45,13 @@ __all__ = [
     "CUBE_LAYOUT",
     "SOURCE_FILE",
     "PeriodState",
+    "as_json",
     "current_periods",
+    "files_stamp",
     "inputs_key",
     "record_source",
+    "recorded_source",
     "reusable_periods",
-    "source_unchanged",
-    "warehouse_stamp",
 ]
 
 SOURCE_FILE = "refresh-source.json"
@@ -178,13 +181,19 @@ def _file_stamp(path: Path) -> FileStamp:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def warehouse_stamp(path: Path) -> tuple[FileStamp, FileStamp]:
-    """The identity of the warehouse file at ``path`` and of its write-ahead log, now."""
-    return _file_stamp(path), _file_stamp(path.with_name(path.name + ".wal"))
+def files_stamp(path: Path, *suffixes: str) -> list[FileStamp]:
+    """The identity (inode, size, modification and change time) of ``path`` and of the files
+    named like it plus each of ``suffixes`` (a database's write-ahead log), now; None for a
+    missing file. Any write to one of them changes it.
+
+    >>> files_stamp(Path("/nonexistent/warehouse.duckdb"), ".wal")
+    [None, None]
+    """
+    return [_file_stamp(path), *(_file_stamp(path.with_name(path.name + s)) for s in suffixes)]
 
 
 def inputs_key(*parts: object) -> str:
-    """A hash of the inputs of a snapshot other than the warehouse (JSON-able ``parts``).
+    """A hash of JSON-able ``parts`` (with the cube layout).
 
     >>> inputs_key("a", 1) == inputs_key("a", 1) != inputs_key("a", 2)
     True
@@ -193,38 +202,37 @@ def inputs_key(*parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _stamp_json(stamp: object) -> object:
-    return json.loads(json.dumps(stamp))
-
-
-def record_source(snapshot: Path, warehouse: tuple[FileStamp, FileStamp], inputs: str) -> None:
-    """Write ``SOURCE_FILE`` beside the published ``snapshot``: it was built from the warehouse
-    files as ``warehouse`` stamps them and from ``inputs``. Nothing is written for a warehouse
-    that is not a file."""
+def record_source(snapshot: Path, source: Mapping[str, object] | None) -> None:
+    """Write ``SOURCE_FILE`` beside the published ``snapshot``: what it was built from
+    (JSON-able: file stamps, input keys), tied to the snapshot file's own stamp. ``None``
+    removes it (the source is not known)."""
     target = snapshot.with_name(SOURCE_FILE)
-    if warehouse[0] is None:
+    if source is None:
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
         return
-    record = {"snapshot": _file_stamp(snapshot), "warehouse": warehouse, "inputs": inputs}
     tmp = target.with_name(f".{SOURCE_FILE}.{os.getpid()}")
-    tmp.write_text(json.dumps(record))
+    tmp.write_text(json.dumps({"snapshot": _file_stamp(snapshot), "source": source}))
     os.replace(tmp, target)
 
 
-def source_unchanged(snapshot: Path, warehouse: tuple[FileStamp, FileStamp], inputs: str) -> bool:
-    """True when the published ``snapshot`` was built from exactly these warehouse files (as
-    ``warehouse`` stamps them now) and ``inputs``, according to its ``SOURCE_FILE``."""
+def recorded_source(snapshot: Path) -> dict[str, Any] | None:
+    """What ``record_source`` wrote for the published ``snapshot``, with its values as JSON
+    reads them (lists for tuples); None when there is none or it was written for another
+    file (the snapshot was replaced since)."""
     current = _file_stamp(snapshot)
-    if warehouse[0] is None or current is None:
-        return False
+    if current is None:
+        return None
     try:
         record = json.loads(snapshot.with_name(SOURCE_FILE).read_text())
     except (OSError, ValueError):
-        return False
-    return bool(
-        isinstance(record, dict)
-        and record.get("inputs") == inputs
-        and record.get("snapshot") == _stamp_json(current)
-        and record.get("warehouse") == _stamp_json(warehouse)
-    )
+        return None
+    if not isinstance(record, dict) or record.get("snapshot") != list(current):
+        return None
+    source = record.get("source")
+    return source if isinstance(source, dict) else None
+
+
+def as_json(value: object) -> Any:
+    """``value`` as ``recorded_source`` gives it back (tuples become lists)."""
+    return json.loads(json.dumps(value))

@@ -164,6 +164,27 @@ def test_a_changed_owners_file_rebuilds_an_unchanged_warehouse(data_dir: Path) -
     )
 
 
+def test_a_new_anomaly_mark_rebuilds_the_snapshot(
+    data_dir: Path,
+) -> None:
+    from costlens.anomalies.feedback import mark_anomaly
+
+    first = _refresh(data_dir)
+    settings = _settings(data_dir)
+    event = _snapshot_value(
+        data_dir, "SELECT min(anomaly_id) FROM anomalies WHERE incident_id = anomaly_id"
+    )
+    mark_anomaly(settings.state_database_url, event, "planned", note="load test", by="ana")
+    marked = _refresh(data_dir)  # the state database was written: its marks are compared
+    assert not marked.unchanged
+    assert marked.open_anomalies == first.open_anomalies - 1
+    assert _snapshot_value(
+        data_dir, f"SELECT feedback FROM anomalies WHERE anomaly_id = '{event}'"
+    ) == "planned"  # fmt: skip
+    again = _refresh(data_dir)
+    assert (again.unchanged, again.open_anomalies) == (True, marked.open_anomalies)
+
+
 def test_stored_order_is_the_order_queries_ask_for(data_dir: Path) -> None:
     """Queries drop ORDER BY on a snapshot of this layout: the rows must already be in it."""
     _refresh(data_dir)
