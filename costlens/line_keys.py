@@ -44,12 +44,17 @@ _MAX_SALT = 16
 """Salts tried before giving up: reaching it would take 16 collisions in a row, i.e. a bug."""
 
 _COLUMNS = ", ".join(f'"{c}"' for c in KEY_COLUMNS)
-_TYPED = ", ".join(f'CAST("{c.name}" AS {c.sql_type})' for c in LINE_KEYS[1:])
+_PLAIN = ", ".join(f'"{c}"' for c in KEY_COLUMNS if c != "tags")
+_TYPED = [(c.name, f'CAST("{c.name}" AS {c.sql_type})') for c in LINE_KEYS[1:]]
 _SAME = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM k."{c}"' for c in KEY_COLUMNS)
 
+# One row per distinct description. Tags are compared through their JSON text, which is exact
+# (keys and values escaped, order kept) and groups faster than the MAP itself.
 _NEW_KEYS_SQL = """
 CREATE OR REPLACE TEMP TABLE _new_line_keys AS
-SELECT DISTINCT {key} AS line_key, {columns} FROM line_items WHERE {scope}
+SELECT line_key, {plain}, any_value(tags) AS tags FROM (
+  SELECT {key} AS line_key, {plain}, tags, to_json(tags) AS _tags FROM line_items WHERE {scope}
+) GROUP BY line_key, {plain}, _tags
 """
 
 _COLLISIONS_SQL = f"""
@@ -58,9 +63,9 @@ SELECT (SELECT count(*) - count(DISTINCT line_key) FROM _new_line_keys)
         WHERE NOT ({_SAME}))
 """
 
-_REGISTER_SQL = """
-INSERT INTO line_keys
-SELECT * FROM _new_line_keys n WHERE NOT EXISTS (
+_REGISTER_SQL = f"""
+INSERT INTO line_keys (line_key, {_COLUMNS})
+SELECT line_key, {_COLUMNS} FROM _new_line_keys n WHERE NOT EXISTS (
   SELECT 1 FROM line_keys k WHERE k.line_key = n.line_key
 )
 """
@@ -77,10 +82,18 @@ DELETE FROM line_keys WHERE billing_period = $period AND line_key NOT IN (
 
 
 def key_sql(salt: int = 0) -> str:
-    """SQL of a line's key over its ``KEY_COLUMNS``, each cast to its ``line_items`` type so a
-    key computed while inserting equals one computed from the stored line (``salt`` is a small
-    int of ours, never user input)."""
-    return f"hash({_TYPED}, CAST({int(salt)} AS UINTEGER))"
+    """SQL of a line's key: a hash of its ``KEY_COLUMNS``, each cast to its ``line_items`` type so
+    a key computed while inserting equals one computed from the stored line.
+
+    With ``salt`` 0 (what ingest uses) it combines the columns' hashes. DuckDB combines them in
+    order, so two descriptions whose hashes collide there would collide under any salt appended
+    to them; other salts therefore hash the description's JSON text with the salt appended, a
+    different function. (``salt`` is a small int of ours, never user input.)
+    """
+    if not salt:
+        return f"hash({', '.join(sql for _, sql in _TYPED)})"
+    fields = ", ".join(f'"{name}" := {sql}' for name, sql in _TYPED)
+    return f"hash(to_json(struct_pack({fields})) || '#{int(salt)}')"
 
 
 def _assign(
@@ -91,9 +104,7 @@ def _assign(
     con.execute(create_table_sql("line_keys", LINE_KEYS))  # for bare connections (tests)
     try:
         for salt in range(_MAX_SALT):
-            con.execute(
-                _NEW_KEYS_SQL.format(key=key_sql(salt), columns=_COLUMNS, scope=scope), params
-            )
+            con.execute(_NEW_KEYS_SQL.format(key=key_sql(salt), plain=_PLAIN, scope=scope), params)
             row = con.execute(_COLLISIONS_SQL).fetchone()
             if row is not None and row[0] == 0:
                 break
