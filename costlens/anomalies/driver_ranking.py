@@ -129,9 +129,10 @@ GROUP BY ALL
 
 _RESOURCES_SQL = """
 WITH candidates AS MATERIALIZED (
-  SELECT usage_date, resource_id, {dimensions}, {cost} AS cost FROM allocations
+  SELECT usage_date, resource_id, {dimensions}, SUM({cost}) AS cost FROM allocations
   WHERE usage_date BETWEEN $first AND $last AND resource_id <> ''
     AND charge_category = $charge_category AND ({prefilter})
+  GROUP BY ALL
 )
 SELECT anomaly_id, resource_id,
        SUM(CASE WHEN usage_date BETWEEN e_start AND e_end THEN cost END) AS event_sum,
