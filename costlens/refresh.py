@@ -338,20 +338,28 @@ def _kept_report(
     )
 
 
-def _published_report(
-    con: duckdb.DuckDBPyConnection, path: Path, started: float
-) -> RefreshReport | None:
-    """``_kept_report`` of the published snapshot; None when it cannot be read."""
+def _recorded_report(recorded: dict[str, Any], path: Path, started: float) -> RefreshReport | None:
+    """The report of a refresh that kept the published snapshot, from the one recorded with
+    its source (``RefreshReport.as_dict``); None when there is none or it cannot be read."""
     try:
-        _attach(con, path, PREVIOUS, read_only=True)
-    except duckdb.Error:
+        fields = dict(recorded["report"])
+        for name in ("first_date", "last_date"):
+            value = fields[name]
+            fields[name] = None if value is None else dt.date.fromisoformat(value)
+        periods = int(fields["rebuilt_periods"]) + int(fields["reused_periods"])
+        return RefreshReport(
+            **{
+                **fields,
+                "path": path,
+                "built_at": dt.datetime.fromisoformat(fields["built_at"]),
+                "seconds": round(time.perf_counter() - started, 3),
+                "rebuilt_periods": 0,
+                "reused_periods": periods,
+                "unchanged": True,
+            }
+        )
+    except (KeyError, TypeError, ValueError):
         return None
-    try:
-        return _kept_report(con, PREVIOUS, path, started)
-    except (duckdb.Error, IndexError):
-        return None
-    finally:
-        con.execute(f"DETACH {quote(PREVIOUS)}")
 
 
 def _source(
@@ -399,10 +407,14 @@ def _marks_key(marks: dict[str, str]) -> str:
     return inputs_key(sorted(marks.items()))
 
 
-def _record_source(warehouse: Warehouse, published: Path, source: dict[str, Any]) -> None:
-    """Record what ``published`` was built from, when the warehouse did not change meanwhile."""
+def _record_source(
+    warehouse: Warehouse, published: Path, source: dict[str, Any], report: RefreshReport
+) -> None:
+    """Record what ``published`` was built from (and its report), when the warehouse did not
+    change meanwhile."""
     same = as_json(files_stamp(warehouse.path, ".wal")) == source["warehouse"]
-    record_source(published, source if same and source["warehouse"][0] is not None else None)
+    known = same and source["warehouse"][0] is not None
+    record_source(published, {**source, "report": report.as_dict()} if known else None)
 
 
 def _file_digest(path: Path) -> str:
@@ -504,11 +516,10 @@ def refresh(
     cost_column(anomaly_cost_type)
     source = _source(warehouse, settings, anomaly_cost_type, detector_options)
     published = settings.data_dir / SERVING_FILE
-    unchanged, marks = (False, None) if full else (
-        _unchanged(source, recorded_source(published), settings)
-    )  # fmt: skip
-    if unchanged:
-        kept = _published_report(con, published, started)
+    recorded = None if full else recorded_source(published)
+    unchanged, marks = _unchanged(source, recorded, settings)
+    if unchanged and recorded is not None:
+        kept = _recorded_report(recorded, published, started)
         if kept is not None:
             return kept
     marks = _marks(settings) if marks is None else marks
@@ -525,7 +536,7 @@ def refresh(
                 kept = _kept_report(con, PREVIOUS, published, started)
             finally:
                 con.execute(f"DETACH {quote(PREVIOUS)}")
-            _record_source(warehouse, published, source)
+            _record_source(warehouse, published, source, kept)
             return kept
     tmp = build_target(settings.data_dir)
     try:
@@ -625,11 +636,10 @@ def refresh(
     except BaseException:
         discard(tmp)
         raise
-    _record_source(warehouse, path, source)
     assert info is not None
     incidents = events[events["incident_id"] == events["anomaly_id"]]
     n_open = int(incidents["feedback"].isna().sum()) if not events.empty else 0
-    return RefreshReport(
+    report = RefreshReport(
         path=path,
         built_at=built_at,
         first_date=info[0],
@@ -646,6 +656,8 @@ def refresh(
         rebuilt_periods=len(periods) - len(reused),
         reused_periods=len(reused),
     )
+    _record_source(warehouse, path, source, report)
+    return report
 
 
 _OWNER_SERIES_SQL = """
