@@ -50,7 +50,7 @@ APPS, TEAMS, ACCOUNTS, HOURS = 200, 20, 10, 720
 # 8% untagged, 10% tagged with the legacy keys (owner/service, capitalized, trailing space).
 GENERATE = """
 INSERT INTO line_items
-SELECT *, {key} FROM (
+SELECT *, <key> FROM (
 SELECT DATE '2024-03-01' AS billing_period,
   TIMESTAMP '2024-03-01' + INTERVAL (h) HOUR AS usage_start,
   TIMESTAMP '2024-03-01' + INTERVAL (h + 1) HOUR AS usage_end,
@@ -181,7 +181,7 @@ def main() -> None:
     else:
         con.execute(create_table_sql("line_items", LINE_ITEMS))
         t = time.perf_counter()
-        con.execute(GENERATE.format(key=key_sql()), {"resources": resources, "hours": HOURS,
+        con.execute(GENERATE.replace("<key>", key_sql()), {"resources": resources, "hours": HOURS,
                     "apps": APPS, "teams": TEAMS, "accounts": ACCOUNTS})  # fmt: skip
         print(f"generated {rows:,} line items in {time.perf_counter() - t:.1f}s ({db})", flush=True)
         t = time.perf_counter()

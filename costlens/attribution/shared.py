@@ -90,21 +90,22 @@ def split_ctes(
     cols = ", ".join(f"s.{quote_ident(c)}" for c in carried)
     ids = ", ".join(quote_ident(c) for c in row_id)
     on_id = " AND ".join(f"u.{quote_ident(c)} = l.{quote_ident(c)}" for c in row_id)
-    bases, spare_sums, shares = [], [], []
+    amounts, bases, spare_sums, shares = [], [], [], []
     for c in COST_COLUMNS:
-        q, units, base = quote_ident(c), _units("s." + quote_ident(c)), quote_ident("_base_" + c)
-        bases.append(f"{units} * w.weight // w.total AS {base}")
-        bases.append(f"s.{q} AS {quote_ident('_src_' + c)}")
-        spare_sums.append(
-            f"{_units(quote_ident('_src_' + c))} - SUM({base}) AS {quote_ident('_spare_' + c)}"
+        q, units, base = quote_ident(c), quote_ident("_u_" + c), quote_ident("_base_" + c)
+        amounts.append(
+            f"{_units(quote_ident(c))} AS {units}, {q} < 0 AS {quote_ident('_neg_' + c)}"
         )
+        bases.append(f"s.{units} * w.weight // w.total AS {base}")
+        bases.append(f"s.{units}, s.{quote_ident('_neg_' + c)}")
+        spare_sums.append(f"{units} - SUM({base}) AS {quote_ident('_spare_' + c)}")
         shares.append(
-            f"CAST(CASE WHEN u.{quote_ident('_src_' + c)} < 0 THEN -1 ELSE 1 END * "
+            f"CAST(CASE WHEN u.{quote_ident('_neg_' + c)} THEN -1 ELSE 1 END * "
             f"(u.{base} + CASE WHEN u._rank < l.{quote_ident('_spare_' + c)} THEN 1 ELSE 0 END)"
             f" AS DECIMAL(38,0)) * {_TO_DECIMAL} AS {q}"
         )
     keep = ", ".join(f"u.{quote_ident(c)}" for c in base_columns if c != "owner")
-    src_cols = ", ".join(quote_ident("_src_" + c) for c in COST_COLUMNS)
+    unit_cols = ", ".join(quote_ident("_u_" + c) for c in COST_COLUMNS)
     return f"""split_targets(split_id, owner, method, cost_column, fixed_units, target_rank) AS (
   VALUES {", ".join(targets)}
 ),
@@ -135,16 +136,19 @@ split_weights AS (
     )
   ) WHERE weight > 0
 ),
+split_amounts AS (
+  SELECT *, {", ".join(amounts)} FROM {source}
+),
 split_units AS MATERIALIZED (
   SELECT {cols}, w.owner AS owner, s._split, w._rank,
     s.usage_amount * CAST(w.weight AS DOUBLE) / CAST(w.total AS DOUBLE) AS usage_amount,
     {", ".join(bases)}
-  FROM {source} s
+  FROM split_amounts s
   JOIN split_weights w ON w.billing_period = s.billing_period AND w.split_id = s._split
 ),
 split_spare AS (
   SELECT {ids}, {", ".join(spare_sums)}
-  FROM split_units GROUP BY {ids}, {src_cols}
+  FROM split_units GROUP BY {ids}, {unit_cols}
 ),
 split_shares AS (
   SELECT {keep}, u.owner, u._split, u.usage_amount, {", ".join(shares)}
