@@ -61,8 +61,8 @@ CUBE_LAYOUT = "cube-1"
 """Version of the cube's shape; a snapshot built with another layout is never re-used."""
 
 _HAS_COLUMN_SQL = """
-SELECT count(*) FROM information_schema.columns
-WHERE table_catalog = current_database() AND table_name = $table AND column_name = $column
+SELECT count(*) FROM duckdb_columns()
+WHERE database_name = current_database() AND table_name = $table AND column_name = $column
 """
 
 _ALLOCATION_PERIODS_SQL = """
