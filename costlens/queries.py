@@ -130,6 +130,9 @@ class Snapshot:
         # A snapshot of this layout stores its small tables in the order the questions ask
         # for (a scan keeps insertion order), so they need no ORDER BY (≈ 0.5 ms a call).
         self.presorted = row.get("layout") == SERVING_LAYOUT
+        # Every usage date lies in one billing period: ``rollup_daily`` has one row per
+        # dimension, value and day, so a day-by-value question needs no GROUP BY (≈ 1 ms).
+        self.days_in_one_period = row.get("days_in_one_period") is True
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -261,9 +264,12 @@ def spend(
         clauses, params = _filters(snap, where, start, end)
     select = ", ".join([f"{period} AS period", *keys_sql, f"SUM({column}) AS cost"])
     group = ", ".join(["1", *(str(i + 2) for i in range(len(keys)))])
+    grouping = f"GROUP BY {group} "
+    if source == "rollup_daily" and grain == "day" and len(keys) == 1 and snap.days_in_one_period:
+        select, grouping = ", ".join([f"{period} AS period", *keys_sql, f"{column} AS cost"]), ""
     sql = (
         f"SELECT {select} FROM {source} WHERE {' AND '.join(clauses) or 'TRUE'} "  # noqa: S608
-        f"GROUP BY {group} ORDER BY 1, cost DESC, {group}"
+        f"{grouping}ORDER BY 1, cost DESC, {group}"
     )
     frame = snap.frame(sql, params)
     if frame.empty:

@@ -99,7 +99,7 @@ CREATE TABLE snapshot.snapshot_info (
   built_at TIMESTAMP, first_date DATE, last_date DATE, deliveries INTEGER,
   rule_set_version VARCHAR, allocation_rows BIGINT, extra_dimensions VARCHAR,
   anomaly_cost_type VARCHAR, anomaly_series INTEGER, seconds DOUBLE, layout VARCHAR,
-  inputs VARCHAR
+  inputs VARCHAR, days_in_one_period BOOLEAN
 );
 """
 
@@ -145,7 +145,9 @@ _INFO_SQL = """
 INSERT INTO snapshot.snapshot_info
 SELECT $built_at, min(usage_date), max(usage_date), $deliveries, $rule_set_version,
        COALESCE(SUM(line_items), 0), $extra, $cost_type, $series, $seconds, $layout,
-       $inputs
+       $inputs, (SELECT count(*) = 0 FROM (
+         SELECT usage_date FROM snapshot.rollup_daily WHERE dimension = 'owner'
+         GROUP BY usage_date HAVING count(DISTINCT billing_period) > 1))
 FROM snapshot.daily
 """
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from helpers import create_allocations
 
@@ -175,6 +176,47 @@ def test_untagged_resources_are_the_unallocated_ones_of_the_last_period(
         f"AND service_code = '{first['service_code']}' AND account_id = '{first['account_id']}' "
         f"AND COALESCE(region, '') = '{first['region']}' AND billing_period = DATE '2024-03-01'",
     )
+
+
+@pytest.mark.parametrize("dimension", ["owner", "service_code", "environment"])
+def test_day_by_one_dimension_without_group_by_is_the_grouped_answer(
+    snap: q.Snapshot, dimension: str
+) -> None:
+    assert snap.days_in_one_period  # every usage date of the data lies in its own month
+    fast = q.spend(snap, by=(dimension,), cost_type="amortized", where={dimension: ["x", ""]})
+    fast_all = q.spend(snap, by=(dimension,), cost_type="net_amortized")
+    snap.days_in_one_period = False
+    grouped = q.spend(snap, by=(dimension,), cost_type="amortized", where={dimension: ["x", ""]})
+    pd.testing.assert_frame_equal(fast, grouped, check_exact=True)
+    pd.testing.assert_frame_equal(
+        fast_all, q.spend(snap, by=(dimension,), cost_type="net_amortized"), check_exact=True
+    )
+    assert len(fast_all) >= 75  # every day has spend
+
+
+def test_a_usage_date_in_two_billing_periods_is_summed_over_both(tmp_path: Path) -> None:
+    """A credit dated in the previous month (as AWS bills some) puts one usage date into two
+    billing periods: the day's spend of a value is the sum of both rows."""
+    data_dir = tmp_path / "data"
+    with open_warehouse(data_dir) as wh:
+        create_allocations(wh.con, ())
+        wh.con.execute(
+            "INSERT INTO allocations BY NAME SELECT DATE '2024-01-31' AS usage_date, "
+            "p AS billing_period, 'owner-1' AS owner, 'ms-1' AS microservice, "
+            "'AmazonEC2' AS service_code, 'Usage' AS charge_category, 'direct' AS allocation, "
+            "CAST(c AS DECIMAL(18,10)) AS unblended_cost, CAST(c AS DECIMAL(18,10)) AS "
+            "amortized_cost, CAST(c AS DECIMAL(18,10)) AS net_amortized_cost, "
+            "CAST(c AS DECIMAL(18,10)) AS list_cost, 1.0 AS usage_amount "
+            "FROM (VALUES (DATE '2024-01-01', '10.0000000001'), "
+            "(DATE '2024-02-01', '-2.5000000003')) v(p, c)"
+        )
+        refresh(wh, _settings(data_dir))
+    with q.open_snapshot(data_dir) as two:
+        assert not two.days_in_one_period
+        frame = q.spend(two, by=("owner",))
+    assert frame.to_dict("records") == [
+        {"period": dt.date(2024, 1, 31), "owner": "owner-1", "cost": Decimal("7.4999999998")}
+    ]
 
 
 def test_no_snapshot_says_run_sync(tmp_path: Path) -> None:
