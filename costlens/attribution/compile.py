@@ -1,7 +1,7 @@
 # ruff: noqa: S608  (generated SQL: allowlisted quoted identifiers and bound $-placeholders only)
 """Rules → SQL: the one place attribution SQL is generated (printable with ``render``).
 
-The query reads ``line_items`` once and has four steps, each a CTE:
+The query reads ``line_items`` once, in four steps:
 
 1. ``daily`` — line items summed per day and ``line_key`` (``costlens.line_keys``: ingest numbers
    each distinct description of a line once, so no tag is read per line here);
@@ -11,12 +11,14 @@ The query reads ``line_items`` once and has four steps, each a CTE:
    ``decided`` (per dimension, the first matching rule that yields a value wins; the owner comes
    from the first matching rule that sets the owner, or sets a registered microservice) and
    ``resolved`` (the values);
-3. ``attributed`` — the daily rows joined to their resolved key; ``rule`` and ``basis`` name the
-   rule that decided the owner; ``_split`` is the first matching split;
-4. the direct rows plus the shares of ``shared.split_ctes``, with the rule-set version.
+3. the direct rows: ``daily`` joined to its resolved key, with ``rule`` and ``basis`` naming the
+   rule that decided the owner;
+4. the splits: ``split_rows`` (the daily rows whose key a split selects, ``_split`` > 0) and
+   ``direct_totals`` (each owner's direct cost per period, for proportional weights) feed
+   ``shared.split_ctes``, whose shares are appended with the rule-set version.
 
-``daily``, ``resolved`` and ``attributed`` are read more than once, so they are ``MATERIALIZED``
-(DuckDB would otherwise inline them and compute them again for every reader).
+``daily`` and ``resolved`` are read more than once, so they are ``MATERIALIZED`` (DuckDB would
+otherwise inline them and compute them again for every reader).
 
 Values are bound parameters (``$p0``...); identifiers are allowlisted and quoted.
 """
