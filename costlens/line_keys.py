@@ -76,7 +76,7 @@ _UNKEYED_SQL = f"SELECT count(*) FROM line_items WHERE line_key IS NULL AND {_PE
 
 _PRUNE_SQL = """
 DELETE FROM line_keys WHERE billing_period = $period AND line_key NOT IN (
-  SELECT line_key FROM line_items WHERE billing_period = $period AND line_key IS NOT NULL
+  SELECT DISTINCT line_key FROM line_items WHERE billing_period = $period AND line_key IS NOT NULL
 )
 """
 
@@ -104,7 +104,8 @@ def _assign(
     con.execute(create_table_sql("line_keys", LINE_KEYS))  # for bare connections (tests)
     try:
         for salt in range(_MAX_SALT):
-            con.execute(_NEW_KEYS_SQL.format(key=key_sql(salt), plain=_PLAIN, scope=scope), params)
+            key = "line_key" if keyed and not salt else key_sql(salt)  # stored: not hashed again
+            con.execute(_NEW_KEYS_SQL.format(key=key, plain=_PLAIN, scope=scope), params)
             row = con.execute(_COLLISIONS_SQL).fetchone()
             if row is not None and row[0] == 0:
                 break

@@ -207,7 +207,8 @@ def load_period(
             checkpoint("after-insert")
             _refuse_other_periods(con, files, delivery_id, period)
             register_line_keys(con, delivery_id)
-            prune_line_keys(con, period)
+            if old:  # a restatement: forget the keys only the replaced lines held
+                prune_line_keys(con, period)
             row = con.execute(TOTALS_SQL, {"delivery_id": delivery_id}).fetchone()
             assert row is not None
             rows, *sums = row
