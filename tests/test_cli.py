@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -55,3 +56,27 @@ def test_each_invocation_loads_its_own_settings(tmp_path: Path) -> None:
         result = runner.invoke(app, ["_where"], env={"COSTLENS_DATA_DIR": str(tmp_path / name)})
         assert result.exit_code == 0, result.output
     assert seen == [tmp_path / "one", tmp_path / "two"]
+
+
+def test_refresh_summary_says_when_the_snapshot_was_kept(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from costlens.commands.analytics import _print_refresh
+
+    summary = {
+        "path": "serving.duckdb",
+        "allocation_rows": 40362,
+        "first_date": "2026-07-01",
+        "last_date": "2026-10-31",
+        "deliveries": 4,
+        "open_anomalies": 7,
+        "anomalies": 17,
+        "budgets": 10,
+        "seconds": 0.004,
+    }
+    _print_refresh({**summary, "unchanged": True})
+    kept = " ".join(capsys.readouterr().out.split())
+    _print_refresh({**summary, "unchanged": False, "seconds": 2.34})
+    built = " ".join(capsys.readouterr().out.split())
+    assert kept.endswith("10 budgets; unchanged (nothing new since it was built)")
+    assert built.endswith("10 budgets; built in 2.3s")

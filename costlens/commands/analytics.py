@@ -169,7 +169,12 @@ def _print_refresh(summary: dict[str, Any]) -> None:
         f"snapshot {summary['path']}: {summary['allocation_rows']:,} allocation rows "
         f"({summary['first_date']} to {summary['last_date']}), {summary['deliveries']} "
         f"deliveries, {summary['open_anomalies']} open anomalies of {summary['anomalies']}, "
-        f"{summary['budgets']} budgets; built in {summary['seconds']:.1f}s"
+        f"{summary['budgets']} budgets; "
+        + (
+            "unchanged (nothing new since it was built)"
+            if summary.get("unchanged")
+            else f"built in {summary['seconds']:.1f}s"
+        )
     )
 
 
