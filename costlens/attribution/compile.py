@@ -222,8 +222,7 @@ def compile_attribution(
     from_daily = "FROM daily d JOIN resolved k USING (line_key)"
     direct = (
         f"SELECT d.usage_date, {', '.join('k.' + c for c in key_base)}, {dim_cols},"
-        f" 'direct' AS allocation,\n    {v.names}[k._r_owner + 1] AS rule,"
-        f" {v.bases}[k._r_owner + 1] AS basis,\n    {version} AS rule_version,"
+        f" 'direct' AS allocation, k.rule, k.basis, {version} AS rule_version,"
         f" {', '.join('d.' + c for c in costs)}\n  {from_daily} WHERE k._split = 0"
     )
     sums = ", ".join(f"SUM({c}) AS {c}" for c in costs)
@@ -233,7 +232,8 @@ def compile_attribution(
         f"matched AS (\n  SELECT *, {split} AS _split,\n    "
         f"{', '.join(matches) or 'TRUE AS _m0'}\n  FROM keys\n)",
         f"decided AS (\n  SELECT *, {', '.join(firsts)}\n  FROM matched\n)",
-        f"resolved AS MATERIALIZED (\n  SELECT line_key, {', '.join(key_base)}, _split, _r_owner,"
+        f"resolved AS MATERIALIZED (\n  SELECT line_key, {', '.join(key_base)}, _split,"
+        f" {v.names}[_r_owner + 1] AS rule, {v.bases}[_r_owner + 1] AS basis,"
         f"\n    {', '.join(dims)}\n  FROM decided\n)",
     ]
     body = direct
