@@ -8,11 +8,11 @@ key in ``line_keys``. Attribution then sums the line items per day and key, two 
 columns, which is cheaper than a plain ``GROUP BY day, tags['app']`` (no tag is read per line),
 and evaluates the rules once per key on ``line_keys``.
 
-Exact by construction: a key stands for one description only. Keys are
-``hash(<key columns>, salt)``; before new keys are used, each one's description is compared
-column by column with the other new descriptions and with the description already registered
-under that key, and if any two differ (a 64-bit collision) the new lines are keyed again with
-the next salt. The same description may hold several keys (one per salt), never the reverse.
+Exact by construction: a key stands for one description only. Keys are a hash of the key
+columns (``key_sql``); before new keys are used, each one's description is compared column by
+column with the other new descriptions and with the description already registered under that
+key, and if any two differ (a 64-bit collision) the new lines are keyed again with a salted hash.
+The same description may hold several keys (one per salt), never the reverse.
 """
 
 from __future__ import annotations
