@@ -218,3 +218,32 @@ def test_random_rules_lines_and_splits_conserve_exactly(
         "SELECT COUNT(*) FROM allocations WHERE owner IS NULL OR microservice IS NULL"
     ).fetchone()
     assert bad == (0,)
+
+
+@given(
+    st.decimals(min_value=-1000, max_value=1000, places=10),
+    st.lists(st.integers(min_value=0, max_value=9), min_size=3, max_size=3).filter(any),
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_sql_shares_equal_the_python_twin(amount: Decimal, weights: list[int]) -> None:
+    # Fixed weights over the three owners, in the `weights` order: the SQL split of one shared
+    # line gives each owner exactly what split_exact gives (spare units in target order).
+    owners_ = ["payments", "checkout", "platform"]
+    pairs = ", ".join(f"{o}: {w}" for o, w in zip(owners_, weights, strict=True) if w)
+    con = _con([line("s", str(amount), service="AWSSupportEnterprise")])
+    _run(con, f"  - {{name: s, match: {{service: AWSSupportEnterprise}}, by: fixed,"
+              f" weights: {{{pairs}}}}}\n")  # fmt: skip
+    kept = [(o, w) for o, w in zip(owners_, weights, strict=True) if w]
+    expected = split_exact(amount, [w for _, w in kept])
+    want = {o: s for (o, _), s in zip(kept, expected, strict=True) if s != 0}
+    got = {o: s for o, s in _shares(con).items() if s != 0}
+    assert got == want
+
+
+def test_spare_units_go_to_the_targets_in_order() -> None:
+    # 1e-10 split 1:3 -> floor gives 0 and 0, one spare unit: the first target in order gets it
+    # (largest remainders would have given it to the second).
+    con = _con([line("s", "0.0000000001", service="AWSSupportEnterprise")])
+    _run(con, "  - {name: s, match: {service: AWSSupportEnterprise}, by: fixed,"
+              " weights: {checkout: 1, payments: 3}}\n")  # fmt: skip
+    assert _shares(con) == {"checkout": Decimal("1E-10"), "payments": Decimal("0E-10")}
