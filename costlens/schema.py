@@ -73,18 +73,15 @@ LINE_ITEMS: tuple[Column, ...] = (
     Column("line_key", "UBIGINT", "Key of the line's description (costlens.line_keys)."),
 )
 
+COST_COLUMNS: tuple[str, ...] = (
+    "unblended_cost",
+    "amortized_cost",
+    "net_amortized_cost",
+    "list_cost",
+)
+
 _NOT_KEYED = frozenset(
-    {
-        "usage_start",
-        "usage_end",
-        "usage_amount",
-        "unblended_cost",
-        "amortized_cost",
-        "net_amortized_cost",
-        "list_cost",
-        "delivery_id",
-        "line_key",
-    }
+    {"usage_start", "usage_end", "usage_amount", *COST_COLUMNS, "delivery_id", "line_key"}
 )
 
 LINE_KEYS: tuple[Column, ...] = (
@@ -92,13 +89,6 @@ LINE_KEYS: tuple[Column, ...] = (
     *(c for c in LINE_ITEMS if c.name not in _NOT_KEYED),
 )
 """One row per distinct line item description: what attribution rules read."""
-
-COST_COLUMNS: tuple[str, ...] = (
-    "unblended_cost",
-    "amortized_cost",
-    "net_amortized_cost",
-    "list_cost",
-)
 
 CHARGE_CATEGORIES: tuple[str, ...] = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
 PURCHASE_OPTIONS: tuple[str, ...] = ("OnDemand", "Spot", "Reserved", "SavingsPlan")
