@@ -108,20 +108,8 @@ def money_columns(*names: str) -> dict[str, Any]:
     }
 
 
-DIMENSION_LABELS: dict[str, str] = {
-    "owner": "Owner",
-    "microservice": "Microservice",
-    "service_code": "AWS service",
-    "account_id": "Account",
-    "region": "Region",
-    "usage_type": "Usage type",
-    "purchase_option": "Purchase option",
-    "line_item_type": "Line item type",
-    "charge_category": "Charge category",
-    "payer_account_id": "Payer account",
-    "allocation": "Allocation",
-}
-"""How dimensions are named for people."""
+DIMENSION_LABELS = queries.DIMENSION_LABELS
+"""How dimensions are named for people (``costlens.rollups.DIMENSION_LABELS``)."""
 
 ANOMALY_COLUMNS: dict[str, Any] = {
     "dimension": "Dimension",

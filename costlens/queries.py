@@ -30,7 +30,7 @@ import duckdb
 import pandas as pd
 
 from costlens.errors import QueryError
-from costlens.rollups import COST_TYPES, DIMENSIONS, cost_column, quote
+from costlens.rollups import COST_TYPES, DIMENSION_LABELS, DIMENSIONS, cost_column, quote
 from costlens.serving import (
     SERVING_LAYOUT,
     SnapshotStamp,
@@ -42,6 +42,7 @@ from costlens.serving import (
 __all__ = [
     "COST_TYPES",
     "DIMENSIONS",
+    "DIMENSION_LABELS",
     "GRAINS",
     "Snapshot",
     "SnapshotInfo",

@@ -34,6 +34,7 @@ from costlens.schema import COST_COLUMNS, SUM_MONEY
 __all__ = [
     "COST_TYPES",
     "DIMENSIONS",
+    "DIMENSION_LABELS",
     "ROLLUP_DIMENSIONS",
     "build_rollups",
     "cost_column",
@@ -64,6 +65,21 @@ DIMENSIONS: tuple[str, ...] = (
 )
 """Every column of the ``daily`` cube a question may group or filter by (plus the extra
 dimensions the attribution rules declare, recorded per snapshot)."""
+
+DIMENSION_LABELS: dict[str, str] = {
+    "owner": "Owner",
+    "microservice": "Microservice",
+    "service_code": "AWS service",
+    "account_id": "Account",
+    "region": "Region",
+    "usage_type": "Usage type",
+    "purchase_option": "Purchase option",
+    "line_item_type": "Line item type",
+    "charge_category": "Charge category",
+    "payer_account_id": "Payer account",
+    "allocation": "Allocation",
+}
+"""How each of the ``DIMENSIONS`` is named for people (pages, exports, digests)."""
 
 _NOT_DIMENSIONS = frozenset(
     {

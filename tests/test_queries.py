@@ -320,3 +320,10 @@ def test_forecasts_and_budgets_from_owners_yaml(tmp_path: Path) -> None:
             {"owner": "search", "budget": Decimal("3500.50"), "projected": Decimal("1500.00"),
              "status": "on track"},
         ]  # fmt: skip
+
+
+def test_every_dimension_has_a_label() -> None:
+    from costlens.anomalies.describe import DRIVER_LABELS
+
+    assert set(q.DIMENSION_LABELS) == set(q.DIMENSIONS)
+    assert {k: DRIVER_LABELS[k] for k in q.DIMENSION_LABELS} == q.DIMENSION_LABELS

@@ -16,16 +16,12 @@ with no usage type or resource has none), and the combined driver
 from __future__ import annotations
 
 from costlens.anomalies.driver_ranking import COMBINATION, COMBINED
+from costlens.rollups import DIMENSION_LABELS
 
 __all__ = ["DRIVER_LABELS", "describe_driver"]
 
 DRIVER_LABELS: dict[str, str] = {
-    "owner": "Owner",
-    "microservice": "Microservice",
-    "service_code": "AWS service",
-    "account_id": "Account",
-    "region": "Region",
-    "usage_type": "Usage type",
+    **DIMENSION_LABELS,
     "resource_id": "Resource",
     COMBINATION: "Service · account · region · usage type",
 }
