@@ -1,3 +1,4 @@
+# ruff: noqa: S608  (SQL from fixed table and column names; values are bound $-placeholders)
 """``attribute``: re-write ``allocations`` from ``line_items`` with a rule set, atomically.
 
 One transaction deletes the periods' allocations, inserts the compiled query's rows and checks
@@ -35,35 +36,20 @@ WHERE table_name = 'allocations' AND table_schema = current_schema()
 ORDER BY ordinal_position
 """
 
+_IN_PERIODS = "($periods IS NULL OR list_contains(CAST($periods AS DATE[]), billing_period))"
+"""Rows of the billing periods ``$periods`` (all when NULL)."""
+
+_SUMS = ", ".join(f"SUM({c})" for c in COST_COLUMNS)
+
 _PERIOD_TOTALS = {
-    "line_items": """
-SELECT billing_period, SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost),
-       SUM(list_cost)
-FROM line_items
-WHERE $periods IS NULL OR list_contains(CAST($periods AS DATE[]), billing_period)
-GROUP BY billing_period
-""",
-    "allocations": """
-SELECT billing_period, SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost),
-       SUM(list_cost)
-FROM allocations
-WHERE $periods IS NULL OR list_contains(CAST($periods AS DATE[]), billing_period)
-GROUP BY billing_period
-""",
+    table: f"SELECT billing_period, {_SUMS} FROM {table} WHERE {_IN_PERIODS} GROUP BY 1"
+    for table in ("line_items", ALLOCATIONS)
 }
-"""Per-period sums of the cost columns (in ``COST_COLUMNS`` order)."""
+"""Per-period sums of the cost columns (in ``COST_COLUMNS`` order), of both tables."""
 
-_DELETE_PERIODS = """
-DELETE FROM allocations
-WHERE $periods IS NULL OR list_contains(CAST($periods AS DATE[]), billing_period)
-"""
+_DELETE_PERIODS = f"DELETE FROM allocations WHERE {_IN_PERIODS}"
 
-_UNALLOCATED_TOTALS = """
-SELECT SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost), SUM(list_cost)
-FROM allocations
-WHERE ($periods IS NULL OR list_contains(CAST($periods AS DATE[]), billing_period))
-  AND owner = $owner
-"""
+_UNALLOCATED_TOTALS = f"SELECT {_SUMS} FROM allocations WHERE {_IN_PERIODS} AND owner = $owner"
 
 
 @dataclass(frozen=True)
