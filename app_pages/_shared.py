@@ -87,10 +87,10 @@ def money(value: Decimal | int | float | None) -> str:
 def percent(value: Decimal | float | None, *, signed: bool = False) -> str:
     """A fraction as a percentage with one decimal (``0.1234`` → ``12.3%``).
 
-    >>> percent(Decimal("0.1234")), percent(-0.05, signed=True), percent(None)
-    ('12.3%', '-5.0%', '—')
+    >>> percent(Decimal("0.1234")), percent(-0.05, signed=True), percent(None), percent(math.nan)
+    ('12.3%', '-5.0%', '—', '—')
     """
-    if value is None:
+    if value is None or not math.isfinite(value):
         return "—"
     return f"{float(value) * 100:{'+' if signed else ''}.1f}%"
 
@@ -117,12 +117,27 @@ ANOMALY_COLUMNS: dict[str, Any] = {
     "start_date": st.column_config.DateColumn("Start", format="YYYY-MM-DD"),
     "end": "End",
     "impact_cost": st.column_config.NumberColumn("Impact", format="dollar"),
-    "impact_percent": st.column_config.NumberColumn("Impact %", format="%+.1f%%"),
+    "impact_percent": st.column_config.TextColumn("Impact %"),
     "also_seen": "Also seen on",
     "top_driver": "Top driver",
     "feedback": "Marked",
 }
 """How ``anomaly_table`` columns are shown."""
+
+
+def impact_percent(value: float | None) -> str:
+    """An anomaly's impact in percent of what was expected; ``new`` when nothing was expected.
+
+    >>> impact_percent(92.456), impact_percent(-31.2), impact_percent(math.nan)
+    ('+92.5%', '-31.2%', 'new')
+    """
+    if value is None or not math.isfinite(value):
+        return "new"
+    return f"{value:+.1f}%"
+
+
+OTHER_COLOR = "#b8bcc4"
+"""The colour of the "Other" bucket of a chart's top-N categories: grey, never a category's."""
 
 
 def anomaly_table(events: pd.DataFrame) -> pd.DataFrame:
@@ -135,9 +150,7 @@ def anomaly_table(events: pd.DataFrame) -> pd.DataFrame:
         dimension=events["dimension"].map(lambda d: DIMENSION_LABELS.get(d, d)),
         feedback=events["feedback"].where(events["feedback"].notna(), ""),
         also_seen=[s if isinstance(s, str) else "" for s in events["also_seen"]],
-        impact_percent=[
-            None if p is None or not math.isfinite(p) else p for p in events["impact_percent"]
-        ],
+        impact_percent=[impact_percent(p) for p in events["impact_percent"]],
     )
     return as_float(table, ["impact_cost"])[list(ANOMALY_COLUMNS)]
 

@@ -78,9 +78,7 @@ with ui.page_errors():
         "Impact",
         ui.money(event["impact_cost"]),
         border=True,
-        delta=ui.percent(event["impact_percent"] / 100, signed=True)
-        if abs(event["impact_percent"]) != float("inf")
-        else None,
+        delta=ui.impact_percent(event["impact_percent"]),
         delta_color="inverse",
     )
     days_col.metric(

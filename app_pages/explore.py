@@ -69,6 +69,7 @@ with ui.page_errors():
         y="cost",
         color=dimension,
         category_orders={dimension: [*top[:TOP_VALUES], "Other"]},
+        color_discrete_map={"Other": ui.OTHER_COLOR},
         labels={"period": grain.capitalize(), "cost": "Cost", dimension: _label(dimension)},
     )
     chart.update_layout(height=380, margin={"t": 10, "b": 10}, yaxis_tickprefix="$")

@@ -148,6 +148,7 @@ with ui.page_errors():
         y="cost",
         color="service",
         category_orders={"service": [*top, "Other"]},
+        color_discrete_map={"Other": ui.OTHER_COLOR},
         labels={"period": grain.capitalize(), "cost": "Cost", "service": "Service"},
     )
     chart.update_layout(height=360, margin={"t": 10, "b": 10}, yaxis_tickprefix="$", bargap=0.15)

@@ -203,3 +203,34 @@ def test_allocation_health_shows_attribution_by_basis(app: AppTest) -> None:
         if "name" in trace
     }
     assert {"By a tag", "Split from shared costs"} <= names
+
+
+@pytest.mark.slow
+def test_an_anomaly_shows_its_impact_percent_and_new_when_nothing_was_expected(
+    demo: DemoData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from costlens import queries
+
+    _publish(demo, tmp_path, "2030-01-02 03:04:00")
+    with queries.open_snapshot(tmp_path) as snap:
+        events = queries.anomalies(snap)
+    assert len(events) >= 1
+    first = events.iloc[0]
+    at = _page(_app(tmp_path, monkeypatch, tmp_path / "state.db").run(), "app_pages/anomalies.py")
+    percent = f"{first['impact_percent']:+.1f}%"
+    assert at.dataframe[0].value["impact_percent"].iloc[0] == percent
+    assert next(m.delta for m in at.metric if m.label == "Impact") == percent
+
+    # A series that cost nothing before (a new service): the scan stores no percentage.
+    staged = tmp_path / ".serving-test.duckdb"
+    shutil.copyfile(tmp_path / "serving.duckdb", staged)
+    with duckdb.connect(str(staged)) as con:
+        con.execute(
+            "UPDATE anomalies SET expected_cost = 0, impact_percent = NULL WHERE anomaly_id = $a",
+            {"a": first["anomaly_id"]},
+        )
+    os.replace(staged, tmp_path / "serving.duckdb")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.dataframe[0].value["impact_percent"].iloc[0] == "new"
+    assert next(m.delta for m in at.metric if m.label == "Impact") == "new"
