@@ -22,6 +22,9 @@ and its write-ahead log when the snapshot was built, and keys of every other inp
 owners files, anomaly marks, options). Any commit to the warehouse (ingest, attribute, by any
 process) writes one of the two files, so equal stamps and equal keys mean the snapshot is still
 exactly what a rebuild would give.
+
+This module holds the fingerprints, stamps and the record's file; ``costlens.snapshot_reuse``
+makes the refresh's decisions with them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,138 @@
+"""The refresh's forecasts and budgets step: month-end forecasts per owner and budget status.
+
+``write_forecasts_and_budgets`` reads the owners' daily series from the snapshot's
+``rollup_daily``, projects the month of the last usage date (``costlens.forecast``) and writes
+``snapshot.forecasts`` and ``snapshot.budgets``. A series equal to one the previous snapshot
+forecast (kept in ``forecast_series``) re-uses that forecast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from costlens.config import Settings
+from costlens.rollups import cost_column, quote
+
+__all__ = ["write_forecasts_and_budgets"]
+
+_OWNER_SERIES_SQL = """
+SELECT value AS owner, usage_date, CAST(SUM({cost}) AS DOUBLE) AS cost
+FROM snapshot.rollup_daily WHERE dimension = 'owner' GROUP BY ALL ORDER BY usage_date
+"""
+
+_MONTH_TO_DATE_SQL = """
+SELECT value AS owner, SUM({cost}) FROM snapshot.rollup_daily
+WHERE dimension = 'owner' AND usage_date >= $month_start GROUP BY ALL
+"""
+
+
+_FORECAST_INPUTS_SQL = """
+CREATE TABLE IF NOT EXISTS snapshot.forecast_series (
+  owner VARCHAR, series_hash VARCHAR, projected DOUBLE, lower DOUBLE, upper DOUBLE,
+  actual_to_date DOUBLE
+)
+"""
+
+
+def _series_key(daily: pd.Series, cost_type: str) -> str:
+    digest = hashlib.sha256(cost_type.encode())
+    digest.update(daily.index.to_numpy(dtype="datetime64[ns]").view(np.int64).tobytes())
+    digest.update(daily.to_numpy(np.float64).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _forecasts(
+    con: duckdb.DuckDBPyConnection, series: dict[str, pd.Series], cost_type: str
+) -> dict[str, tuple[float, float, float, float]]:
+    """(projected, lower, upper, actual to date) per owner; a series equal to the one the
+    previous snapshot forecast (kept in ``forecast_series`` of the copy) re-uses its result."""
+    from costlens.forecast import forecast_month_end
+
+    con.execute(_FORECAST_INPUTS_SQL)
+    known = {
+        str(owner): (str(key), tuple(float(v) for v in values))
+        for owner, key, *values in con.execute("SELECT * FROM snapshot.forecast_series").fetchall()
+    }
+    con.execute("DELETE FROM snapshot.forecast_series")
+    out, rows = {}, []
+    for owner, daily in series.items():
+        key = _series_key(daily, cost_type)
+        hit = known.get(owner)
+        if hit is not None and hit[0] == key:
+            out[owner] = (hit[1][0], hit[1][1], hit[1][2], hit[1][3])
+        else:
+            f = forecast_month_end(daily)
+            out[owner] = (f.projected, f.lower, f.upper, f.actual_to_date)
+        rows.append((owner, key, *out[owner]))
+    con.executemany("INSERT INTO snapshot.forecast_series VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return out
+
+
+def write_forecasts_and_budgets(
+    con: duckdb.DuckDBPyConnection, settings: Settings, cost_type: str
+) -> int:
+    """Month-end forecasts per owner and in total (``'*'``), and budget status from
+    ``owners.yaml``; returns the number of budgets written."""
+    from costlens.forecast import budget_status
+
+    cost = quote(cost_column(cost_type))
+    frame = con.execute(_OWNER_SERIES_SQL.format(cost=cost)).df()
+    if frame.empty:
+        return 0
+    frame["usage_date"] = pd.to_datetime(frame["usage_date"])
+    days = pd.date_range(frame["usage_date"].min(), frame["usage_date"].max(), freq="D")
+    month_start = days[-1].date().replace(day=1)
+    exact = {
+        str(o): Decimal(v or 0)
+        for o, v in con.execute(
+            _MONTH_TO_DATE_SQL.format(cost=cost), {"month_start": month_start}
+        ).fetchall()
+    }
+    exact["*"] = sum(exact.values(), Decimal(0))
+    series = {
+        str(owner): part.groupby("usage_date")["cost"].sum().reindex(days, fill_value=0.0)
+        for owner, part in frame.groupby("owner")
+    }
+    series["*"] = frame.groupby("usage_date")["cost"].sum().reindex(days, fill_value=0.0)
+    rows = []
+    plans = {}
+    for owner, (f_projected, f_lower, f_upper, f_actual) in _forecasts(
+        con, series, cost_type
+    ).items():
+        mtd = exact.get(owner, Decimal(0))
+        if not np.isfinite([f_projected, f_lower, f_upper, f_actual]).all():
+            # No spend to learn a pattern from (an owner gone before this month): nothing more.
+            plans[owner] = (mtd, mtd, mtd, mtd)
+            rows.append((month_start, owner, *plans[owner]))
+            continue
+        rest = Decimal(repr(round(f_projected - f_actual, 2)))
+        spread = (Decimal(repr(round(f_projected - f_lower, 2))),
+                  Decimal(repr(round(f_upper - f_projected, 2))))  # fmt: skip
+        projected = mtd + rest
+        plans[owner] = (mtd, projected, projected - spread[0], projected + spread[1])
+        rows.append((month_start, owner, *plans[owner]))
+    rows.sort(key=lambda r: (r[1] != "*", -r[3], r[1]))  # as queries.forecasts orders them
+    con.executemany("INSERT INTO snapshot.forecasts VALUES (?, ?, ?, ?, ?, ?)", rows)
+    if not settings.owners.is_file():
+        return 0
+    from costlens.attribution.owners import load_owners
+
+    budgets = []
+    for entry in load_owners(settings.owners).owners.values():
+        budget = entry.monthly_budget
+        if budget is None:
+            continue
+        mtd, projected, lower, upper = plans.get(entry.id, (Decimal(0),) * 4)
+        status = budget_status(
+            float(projected), float(min(lower, projected)), float(max(upper, projected)),
+            float(budget),
+        )  # fmt: skip
+        budgets.append((entry.id, entry.display_name, budget, mtd, projected, lower, upper, status))
+    budgets.sort(key=lambda b: (b[7] != "over", b[7] != "at risk", b[0]))  # queries.budgets
+    con.executemany("INSERT INTO snapshot.budgets VALUES (?, ?, ?, ?, ?, ?, ?, ?)", budgets)
+    return len(budgets)
