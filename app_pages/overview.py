@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -19,9 +17,12 @@ with ui.page_errors():
     st.title("Overview")
     first, last = queries.date_range(snap)
     assert first is not None and last is not None
-    month_start = last.replace(day=1)
-    prev_start = (month_start - timedelta(days=1)).replace(day=1)
-    prev_same_day = min(prev_start + (last - month_start), month_start - timedelta(days=1))
+    windows = queries.period_windows("month", last)
+    month_start, prev_start, prev_end = (
+        windows.current_start,
+        windows.previous_start,
+        windows.previous_end,
+    )
     st.caption(
         f"Month to date: {month_start:%d %b} – {last:%d %b %Y} · "
         f"{ui.COST_TYPES[ctl.cost_type]} · snapshot built {snap.info.built_at:%d %b %Y %H:%M} UTC"
@@ -29,9 +30,7 @@ with ui.page_errors():
 
     # --- the metric row -------------------------------------------------------------------------
     mtd = ui.total(queries.spend(snap, cost_type=ctl.cost_type, start=month_start, end=last))
-    prev = ui.total(
-        queries.spend(snap, cost_type=ctl.cost_type, start=prev_start, end=prev_same_day)
-    )
+    prev = ui.total(queries.spend(snap, cost_type=ctl.cost_type, start=prev_start, end=prev_end))
     forecast = queries.forecasts(snap)
     company = forecast[forecast["owner"] == "*"]
     budget_total = ui.total(queries.budgets(snap), "budget")
@@ -48,7 +47,7 @@ with ui.page_errors():
         delta_color="inverse",
         delta_description="vs last month",
         border=True,
-        help=f"{month_start:%d %b}–{last:%d %b} against {prev_start:%d %b}–{prev_same_day:%d %b}",
+        help=f"{month_start:%d %b}–{last:%d %b} against {prev_start:%d %b}–{prev_end:%d %b}",
     )
     if company.empty:
         projected_col.metric("Projected month end", "—", border=True)

@@ -33,10 +33,10 @@ with ui.page_errors():
     )
     first, last = queries.date_range(snap)
     assert first is not None and last is not None
-    month_start = last.replace(day=1)
-    prev_start = (month_start - timedelta(days=1)).replace(day=1)
+    windows = queries.period_windows("month", last)
+    month_start = windows.current_start
     prev_end = month_start - timedelta(days=1)
-    prev_same_day = min(prev_start + (last - month_start), prev_end)
+    prev_start = prev_end.replace(day=1)
 
     # --- budget status with the forecast interval -----------------------------------------------
     st.subheader("Budget this month")
@@ -136,8 +136,9 @@ with ui.page_errors():
     # --- microservices: this month against last --------------------------------------------------
     st.subheader("Microservices this month")
     st.caption(
-        f"Month to date ({month_start:%d %b}–{last:%d %b}) against the same days and "
-        f"the whole of {prev_start:%B}"
+        f"Month to date ({month_start:%d %b}–{last:%d %b}) against as many days of last month "
+        f"({windows.previous_start:%d %b}–{windows.previous_end:%d %b}) and the whole of "
+        f"{prev_start:%B}"
     )
 
     def _by_microservice(start: object, end: object, name: str) -> pd.Series:
@@ -156,7 +157,9 @@ with ui.page_errors():
         pd.concat(
             [
                 _by_microservice(month_start, last, "month_to_date"),
-                _by_microservice(prev_start, prev_same_day, "same_days_last_month"),
+                _by_microservice(
+                    windows.previous_start, windows.previous_end, "same_days_last_month"
+                ),
                 _by_microservice(prev_start, prev_end, "last_month"),
             ],
             axis=1,

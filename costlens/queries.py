@@ -44,6 +44,7 @@ __all__ = [
     "DIMENSIONS",
     "DIMENSION_LABELS",
     "GRAINS",
+    "PeriodWindows",
     "Snapshot",
     "SnapshotInfo",
     "allocation_health",
@@ -55,6 +56,7 @@ __all__ = [
     "dimension_values",
     "forecasts",
     "open_snapshot",
+    "period_windows",
     "spend",
     "top_movers",
     "untagged_resources",
@@ -288,23 +290,48 @@ GROUP BY value
 """
 
 
-def _windows(grain: str, as_of: dt.date) -> tuple[dt.date, dt.date, dt.date, dt.date]:
+@dataclass(frozen=True)
+class PeriodWindows:
+    """The period to date and the window it is compared with, both inclusive and equally long."""
+
+    previous_start: dt.date
+    previous_end: dt.date
+    current_start: dt.date
+    current_end: dt.date
+
+    @property
+    def days(self) -> int:
+        """Days in each window."""
+        return (self.current_end - self.current_start).days + 1
+
+
+def period_windows(grain: str, as_of: dt.date) -> PeriodWindows:
+    """This week or month to date (through ``as_of``) and the as many days before it to compare.
+
+    ``week``: Monday to ``as_of`` against the same days of last week. ``month``: the 1st to
+    ``as_of`` against as many days ending on the same day of last month (its last day when it is
+    shorter), so both windows always hold the same number of days: on 10 March, 1-10 March
+    against 1-10 February; on 31 March (2023), 1-31 March against 29 January - 28 February.
+
+    >>> w = period_windows("month", dt.date(2023, 3, 31))
+    >>> (w.previous_start, w.previous_end, w.days)
+    (datetime.date(2023, 1, 29), datetime.date(2023, 2, 28), 31)
+    >>> period_windows("week", dt.date(2024, 3, 6)).previous_start  # a Wednesday
+    datetime.date(2024, 2, 26)
+    """
     if grain == "week":
-        cur_start = as_of - dt.timedelta(days=as_of.weekday())
-        prev_start = cur_start - dt.timedelta(days=7)
-        return prev_start, as_of - dt.timedelta(days=7), cur_start, as_of
-    if grain == "month":
-        cur_start = as_of.replace(day=1)
-        prev_start = (cur_start - dt.timedelta(days=1)).replace(day=1)
-        prev_month_end = cur_start - dt.timedelta(days=1)
-        prev_end = min(
-            prev_start.replace(day=as_of.day)
-            if as_of.day <= prev_month_end.day
-            else prev_month_end,
-            prev_month_end,
-        )
-        return prev_start, prev_end, cur_start, as_of
-    raise QueryError(f"unknown grain {grain!r} for top movers", fix="use week or month")
+        current_start = as_of - dt.timedelta(days=as_of.weekday())
+    elif grain == "month":
+        current_start = as_of.replace(day=1)
+    else:
+        raise QueryError(f"unknown grain {grain!r} for a comparison", fix="use week or month")
+    if grain == "week":
+        previous_end = as_of - dt.timedelta(days=7)
+    else:
+        last_month_end = current_start - dt.timedelta(days=1)
+        previous_end = last_month_end.replace(day=min(as_of.day, last_month_end.day))
+    previous_start = previous_end - (as_of - current_start)
+    return PeriodWindows(previous_start, previous_end, current_start, as_of)
 
 
 def top_movers(
@@ -316,8 +343,8 @@ def top_movers(
     as_of: dt.date | None = None,
     limit: int = 10,
 ) -> pd.DataFrame:
-    """The values of ``dimension`` whose spend changed most, period to date against the period
-    before over the same number of days (month to date vs. the same days of last month).
+    """The values of ``dimension`` whose spend changed most, period to date against as many days
+    of the period before (``period_windows``: month to date vs. the same days of last month).
 
     ``as_of`` defaults to the snapshot's last date. Returns ``value``, ``previous_cost``,
     ``current_cost``, ``delta_cost`` (exact ``Decimal``) and ``delta_percent`` (float; None when
@@ -328,16 +355,16 @@ def top_movers(
     columns = ["value", "previous_cost", "current_cost", "delta_cost", "delta_percent"]
     if day is None:
         return pd.DataFrame({c: [] for c in columns})
-    prev_start, prev_end, cur_start, cur_end = _windows(grain, day)
+    windows = period_windows(grain, day)
     sql = _WINDOW_SQL.format(cost=quote(cost_column(cost_type)))
     rows = snap.con.execute(
         sql,
         {
             "dimension": dimension,
-            "prev_start": prev_start,
-            "prev_end": prev_end,
-            "cur_start": cur_start,
-            "cur_end": cur_end,
+            "prev_start": windows.previous_start,
+            "prev_end": windows.previous_end,
+            "cur_start": windows.current_start,
+            "cur_end": windows.current_end,
         },
     ).fetchall()
     out = []

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -110,3 +110,12 @@ def dollars(value: Decimal) -> str:
     """``$12,345.67``, written independently of the app's formatter."""
     cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return ("-" if cents < 0 else "") + "$" + f"{abs(cents):,}"
+
+
+def month_to_date_windows(last: date) -> tuple[date, date, date]:
+    """(first of ``last``'s month, start and end of the as many days of last month compared with
+    it): those days end on the same day of last month, or on its last day when it is shorter."""
+    month_start = last.replace(day=1)
+    last_month_end = month_start - timedelta(days=1)
+    prev_end = last_month_end.replace(day=min(last.day, last_month_end.day))
+    return month_start, prev_end - timedelta(days=last.day - 1), prev_end

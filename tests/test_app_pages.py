@@ -16,6 +16,7 @@ from app_snapshot import (
     DemoData,
     build_demo_data,
     dollars,
+    month_to_date_windows,
     warehouse_dates,
     warehouse_spend,
 )
@@ -85,9 +86,7 @@ def app(demo: DemoData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 def test_overview_month_to_date_equals_the_warehouse_sum(demo: DemoData, app: AppTest) -> None:
     _page(app, "app_pages/overview.py")
     _, last = warehouse_dates(demo)
-    month_start = last.replace(day=1)
-    prev_start = (month_start - timedelta(days=1)).replace(day=1)
-    prev_same_day = min(prev_start + (last - month_start), month_start - timedelta(days=1))
+    month_start, prev_start, prev_same_day = month_to_date_windows(last)
     mtd = warehouse_spend(demo, month_start, last)
     prev = warehouse_spend(demo, prev_start, prev_same_day)
     metric = app.metric[0]

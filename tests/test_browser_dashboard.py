@@ -12,11 +12,17 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from app_snapshot import APP_FILE, DemoData, build_demo_data, dollars, warehouse_dates
+from app_snapshot import (
+    APP_FILE,
+    DemoData,
+    build_demo_data,
+    dollars,
+    month_to_date_windows,
+    warehouse_dates,
+)
 from app_snapshot import warehouse_spend as spend
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -104,9 +110,7 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
     from playwright.sync_api import expect, sync_playwright
 
     _, last = warehouse_dates(demo)
-    month_start = last.replace(day=1)
-    prev_start = (month_start - timedelta(days=1)).replace(day=1)
-    prev_same_day = min(prev_start + (last - month_start), month_start - timedelta(days=1))
+    month_start, prev_start, prev_same_day = month_to_date_windows(last)
     mtd = spend(demo, month_start, last)
     prev = spend(demo, prev_start, prev_same_day)
 

@@ -266,6 +266,36 @@ def test_top_movers_compare_month_to_date_with_the_same_days_before(tmp_path: Pa
             q.top_movers(snap, dimension="environment")  # this snapshot has no such dimension
 
 
+def test_top_movers_at_month_end_compare_as_many_days_of_the_shorter_month(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    with open_warehouse(data_dir) as wh:
+        create_allocations(wh.con)
+        # search: 7/day, flat from 1 January to 31 March 2023; checkout: 1/day, 2/day in March.
+        day = dt.date(2023, 1, 1)
+        while day <= dt.date(2023, 3, 31):
+            for ms, cost in (("search", "7"), ("checkout", "2" if day.month == 3 else "1")):
+                wh.con.execute(
+                    "INSERT INTO allocations VALUES (?, ?, 'p', 'a', 'AmazonEC2', 'r', 'u', "
+                    "'', 'Usage', 'Usage', 'OnDemand', ?, 'o', 'direct', 'r', ?, ?, ?, ?, 1)",
+                    [day, day.replace(day=1), ms, cost, cost, cost, cost],
+                )
+            day += dt.timedelta(days=1)
+        refresh(wh, _settings(data_dir))
+    with q.open_snapshot(data_dir) as snap:
+        movers = q.top_movers(snap, dimension="microservice", grain="month")
+    # 1-31 March against the 31 days ending 28 February (29 Jan - 28 Feb), not February's 28:
+    # flat spend does not move. checkout: 31 x 1 -> 31 x 2.
+    assert movers.to_dict("list") == {
+        "value": ["checkout", "search"],
+        "previous_cost": [Decimal("31"), Decimal("217")],
+        "current_cost": [Decimal("62"), Decimal("217")],
+        "delta_cost": [Decimal("31"), Decimal("0")],
+        "delta_percent": [100.0, 0.0],
+    }
+
+
 _OWNERS = """
 owners:
   - id: payments
