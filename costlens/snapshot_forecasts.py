@@ -17,6 +17,7 @@ import pandas as pd
 
 from costlens.config import Settings
 from costlens.rollups import cost_column, quote
+from costlens.snapshot_tables import insert_rows
 
 __all__ = ["write_forecasts_and_budgets"]
 
@@ -69,7 +70,7 @@ def _forecasts(
             f = forecast_month_end(daily)
             out[owner] = (f.projected, f.lower, f.upper, f.actual_to_date)
         rows.append((owner, key, *out[owner]))
-    con.executemany("INSERT INTO snapshot.forecast_series VALUES (?, ?, ?, ?, ?, ?)", rows)
+    insert_rows(con, "INSERT INTO snapshot.forecast_series VALUES (?, ?, ?, ?, ?, ?)", rows)
     return out
 
 
@@ -117,7 +118,7 @@ def write_forecasts_and_budgets(
         plans[owner] = (mtd, projected, projected - spread[0], projected + spread[1])
         rows.append((month_start, owner, *plans[owner]))
     rows.sort(key=lambda r: (r[1] != "*", -r[3], r[1]))  # as queries.forecasts orders them
-    con.executemany("INSERT INTO snapshot.forecasts VALUES (?, ?, ?, ?, ?, ?)", rows)
+    insert_rows(con, "INSERT INTO snapshot.forecasts VALUES (?, ?, ?, ?, ?, ?)", rows)
     if not settings.owners.is_file():
         return 0
     from costlens.attribution.owners import load_owners
@@ -134,5 +135,5 @@ def write_forecasts_and_budgets(
         )  # fmt: skip
         budgets.append((entry.id, entry.display_name, budget, mtd, projected, lower, upper, status))
     budgets.sort(key=lambda b: (b[7] != "over", b[7] != "at risk", b[0]))  # queries.budgets
-    con.executemany("INSERT INTO snapshot.budgets VALUES (?, ?, ?, ?, ?, ?, ?, ?)", budgets)
+    insert_rows(con, "INSERT INTO snapshot.budgets VALUES (?, ?, ?, ?, ?, ?, ?, ?)", budgets)
     return len(budgets)

@@ -12,7 +12,7 @@ previous snapshot down to the tables an incremental refresh updates in place.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ __all__ = [
     "drop_derived",
     "has_table",
     "insert_frame",
+    "insert_rows",
     "last_period",
     "record_periods",
     "sorted_rows",
@@ -168,6 +169,12 @@ def last_period(periods: dict[dt.date, PeriodState]) -> dt.date | None:
     return max(known) if known else None
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """``con.executemany(sql, rows)``, which DuckDB refuses for no rows (an empty warehouse)."""
+    if rows:
+        con.executemany(sql, rows)
+
+
 def record_periods(
     con: duckdb.DuckDBPyConnection, periods: dict[dt.date, PeriodState], reused: set[dt.date]
 ) -> None:
@@ -176,7 +183,7 @@ def record_periods(
         (p, s.fingerprint, s.rows, ",".join(s.rule_versions), len(s.deliveries), p not in reused)
         for p, s in sorted(periods.items(), key=lambda item: (item[0] is None, item[0]))
     ]
-    con.executemany("INSERT INTO snapshot.snapshot_periods VALUES (?, ?, ?, ?, ?, ?)", rows)
+    insert_rows(con, "INSERT INTO snapshot.snapshot_periods VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -166,3 +166,18 @@ def test_refresh_before_attribute_says_what_to_run(data_dir: Path) -> None:
         "table. Fix: run `costlens attribute` (or `costlens sync`) first"
     ]
     assert not (data_dir / "serving.duckdb").exists()
+
+
+def test_refresh_of_an_empty_warehouse_publishes_an_empty_snapshot(data_dir: Path) -> None:
+    """A new install: `attribute` and `refresh` run before AWS delivered the first export."""
+    proc = _costlens(data_dir, "attribute")
+    assert proc.returncode == 0, proc.stderr
+    for args in (("refresh", "--json"), ("refresh", "--full")):
+        proc = _costlens(data_dir, *args)
+        assert proc.returncode == 0, proc.stderr
+    with q.open_snapshot(data_dir) as snap:
+        assert (snap.info.first_date, snap.info.last_date) == (None, None)
+        assert snap.info.allocation_rows == 0
+        assert q.spend(snap).empty
+        assert q.forecasts(snap).empty
+        assert q.anomalies(snap).empty
