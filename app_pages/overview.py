@@ -31,9 +31,10 @@ with ui.page_errors():
     # --- the metric row -------------------------------------------------------------------------
     mtd = ui.total(queries.spend(snap, cost_type=ctl.cost_type, start=month_start, end=last))
     prev = ui.total(queries.spend(snap, cost_type=ctl.cost_type, start=prev_start, end=prev_end))
-    forecast = queries.forecasts(snap)
+    forecast = queries.forecasts(snap, cost_type=ctl.cost_type)
     company = forecast[forecast["owner"] == "*"]
     budget_total = ui.total(queries.budgets(snap), "budget")
+    budget_cost = snap.info.anomaly_cost_type  # what budgets are tracked on
     health = queries.allocation_health(snap, cost_type=ctl.cost_type)
     latest = health[health["billing_period"] == health["billing_period"].max()]
     unallocated = latest.loc[latest["allocation"] == "unallocated", "share"].sum()
@@ -53,18 +54,18 @@ with ui.page_errors():
         projected_col.metric("Projected month end", "—", border=True)
     else:
         projected = company.iloc[0]["projected"]
-        over = projected - budget_total
+        comparable = budget_total and ctl.cost_type == budget_cost
         projected_col.metric(
             "Projected month end",
             ui.money(projected),
-            delta=ui.money(over) if budget_total else None,
+            delta=ui.money(projected - budget_total) if comparable else None,
             delta_color="inverse",
             delta_description="vs budget",
             border=True,
             help=(
-                f"{snap.info.anomaly_cost_type.replace('_', ' ').capitalize()} cost, interval "
-                f"{ui.money(company.iloc[0]['lower'])} – {ui.money(company.iloc[0]['upper'])}; "
-                f"the owners' budgets total {ui.money(budget_total)}"
+                f"Interval {ui.money(company.iloc[0]['lower'])} – "
+                f"{ui.money(company.iloc[0]['upper'])}; the owners' budgets total "
+                f"{ui.money(budget_total)} of {budget_cost.replace('_', ' ')} cost"
             ),
         )
     unallocated_col.metric(

@@ -40,6 +40,10 @@ with ui.page_errors():
 
     # --- budget status with the forecast interval -----------------------------------------------
     st.subheader("Budget this month")
+    st.caption(
+        f"{snap.info.anomaly_cost_type.replace('_', ' ').capitalize()} cost, the cost budgets "
+        "are tracked on, whatever the cost type chosen"
+    )
     row = budgets[budgets["owner"] == owner]
     if row.empty:
         st.info(f"{owner} has no monthly budget in owners.yaml.", icon=":material/info:")

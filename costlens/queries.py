@@ -132,7 +132,8 @@ class Snapshot:
         )
         # A snapshot of this layout stores its small tables in the order the questions ask
         # for (a scan keeps insertion order), so they need no ORDER BY (≈ 0.5 ms a call).
-        self.presorted = row.get("layout") == SERVING_LAYOUT
+        self.layout = str(row.get("layout") or "")
+        self.presorted = self.layout in (SERVING_LAYOUT, "serving-2")
         # Every usage date lies in one billing period: ``rollup_daily`` has one row per
         # dimension, value and day, so a day-by-value question needs no GROUP BY (≈ 1 ms).
         self.days_in_one_period = row.get("days_in_one_period") is True
@@ -499,19 +500,29 @@ def anomaly_days(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
         )
 
 
-def forecasts(snap: Snapshot) -> pd.DataFrame:
-    """Month-end projections per owner and in total (``owner`` = ``'*'``): ``billing_period``,
+_FORECAST_COLUMNS = ("billing_period", "owner", "month_to_date", "projected", "lower", "upper")
+
+
+def forecasts(snap: Snapshot, *, cost_type: CostType | None = None) -> pd.DataFrame:
+    """Month-end projections per owner and in total (``owner`` = ``'*'``) in ``cost_type``
+    (default: the budgets' cost type, ``snap.info.anomaly_cost_type``): ``billing_period``,
     ``owner``, ``month_to_date``, ``projected``, ``lower``, ``upper`` (``Decimal`` dollars)."""
-    return snap.frame(
-        "SELECT billing_period, owner, month_to_date, projected, lower, upper FROM forecasts"  # noqa: S608
-        + snap.order_by("owner = '*' DESC, projected DESC, owner")
-    )
+    chosen = cost_type or snap.info.anomaly_cost_type
+    cost_column(chosen)  # an unknown cost type is a QueryError
+    select = f"SELECT {', '.join(_FORECAST_COLUMNS)} FROM forecasts"  # noqa: S608
+    order = snap.order_by("owner = '*' DESC, projected DESC, owner")
+    if snap.layout != SERVING_LAYOUT:  # built before forecasts had a row per cost type
+        if chosen != snap.info.anomaly_cost_type:
+            return pd.DataFrame({c: [] for c in _FORECAST_COLUMNS})
+        return snap.frame(select + order)
+    return snap.frame(select + " WHERE cost_type = $cost_type" + order, {"cost_type": chosen})
 
 
 def budgets(snap: Snapshot) -> pd.DataFrame:
     """Budget status per owner with a budget: ``owner``, ``display_name``, ``budget``,
     ``month_to_date``, ``projected``, ``lower``, ``upper`` and ``status`` (on track, at risk,
-    over)."""
+    over), all in the budgets' cost type (``snap.info.anomaly_cost_type``, amortized unless
+    configured otherwise)."""
     return snap.frame(
         "SELECT owner, display_name, budget, month_to_date, projected, lower, upper, status "
         "FROM budgets" + snap.order_by("status = 'over' DESC, status = 'at risk' DESC, owner")

@@ -35,10 +35,11 @@ __all__ = [
 ]
 
 SERVING_FILE = "serving.duckdb"
-SERVING_LAYOUT = "serving-2"
+SERVING_LAYOUT = "serving-3"
 """Layout of the snapshot's tables, recorded in ``snapshot_info.layout``. ``serving-2``: the
 small tables are stored in the order ``costlens.queries`` returns them, and
-``allocation_coverage`` carries each cost type's share of its period."""
+``allocation_coverage`` carries each cost type's share of its period. ``serving-3``: also
+``forecasts`` has a row per cost type (``cost_type``), not only for the budget cost type."""
 _TEMP_PREFIX = ".serving-"
 
 

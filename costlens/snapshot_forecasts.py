@@ -1,9 +1,10 @@
 """The refresh's forecasts and budgets step: month-end forecasts per owner and budget status.
 
 ``write_forecasts_and_budgets`` reads the owners' daily series from the snapshot's
-``rollup_daily``, projects the month of the last usage date (``costlens.forecast``) and writes
-``snapshot.forecasts`` and ``snapshot.budgets``. A series equal to one the previous snapshot
-forecast (kept in ``forecast_series``) re-uses that forecast.
+``rollup_daily``, projects the month of the last usage date (``costlens.forecast``) for every
+owner and in total, in each cost type, and writes ``snapshot.forecasts`` (one row per cost type
+and owner) and ``snapshot.budgets`` (in the budget cost type). A series equal to one the previous
+snapshot forecast (kept in ``forecast_cache``) re-uses that forecast.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from costlens.config import Settings
-from costlens.rollups import cost_column, quote
+from costlens.rollups import COST_TYPES, cost_column, quote
 from costlens.snapshot_tables import insert_rows
 
 __all__ = ["write_forecasts_and_budgets"]
@@ -32,12 +33,15 @@ WHERE dimension = 'owner' AND usage_date >= $month_start GROUP BY ALL
 """
 
 
-_FORECAST_INPUTS_SQL = """
-CREATE TABLE IF NOT EXISTS snapshot.forecast_series (
-  owner VARCHAR, series_hash VARCHAR, projected DOUBLE, lower DOUBLE, upper DOUBLE,
-  actual_to_date DOUBLE
+_FORECAST_CACHE_SQL = """
+CREATE TABLE IF NOT EXISTS snapshot.forecast_cache (
+  cost_type VARCHAR, owner VARCHAR, series_hash VARCHAR, projected DOUBLE, lower DOUBLE,
+  upper DOUBLE, actual_to_date DOUBLE
 )
 """
+
+Plan = tuple[Decimal, Decimal, Decimal, Decimal]
+"""Month to date, projected, lower and upper, in dollars."""
 
 
 def _series_key(daily: pd.Series, cost_type: str) -> str:
@@ -48,43 +52,43 @@ def _series_key(daily: pd.Series, cost_type: str) -> str:
 
 
 def _forecasts(
-    con: duckdb.DuckDBPyConnection, series: dict[str, pd.Series], cost_type: str
-) -> dict[str, tuple[float, float, float, float]]:
-    """(projected, lower, upper, actual to date) per owner; a series equal to the one the
-    previous snapshot forecast (kept in ``forecast_series`` of the copy) re-uses its result."""
+    con: duckdb.DuckDBPyConnection, series: dict[tuple[str, str], pd.Series]
+) -> dict[tuple[str, str], tuple[float, float, float, float]]:
+    """(projected, lower, upper, actual to date) per (cost type, owner); a series equal to the
+    one the previous snapshot forecast (kept in ``forecast_cache``) re-uses its result."""
     from costlens.forecast import forecast_month_end
 
-    con.execute(_FORECAST_INPUTS_SQL)
+    con.execute(_FORECAST_CACHE_SQL)
     known = {
-        str(owner): (str(key), tuple(float(v) for v in values))
-        for owner, key, *values in con.execute("SELECT * FROM snapshot.forecast_series").fetchall()
+        (str(cost_type), str(owner)): (str(key), tuple(float(v) for v in values))
+        for cost_type, owner, key, *values in con.execute(
+            "SELECT * FROM snapshot.forecast_cache"
+        ).fetchall()
     }
-    con.execute("DELETE FROM snapshot.forecast_series")
+    con.execute("DELETE FROM snapshot.forecast_cache")
     out, rows = {}, []
-    for owner, daily in series.items():
+    for (cost_type, owner), daily in series.items():
         key = _series_key(daily, cost_type)
-        hit = known.get(owner)
+        hit = known.get((cost_type, owner))
         if hit is not None and hit[0] == key:
-            out[owner] = (hit[1][0], hit[1][1], hit[1][2], hit[1][3])
+            out[cost_type, owner] = (hit[1][0], hit[1][1], hit[1][2], hit[1][3])
         else:
             f = forecast_month_end(daily)
-            out[owner] = (f.projected, f.lower, f.upper, f.actual_to_date)
-        rows.append((owner, key, *out[owner]))
-    insert_rows(con, "INSERT INTO snapshot.forecast_series VALUES (?, ?, ?, ?, ?, ?)", rows)
+            out[cost_type, owner] = (f.projected, f.lower, f.upper, f.actual_to_date)
+        rows.append((cost_type, owner, key, *out[cost_type, owner]))
+    insert_rows(con, "INSERT INTO snapshot.forecast_cache VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     return out
 
 
-def write_forecasts_and_budgets(
-    con: duckdb.DuckDBPyConnection, settings: Settings, cost_type: str
-) -> int:
-    """Month-end forecasts per owner and in total (``'*'``), and budget status from
-    ``owners.yaml``; returns the number of budgets written."""
-    from costlens.forecast import budget_status
-
+def _owner_series(
+    con: duckdb.DuckDBPyConnection, cost_type: str
+) -> tuple[dict[str, pd.Series], dict[str, Decimal]] | None:
+    """Each owner's daily ``cost_type`` series and in total (``'*'``), over every day of the
+    snapshot, and the exact month to date of each; None when there is no data."""
     cost = quote(cost_column(cost_type))
     frame = con.execute(_OWNER_SERIES_SQL.format(cost=cost)).df()
     if frame.empty:
-        return 0
+        return None
     frame["usage_date"] = pd.to_datetime(frame["usage_date"])
     days = pd.date_range(frame["usage_date"].min(), frame["usage_date"].max(), freq="D")
     month_start = days[-1].date().replace(day=1)
@@ -100,25 +104,48 @@ def write_forecasts_and_budgets(
         for owner, part in frame.groupby("owner")
     }
     series["*"] = frame.groupby("usage_date")["cost"].sum().reindex(days, fill_value=0.0)
-    rows = []
-    plans = {}
-    for owner, (f_projected, f_lower, f_upper, f_actual) in _forecasts(
-        con, series, cost_type
-    ).items():
-        mtd = exact.get(owner, Decimal(0))
-        if not np.isfinite([f_projected, f_lower, f_upper, f_actual]).all():
-            # No spend to learn a pattern from (an owner gone before this month): nothing more.
-            plans[owner] = (mtd, mtd, mtd, mtd)
-            rows.append((month_start, owner, *plans[owner]))
-            continue
-        rest = Decimal(repr(round(f_projected - f_actual, 2)))
-        spread = (Decimal(repr(round(f_projected - f_lower, 2))),
-                  Decimal(repr(round(f_upper - f_projected, 2))))  # fmt: skip
-        projected = mtd + rest
-        plans[owner] = (mtd, projected, projected - spread[0], projected + spread[1])
-        rows.append((month_start, owner, *plans[owner]))
-    rows.sort(key=lambda r: (r[1] != "*", -r[3], r[1]))  # as queries.forecasts orders them
-    insert_rows(con, "INSERT INTO snapshot.forecasts VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return series, exact
+
+
+def _plan(mtd: Decimal, forecast: tuple[float, float, float, float]) -> Plan:
+    """The exact month to date plus the forecast's remaining days and interval, in cents."""
+    f_projected, f_lower, f_upper, f_actual = forecast
+    if not np.isfinite([f_projected, f_lower, f_upper, f_actual]).all():
+        # No spend to learn a pattern from (an owner gone before this month): nothing more.
+        return mtd, mtd, mtd, mtd
+    rest = Decimal(repr(round(f_projected - f_actual, 2)))
+    spread = (Decimal(repr(round(f_projected - f_lower, 2))),
+              Decimal(repr(round(f_upper - f_projected, 2))))  # fmt: skip
+    projected = mtd + rest
+    return mtd, projected, projected - spread[0], projected + spread[1]
+
+
+def write_forecasts_and_budgets(
+    con: duckdb.DuckDBPyConnection, settings: Settings, budget_cost_type: str
+) -> int:
+    """Month-end forecasts per owner and in total (``'*'``) in every cost type, and budget
+    status from ``owners.yaml`` in ``budget_cost_type``; returns the number of budgets written."""
+    from costlens.forecast import budget_status
+
+    inputs = {cost_type: _owner_series(con, cost_type) for cost_type in COST_TYPES}
+    series = {
+        (cost_type, owner): daily
+        for cost_type, found in inputs.items()
+        if found is not None
+        for owner, daily in found[0].items()
+    }
+    if not series:
+        return 0
+    month_start = next(iter(series.values())).index[-1].date().replace(day=1)
+    plans: dict[tuple[str, str], Plan] = {}
+    for (cost_type, owner), forecast in _forecasts(con, series).items():
+        found = inputs[cost_type]
+        assert found is not None
+        plans[cost_type, owner] = _plan(found[1].get(owner, Decimal(0)), forecast)
+    rows = [(month_start, owner, *plan, cost_type) for (cost_type, owner), plan in plans.items()]
+    # as queries.forecasts orders them, per cost type
+    rows.sort(key=lambda r: (r[6], r[1] != "*", -r[3], r[1]))
+    insert_rows(con, "INSERT INTO snapshot.forecasts VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     if not settings.owners.is_file():
         return 0
     from costlens.attribution.owners import load_owners
@@ -128,7 +155,7 @@ def write_forecasts_and_budgets(
         budget = entry.monthly_budget
         if budget is None:
             continue
-        mtd, projected, lower, upper = plans.get(entry.id, (Decimal(0),) * 4)
+        mtd, projected, lower, upper = plans.get((budget_cost_type, entry.id), (Decimal(0),) * 4)
         status = budget_status(
             float(projected), float(min(lower, projected)), float(max(upper, projected)),
             float(budget),

@@ -71,7 +71,7 @@ CREATE TABLE snapshot.anomaly_days (
 );
 CREATE TABLE snapshot.forecasts (
   billing_period DATE, owner VARCHAR, month_to_date DECIMAL(38,10),
-  projected DECIMAL(18,2), lower DECIMAL(18,2), upper DECIMAL(18,2)
+  projected DECIMAL(18,2), lower DECIMAL(18,2), upper DECIMAL(18,2), cost_type VARCHAR
 );
 CREATE TABLE snapshot.budgets (
   owner VARCHAR, display_name VARCHAR, budget DECIMAL(18,2), month_to_date DECIMAL(38,10),
@@ -151,7 +151,7 @@ def attach(
 _SNAPSHOT_TABLES_SQL = """
 SELECT table_name FROM duckdb_tables() WHERE database_name = $name ORDER BY table_name
 """
-_KEPT_TABLES = frozenset({"daily", "rollup_daily", "forecast_series"})
+_KEPT_TABLES = frozenset({"daily", "rollup_daily", "forecast_cache"})
 """Tables of the copied previous snapshot that the refresh updates instead of rebuilding."""
 
 

@@ -84,16 +84,21 @@ def build_demo_data(root: Path) -> DemoData:
 # --- independent figures, straight from the warehouse's allocations (a contract table) ---------
 
 _SPEND_SQL = """
-SELECT SUM(unblended_cost), MIN(usage_date), MAX(usage_date)
+SELECT SUM({cost}), MIN(usage_date), MAX(usage_date)
 FROM allocations WHERE usage_date BETWEEN $start AND $end
 """
+_COST_COLUMNS = ("unblended_cost", "amortized_cost", "net_amortized_cost")
 _RANGE_SQL = "SELECT MIN(usage_date), MAX(usage_date) FROM allocations"
 
 
-def warehouse_spend(data: DemoData, start: date, end: date) -> Decimal:
-    """Exact unblended spend of ``allocations`` between two dates (inclusive)."""
+def warehouse_spend(
+    data: DemoData, start: date, end: date, cost: str = "unblended_cost"
+) -> Decimal:
+    """Exact spend of ``allocations`` (the ``cost`` column) between two dates (inclusive)."""
+    assert cost in _COST_COLUMNS, cost
     with duckdb.connect(str(data.data_dir / "warehouse.duckdb"), read_only=True) as con:
-        row = con.execute(_SPEND_SQL, {"start": start, "end": end}).fetchone()
+        sql = _SPEND_SQL.format(cost=cost)
+        row = con.execute(sql, {"start": start, "end": end}).fetchone()
     assert row is not None
     return Decimal(row[0] or 0)
 

@@ -97,6 +97,25 @@ def test_overview_month_to_date_equals_the_warehouse_sum(demo: DemoData, app: Ap
 
 
 @pytest.mark.slow
+def test_overview_projects_the_month_end_in_the_chosen_cost_type(
+    demo: DemoData, app: AppTest
+) -> None:
+    _, last = warehouse_dates(demo)
+    month_start = last.replace(day=1)
+    assert (last + timedelta(days=1)).day == 1, "the sample ends on a month's last day"
+    _page(app, "app_pages/overview.py")
+    for cost_type in ("unblended", "amortized", "net_amortized"):
+        app.selectbox(key="cost_type").set_value(cost_type).run()
+        metrics = {m.label: m for m in app.metric}
+        # A complete month is projected at exactly what it cost, in the cost type shown.
+        mtd = warehouse_spend(demo, month_start, last, f"{cost_type}_cost")
+        assert metrics["Month-to-date spend"].value == dollars(mtd), cost_type
+        assert metrics["Projected month end"].value == dollars(mtd), cost_type
+        # Budgets are tracked on amortized cost: only then is the projection compared with them.
+        assert bool(metrics["Projected month end"].delta) == (cost_type == "amortized")
+
+
+@pytest.mark.slow
 def test_every_page_renders_on_real_data(app: AppTest) -> None:
     for page in PAGES:
         _page(app, page)

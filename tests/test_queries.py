@@ -352,6 +352,37 @@ def test_forecasts_and_budgets_from_owners_yaml(tmp_path: Path) -> None:
         ]  # fmt: skip
 
 
+def test_forecasts_in_every_cost_type_budgets_in_the_budget_cost_type(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    settings = _settings(data_dir)
+    data_dir.mkdir()
+    settings.owners.write_text(_OWNERS)
+    with open_warehouse(data_dir) as wh:
+        create_allocations(wh.con)
+        # payments, Mar 1 - Apr 10 2024, per day: 100 unblended, 90.5 amortized, 80.25 net.
+        wh.con.execute(
+            "INSERT INTO allocations SELECT d, date_trunc('month', d), 'p', 'a', 'AmazonEC2', "
+            "'r', 'u', '', 'Usage', 'Usage', 'OnDemand', 'payments-api', 'payments', 'direct', "
+            "'r', 100, 90.5, 80.25, 120, 1 FROM (SELECT CAST(unnest(range(DATE '2024-03-01', "
+            "DATE '2024-04-11', INTERVAL 1 DAY)) AS DATE) AS d)"
+        )
+        refresh(wh, settings)
+    with q.open_snapshot(data_dir) as snap:
+        assert snap.info.anomaly_cost_type == "amortized"
+        for cost_type, daily in (("unblended", "100"), ("amortized", "90.5"),
+                                 ("net_amortized", "80.25")):  # fmt: skip
+            fc = q.forecasts(snap, cost_type=cost_type).set_index("owner")
+            # 10 days observed of 30: the exact month to date, 20 flat days projected.
+            assert list(fc.index) == ["*", "payments"], cost_type
+            assert fc.loc["*", "month_to_date"] == 10 * Decimal(daily), cost_type
+            assert fc.loc["payments", "projected"] == 30 * Decimal(daily), cost_type
+        pd.testing.assert_frame_equal(q.forecasts(snap), q.forecasts(snap, cost_type="amortized"))
+        budget = q.budgets(snap).set_index("owner").loc["payments"]
+        assert (budget["month_to_date"], budget["projected"]) == (Decimal("905"), Decimal("2715"))
+        with pytest.raises(QueryError, match="unknown cost type 'list'"):
+            q.forecasts(snap, cost_type="list")  # type: ignore[arg-type]
+
+
 def test_every_dimension_has_a_label() -> None:
     from costlens.anomalies.describe import DRIVER_LABELS
 

@@ -199,6 +199,7 @@ def test_stored_order_is_the_order_queries_ask_for(data_dir: Path) -> None:
             "root_cause": lambda: q.anomaly_root_cause(snap, events["anomaly_id"][0]),
             "days": lambda: q.anomaly_days(snap, events["anomaly_id"][1]),
             "forecasts": lambda: q.forecasts(snap),
+            "forecasts_unblended": lambda: q.forecasts(snap, cost_type="unblended"),
             "health": lambda: q.allocation_health(snap),
             "health_amortized": lambda: q.allocation_health(snap, cost_type="amortized"),
             "untagged": lambda: q.untagged_resources(snap, limit=5),
