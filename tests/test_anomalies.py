@@ -72,6 +72,23 @@ def test_missing_values_are_refused_with_a_fix() -> None:
         detect(s)
 
 
+def test_a_series_out_of_order_gappy_or_infinite_is_refused_with_a_fix() -> None:
+    s = daily(60)
+    with pytest.raises(CostlensError, match=r"not strictly increasing.*groupby"):
+        detect(s.iloc[::-1])  # a verdict would otherwise see the points after it
+    with pytest.raises(CostlensError, match=r"not strictly increasing"):
+        detect(pd.concat([s.iloc[:30], s.iloc[29:]]))
+    with pytest.raises(CostlensError, match=r"steps range from 1 days.*to 3 days.*asfreq"):
+        detect(s.drop(s.index[[10, 11]]))
+    with pytest.raises(CostlensError, match="infinite"):
+        detect(s.where(s.index != s.index[40], np.inf))
+    # Calendar steps that differ in length are regular: month starts, business days.
+    months = pd.Series(1000.0, index=pd.date_range("2020-01-01", periods=40, freq="MS"))
+    assert not detect(months)["is_anomaly"].any()
+    weekdays = pd.Series(100.0, index=pd.bdate_range("2024-01-01", periods=60))
+    assert len(detect(weekdays)) == 60
+
+
 def test_period_is_inferred_from_the_index() -> None:
     assert infer_period(pd.date_range("2024-01-01", periods=50, freq="D")) == 7
     assert infer_period(pd.date_range("2024-01-01", periods=50, freq="h")) == 24

@@ -128,6 +128,29 @@ def infer_period(index: pd.DatetimeIndex) -> int:
     return 1
 
 
+def _calendar_freq(index: pd.DatetimeIndex) -> object:
+    """The calendar frequency (month starts, business days) pandas infers, or None."""
+    with pd.option_context("future.infer_freq_returns_offset", True):
+        return pd.infer_freq(index)
+
+
+def _check_regular(index: pd.DatetimeIndex) -> None:
+    """Refuse an index whose points are not in time order at a regular step: the verdicts would
+    then use later points for earlier ones, or treat a gap as adjacent days."""
+    if not index.is_monotonic_increasing or index.has_duplicates:
+        raise CostlensError(
+            "the series' dates are not strictly increasing",
+            fix="sort it and add up repeated dates: series.groupby(level=0).sum()",
+        )
+    steps = np.diff(index.as_unit("ns").asi8)
+    if steps.size and (steps != steps[0]).any() and _calendar_freq(index) is None:
+        raise CostlensError(
+            f"the series is not regular: its steps range from {pd.Timedelta(int(steps.min()))} "
+            f"to {pd.Timedelta(int(steps.max()))}",
+            fix="put it on a full range of dates, e.g. series.asfreq('D', fill_value=0.0)",
+        )
+
+
 def _is_daily(index: pd.DatetimeIndex) -> bool:
     return len(index) >= 2 and _step(index) == pd.Timedelta(days=1)
 
@@ -335,7 +358,12 @@ def _detect(
         raise CostlensError(
             "the series has missing values", fix="fill missing days, e.g. series.fillna(0.0)"
         )
+    if not np.isfinite(x).all():
+        raise CostlensError(
+            "the series has infinite values", fix="replace them, e.g. with series.clip(-1e15, 1e15)"
+        )
     index = series.index
+    _check_regular(index)
     n = len(x)
     p = opts.period if opts.period is not None else infer_period(index)
     cycle = max(p, 7)
