@@ -215,4 +215,6 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         ) from exc
     # DuckDB draws its own progress bar on stdout for long queries: it would corrupt --json output.
     con.execute("SET enable_progress_bar = false")
+    # Billing times are UTC: text without an offset is read as UTC whatever the machine's zone.
+    con.execute("SET TimeZone = 'UTC'")
     return con

@@ -112,13 +112,19 @@ def _double_money(value: str) -> str:
     )
 
 
-def timestamp(columns: Columns, name: str) -> str:
-    """``name`` as a UTC ``TIMESTAMP`` (text such as ``2023-11-01T00:00:00.000Z`` is parsed)."""
+def timestamp(columns: Columns, name: str, *, as_written: bool = False) -> str:
+    """``name`` as a UTC ``TIMESTAMP``. Text such as ``2023-11-01T00:00:00.000Z`` is parsed; an
+    offset (``2023-11-01T01:00:00+01:00``) is honoured; text without one is UTC (the warehouse
+    connection's time zone, see ``costlens.warehouse``). ``as_written`` keeps the date and time
+    as written and drops an offset: a billing period starts on the day its start names."""
     if name not in columns:
         return "CAST(NULL AS TIMESTAMP)"
     kind = columns[name]
-    if kind == "VARCHAR":
+    if kind == "VARCHAR" and as_written:
         return f"CAST(NULLIF(trim({quote(name)}), '') AS TIMESTAMP)"
+    if kind == "VARCHAR":
+        text = f"CAST(NULLIF(trim({quote(name)}), '') AS TIMESTAMPTZ)"
+        return f"CAST(timezone('UTC', {text}) AS TIMESTAMP)"
     if kind.startswith("TIMESTAMP WITH TIME ZONE"):
         return f"CAST(timezone('UTC', {quote(name)}) AS TIMESTAMP)"
     return f"CAST({quote(name)} AS TIMESTAMP)"
@@ -135,7 +141,7 @@ def double(columns: Columns, name: str) -> str:
 
 _TEXT_CAST = re.compile(
     r"CAST\(NULLIF\(trim\((\"(?:[^\"]|\"\")+\")\), ''\) AS "
-    + f"({re.escape(MONEY)}|TIMESTAMP|DOUBLE)\\)"
+    + f"({re.escape(MONEY)}|TIMESTAMPTZ|TIMESTAMP|DOUBLE)\\)"
 )
 _NUMBER_TO_MONEY = re.compile(
     r"CAST\((?:CAST\()?(\"(?:[^\"]|\"\")+\")(?: AS VARCHAR\))? AS " + f"({re.escape(MONEY)})\\)"
@@ -156,7 +162,10 @@ def text_casts(sql: str) -> dict[str, str]:
     >>> text_casts(money({"d": "DOUBLE"}, "d") + money({"e": "DECIMAL(38,20)"}, "e"))
     {'d': 'DECIMAL(18,10)', 'e': 'DECIMAL(18,10)'}
     """
-    found = {m[1][1:-1].replace('""', '"'): m[2] for m in _TEXT_CAST.finditer(sql)}
+    found = {
+        m[1][1:-1].replace('""', '"'): m[2].replace("TIMESTAMPTZ", "TIMESTAMP")
+        for m in _TEXT_CAST.finditer(sql)
+    }
     for m in _NUMBER_TO_MONEY.finditer(sql):
         found.setdefault(m[1][1:-1].replace('""', '"'), m[2])
     return found

@@ -347,3 +347,40 @@ def test_legacy_csv_variants_in_one_delivery(tmp_path: Path, data_dir: Path) -> 
         "-0.0150000000": {},
         "99999.9900000000": {},
     }
+
+
+def test_legacy_csv_times_with_an_offset_are_stored_in_utc(tmp_path: Path, data_dir: Path) -> None:
+    """AWS writes UTC (``Z``); a time with another offset is converted, not read as UTC, and a
+    billing period still starts on the day its start names."""
+    starts = {
+        "z": ("2024-11-01T00:00:00Z", datetime(2024, 11, 1, 0, 0)),
+        "west": ("2024-11-01T23:30:00-08:00", datetime(2024, 11, 2, 7, 30)),
+        "east": ("2024-11-02T05:00:00+05:30", datetime(2024, 11, 1, 23, 30)),
+        "none": ("2024-11-03 12:00:00", datetime(2024, 11, 3, 12, 0)),
+    }
+    rows = [
+        {
+            "identity/LineItemId": key,
+            "bill/BillingPeriodStartDate": "2024-11-01T00:00:00+05:30",
+            "lineItem/UsageStartDate": text,
+            "lineItem/UsageEndDate": text,
+            "lineItem/UnblendedCost": "1",
+        }
+        for key, (text, _) in starts.items()
+    ]
+    folder = tmp_path / "cur" / "20241101-20241201" / "asm-1"
+    folder.mkdir(parents=True)
+    (folder / "cur-00001.csv").write_text(_csv_text(BASE, rows))
+    (tmp_path / "cur" / "20241101-20241201" / "cur-Manifest.json").write_text(
+        json.dumps(
+            {
+                "assemblyId": "asm-1",
+                "reportKeys": ["exports/cur/20241101-20241201/asm-1/cur-00001.csv"],
+            }
+        )
+    )
+    ingest(Settings(data_dir=data_dir), str(tmp_path))
+    stored = _rows(data_dir, "SELECT billing_period, usage_start FROM line_items ORDER BY 2")
+    assert stored == [
+        (date(2024, 11, 1), utc) for _, utc in sorted(starts.values(), key=lambda v: v[1])
+    ]

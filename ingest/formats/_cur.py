@@ -80,7 +80,7 @@ def select_list(columns: Columns, tags_sql: str) -> str:
     region = f"COALESCE({_product(columns, 'region_code')}, {_product(columns, 'region')}, '')"
     parts = {
         "billing_period": "CAST(date_trunc('month', "
-        f"{timestamp(columns, 'bill_billing_period_start_date')}) AS DATE)",
+        f"{timestamp(columns, 'bill_billing_period_start_date', as_written=True)}) AS DATE)",
         "usage_start": timestamp(columns, "line_item_usage_start_date"),
         "usage_end": timestamp(columns, "line_item_usage_end_date"),
         "payer_account_id": text(columns, "bill_payer_account_id"),

@@ -59,7 +59,7 @@ def build_sql(columns: Columns, kind: FileKind) -> str:
     effective = money(columns, "EffectiveCost" if "EffectiveCost" in columns else "BilledCost")
     parts = {
         "billing_period": "CAST(date_trunc('month', "
-        f"{timestamp(columns, 'BillingPeriodStart')}) AS DATE)",
+        f"{timestamp(columns, 'BillingPeriodStart', as_written=True)}) AS DATE)",
         "usage_start": timestamp(columns, "ChargePeriodStart"),
         "usage_end": timestamp(columns, "ChargePeriodEnd"),
         "payer_account_id": text(columns, "BillingAccountId"),
