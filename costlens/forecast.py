@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 from costlens.errors import CostlensError
 
@@ -52,17 +53,32 @@ class MonthEndForecast:
     days_remaining: int
 
 
-def _weekday_factors(history: pd.Series) -> npt.NDArray[np.float64]:
-    """Seven factors indexed by day of week (Monday = 0), mean 1; ones without 3 weeks of data."""
-    values = history.iloc[-7 * (_SEASON_WEEKS + 1) :]
+def _median(values: npt.NDArray[np.float64]) -> float:
+    """``np.median`` of a short 1-d array without its overhead (same value); NaN for none."""
+    n = values.size
+    if n == 0:
+        return math.nan
+    ordered = np.sort(values)
+    half = n // 2
+    return float(ordered[half]) if n % 2 else float(ordered[half - 1] + ordered[half]) / 2.0
+
+
+def _weekday_factors(
+    values: npt.NDArray[np.float64], dow: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Seven factors indexed by day of week (Monday = 0), mean 1, from the last weeks of daily
+    ``values`` (``dow`` their days of week); ones without 3 weeks of data."""
+    values, dow = values[-7 * (_SEASON_WEEKS + 1) :], dow[-7 * (_SEASON_WEEKS + 1) :]
     if len(values) < 21:
         return np.ones(7)
-    cma = values.rolling(7, center=True).mean()
-    ratios = (values / cma.where(cma > 0)).dropna()
-    if len(ratios) < 14:
+    cma = sliding_window_view(values, 7).mean(axis=1)  # centred: day i is in window i - 3
+    middle, middle_dow = values[3:-3], dow[3:-3]
+    usable = cma > 0
+    if np.count_nonzero(usable) < 14:
         return np.ones(7)
-    by_day = ratios.groupby(np.asarray(pd.DatetimeIndex(ratios.index).day_of_week)).median()
-    factors = by_day.reindex(range(7)).fillna(1.0).to_numpy(dtype=np.float64)
+    ratios, ratio_dow = middle[usable] / cma[usable], middle_dow[usable]
+    factors = np.array([_median(ratios[ratio_dow == d]) for d in range(7)])
+    factors[np.isnan(factors)] = 1.0
     level = factors.mean()
     if not np.isfinite(level) or level <= 0:  # spend on scattered days only: no weekly pattern
         return np.ones(7)
@@ -88,38 +104,41 @@ def forecast_month_end(series: pd.Series, *, interval: float = 0.9) -> MonthEndF
         )
     if not 0 < interval < 1:
         raise CostlensError(f"interval {interval} is not a probability", fix="pass e.g. 0.9")
-    s = series.astype("float64").asfreq("D", fill_value=0.0)
-    last = pd.Timestamp(s.index[-1])
+    s = series.astype("float64")
+    first, last = pd.Timestamp(s.index[0]), pd.Timestamp(s.index[-1])
+    if not s.index.is_monotonic_increasing or len(s) != (last - first).days + 1:
+        # a missing day cost nothing
+        s = s.asfreq("D", fill_value=0.0)
+    values = np.asarray(s.to_numpy(), dtype=np.float64)
     month = last.to_period("M")
-    month_start = month.start_time
-    in_month = s[s.index >= month_start]
-    actual = float(in_month.sum())
-    remaining = pd.date_range(last + pd.Timedelta(days=1), month.end_time.normalize(), freq="D")
-    if len(remaining) == 0:
-        return MonthEndForecast(month, actual, actual, actual, actual, len(in_month), 0)
+    day_of_month = np.asarray(pd.DatetimeIndex(s.index).day)
+    dow = (last.day_of_week - np.arange(len(values))[::-1]) % 7  # Monday = 0
+    elapsed = min(last.day, len(values))
+    actual = float(values[len(values) - elapsed :].sum())
+    remaining = month.days_in_month - last.day
+    if remaining == 0:
+        return MonthEndForecast(month, actual, actual, actual, actual, elapsed, 0)
 
-    factors = _weekday_factors(s)
-    days = pd.DatetimeIndex(s.index)
-    dow = np.asarray(days.day_of_week)
-    des = pd.Series(s.to_numpy() / factors[dow], index=s.index)
-    des = des[np.asarray(days.day) != 1]  # day 1 carries month-start fees
-    recent = des.iloc[-_LEVEL_DAYS:]
-    level = float(recent.median())
-    diffs = np.abs(np.diff(des.iloc[-2 * _GROWTH_DAYS :].to_numpy()))
+    factors = _weekday_factors(values, dow)
+    des = (values / factors[dow])[day_of_month != 1]  # day 1 carries month-start fees
+    recent = des[-_LEVEL_DAYS:]
+    level = _median(recent)
+    diffs = np.abs(np.diff(des[-2 * _GROWTH_DAYS :]))
     scale = max(abs(level), 1e-9)
-    noise = float(np.median(diffs)) * 1.4826 / math.sqrt(2) / scale if len(diffs) >= 3 else 0.25
+    noise = _median(diffs) * 1.4826 / math.sqrt(2) / scale if len(diffs) >= 3 else 0.25
     growth, growth_var = 0.0, 0.0
     if len(des) >= 2 * _GROWTH_DAYS:
-        now = float(des.iloc[-_GROWTH_DAYS:].median())
-        before = float(des.iloc[-2 * _GROWTH_DAYS : -_GROWTH_DAYS].median())
+        now = _median(des[-_GROWTH_DAYS:])
+        before = _median(des[-2 * _GROWTH_DAYS : -_GROWTH_DAYS])
         if now > 0 and before > 0:
             raw = math.log(now / before) / _GROWTH_DAYS
             growth = _GROWTH_DAMPING * max(-_MAX_DAILY_GROWTH, min(_MAX_DAILY_GROWTH, raw))
             growth_var = 2 * _MEDIAN_VAR * noise**2 / _GROWTH_DAYS / _GROWTH_DAYS**2
 
     lag = (len(recent) + 1) / 2.0  # the median sits this many days before the cut-off
-    ahead = np.arange(1, len(remaining) + 1) + lag
-    daily = level * factors[np.asarray(remaining.day_of_week)] * np.exp(growth * ahead)
+    ahead = np.arange(1, remaining + 1) + lag
+    daily = level * factors[(last.day_of_week + np.arange(1, remaining + 1)) % 7]
+    daily = daily * np.exp(growth * ahead)
     rest = float(daily.sum())
     level_var = _MEDIAN_VAR * noise**2 / max(len(recent), 1)
     var = float(np.sum((noise * daily) ** 2))
@@ -133,8 +152,8 @@ def forecast_month_end(series: pd.Series, *, interval: float = 0.9) -> MonthEndF
         projected=projected,
         lower=projected - z * sd,
         upper=projected + z * sd,
-        days_elapsed=len(in_month),
-        days_remaining=len(remaining),
+        days_elapsed=elapsed,
+        days_remaining=remaining,
     )
 
 

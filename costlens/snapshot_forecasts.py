@@ -23,14 +23,16 @@ from costlens.snapshot_tables import insert_rows
 __all__ = ["write_forecasts_and_budgets"]
 
 _OWNER_SERIES_SQL = """
-SELECT value AS owner, usage_date, CAST(SUM({cost}) AS DOUBLE) AS cost
-FROM snapshot.rollup_daily WHERE dimension = 'owner' GROUP BY ALL ORDER BY usage_date
+SELECT value AS owner, usage_date, {sums} FROM snapshot.rollup_daily
+WHERE dimension = 'owner' GROUP BY ALL
 """
 
 _MONTH_TO_DATE_SQL = """
-SELECT value AS owner, SUM({cost}) FROM snapshot.rollup_daily
+SELECT value AS owner, {sums} FROM snapshot.rollup_daily
 WHERE dimension = 'owner' AND usage_date >= $month_start GROUP BY ALL
 """
+_DOUBLE_SUM = "CAST(SUM({column}) AS DOUBLE) AS {cost_type}"
+_EXACT_SUM = "SUM({column}) AS {cost_type}"
 
 
 _FORECAST_CACHE_SQL = """
@@ -80,30 +82,39 @@ def _forecasts(
     return out
 
 
+def _sums(template: str) -> str:
+    return ", ".join(
+        template.format(column=quote(cost_column(t)), cost_type=quote(t)) for t in COST_TYPES
+    )
+
+
 def _owner_series(
-    con: duckdb.DuckDBPyConnection, cost_type: str
-) -> tuple[dict[str, pd.Series], dict[str, Decimal]] | None:
-    """Each owner's daily ``cost_type`` series and in total (``'*'``), over every day of the
-    snapshot, and the exact month to date of each; None when there is no data."""
-    cost = quote(cost_column(cost_type))
-    frame = con.execute(_OWNER_SERIES_SQL.format(cost=cost)).df()
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[dict[tuple[str, str], pd.Series], dict[tuple[str, str], Decimal]] | None:
+    """Each owner's daily series and the total's (``'*'``) over every day of the snapshot, and
+    the exact month to date of each, per (cost type, owner); None when there is no data."""
+    frame = con.execute(_OWNER_SERIES_SQL.format(sums=_sums(_DOUBLE_SUM))).df()
     if frame.empty:
         return None
     frame["usage_date"] = pd.to_datetime(frame["usage_date"])
     days = pd.date_range(frame["usage_date"].min(), frame["usage_date"].max(), freq="D")
     month_start = days[-1].date().replace(day=1)
-    exact = {
-        str(o): Decimal(v or 0)
-        for o, v in con.execute(
-            _MONTH_TO_DATE_SQL.format(cost=cost), {"month_start": month_start}
-        ).fetchall()
-    }
-    exact["*"] = sum(exact.values(), Decimal(0))
-    series = {
-        str(owner): part.groupby("usage_date")["cost"].sum().reindex(days, fill_value=0.0)
-        for owner, part in frame.groupby("owner")
-    }
-    series["*"] = frame.groupby("usage_date")["cost"].sum().reindex(days, fill_value=0.0)
+    series: dict[tuple[str, str], pd.Series] = {}
+    exact: dict[tuple[str, str], Decimal] = {}
+    for cost_type in COST_TYPES:
+        wide = frame.pivot_table(
+            index="usage_date", columns="owner", values=cost_type, aggfunc="sum", fill_value=0.0
+        ).reindex(days, fill_value=0.0)
+        series[cost_type, "*"] = wide.sum(axis=1)
+        series.update({(cost_type, str(owner)): wide[owner] for owner in wide.columns})
+        exact[cost_type, "*"] = Decimal(0)
+    mtd = con.execute(
+        _MONTH_TO_DATE_SQL.format(sums=_sums(_EXACT_SUM)), {"month_start": month_start}
+    ).fetchall()
+    for owner, *sums in mtd:
+        for cost_type, value in zip(COST_TYPES, sums, strict=True):
+            exact[cost_type, str(owner)] = Decimal(value or 0)
+            exact[cost_type, "*"] += Decimal(value or 0)
     return series, exact
 
 
@@ -127,21 +138,15 @@ def write_forecasts_and_budgets(
     status from ``owners.yaml`` in ``budget_cost_type``; returns the number of budgets written."""
     from costlens.forecast import budget_status
 
-    inputs = {cost_type: _owner_series(con, cost_type) for cost_type in COST_TYPES}
-    series = {
-        (cost_type, owner): daily
-        for cost_type, found in inputs.items()
-        if found is not None
-        for owner, daily in found[0].items()
-    }
-    if not series:
+    found = _owner_series(con)
+    if found is None:
         return 0
+    series, exact = found
     month_start = next(iter(series.values())).index[-1].date().replace(day=1)
-    plans: dict[tuple[str, str], Plan] = {}
-    for (cost_type, owner), forecast in _forecasts(con, series).items():
-        found = inputs[cost_type]
-        assert found is not None
-        plans[cost_type, owner] = _plan(found[1].get(owner, Decimal(0)), forecast)
+    plans: dict[tuple[str, str], Plan] = {
+        key: _plan(exact.get(key, Decimal(0)), forecast)
+        for key, forecast in _forecasts(con, series).items()
+    }
     rows = [(month_start, owner, *plan, cost_type) for (cost_type, owner), plan in plans.items()]
     # as queries.forecasts orders them, per cost type
     rows.sort(key=lambda r: (r[6], r[1] != "*", -r[3], r[1]))
