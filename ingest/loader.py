@@ -38,6 +38,25 @@ TOTALS_SQL = (
     + ", ".join(f"COALESCE(SUM({quote(c)}), 0)" for c in COST_COLUMNS)
     + " FROM line_items WHERE delivery_id = $delivery_id"
 )
+SAME_BILL_SQL = """
+WITH new AS (SELECT DISTINCT payer_account_id FROM line_items WHERE delivery_id = $delivery_id),
+other AS (
+  SELECT DISTINCT delivery_id, payer_account_id,
+         payer_account_id IN (SELECT * FROM new) AS shared
+  FROM line_items
+  WHERE billing_period = $period AND delivery_id <> $delivery_id
+    AND delivery_id IN (SELECT delivery_id FROM deliveries
+                        WHERE status = 'current' AND billing_period = $period)
+)
+SELECT o.delivery_id, d.source, d.report,
+       list_sort(list(o.payer_account_id) FILTER (WHERE o.shared)),
+       list_sort(list(o.payer_account_id) FILTER (WHERE NOT o.shared))
+FROM other o JOIN deliveries d USING (delivery_id)
+GROUP BY ALL HAVING bool_or(o.shared)
+ORDER BY 1
+"""
+"""Other current deliveries of the period holding the new delivery's payer accounts: the same
+bill loaded through another source or report. (Their payer accounts in it, and outside it.)"""
 OTHER_PERIOD_SQL = """
 SELECT count(*), min(billing_period), max(billing_period) FROM line_items
 WHERE delivery_id = $delivery_id AND billing_period IS DISTINCT FROM $period
@@ -183,10 +202,11 @@ def load_period(
     period: date,
     assembly_id: str | None,
     filter_period: bool,
-) -> tuple[int, dict[str, Decimal]]:
+) -> tuple[int, dict[str, Decimal], bool]:
     """Replace ``report``'s ``period`` of ``source`` with the lines of ``files``, atomically.
 
-    Returns the row count and the per-cost-column totals recorded in the ledger.
+    Returns the row count, the per-cost-column totals recorded in the ledger, and whether it
+    replaced the same bill loaded through another source or report.
     """
     sql, params = _select_sql(files)
     where = " WHERE billing_period = $period" if filter_period else ""
@@ -206,8 +226,11 @@ def load_period(
             con.execute(insert, params)
             checkpoint("after-insert")
             _refuse_other_periods(con, files, delivery_id, period)
+            same_bill = _same_bill(con, files, delivery_id, period)
+            if same_bill:
+                con.execute(DELETE_LINES_SQL, {"ids": same_bill})
             register_line_keys(con, delivery_id)
-            if old:  # a restatement: forget the keys only the replaced lines held
+            if old or same_bill:  # a restatement: forget the keys only the replaced lines held
                 prune_line_keys(con, period)
             row = con.execute(TOTALS_SQL, {"delivery_id": delivery_id}).fetchone()
             assert row is not None
@@ -224,13 +247,35 @@ def load_period(
                 files=[p.origin for p in files],
                 rows=int(rows),
                 totals=totals,
-                superseded=[o for o in old if o != delivery_id],
+                superseded=[o for o in [*old, *same_bill] if o != delivery_id],
             )
             checkpoint("before-commit")
     except duckdb.Error as exc:
         raise diagnose(wh.con, files, exc) from exc
     checkpoint("after-commit")
-    return int(rows), totals
+    return int(rows), totals, bool(same_bill)
+
+
+def _same_bill(
+    con: duckdb.DuckDBPyConnection, files: list[PreparedFile], delivery_id: str, period: date
+) -> list[str]:
+    """The current deliveries of ``period`` from another source or report that hold the new
+    delivery's payer accounts: the same bill, which it replaces (one current delivery per payer
+    account and period, or the bill would count twice). One that also holds other payer
+    accounts cannot be replaced by a part of it, and is refused."""
+    params = {"delivery_id": delivery_id, "period": period}
+    found = con.execute(SAME_BILL_SQL, params).fetchall()
+    for _, source, report, shared, others in found:
+        if others:
+            raise IngestError(
+                f"the delivery of {period:%Y-%m} holds payer account(s) {', '.join(shared)} "
+                f"already loaded from report {report!r} of source {source!r}, which also holds "
+                f"payer account(s) {', '.join(others)}: loading both would count "
+                f"{', '.join(shared)} twice",
+                where=", ".join(p.origin.key for p in files),
+                fix="load each payer account's bill through one source and report",
+            )
+    return [str(row[0]) for row in found]
 
 
 def _refuse_other_periods(

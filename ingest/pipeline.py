@@ -226,7 +226,7 @@ class _SourceRun:
         replaced = bool(ledger.current_ids(self.wh.con, d.source, d.report, period))
         label = f"load {d.report} {period:%Y-%m}"
         with self.progress.task(label, total=len(prepared)) as task:
-            rows, totals = load_period(
+            rows, totals, same_bill = load_period(
                 self.wh,
                 prepared,
                 delivery_id=id_,
@@ -237,7 +237,7 @@ class _SourceRun:
                 filter_period=filter_period,
             )
             task.advance(len(prepared))
-        status: Status = "replaced" if replaced else "new"
+        status: Status = "replaced" if replaced or same_bill else "new"
         return DeliveryResult(
             d.source,
             d.report,

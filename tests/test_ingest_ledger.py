@@ -3,6 +3,7 @@ run completes; ingesting A then A' leaves exactly what A' alone leaves."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,12 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_ingest_support import Line, total, write_cur2_export
+from test_ingest_support import Line, cur2_table, total, write_cur2_export
 
 from costlens.config import Settings
+from costlens.errors import IngestError
 from ingest import ingest
 from ingest.hooks import KILL_ENV
 
@@ -101,3 +104,62 @@ def test_a_then_a_prime_equals_a_prime_alone(
     assert lines_both == lines_alone
     assert [r for r in ledger_both if r[-1] == "current"] == ledger_alone
     assert sum(Decimal(str(r[19])) for r in lines_both) == sum(Decimal(c) for c in second)
+
+
+def _current(data_dir: Path) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(
+            "SELECT source, report, SUM(l.unblended_cost) FROM deliveries d "
+            "JOIN line_items l USING (delivery_id) WHERE d.status = 'current' "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+
+
+def test_the_same_bill_through_two_sources_counts_once(tmp_path: Path, data_dir: Path) -> None:
+    """One current delivery per payer account and period: the same export loaded through a
+    second path (or source, or report) replaces the first instead of doubling every cost."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_cur2_export(first, "cur2", NOV, A, "exec-1")
+    write_cur2_export(second, "cur2-copy", NOV, A2, "exec-1")
+    ingest(Settings(data_dir=data_dir), str(first))
+    report = ingest(Settings(data_dir=data_dir), str(second))
+    assert [d.status for d in report.deliveries] == ["replaced"]
+    assert _current(data_dir) == [(str(second), "cur2-copy", Decimal("3.00"))]  # A2 alone
+    # Loading the first again swaps back: still one bill.
+    ingest(Settings(data_dir=data_dir), str(first))
+    assert _current(data_dir) == [(str(first), "cur2", Decimal("3.30"))]
+
+
+def test_bills_of_two_payer_accounts_are_both_current(tmp_path: Path, data_dir: Path) -> None:
+    write_cur2_export(tmp_path / "a", "cur2", NOV, A, "exec-1", payer="111111111111")
+    write_cur2_export(tmp_path / "b", "cur2", NOV, A2, "exec-1", payer="222222222222")
+    ingest(Settings(data_dir=data_dir), str(tmp_path / "a"))
+    ingest(Settings(data_dir=data_dir), str(tmp_path / "b"))
+    assert _current(data_dir) == [
+        (str(tmp_path / "a"), "cur2", Decimal("3.30")),
+        (str(tmp_path / "b"), "cur2", Decimal("3.00")),
+    ]
+
+
+def test_part_of_a_loaded_bill_is_refused_and_changes_nothing(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    both = tmp_path / "both"
+    data, manifest = write_cur2_export(both, "cur2", NOV, A, "exec-1", payer="111111111111")
+    pq.write_table(cur2_table(NOV, A2, "222222222222"), data.with_name("cur2-00002.parquet"))
+    meta = json.loads(manifest.read_text())
+    meta["dataFiles"].append(meta["dataFiles"][0].replace("-00001.snappy", "-00002"))
+    manifest.write_text(json.dumps(meta))
+    ingest(Settings(data_dir=data_dir), str(both))
+    before = _state(data_dir)
+    assert _current(data_dir) == [(str(both), "cur2", Decimal("6.30"))]
+
+    write_cur2_export(tmp_path / "part", "part", NOV, A, "exec-9", payer="111111111111")
+    with pytest.raises(
+        IngestError,
+        match=r"2024-11 holds payer account\(s\) 111111111111 already loaded from report 'cur2' "
+        r"of source '.*both', which also holds payer account\(s\) 222222222222: loading both "
+        r"would count 111111111111 twice\. Fix: load each payer",
+    ):
+        ingest(Settings(data_dir=data_dir), str(tmp_path / "part"))
+    assert _state(data_dir) == before
