@@ -2,8 +2,8 @@
 
 A delivery's id is a hash of what identifies it (source, report, period, assembly id and each
 file's ETag or SHA-256), so the same delivery always gets the same id and re-ingesting it is a
-no-op. Exactly one row per source, report and period is ``current``; older ones are
-``superseded``.
+no-op. Exactly one row per source, report and period is ``current`` (and, as the loader keeps
+it, one per payer account and period); older ones are ``superseded``.
 """
 
 from __future__ import annotations
