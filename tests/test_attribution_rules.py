@@ -38,6 +38,8 @@ def owners():  # type: ignore[no-untyped-def]
 def test_owners_model_exact_values(owners) -> None:  # type: ignore[no-untyped-def]
     pay = owners.owner("payments")
     assert pay.monthly_budget == Decimal("42000.10")
+    thousands = parse_owners("owners:\n  - id: a\n    monthly_budget: 12,000.50\n", "o.yaml")
+    assert thousands.owner("a").monthly_budget == Decimal("12000.50")
     assert pay.emails == ("amara@example.com", "pay-team@example.com")
     assert pay.email == "amara@example.com"
     assert pay.kpi_goals == {"spot_coverage": Decimal("0.40")}
@@ -74,6 +76,11 @@ def test_load_owners_from_file_hashes_bytes(tmp_path: Path) -> None:
         ),
         ("owners:\n  - id: a\n    budget: 3\n", 3, "unknown key 'budget' in an owner"),
         ("owners:\n  - id: a\n    monthly_budget: lots\n", 3, "expected a monthly budget"),
+        (
+            "owners:\n  - id: a\n    monthly_budget: 1234,50\n",  # read as 123450 before
+            3,
+            "got '1234,50': a comma only separates thousands",
+        ),
         ("owners:\n  - id: Bad Id\n", 2, "owner id 'Bad Id' is not a valid id"),
         ("owners:\n  - id: unallocated\n", 2, "'unallocated' is reserved"),
         ("owners:\n  - id: a\n  - id: b: c\n", 3, "not valid YAML"),

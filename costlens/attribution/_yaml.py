@@ -13,6 +13,7 @@ parsed exactly (``Decimal("12000.10")``), never through a float.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -24,6 +25,8 @@ from yaml.constructor import SafeConstructor
 from costlens.errors import RuleError
 
 _SCALAR_TAGS_TEXT = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+"""A number whose commas separate thousands (``1,234`` or ``12,000.50``)."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,15 @@ class YNode:
         return bool(SafeConstructor().construct_object(self.node))
 
     def decimal(self, what: str = "a number") -> Decimal:
-        """A number parsed exactly from its source text."""
-        raw = self.text(what).replace("_", "").replace(",", "")
+        """A number parsed exactly from its source text; commas only as thousands separators
+        (``12,000.50``): ``1234,50`` (a decimal comma) would otherwise read as 123450."""
+        written = self.text(what)
+        if "," in written and not _THOUSANDS.match(written.replace("_", "")):
+            raise self.error(
+                f"expected {what}, got {written!r}: a comma only separates thousands",
+                "write the decimals after a point, like 1234.50 (or 1,234.50)",
+            )
+        raw = written.replace("_", "").replace(",", "")
         try:
             value = Decimal(raw)
         except InvalidOperation:
