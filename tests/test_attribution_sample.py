@@ -61,6 +61,13 @@ def test_explain_and_preview_answer_on_the_sample(sample_warehouse: Path) -> Non
         assert nat is not None
         (first, *_) = explain_resource(wh.con, rules, nat)
         assert first.split == "network"
+        # The split decides where the cost lands, so it comes first, with its targets.
+        network = next(s for s in rules.splits if s.name == "network")
+        assert first.lines()[1] == (
+            f"  shared: split 'network' ({network.where}) takes this cost and shares it among "
+            f"{', '.join(network.targets)} in proportion to their own amortized cost; the values "
+            "below are the rules' before it"
+        )
         # Dropping the team-tag rule can only move cost to other owners / unallocated: conserved.
         text = (REPO / "data/rules.yaml").read_text()
         without = text.replace("  - name: team-tag\n    match: {tag: team | owner}\n"

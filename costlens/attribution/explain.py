@@ -20,7 +20,7 @@ from costlens.attribution._sql import Bind, quote_ident, tag_column
 from costlens.attribution.compile import RuleValues, source_columns
 from costlens.attribution.conditions import FieldCondition, TagCondition
 from costlens.attribution.owners import UNALLOCATED
-from costlens.attribution.rules import RuleSet
+from costlens.attribution.rules import RuleSet, SplitRule
 from costlens.errors import RuleError
 
 __all__ = ["Decision", "Explanation", "RuleCheck", "explain_resource"]
@@ -60,11 +60,25 @@ class Explanation:
     checks: tuple[RuleCheck, ...]
     split: str | None = None
     notes: list[str] = field(default_factory=list)
+    split_rule: SplitRule | None = None
+    """The shared-cost split that takes this cost (``split`` is its name)."""
 
     def lines(self) -> list[str]:
-        """A human-readable explanation."""
+        """A human-readable explanation; a split that takes the cost comes first, since it, not
+        the rules' owner, decides where the cost lands."""
         shown = ", ".join(f"{k}={v!r}" for k, v in self.attributes.items() if v not in (None, ""))
         out = [f"line items with {shown} (unblended {self.unblended_cost})"]
+        if self.split_rule is not None:
+            s = self.split_rule
+            basis = {
+                "proportional": f"in proportion to their own {s.cost_column.replace('_', ' ')}",
+                "even": "evenly",
+                "fixed": "by fixed weights",
+            }.get(s.method, s.method)
+            out.append(
+                f"  shared: split {s.name!r} ({s.where}) takes this cost and shares it among "
+                f"{', '.join(s.targets)} {basis}; the values below are the rules' before it"
+            )
         for d in self.decisions:
             out.append(f"  {d.dimension} = {d.value!r}  <- {d.rule}")
         last = max(
@@ -85,7 +99,7 @@ class Explanation:
                     for k, v in check.values.items()
                 )
                 out.append(f"  rule {check.rule!r} ({check.where}): matched, gives {sets}")
-        if self.split:
+        if self.split and self.split_rule is None:
             out.append(f"  shared: split {self.split!r} takes this cost and distributes it")
         return out
 
@@ -169,8 +183,13 @@ def _explain_row(
             decisions.append(Decision(dim, cc, "default: the owner's cost center"))
         else:
             decisions.append(Decision(dim, rules.defaults.get(dim), "default"))
-    split = next((s.name for k, s in enumerate(rules.splits) if row[f"_s{k}"]), None)
+    split = next((s for k, s in enumerate(rules.splits) if row[f"_s{k}"]), None)
     attributes = {c: row[c] for c in cols} | {f"tag:{k}": row[f"tag:{k}"] for k in tag_keys}
     return Explanation(
-        attributes, Decimal(row["unblended_cost"] or 0), tuple(decisions), tuple(checks), split
+        attributes,
+        Decimal(row["unblended_cost"] or 0),
+        tuple(decisions),
+        tuple(checks),
+        split.name if split else None,
+        split_rule=split,
     )
