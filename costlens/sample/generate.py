@@ -103,7 +103,7 @@ def generate_sample(
     """Write ``months`` months of the sample company's bill, ending with ``end_month``, into
     ``out`` in ``format`` (cur2, cur1-csv, cur1-parquet or focus), plus ``out/labels.json``.
 
-    ``scale`` 1 is about 140k line items a month; ``restate`` adds a second, later delivery of
+    ``scale`` 1 is about 150k line items a month; ``restate`` adds a second, later delivery of
     the last month; ``overwrite`` selects the legacy CUR OVERWRITE layout.
     """
     started = time.perf_counter()

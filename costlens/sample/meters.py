@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 METERS_PER_SCALE_UNIT = 0.6
-"""Meter instances per unit of microservice weight at scale 1 (≈140k line items a month)."""
+"""Meter instances per unit of microservice weight at scale 1 (≈150k line items a month)."""
 
 _REGION_PREFIX = {"us-east-1": "", "us-west-2": "USW2-"}
 _ACCOUNT_REGION = {"northwind-data": "us-west-2"}
