@@ -3,7 +3,8 @@
 Values come from, highest priority first: environment variables (``COSTLENS_DATA_DIR``; nested keys
 with ``__`` as in ``COSTLENS_MAIL__PORT``), then the TOML file named by ``--config`` or
 ``COSTLENS_CONFIG`` (else ``./costlens.toml`` when it exists), then the defaults below. Relative
-paths in the file are relative to the file's folder. Secrets are never values here: only the
+paths in the file are relative to the file's folder; those of an environment variable or a flag
+are relative to the current directory. Secrets are never values here: only the
 *name* of the environment variable that holds them (``password_env``).
 """
 
@@ -187,14 +188,17 @@ def _describe(err: ValidationError, config: Path | None, environ: Mapping[str, s
     return ConfigError(message, where=where, fix=fix)
 
 
-def _absolute(settings: Settings, base: Path) -> Settings:
-    def rebase(p: Path) -> Path:
-        return p if p.is_absolute() else (base / p).resolve()
+def _absolute(settings: Settings, base: Path, from_cwd: set[str]) -> Settings:
+    """Relative paths made absolute: those of the file from its folder (``base``), those given
+    by an environment variable or an override (``from_cwd``) from the current directory."""
+
+    def rebase(p: Path, key: str = "") -> Path:
+        return p if p.is_absolute() else ((Path.cwd() if key in from_cwd else base) / p).resolve()
 
     updates: dict[str, Any] = {
-        "data_dir": rebase(settings.data_dir),
-        "rules": rebase(settings.rules),
-        "owners": rebase(settings.owners),
+        "data_dir": rebase(settings.data_dir, "data_dir"),
+        "rules": rebase(settings.rules, "rules"),
+        "owners": rebase(settings.owners, "owners"),
         "sources": [
             s.model_copy(update={"path": rebase(s.path)}) if s.path is not None else s
             for s in settings.sources
@@ -226,4 +230,10 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         raise _describe(exc, config, env) from None
     finally:
         _toml_file.reset(token)
-    return _absolute(settings, config.parent if config else Path.cwd())
+    given = {name.upper() for name in env}
+    from_cwd = {
+        key
+        for key in ("data_dir", "rules", "owners")
+        if key in overrides or f"{ENV_PREFIX}{key.upper()}" in given
+    }
+    return _absolute(settings, config.parent if config else Path.cwd(), from_cwd)

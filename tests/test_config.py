@@ -8,6 +8,11 @@ from costlens.config import load_settings
 from costlens.errors import ConfigError
 
 
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -33,6 +38,19 @@ def test_file_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     assert s.rules == tmp_path / "r.yaml"
     assert s.source("x").path == tmp_path / "exp"
     assert (s.mail.port, s.mail.security) == (2525, "none")
+
+
+def test_relative_paths_from_variables_and_flags_are_from_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write(_folder(tmp_path / "conf") / "costlens.toml", 'data_dir = "d"\nowners = "o.yaml"\n')
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.setenv("COSTLENS_DATA_DIR", "reldata")
+    s = load_settings(cfg, rules=Path("r.yaml"))
+    assert s.data_dir == tmp_path / "work" / "reldata"  # typed at the shell: from here
+    assert s.rules == tmp_path / "work" / "r.yaml"  # a --rules flag: from here too
+    assert s.owners == tmp_path / "conf" / "o.yaml"  # in the file: from the file's folder
 
 
 def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
