@@ -63,6 +63,17 @@ def main() -> None:
             raise
         err_console.print(f"[bold red]costlens: error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a safety net: the library turns the ones it expects into errors
+        if _last_state.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        err_console.print(
+            f"costlens: error: {where}{exc.strerror or exc}. Fix: check that this path exists and "
+            "is writable by this user (for the data folder: set data_dir or COSTLENS_DATA_DIR)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("costlens: interrupted")
         sys.exit(130)

@@ -10,6 +10,8 @@ The library raises; the CLI turns an error into one line and a non-zero exit, th
 
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "ConfigError",
     "CostlensError",
@@ -21,6 +23,8 @@ __all__ = [
     "SampleError",
     "WarehouseBusyError",
     "WarehouseError",
+    "data_dir_error",
+    "data_dir_fix",
 ]
 
 
@@ -84,3 +88,29 @@ class ReportError(CostlensError):
 
 class MailError(CostlensError):
     """A digest could not be delivered."""
+
+
+def data_dir_fix(data_dir: str | os.PathLike[str]) -> str:
+    """What to do when the data folder cannot be created, locked or written."""
+    return (
+        f"check that the data directory {data_dir} exists, is a folder and is writable by this "
+        "user; set data_dir or COSTLENS_DATA_DIR"
+    )
+
+
+def data_dir_error(
+    exc: OSError, data_dir: str | os.PathLike[str], doing: str, *, fix: str | None = None
+) -> WarehouseError:
+    """A ``WarehouseError`` for an ``OSError`` met while ``doing`` something in ``data_dir``.
+
+    It names the path the system refused (or the folder), the system's reason and the fix.
+
+    >>> str(data_dir_error(PermissionError(13, "Permission denied", "/d/x.lock"), "/d", "lock"))
+    '/d/x.lock: cannot lock (Permission denied). Fix: check that the data directory /d exists, \
+is a folder and is writable by this user; set data_dir or COSTLENS_DATA_DIR'
+    """
+    path = exc.filename if exc.filename is not None else data_dir
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return WarehouseError(
+        f"cannot {doing} ({reason})", where=os.fsdecode(path), fix=fix or data_dir_fix(data_dir)
+    )

@@ -82,7 +82,7 @@ def make_engine(url: str) -> Engine:
             raise ConfigError(
                 f"cannot create the state database's folder {folder} ({exc.strerror})",
                 where=_WHERE,
-                fix="point state_url at a writable place, or leave it unset for data_dir",
+                fix=_sqlite_fix(folder),
             ) from None
     try:
         return create_engine(url)
@@ -108,11 +108,25 @@ def create_all(engine: Engine) -> None:
     except DBAPIError as exc:
         shown = engine.url.render_as_string(hide_password=True)
         reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "no reason"
+        sqlite_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
         raise ConfigError(
             f"cannot use the state database {shown} ({reason})",
             where=_WHERE,
-            fix="check the database is running and reachable with these credentials",
+            fix=_sqlite_fix(Path(sqlite_file).parent, Path(sqlite_file))
+            if sqlite_file and sqlite_file != ":memory:"
+            else "check the database is running and reachable with these credentials",
         ) from None
+
+
+def _sqlite_fix(folder: Path, file: Path | None = None) -> str:
+    """What to do when a SQLite state database's file or folder cannot be used."""
+    place = "a writable place; set data_dir or COSTLENS_DATA_DIR (or state_url)"
+    if file is None:
+        return f"check that the folder {folder} can be created by this user, or point it at {place}"
+    return (
+        f"check that {file} is an SQLite database (or absent) and that its folder {folder} "
+        f"exists, is a folder and is writable by this user, or point it at {place}"
+    )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

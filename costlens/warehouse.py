@@ -19,7 +19,7 @@ from typing import IO
 
 import duckdb
 
-from costlens.errors import WarehouseBusyError, WarehouseError
+from costlens.errors import WarehouseBusyError, WarehouseError, data_dir_error
 from costlens.line_keys import key_unkeyed_lines
 from costlens.schema import DELIVERIES, LINE_ITEMS, LINE_KEYS, create_table_sql
 
@@ -57,7 +57,10 @@ class _Lock:
         self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
-        fh = self.path.open("a+")
+        try:
+            fh = self.path.open("a+")
+        except OSError as exc:
+            raise data_dir_error(exc, self.path.parent, "open the warehouse lock") from exc
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -69,10 +72,14 @@ class _Lock:
                 where=str(self.path.with_name(WAREHOUSE_FILE)),
                 fix="wait for that run to finish (cron: let the next run pick it up)",
             ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"PID {os.getpid()} ({' '.join(_command())})")
-        fh.flush()
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"PID {os.getpid()} ({' '.join(_command())})")
+            fh.flush()
+        except OSError as exc:
+            fh.close()
+            raise data_dir_error(exc, self.path.parent, "write the warehouse lock") from exc
         self._fh = fh
 
     def release(self) -> None:
@@ -177,11 +184,7 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False) -> Warehouse:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WarehouseError(
-            f"cannot create the data folder ({exc.strerror})",
-            where=str(data_dir),
-            fix="set data_dir (or COSTLENS_DATA_DIR) to a writable folder",
-        ) from exc
+        raise data_dir_error(exc, data_dir, "create the data folder") from exc
     lock = _Lock(data_dir / LOCK_FILE)
     lock.acquire()
     try:

@@ -22,7 +22,7 @@ import typer
 
 from costlens.commands._common import console, emit_json, settings
 from costlens.config import Settings
-from costlens.errors import WarehouseBusyError
+from costlens.errors import WarehouseBusyError, data_dir_error
 from costlens.progress import terminal_progress
 
 __all__ = [
@@ -40,9 +40,16 @@ SYNC_LOCK = "sync.lock"
 @contextlib.contextmanager
 def sync_lock(data_dir: Path) -> Iterator[None]:
     """Hold ``<data_dir>/sync.lock`` (exclusive, non-blocking) for the block."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / SYNC_LOCK
-    with path.open("a+") as fh:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise data_dir_error(exc, data_dir, "create the data folder") from exc
+    try:
+        lock_file = path.open("a+")
+    except OSError as exc:
+        raise data_dir_error(exc, data_dir, "open the sync lock") from exc
+    with lock_file as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -115,8 +122,8 @@ def _attribute(cfg: Settings, changed: Collection[date] | None = None) -> dict[s
     from costlens.warehouse import open_warehouse
 
     rules = load_rules(cfg.rules, load_owners(cfg.owners))
-    ensure_state_database(cfg.state_database_url)
     with open_warehouse(cfg.data_dir) as wh:
+        ensure_state_database(cfg.state_database_url)  # before anything is rewritten
         wh.con.execute("SET enable_progress_bar = false")  # never write to a script's stdout
         periods = None if changed is None else periods_to_attribute(wh.con, rules.version, changed)
         if periods == []:

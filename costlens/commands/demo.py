@@ -16,6 +16,7 @@ import typer
 
 from costlens.commands._common import console, emit_json, settings
 from costlens.config import Settings, SourceSettings
+from costlens.errors import data_dir_error
 
 __all__ = ["demo_settings", "register", "run_demo"]
 
@@ -48,6 +49,15 @@ def run_demo(
     exports = demo_dir / "exports"
     if fresh and demo_dir.exists():
         shutil.rmtree(demo_dir)
+    try:
+        demo_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise data_dir_error(
+            exc,
+            demo_dir,
+            "create the demo folder",
+            fix="pass --dir a folder this user can create and write",
+        ) from exc
     generated = None
     if not (exports / "labels.json").is_file():
         if exports.exists():

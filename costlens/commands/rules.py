@@ -175,9 +175,9 @@ def attribute_command(
     cfg = settings(ctx)
     rs = _load(cfg)
     periods = _months(period)
-    ensure_state_database(cfg.state_database_url)
     progress = terminal_progress() if not json_output else None
     with open_warehouse(cfg.data_dir) as wh:
+        ensure_state_database(cfg.state_database_url)  # before anything is rewritten
         if progress is not None:
             with progress.task("attribute", total=1) as task:
                 result = attribute(wh, rs, periods=periods)

@@ -1,0 +1,136 @@
+"""The errors a user meets at the command line: one line naming the path, the reason and the fix,
+never a traceback. (The tests run as root, whom chmod does not stop: an unusable data folder is a
+file, a path under a file, a lock that is a folder or a path under /proc.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from costlens.cli import app
+from costlens.errors import ConfigError, WarehouseError
+
+REPO = Path(__file__).resolve().parent.parent
+COSTLENS = [sys.executable, "-m", "costlens"]
+DATA_DIR_FIX = "exists, is a folder and is writable by this user; set data_dir or COSTLENS_DATA_DIR"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``costlens ARGS`` in a child process with ``env`` added to this one's environment."""
+    full_env = {
+        **os.environ,
+        "COSTLENS_RULES": str(REPO / "data" / "rules.yaml"),
+        "COSTLENS_OWNERS": str(REPO / "data" / "owners.yaml"),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [*COSTLENS, *args], capture_output=True, text=True, env=full_env, timeout=60
+    )
+
+
+def one_error_line(out: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a failed run (asserting there is one and no traceback)."""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert lines[0].startswith("costlens: error: "), lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def a_file(tmp_path: Path) -> Path:
+    path = tmp_path / "not-a-folder"
+    path.write_text("x")
+    return path
+
+
+@pytest.mark.parametrize("command", ["refresh", "sync", "attribute"])
+def test_a_data_dir_that_is_a_file_is_one_line(command: str, a_file: Path) -> None:
+    out = run(command, env={"COSTLENS_DATA_DIR": str(a_file)})
+    assert out.returncode == 1
+    assert one_error_line(out) == (
+        f"costlens: error: {a_file}: cannot create the data folder (File exists). Fix: check that "
+        f"the data directory {a_file} {DATA_DIR_FIX}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data_dir", "reason"),
+    [("not-a-folder/sub", "Not a directory"), ("/proc/costlens-no-such", "No such file")],
+)
+def test_a_data_dir_that_cannot_be_made_is_one_line(
+    data_dir: str, reason: str, a_file: Path
+) -> None:
+    path = a_file.parent / data_dir  # (an absolute data_dir stays as it is)
+    out = run("sync", env={"COSTLENS_DATA_DIR": str(path)})
+    assert out.returncode == 1
+    line = one_error_line(out)
+    assert line.startswith(f"costlens: error: {path}: cannot create the data folder ({reason}")
+    assert line.endswith(f"Fix: check that the data directory {path} {DATA_DIR_FIX}")
+
+
+def test_a_lock_that_cannot_be_opened_names_the_lock(tmp_path: Path) -> None:
+    """What a folder the user cannot write gives (PermissionError on warehouse.lock)."""
+    data_dir = tmp_path / "data"
+    (data_dir / "warehouse.lock").mkdir(parents=True)
+    (data_dir / "sync.lock").mkdir()
+    out = run("refresh", env={"COSTLENS_DATA_DIR": str(data_dir)})
+    assert out.returncode == 1
+    assert one_error_line(out) == (
+        f"costlens: error: {data_dir}/warehouse.lock: cannot open the warehouse lock (Is a "
+        f"directory). Fix: check that the data directory {data_dir} {DATA_DIR_FIX}"
+    )
+    out = run("sync", env={"COSTLENS_DATA_DIR": str(data_dir)})
+    assert out.returncode == 1
+    assert one_error_line(out).startswith(
+        f"costlens: error: {data_dir}/sync.lock: cannot open the sync lock (Is a directory)"
+    )
+
+
+def test_demo_dir_that_cannot_be_made_is_one_line(a_file: Path) -> None:
+    out = run("demo", "--dir", str(a_file / "demo"), "--no-serve")
+    assert out.returncode == 1
+    assert one_error_line(out) == (
+        f"costlens: error: {a_file}/demo: cannot create the demo folder (Not a directory). "
+        "Fix: pass --dir a folder this user can create and write"
+    )
+
+
+def test_unusable_sqlite_state_database_talks_about_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLite state database has no server or credentials: the fix names its file and folder."""
+    state_db = tmp_path / "state.db"
+    state_db.mkdir()  # what SQLite cannot open, even for root
+    monkeypatch.setenv("COSTLENS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COSTLENS_STATE_URL", f"sqlite:///{state_db}")
+    monkeypatch.setenv("COSTLENS_RULES", str(REPO / "data" / "rules.yaml"))
+    monkeypatch.setenv("COSTLENS_OWNERS", str(REPO / "data" / "owners.yaml"))
+    result = CliRunner().invoke(app, ["attribute"])
+    assert isinstance(result.exception, ConfigError)
+    assert result.exception.fix == (
+        f"check that {state_db} is an SQLite database (or absent) and that its folder {tmp_path} "
+        "exists, is a folder and is writable by this user, or point it at a writable place; "
+        "set data_dir or COSTLENS_DATA_DIR (or state_url)"
+    )
+    assert "running" not in str(result.exception)
+
+
+def test_open_warehouse_wraps_the_os_error(a_file: Path) -> None:
+    from costlens.warehouse import open_warehouse
+
+    with pytest.raises(WarehouseError) as info:
+        open_warehouse(a_file / "data")
+    assert info.value.where == f"{a_file}/data"
+    assert isinstance(info.value.__cause__, NotADirectoryError)
+
+
+def test_any_other_os_error_is_one_line_too(a_file: Path) -> None:
+    """The CLI's safety net: an OSError no library code expected still gives no traceback."""
+    out = run("generate-sample", str(a_file / "out"))
+    assert out.returncode == 1
+    assert one_error_line(out).startswith(f"costlens: error: {a_file}/out: Not a directory. Fix: ")
