@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from costlens.commands import COMMAND_MODULES
 from costlens.commands._common import State, err_console
@@ -61,7 +62,9 @@ def main() -> None:
     except CostlensError as exc:
         if _last_state.debug:
             raise
-        err_console.print(f"[bold red]costlens: error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            Text.assemble(("costlens: error:", "bold red"), " ", str(exc)), soft_wrap=True
+        )
         sys.exit(exc.exit_code)
     except OSError as exc:  # a safety net: the library turns the ones it expects into errors
         if _last_state.debug:

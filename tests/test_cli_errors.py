@@ -134,3 +134,52 @@ def test_any_other_os_error_is_one_line_too(a_file: Path) -> None:
     out = run("generate-sample", str(a_file / "out"))
     assert out.returncode == 1
     assert one_error_line(out).startswith(f"costlens: error: {a_file}/out: Not a directory. Fix: ")
+
+
+def run_main(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    """``costlens.cli.main`` in this process: (exit status, stdout, stderr)."""
+    from costlens.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["costlens", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out, out.err
+
+
+def test_error_text_in_brackets_is_printed_verbatim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``[[sources]]`` is not Rich markup (it printed as ``[]``)."""
+    monkeypatch.setenv("COSTLENS_DATA_DIR", str(tmp_path / "data"))
+    status, _, err = run_main(["sync"], monkeypatch, capsys)
+    assert status == 1
+    assert err == (
+        "costlens: error: configuration: no sources configured. Fix: add a [[sources]] table to "
+        "costlens.toml, or pass a path or s3:// URL\n"
+    )
+
+
+@pytest.mark.parametrize("regex", ["[bold]x(", "[/x]("])
+def test_a_rule_regex_that_looks_like_markup_is_quoted_as_written(
+    regex: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``[bold]x(`` was shown as ``x(``; ``[/x](`` crashed the printer with a MarkupError."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        f'version: 1\nrules:\n  - name: bad\n    match: {{resource: {{regex: "{regex}"}}}}\n'
+        "    set: {owner: platform}\n"
+    )
+    monkeypatch.setenv("COSTLENS_RULES", str(rules))
+    monkeypatch.setenv("COSTLENS_OWNERS", str(REPO / "data" / "owners.yaml"))
+    status, _, err = run_main(["rules", "check"], monkeypatch, capsys)
+    assert status == 1
+    assert err.startswith(
+        f"costlens: error: {rules}:4: invalid regular expression '{regex}' (Invalid Input Error"
+    ), err
+    assert len(err.splitlines()) == 1

@@ -14,8 +14,10 @@ from costlens.config import Settings, load_settings
 
 __all__ = ["State", "console", "emit_json", "err_console", "settings"]
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Messages carry user text (paths, rule regexes such as "[a-z]+", "[[sources]]"): printed
+# verbatim, never read as Rich markup or emoji codes.
+console = Console(highlight=False, markup=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 
 @dataclass

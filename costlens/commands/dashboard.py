@@ -58,7 +58,7 @@ def run_dashboard(cfg: Settings, *, host: str = "localhost", port: int = 8501) -
             fix="run costlens from a checkout of the repository (pip install -e .)",
         )
     url = f"http://{host}:{port}"
-    console.print(f"costlens dashboard on [bold]{url}[/] (data: {cfg.data_dir}); Ctrl+C stops it")
+    console.print(f"costlens dashboard on {url} (data: {cfg.data_dir}); Ctrl+C stops it")
     try:
         return subprocess.call(dashboard_command(cfg, host=host, port=port), env=dashboard_env(cfg))
     except KeyboardInterrupt:
