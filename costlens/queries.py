@@ -13,30 +13,33 @@ Typical use::
     anomalies(snap, owner="payments")
     if snap.is_stale():          # a newer snapshot was published
         snap = snap.reopen()
+
+The open snapshot itself is ``costlens.snapshot_reader``; the anomaly questions live in
+``costlens.anomaly_queries``; both are re-exported here, the one module callers import.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
-import duckdb
 import pandas as pd
 
+from costlens.anomaly_queries import anomalies, anomaly_days, anomaly_root_cause
 from costlens.errors import QueryError
 from costlens.rollups import COST_TYPES, DIMENSION_LABELS, DIMENSIONS, cost_column, quote
-from costlens.serving import (
-    SERVING_LAYOUT,
-    SnapshotStamp,
-    open_serving,
-    serving_path,
-    snapshot_stamp,
+from costlens.serving import SERVING_LAYOUT
+from costlens.snapshot_reader import (
+    GRAINS,
+    CostType,
+    Grain,
+    Snapshot,
+    SnapshotInfo,
+    dimension_column,
+    open_snapshot,
 )
 
 __all__ = [
@@ -61,136 +64,6 @@ __all__ = [
     "top_movers",
     "untagged_resources",
 ]
-
-Grain = Literal["day", "week", "month"]
-GRAINS: tuple[str, ...] = ("day", "week", "month")
-"""``day`` and ``week`` (Monday) group by usage date; ``month`` by billing period (the invoice)."""
-
-CostType = Literal["unblended", "amortized", "net_amortized"]
-
-
-@dataclass(frozen=True)
-class SnapshotInfo:
-    """What a snapshot covers (its ``snapshot_info`` row)."""
-
-    built_at: dt.datetime
-    """When ``costlens refresh`` built it (UTC)."""
-    first_date: dt.date | None
-    """First usage date covered (None when there is no data)."""
-    last_date: dt.date | None
-    """Last usage date covered."""
-    deliveries: int
-    """Number of current billing-export deliveries behind it."""
-    rule_set_version: str
-    """Version of the attribution rules and owners that produced the allocations."""
-    allocation_rows: int
-    """Rows of ``allocations`` aggregated."""
-    extra_dimensions: tuple[str, ...]
-    """Dimensions the rules declared beyond ``DIMENSIONS`` (environment, cost_center, ...)."""
-    anomaly_cost_type: str
-    """Cost type the anomaly scan and forecasts used."""
-
-
-_INFO_SQL = "SELECT * FROM snapshot_info"
-
-
-class Snapshot:
-    """An open, read-only serving snapshot. Close it (or use ``with``) when done.
-
-    ``is_stale()`` says whether a newer snapshot has been published since it was opened;
-    ``reopen()`` opens the current one.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.stamp: SnapshotStamp | None = snapshot_stamp(path)
-        self.con = open_serving(path)
-        try:
-            cursor = self.con.execute(_INFO_SQL)
-            names = [str(d[0]) for d in cursor.description or ()]
-            rows = cursor.fetchall()
-        except duckdb.Error as exc:
-            self.con.close()
-            raise QueryError(
-                f"not a costlens snapshot ({exc})", where=str(path), fix="run `costlens refresh`"
-            ) from exc
-        if not rows:
-            self.con.close()
-            raise QueryError(
-                "the snapshot has no info row", where=str(path), fix="run `costlens refresh`"
-            )
-        row = dict(zip(names, rows[0], strict=True))
-        self.info = SnapshotInfo(
-            built_at=row["built_at"],
-            first_date=row["first_date"],
-            last_date=row["last_date"],
-            deliveries=int(row["deliveries"]),
-            rule_set_version=str(row["rule_set_version"]),
-            allocation_rows=int(row["allocation_rows"]),
-            extra_dimensions=tuple(json.loads(row["extra_dimensions"])),
-            anomaly_cost_type=str(row["anomaly_cost_type"]),
-        )
-        # A snapshot of this layout stores its small tables in the order the questions ask
-        # for (a scan keeps insertion order), so they need no ORDER BY (≈ 0.5 ms a call).
-        self.layout = str(row.get("layout") or "")
-        self.presorted = self.layout in (SERVING_LAYOUT, "serving-2")
-        # Every usage date lies in one billing period: ``rollup_daily`` has one row per
-        # dimension, value and day, so a day-by-value question needs no GROUP BY (≈ 1 ms).
-        self.days_in_one_period = row.get("days_in_one_period") is True
-
-    @property
-    def dimensions(self) -> tuple[str, ...]:
-        """Every dimension a question may group or filter by in this snapshot."""
-        return (*DIMENSIONS, *self.info.extra_dimensions)
-
-    def is_stale(self) -> bool:
-        """True when ``serving.duckdb`` is no longer the file this snapshot opened."""
-        return snapshot_stamp(self.path) != self.stamp
-
-    def reopen(self) -> Snapshot:
-        """Close this snapshot and open the current one."""
-        self.close()
-        return Snapshot(self.path)
-
-    def order_by(self, order: str) -> str:
-        """`` ORDER BY order`` unless the snapshot's tables are stored in that order already."""
-        return "" if self.presorted else f" ORDER BY {order}"
-
-    def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Run ``sql`` with bound ``params``; decimals stay exact ``Decimal`` objects."""
-        table = self.con.sql(sql, params=dict(params or {})).to_arrow_table()
-        frame: pd.DataFrame = table.to_pandas(date_as_object=True)
-        return frame
-
-    def close(self) -> None:
-        self.con.close()
-
-    def __enter__(self) -> Snapshot:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def open_snapshot(data_dir_or_path: Path | str) -> Snapshot:
-    """Open the current snapshot of a data folder (or a ``serving.duckdb`` path) read-only.
-
-    Raises ``QueryError`` "no snapshot yet: run costlens sync" when there is none.
-    """
-    return Snapshot(serving_path(data_dir_or_path))
-
-
-def _dimension(snap: Snapshot, name: str) -> str:
-    if name not in snap.dimensions:
-        raise QueryError(
-            f"unknown dimension {name!r}", fix=f"use one of: {', '.join(snap.dimensions)}"
-        )
-    return quote(name)
 
 
 def _period_expr(grain: str) -> str:
@@ -219,7 +92,7 @@ def _filters(
         clauses.append("usage_date <= $end")
         params["end"] = end
     for i, (dim, values) in enumerate(sorted((where or {}).items())):
-        column = value_column or _dimension(snap, dim)
+        column = value_column or dimension_column(snap, dim)
         if isinstance(values, str):
             values = [values]
         names = []
@@ -249,9 +122,9 @@ def spend(
     """
     column = quote(cost_column(cost_type))
     period = _period_expr(grain)
-    keys = [_dimension(snap, d) for d in by]
+    keys = [dimension_column(snap, d) for d in by]
     for d in where or {}:
-        _dimension(snap, d)
+        dimension_column(snap, d)
     # A question about at most one rollup dimension is answered by its small rollup table.
     dims_used = set(by) | set(where or {})
     if len(dims_used) <= 1:
@@ -351,7 +224,7 @@ def top_movers(
     ``current_cost``, ``delta_cost`` (exact ``Decimal``) and ``delta_percent`` (float; None when
     there was no previous spend), largest absolute change first.
     """
-    _dimension(snap, dimension)
+    dimension_column(snap, dimension)
     day = as_of or snap.info.last_date
     columns = ["value", "previous_cost", "current_cost", "delta_cost", "delta_percent"]
     if day is None:
@@ -384,120 +257,13 @@ def date_range(snap: Snapshot) -> tuple[dt.date | None, dt.date | None]:
 
 def dimension_values(snap: Snapshot, dimension: str) -> list[str]:
     """The values of ``dimension``, most expensive (unblended) first."""
-    _dimension(snap, dimension)
+    dimension_column(snap, dimension)
     rows = snap.con.execute(
         "SELECT value FROM rollup_monthly WHERE dimension = $d "
         "GROUP BY value ORDER BY SUM(unblended_cost) DESC, value",
         {"d": dimension},
     ).fetchall()
     return [str(r[0]) for r in rows]
-
-
-_ANOMALY_COLUMNS = (
-    "anomaly_id, dimension, value, owner, start_date, end_date, last_seen, ongoing, direction, "
-    "actual_cost, expected_cost, impact_cost, impact_percent, max_score, days, top_driver, "
-    "incident_id, also_seen, feedback"
-)
-
-
-def anomalies(
-    snap: Snapshot,
-    *,
-    dimension: str | None = None,
-    value: str | None = None,
-    owner: str | None = None,
-    include_marked: bool = False,
-    marked: Mapping[str, str] | None = None,
-    incidents: bool = True,
-) -> pd.DataFrame:
-    """Anomaly incidents (or events), largest absolute impact first.
-
-    One change seen on a microservice, its owner, its account and its AWS service is one
-    incident: by default only the event that represents it is returned (``incident_id`` equals
-    its ``anomaly_id``; ``also_seen`` names the broader series it also moved), so a list shows
-    each incident once. ``incidents=False`` returns every event (each grouped one with the
-    ``incident_id`` it belongs to). ``dimension`` (owner, microservice, service_code,
-    account_id) and ``value`` narrow them; ``owner`` keeps the events of an owner and of its
-    microservices. Events marked expected, planned or real (or whose incident is) are left out
-    unless ``include_marked``; ``marked`` (anomaly id -> verdict, from
-    ``costlens.anomalies.feedback.marked_anomalies``) adds marks made since the snapshot was
-    built. Columns: see ``docs/analytics.md``.
-    """
-    clauses, params = [], {}
-    if not include_marked and not marked:
-        clauses.append("feedback IS NULL")
-    if incidents:
-        clauses.append("incident_id = anomaly_id")
-    if dimension is not None:
-        clauses.append("dimension = $dimension")
-        params["dimension"] = dimension
-    if value is not None:
-        clauses.append("value = $value")
-        params["value"] = value
-    if owner is not None:
-        clauses.append("owner = $owner")
-        params["owner"] = owner
-    sql = (
-        f"SELECT {_ANOMALY_COLUMNS} FROM anomalies "  # noqa: S608
-        f"WHERE {' AND '.join(clauses) or 'TRUE'}"
-        f"{snap.order_by('abs(impact_cost) DESC, anomaly_id')}"
-    )
-    frame = snap.frame(sql, params)
-    if marked:
-        late = frame["anomaly_id"].map(marked)
-        late = late.where(late.notna(), frame["incident_id"].map(marked))
-        frame["feedback"] = late.where(late.notna(), frame["feedback"])
-    if not include_marked and marked:
-        frame = frame[frame["feedback"].isna()].reset_index(drop=True)
-    return frame
-
-
-def anomaly_root_cause(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
-    """Ranked contributions to one anomaly's change: ``rank``, ``dimension``, ``value``,
-    ``baseline_cost``, ``event_cost``, ``delta_cost`` and ``share`` of the total change."""
-    frame = snap.frame(
-        "SELECT rank, dimension, value, baseline_cost, event_cost, delta_cost, share "  # noqa: S608
-        f"FROM anomaly_root_causes WHERE anomaly_id = $id{snap.order_by('rank')}",
-        {"id": anomaly_id},
-    )
-    if (
-        frame.empty
-        and not snap.con.execute(
-            "SELECT 1 FROM anomalies WHERE anomaly_id = $id", {"id": anomaly_id}
-        ).fetchone()
-    ):
-        raise QueryError(
-            f"no anomaly {anomaly_id!r} in this snapshot",
-            fix="take an anomaly_id from queries.anomalies()",
-        )
-    return frame
-
-
-_ANOMALY_DAYS_SQL = """
-SELECT usage_date, actual_cost, expected_cost, anomalous FROM anomaly_days
-WHERE anomaly_id = $id"""
-_ANOMALY_DAYS_BEFORE_FLAGS_SQL = """
-SELECT usage_date, actual_cost, expected_cost, CAST(NULL AS BOOLEAN) AS anomalous
-FROM anomaly_days WHERE anomaly_id = $id"""
-
-
-def anomaly_days(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
-    """One anomaly's days, from three weeks before it to a week after its last anomalous day:
-    ``usage_date``, ``actual_cost`` (the scanned usage cost of its series that day: an exact
-    ``Decimal`` sum, not rounded), ``expected_cost`` (the detector's estimate in ``Decimal``
-    cents; None in its first two weeks) and ``anomalous`` (one of the event's anomalous days:
-    their ``actual_cost`` adds up to the event's). Empty for a snapshot built before these
-    were kept; ``anomalous`` is None in one built before it was."""
-    try:
-        return snap.frame(_ANOMALY_DAYS_SQL + snap.order_by("usage_date"), {"id": anomaly_id})
-    except duckdb.CatalogException:
-        return pd.DataFrame(
-            {"usage_date": [], "actual_cost": [], "expected_cost": [], "anomalous": []}
-        )
-    except duckdb.BinderException:
-        return snap.frame(
-            _ANOMALY_DAYS_BEFORE_FLAGS_SQL + " ORDER BY usage_date", {"id": anomaly_id}
-        )
 
 
 _FORECAST_COLUMNS = ("billing_period", "owner", "month_to_date", "projected", "lower", "upper")

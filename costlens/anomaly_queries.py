@@ -1,0 +1,120 @@
+"""The anomaly questions of ``costlens.queries``: incidents and events, their root causes and
+their days, read from the serving snapshot (see ``docs/analytics.md`` for the columns)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import duckdb
+import pandas as pd
+
+from costlens.errors import QueryError
+from costlens.snapshot_reader import Snapshot
+
+__all__ = ["anomalies", "anomaly_days", "anomaly_root_cause"]
+
+_ANOMALY_COLUMNS = (
+    "anomaly_id, dimension, value, owner, start_date, end_date, last_seen, ongoing, direction, "
+    "actual_cost, expected_cost, impact_cost, impact_percent, max_score, days, top_driver, "
+    "incident_id, also_seen, feedback"
+)
+
+
+def anomalies(
+    snap: Snapshot,
+    *,
+    dimension: str | None = None,
+    value: str | None = None,
+    owner: str | None = None,
+    include_marked: bool = False,
+    marked: Mapping[str, str] | None = None,
+    incidents: bool = True,
+) -> pd.DataFrame:
+    """Anomaly incidents (or events), largest absolute impact first.
+
+    One change seen on a microservice, its owner, its account and its AWS service is one
+    incident: by default only the event that represents it is returned (``incident_id`` equals
+    its ``anomaly_id``; ``also_seen`` names the broader series it also moved), so a list shows
+    each incident once. ``incidents=False`` returns every event (each grouped one with the
+    ``incident_id`` it belongs to). ``dimension`` (owner, microservice, service_code,
+    account_id) and ``value`` narrow them; ``owner`` keeps the events of an owner and of its
+    microservices. Events marked expected, planned or real (or whose incident is) are left out
+    unless ``include_marked``; ``marked`` (anomaly id -> verdict, from
+    ``costlens.anomalies.feedback.marked_anomalies``) adds marks made since the snapshot was
+    built. Columns: see ``docs/analytics.md``.
+    """
+    clauses, params = [], {}
+    if not include_marked and not marked:
+        clauses.append("feedback IS NULL")
+    if incidents:
+        clauses.append("incident_id = anomaly_id")
+    if dimension is not None:
+        clauses.append("dimension = $dimension")
+        params["dimension"] = dimension
+    if value is not None:
+        clauses.append("value = $value")
+        params["value"] = value
+    if owner is not None:
+        clauses.append("owner = $owner")
+        params["owner"] = owner
+    sql = (
+        f"SELECT {_ANOMALY_COLUMNS} FROM anomalies "  # noqa: S608
+        f"WHERE {' AND '.join(clauses) or 'TRUE'}"
+        f"{snap.order_by('abs(impact_cost) DESC, anomaly_id')}"
+    )
+    frame = snap.frame(sql, params)
+    if marked:
+        late = frame["anomaly_id"].map(marked)
+        late = late.where(late.notna(), frame["incident_id"].map(marked))
+        frame["feedback"] = late.where(late.notna(), frame["feedback"])
+    if not include_marked and marked:
+        frame = frame[frame["feedback"].isna()].reset_index(drop=True)
+    return frame
+
+
+def anomaly_root_cause(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
+    """Ranked contributions to one anomaly's change: ``rank``, ``dimension``, ``value``,
+    ``baseline_cost``, ``event_cost``, ``delta_cost`` and ``share`` of the total change."""
+    frame = snap.frame(
+        "SELECT rank, dimension, value, baseline_cost, event_cost, delta_cost, share "  # noqa: S608
+        f"FROM anomaly_root_causes WHERE anomaly_id = $id{snap.order_by('rank')}",
+        {"id": anomaly_id},
+    )
+    if (
+        frame.empty
+        and not snap.con.execute(
+            "SELECT 1 FROM anomalies WHERE anomaly_id = $id", {"id": anomaly_id}
+        ).fetchone()
+    ):
+        raise QueryError(
+            f"no anomaly {anomaly_id!r} in this snapshot",
+            fix="take an anomaly_id from queries.anomalies()",
+        )
+    return frame
+
+
+_ANOMALY_DAYS_SQL = """
+SELECT usage_date, actual_cost, expected_cost, anomalous FROM anomaly_days
+WHERE anomaly_id = $id"""
+_ANOMALY_DAYS_BEFORE_FLAGS_SQL = """
+SELECT usage_date, actual_cost, expected_cost, CAST(NULL AS BOOLEAN) AS anomalous
+FROM anomaly_days WHERE anomaly_id = $id"""
+
+
+def anomaly_days(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
+    """One anomaly's days, from three weeks before it to a week after its last anomalous day:
+    ``usage_date``, ``actual_cost`` (the scanned usage cost of its series that day: an exact
+    ``Decimal`` sum, not rounded), ``expected_cost`` (the detector's estimate in ``Decimal``
+    cents; None in its first two weeks) and ``anomalous`` (one of the event's anomalous days:
+    their ``actual_cost`` adds up to the event's). Empty for a snapshot built before these
+    were kept; ``anomalous`` is None in one built before it was."""
+    try:
+        return snap.frame(_ANOMALY_DAYS_SQL + snap.order_by("usage_date"), {"id": anomaly_id})
+    except duckdb.CatalogException:
+        return pd.DataFrame(
+            {"usage_date": [], "actual_cost": [], "expected_cost": [], "anomalous": []}
+        )
+    except duckdb.BinderException:
+        return snap.frame(
+            _ANOMALY_DAYS_BEFORE_FLAGS_SQL + " ORDER BY usage_date", {"id": anomaly_id}
+        )
