@@ -183,3 +183,25 @@ def test_a_rule_regex_that_looks_like_markup_is_quoted_as_written(
         f"costlens: error: {rules}:4: invalid regular expression '{regex}' (Invalid Input Error"
     ), err
     assert len(err.splitlines()) == 1
+
+
+def test_rules_check_sql_json_is_one_json_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --json the compiled SQL is the object's ``sql`` field, the same text --sql prints."""
+    import json
+
+    monkeypatch.setenv("COSTLENS_RULES", str(REPO / "data" / "rules.yaml"))
+    monkeypatch.setenv("COSTLENS_OWNERS", str(REPO / "data" / "owners.yaml"))
+    runner = CliRunner()
+    as_json = runner.invoke(app, ["rules", "check", "--sql", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.stdout)  # the whole output: nothing before or after
+    plain = runner.invoke(app, ["rules", "check", "--sql"])
+    assert plain.exit_code == 0, plain.output
+    summary, printed_sql = plain.stdout.split(f"version {document['version']}\n", 1)
+    assert summary.startswith("ok: ")
+    assert document["sql"] + "\n" == printed_sql
+    assert "allocations" in document["sql"] and document["rules"] > 0
+    without_sql = json.loads(runner.invoke(app, ["rules", "check", "--json"]).stdout)
+    assert "sql" not in without_sql and without_sql == {
+        k: v for k, v in document.items() if k != "sql"
+    }

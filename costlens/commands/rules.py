@@ -55,7 +55,9 @@ def check_command(
     ctx: typer.Context,
     rules: RulesOpt = None,
     owners: OwnersOpt = None,
-    sql: Annotated[bool, typer.Option("--sql", help="Print the compiled SQL.")] = False,
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the compiled SQL (with --json: its sql field).")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Validate rules.yaml and owners.yaml (every error with its file and line)."""
@@ -72,16 +74,17 @@ def check_command(
         "owners": len(rs.owners.owners),
         "microservices": len(rs.owners.microservices),
     }
+    compiled_sql = compile_attribution(rs).render() if sql else None
     if json_output:
-        emit_json(summary)
-    else:
-        console.print(
-            f"ok: {rs.path}: {summary['rules']} rules, {summary['splits']} splits, dimensions "
-            f"{', '.join(rs.all_dimensions())}; {rs.owners.path}: {summary['owners']} owners, "
-            f"{summary['microservices']} microservices; version {rs.version}"
-        )
-    if sql:
-        typer.echo(compile_attribution(rs).render())
+        emit_json(summary if compiled_sql is None else {**summary, "sql": compiled_sql})
+        return
+    console.print(
+        f"ok: {rs.path}: {summary['rules']} rules, {summary['splits']} splits, dimensions "
+        f"{', '.join(rs.all_dimensions())}; {rs.owners.path}: {summary['owners']} owners, "
+        f"{summary['microservices']} microservices; version {rs.version}"
+    )
+    if compiled_sql is not None:
+        typer.echo(compiled_sql)
 
 
 @rules_app.command("explain")
