@@ -205,3 +205,61 @@ def test_rules_check_sql_json_is_one_json_document(monkeypatch: pytest.MonkeyPat
     assert "sql" not in without_sql and without_sql == {
         k: v for k, v in document.items() if k != "sql"
     }
+
+
+@pytest.fixture
+def two_months(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A warehouse with line items in 2024-01 and 2024-03 (none in February)."""
+    from datetime import date
+
+    from attribution_fixtures import OWNERS_YAML, insert, line
+
+    from costlens.warehouse import open_warehouse
+
+    data_dir = tmp_path / "data"
+    (tmp_path / "rules.yaml").write_text(
+        'rules:\n  - name: app\n    match: {tag: app}\n    set: {microservice: "{tag:app}"}\n'
+    )
+    (tmp_path / "owners.yaml").write_text(OWNERS_YAML)
+    monkeypatch.setenv("COSTLENS_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("COSTLENS_RULES", str(tmp_path / "rules.yaml"))
+    monkeypatch.setenv("COSTLENS_OWNERS", str(tmp_path / "owners.yaml"))
+    with open_warehouse(data_dir) as wh:
+        insert(wh.con, [line("r-1", "1.10", period=date(2024, 1, 1))])
+        insert(wh.con, [line("r-2", "2.20", period=date(2024, 3, 1))])
+    return data_dir
+
+
+def test_attribute_a_period_without_line_items_is_an_error(
+    two_months: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped month used to 'attribute 0 period(s)' and exit 0."""
+    from costlens.warehouse import open_warehouse
+
+    status, out, err = run_main(["attribute", "--period", "2024-02"], monkeypatch, capsys)
+    assert (status, out) == (1, "")
+    assert err == (
+        "costlens: error: --period: no line items in billing period 2024-02. "
+        "Fix: use one of 2024-01, 2024-03\n"
+    )
+    with open_warehouse(two_months) as wh:  # refused before anything was written
+        tables = {r[0] for r in wh.con.execute("SHOW TABLES").fetchall()}
+    assert "allocations" not in tables
+    status, out, _ = run_main(["attribute", "--period", "2024-03", "--json"], monkeypatch, capsys)
+    assert status == 0 and '"2024-03-01"' in out
+
+
+def test_attribute_everything_on_an_empty_warehouse_is_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COSTLENS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COSTLENS_RULES", str(REPO / "data" / "rules.yaml"))
+    monkeypatch.setenv("COSTLENS_OWNERS", str(REPO / "data" / "owners.yaml"))
+    status, _, err = run_main(["attribute", "--json"], monkeypatch, capsys)
+    assert (status, err) == (0, "")
+    status, _, err = run_main(["attribute", "--period", "2024-01"], monkeypatch, capsys)
+    assert status == 1
+    assert err.startswith("costlens: error: --period: no line items in billing period 2024-01. ")
+    assert err.endswith(
+        "Fix: the warehouse has no line items yet: run `costlens sync` (or `costlens ingest`)\n"
+    )

@@ -165,6 +165,27 @@ def preview_command(
             console.print(f"  {d.value:<28} {d.current:>16.2f} -> {d.new:>16.2f}  ({d.delta:+.2f})")
 
 
+_LOADED_PERIODS = "SELECT DISTINCT billing_period FROM line_items ORDER BY billing_period"
+
+
+def _check_periods_loaded(con: Any, periods: list[date] | None) -> None:
+    """Refuse a ``--period`` without line items (a mistyped month would attribute nothing)."""
+    if not periods:
+        return
+    loaded = [row[0] for row in con.execute(_LOADED_PERIODS).fetchall()]
+    missing = [p for p in periods if p not in loaded]
+    if not missing:
+        return
+    names = ", ".join(f"{p:%Y-%m}" for p in missing)
+    raise RuleError(
+        f"no line items in billing period {names}",
+        where="--period",
+        fix="use one of " + ", ".join(f"{p:%Y-%m}" for p in loaded)
+        if loaded
+        else "the warehouse has no line items yet: run `costlens sync` (or `costlens ingest`)",
+    )
+
+
 def attribute_command(
     ctx: typer.Context,
     period: PeriodOpt = None,
@@ -180,6 +201,7 @@ def attribute_command(
     periods = _months(period)
     progress = terminal_progress() if not json_output else None
     with open_warehouse(cfg.data_dir) as wh:
+        _check_periods_loaded(wh.con, periods)
         ensure_state_database(cfg.state_database_url)  # before anything is rewritten
         if progress is not None:
             with progress.task("attribute", total=1) as task:
