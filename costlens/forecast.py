@@ -23,6 +23,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from costlens.errors import CostlensError
+from costlens.stats import median as _median
 
 __all__ = ["BudgetStatus", "MonthEndForecast", "budget_status", "forecast_month_end"]
 
@@ -51,16 +52,6 @@ class MonthEndForecast:
     """Interval for the month total at the requested probability."""
     days_elapsed: int
     days_remaining: int
-
-
-def _median(values: npt.NDArray[np.float64]) -> float:
-    """``np.median`` of a short 1-d array without its overhead (same value); NaN for none."""
-    n = values.size
-    if n == 0:
-        return math.nan
-    ordered = np.sort(values)
-    half = n // 2
-    return float(ordered[half]) if n % 2 else float(ordered[half - 1] + ordered[half]) / 2.0
 
 
 def _weekday_factors(

@@ -316,23 +316,34 @@ owners:
 """
 
 
-def test_forecasts_and_budgets_from_owners_yaml(tmp_path: Path) -> None:
+def _owners_snapshot(tmp_path: Path, allocations_sql: str) -> tuple[Path, int]:
+    """A snapshot of the allocations ``allocations_sql`` inserts, with ``_OWNERS``' budgets;
+    returns its data folder and the number of budgets the refresh wrote."""
     data_dir = tmp_path / "data"
     settings = _settings(data_dir)
     data_dir.mkdir()
     settings.owners.write_text(_OWNERS)
     with open_warehouse(data_dir) as wh:
         create_allocations(wh.con)
-        # A flat 100.0000000001/day for payments and 50/day for search, Mar 1 - Apr 10 2024.
-        wh.con.execute(
-            "INSERT INTO allocations SELECT d, date_trunc('month', d), 'p', 'a', 'AmazonEC2', "
-            "'r', 'u', '', 'Usage', 'Usage', 'OnDemand', o || '-api', o, 'direct', 'r', c, c, "
-            "c, c, 1 FROM (SELECT CAST(unnest(range(DATE '2024-03-01', DATE '2024-04-11', "
-            "INTERVAL 1 DAY)) AS DATE) AS d), (VALUES ('payments', 100.0000000001::DECIMAL(18,10)),"
-            " ('search', 50::DECIMAL(18,10))) v(o, c)"
-        )
-        report = refresh(wh, settings)
-    assert report.budgets == 3
+        wh.con.execute(allocations_sql)
+        return data_dir, refresh(wh, settings).budgets
+
+
+_MARCH_1_TO_APRIL_10 = (
+    "(SELECT CAST(unnest(range(DATE '2024-03-01', DATE '2024-04-11', INTERVAL 1 DAY)) AS DATE) d)"
+)
+
+
+def test_forecasts_and_budgets_from_owners_yaml(tmp_path: Path) -> None:
+    # A flat 100.0000000001/day for payments and 50/day for search, Mar 1 - Apr 10 2024.
+    data_dir, budgets = _owners_snapshot(
+        tmp_path,
+        "INSERT INTO allocations SELECT d, date_trunc('month', d), 'p', 'a', 'AmazonEC2', "
+        "'r', 'u', '', 'Usage', 'Usage', 'OnDemand', o || '-api', o, 'direct', 'r', c, c, "
+        f"c, c, 1 FROM {_MARCH_1_TO_APRIL_10}, (VALUES ('payments', "
+        "100.0000000001::DECIMAL(18,10)), ('search', 50::DECIMAL(18,10))) v(o, c)",
+    )
+    assert budgets == 3
     with q.open_snapshot(data_dir) as snap:
         fc = q.forecasts(snap).set_index("owner")
         # 10 days observed of 30: month to date exact, 20 flat days projected.
@@ -353,20 +364,13 @@ def test_forecasts_and_budgets_from_owners_yaml(tmp_path: Path) -> None:
 
 
 def test_forecasts_in_every_cost_type_budgets_in_the_budget_cost_type(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    settings = _settings(data_dir)
-    data_dir.mkdir()
-    settings.owners.write_text(_OWNERS)
-    with open_warehouse(data_dir) as wh:
-        create_allocations(wh.con)
-        # payments, Mar 1 - Apr 10 2024, per day: 100 unblended, 90.5 amortized, 80.25 net.
-        wh.con.execute(
-            "INSERT INTO allocations SELECT d, date_trunc('month', d), 'p', 'a', 'AmazonEC2', "
-            "'r', 'u', '', 'Usage', 'Usage', 'OnDemand', 'payments-api', 'payments', 'direct', "
-            "'r', 100, 90.5, 80.25, 120, 1 FROM (SELECT CAST(unnest(range(DATE '2024-03-01', "
-            "DATE '2024-04-11', INTERVAL 1 DAY)) AS DATE) AS d)"
-        )
-        refresh(wh, settings)
+    # payments, Mar 1 - Apr 10 2024, per day: 100 unblended, 90.5 amortized, 80.25 net.
+    data_dir, _ = _owners_snapshot(
+        tmp_path,
+        "INSERT INTO allocations SELECT d, date_trunc('month', d), 'p', 'a', 'AmazonEC2', "
+        "'r', 'u', '', 'Usage', 'Usage', 'OnDemand', 'payments-api', 'payments', 'direct', "
+        f"'r', 100, 90.5, 80.25, 120, 1 FROM {_MARCH_1_TO_APRIL_10}",
+    )
     with q.open_snapshot(data_dir) as snap:
         assert snap.info.anomaly_cost_type == "amortized"
         for cost_type, daily in (("unblended", "100"), ("amortized", "90.5"),

@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from costlens.errors import CostlensError
+from costlens.stats import median as _median
 
 __all__ = ["COLUMNS", "DetectorOptions", "DetectorState", "detect", "detect_from", "infer_period"]
 
@@ -153,16 +154,6 @@ def _check_regular(index: pd.DatetimeIndex) -> None:
 
 def _is_daily(index: pd.DatetimeIndex) -> bool:
     return len(index) >= 2 and _step(index) == pd.Timedelta(days=1)
-
-
-def _median(values: _FloatArray) -> float:
-    """Median of a small 1-d array (np.median's overhead dominates at this size)."""
-    n = values.size
-    if n == 0:
-        return math.nan
-    ordered = np.sort(values)
-    half = n // 2
-    return float(ordered[half]) if n % 2 else float(ordered[half - 1] + ordered[half]) / 2.0
 
 
 def _column_medians(rows: _FloatArray) -> _FloatArray:
