@@ -263,3 +263,69 @@ def test_attribute_everything_on_an_empty_warehouse_is_fine(
     assert err.endswith(
         "Fix: the warehouse has no line items yet: run `costlens sync` (or `costlens ingest`)\n"
     )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _healthy(port: int) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+            return bool(r.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.slow
+def test_sigterm_to_serve_stops_the_dashboard(tmp_path: Path) -> None:
+    """A supervisor's SIGTERM to ``costlens serve`` stops Streamlit and frees the port (it used
+    to kill only the wrapper, leaving Streamlit running under PID 1)."""
+    import contextlib
+    import signal
+    import time
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*COSTLENS, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, "COSTLENS_DATA_DIR": str(tmp_path / "data")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(port):
+            assert proc.poll() is None, "serve exited before the dashboard answered"
+            assert time.monotonic() < deadline, "the dashboard never answered"
+            time.sleep(0.2)
+        children = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        assert not _healthy(port)
+        assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []
+    finally:
+        for pid in [proc.pid, *children] if proc.poll() is None else children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()

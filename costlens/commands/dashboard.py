@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -49,8 +48,12 @@ def dashboard_env(cfg: Settings) -> dict[str, str]:
     return env
 
 
-def run_dashboard(cfg: Settings, *, host: str = "localhost", port: int = 8501) -> int:
-    """Start the dashboard in the foreground until interrupted; returns its exit code."""
+def run_dashboard(cfg: Settings, *, host: str = "localhost", port: int = 8501) -> NoReturn:
+    """Replace this process with the dashboard's Streamlit server; never returns.
+
+    ``exec``, not a child process: a supervisor's SIGTERM (or Ctrl+C) reaches the server itself,
+    which stops and frees the port, instead of leaving it running under PID 1.
+    """
     if not APP_FILE.is_file():
         raise CostlensError(
             "the dashboard's app.py is not installed",
@@ -59,10 +62,10 @@ def run_dashboard(cfg: Settings, *, host: str = "localhost", port: int = 8501) -
         )
     url = f"http://{host}:{port}"
     console.print(f"costlens dashboard on {url} (data: {cfg.data_dir}); Ctrl+C stops it")
-    try:
-        return subprocess.call(dashboard_command(cfg, host=host, port=port), env=dashboard_env(cfg))
-    except KeyboardInterrupt:
-        return 0
+    command = dashboard_command(cfg, host=host, port=port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(command[0], command, dashboard_env(cfg))
 
 
 def register(app: typer.Typer) -> None:
@@ -73,4 +76,4 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "localhost",
     ) -> None:
         """Run the dashboard on the current serving snapshot."""
-        raise typer.Exit(run_dashboard(settings(ctx), host=host, port=port))
+        run_dashboard(settings(ctx), host=host, port=port)

@@ -117,4 +117,4 @@ def register(app: typer.Typer) -> None:
                 f"{summary['refresh']['open_anomalies']} open anomalies"
             )
         if not no_serve:
-            raise typer.Exit(run_dashboard(cfg, port=port))
+            run_dashboard(cfg, port=port)
