@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
-__all__ = ["NullProgress", "Progress", "Task", "terminal_progress"]
+__all__ = ["NullProgress", "Progress", "Task", "format_amount", "terminal_progress"]
 
 
 class Task(Protocol):
@@ -52,8 +52,39 @@ class _LineTask:
             self._print()
 
     def _print(self, suffix: str = "") -> None:
-        of = f"/{self.total:g}" if self.total else ""
-        print(f"{self.description}: {self.done:g}{of}{suffix}", file=sys.stderr, flush=True)
+        print(
+            f"{self.description}: {format_amount(self.description, self.done, self.total)}{suffix}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+_MIB = 1024 * 1024
+
+
+def format_amount(description: str, done: float, total: float | None) -> str:
+    """How far a task is, for a log line: MiB for downloads, whole counts otherwise.
+
+    >>> format_amount("download cur/2024-03.parquet", 5_780_160, 5_780_160)
+    '5.5/5.5 MiB'
+    >>> format_amount("load", 1_300_000, None)
+    '1,300,000'
+    >>> format_amount("attribute", 0.5, 1)
+    '0.5/1'
+    """
+    if _is_download(description):
+        of = f"/{total / _MIB:.1f}" if total else ""
+        return f"{done / _MIB:.1f}{of} MiB"
+    of = f"/{_count(total)}" if total else ""
+    return f"{_count(done)}{of}"
+
+
+def _count(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def _is_download(description: str) -> bool:
+    return description.lower().startswith("download")
 
 
 class _LineProgress:
@@ -84,7 +115,7 @@ class _RichProgress:
 
     @contextmanager
     def task(self, description: str, total: float | None) -> Iterator[Task]:
-        unit = "bytes" if description.lower().startswith("download") else "count"
+        unit = "bytes" if _is_download(description) else "count"
         with self._progress(
             *self._columns, self._extra[unit], transient=False, redirect_stdout=False
         ) as progress:

@@ -329,3 +329,40 @@ def test_sigterm_to_serve_stops_the_dashboard(tmp_path: Path) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         proc.wait()
+
+
+@pytest.mark.slow
+def test_output_to_a_log_keeps_every_line_whole(tmp_path: Path) -> None:
+    """Piped (cron), the summaries are not hard-wrapped at 80 columns and the ingest lines keep
+    the whole source name (the table cut it to 's3://my-billi…')."""
+    from costlens.sample import generate_sample
+
+    exports = tmp_path / "a-rather-long-folder-name-for-the-billing-exports" / "of-the-company"
+    generate_sample(exports, format="cur2", months=1, seed=3, scale=0.002)
+    env = {"COSTLENS_DATA_DIR": str(tmp_path / "data")}
+    out = run("sync", str(exports), env=env)
+    assert out.returncode == 0, out.stderr
+    ingest_line, snapshot_line = out.stdout.splitlines()
+    assert ingest_line.startswith("ingest: 1 deliveries loaded; attribute: ")
+    assert ingest_line.endswith("unallocated")
+    assert snapshot_line.startswith(f"snapshot {tmp_path}/data/serving.duckdb: ")
+    assert " 10 budgets; built in " in snapshot_line and len(snapshot_line) > 120
+    again = run("ingest", str(exports), env=env)
+    assert again.returncode == 0, again.stderr
+    [line] = again.stdout.splitlines()
+    assert line.startswith(f"ingest: {exports} costlens-cur2 ")
+    assert line.endswith(", unchanged")
+
+
+def test_download_progress_in_a_log_reads_in_mib(capsys: pytest.CaptureFixture[str]) -> None:
+    from costlens.progress import terminal_progress
+
+    progress = terminal_progress()  # stderr is captured: not a terminal
+    with progress.task("download cur/part-0.parquet", total=5_780_160) as task:
+        task.advance(5_780_160)
+    with progress.task("load cur2 2024-03", total=1_300_000) as task:
+        task.advance(1_300_000)
+    assert capsys.readouterr().err == (
+        "download cur/part-0.parquet: 5.5/5.5 MiB done\n"
+        "load cur2 2024-03: 1,300,000/1,300,000 done\n"
+    )

@@ -15,9 +15,10 @@ from costlens.config import Settings, load_settings
 __all__ = ["State", "console", "emit_json", "err_console", "settings"]
 
 # Messages carry user text (paths, rule regexes such as "[a-z]+", "[[sources]]"): printed
-# verbatim, never read as Rich markup or emoji codes.
-console = Console(highlight=False, markup=False, emoji=False)
-err_console = Console(stderr=True, highlight=False, markup=False, emoji=False)
+# verbatim, never read as Rich markup or emoji codes. Soft wrap: a line is never broken by us
+# (a terminal wraps it on screen; a log from cron keeps it whole).
+console = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from costlens.commands._common import console, emit_json, settings
 from costlens.progress import terminal_progress
 
 if TYPE_CHECKING:
-    from ingest.model import IngestReport
+    from ingest.model import DeliveryResult, IngestReport
 
 __all__ = ["register"]
 
@@ -39,6 +39,13 @@ def _summary(report: IngestReport) -> Table:
     return table
 
 
+def _delivery_line(d: DeliveryResult) -> str:
+    return (
+        f"ingest: {d.source} {d.report} {d.billing_period:%Y-%m}: {d.rows:,} rows, "
+        f"unblended {d.totals['unblended_cost']:,.2f}, {d.status}"
+    )
+
+
 def ingest_command(
     ctx: typer.Context,
     target: Annotated[
@@ -61,7 +68,11 @@ def ingest_command(
     if not report.deliveries:
         console.print("nothing to ingest")
         return
-    console.print(_summary(report))
+    if console.is_terminal:
+        console.print(_summary(report))
+    else:  # a log: one whole line per delivery, never a cut source name
+        for d in report.deliveries:
+            console.print(_delivery_line(d))
 
 
 def register(app: typer.Typer) -> None:
