@@ -55,28 +55,41 @@ for _module in COMMAND_MODULES:
     _module.register(app)
 
 
+def _print_error(message: str) -> None:
+    err_console.print(Text.assemble(("costlens: error:", "bold red"), " ", message))
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    """Print a usage error (unknown option or command, bad value) as one line; its exit code."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed already (as typer does)
+        return exc.exit_code
+    ctx = getattr(exc, "ctx", None)
+    see = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
+    _print_error(f"{exc.format_message()}{see}")
+    return exc.exit_code
+
+
 def main() -> None:
     """Entry point of the ``costlens`` console script."""
     try:
-        app()
+        status = app(prog_name="costlens", standalone_mode=False)
     except CostlensError as exc:
         if _last_state.debug:
             raise
-        err_console.print(
-            Text.assemble(("costlens: error:", "bold red"), " ", str(exc)), soft_wrap=True
-        )
+        _print_error(str(exc))
         sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # click's usage errors (typer's vendored click)
+        sys.exit(_usage_error(exc))
     except OSError as exc:  # a safety net: the library turns the ones it expects into errors
         if _last_state.debug:
             raise
         where = f"{exc.filename}: " if exc.filename is not None else ""
-        err_console.print(
-            f"costlens: error: {where}{exc.strerror or exc}. Fix: check that this path exists and "
-            "is writable by this user (for the data folder: set data_dir or COSTLENS_DATA_DIR)",
-            highlight=False,
-            soft_wrap=True,
+        _print_error(
+            f"{where}{exc.strerror or exc}. Fix: check that this path exists and is writable by "
+            "this user (for the data folder: set data_dir or COSTLENS_DATA_DIR)"
         )
         sys.exit(1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         err_console.print("costlens: interrupted")
         sys.exit(130)
+    sys.exit(status if isinstance(status, int) else 0)

@@ -366,3 +366,39 @@ def test_download_progress_in_a_log_reads_in_mib(capsys: pytest.CaptureFixture[s
         "download cur/part-0.parquet: 5.5/5.5 MiB done\n"
         "load cur2 2024-03: 1,300,000/1,300,000 done\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["sync", "--jsn"],
+            "costlens: error: No such option: --jsn (Possible options: --json); "
+            "see `costlens sync --help`",
+        ),
+        (
+            ["refrsh"],
+            "costlens: error: No such command 'refrsh'. Did you mean 'refresh'?; "
+            "see `costlens --help`",
+        ),
+    ],
+)
+def test_a_usage_error_is_one_line_with_exit_2(
+    args: list[str],
+    line: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not typer's five-line boxed panel: the README promises one line."""
+    status, out, err = run_main(args, monkeypatch, capsys)
+    assert (status, out, err) == (2, "", line + "\n")
+
+
+def test_help_and_no_arguments_keep_their_exit_codes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run_main(["--help"], monkeypatch, capsys)
+    assert status == 0 and "Usage: costlens [OPTIONS] COMMAND" in out
+    status, out, err = run_main([], monkeypatch, capsys)
+    assert status == 2 and "Usage: costlens [OPTIONS] COMMAND" in out + err
+    assert "costlens: error" not in out + err
