@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         months: Annotated[int, typer.Option(help="Months of sample history.")] = 4,
         seed: Annotated[int, typer.Option(help="Sample seed.")] = 1,
         scale: Annotated[
-            float, typer.Option(help="Sample size; 1 ≈ 130k line items a month.")
+            float, typer.Option(help="Sample size; 1 ≈ 150k line items a month.")
         ] = 1.0,
         fresh: Annotated[bool, typer.Option("--fresh", help="Regenerate the sample.")] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,

@@ -33,7 +33,7 @@ def generate_sample_command(
     ] = "cur2",
     months: Annotated[int, typer.Option(help="Months of history.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed: same seed, same data.")] = 1,
-    scale: Annotated[float, typer.Option(help="1 ≈ 140k line items a month.")] = 1.0,
+    scale: Annotated[float, typer.Option(help="1 ≈ 150k line items a month.")] = 1.0,
     restate: Annotated[
         bool,
         typer.Option("--restate", help="Also write a later, restated delivery of the last month."),
