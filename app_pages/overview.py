@@ -60,7 +60,7 @@ with ui.page_errors():
             ui.money(projected),
             delta=ui.money(projected - budget_total) if comparable else None,
             delta_color="inverse",
-            delta_description="vs budget",
+            delta_description="vs budget" if comparable else None,
             border=True,
             help=(
                 f"Interval {ui.money(company.iloc[0]['lower'])} – "

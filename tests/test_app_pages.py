@@ -113,6 +113,8 @@ def test_overview_projects_the_month_end_in_the_chosen_cost_type(
         assert metrics["Projected month end"].value == dollars(mtd), cost_type
         # Budgets are tracked on amortized cost: only then is the projection compared with them.
         assert bool(metrics["Projected month end"].delta) == (cost_type == "amortized")
+        shown = app.get("metric")[1].proto.delta_description
+        assert shown == ("vs budget" if cost_type == "amortized" else ""), cost_type
 
 
 @pytest.mark.slow
