@@ -3,7 +3,7 @@
 A delivery's id is a hash of what identifies it (source, report, period, assembly id and each
 file's ETag or SHA-256), so the same delivery always gets the same id and re-ingesting it is a
 no-op. Exactly one row per source, report and period is ``current`` (and, as the loader keeps
-it, one per payer account and period); older ones are ``superseded``.
+it, no two current deliveries of a period hold the same usage account of the same payer); older ones are ``superseded``.
 """
 
 from __future__ import annotations

@@ -39,24 +39,31 @@ TOTALS_SQL = (
     + " FROM line_items WHERE delivery_id = $delivery_id"
 )
 SAME_BILL_SQL = """
-WITH new AS (SELECT DISTINCT payer_account_id FROM line_items WHERE delivery_id = $delivery_id),
+WITH new AS (
+  SELECT DISTINCT COALESCE(payer_account_id, '') AS payer, COALESCE(account_id, '') AS account
+  FROM line_items WHERE delivery_id = $delivery_id
+),
 other AS (
-  SELECT DISTINCT delivery_id, payer_account_id,
-         payer_account_id IN (SELECT * FROM new) AS shared
+  SELECT DISTINCT delivery_id, COALESCE(payer_account_id, '') AS payer,
+         COALESCE(account_id, '') AS account
   FROM line_items
   WHERE billing_period = $period AND delivery_id <> $delivery_id
     AND delivery_id IN (SELECT delivery_id FROM deliveries
                         WHERE status = 'current' AND billing_period = $period)
+),
+marked AS (
+  SELECT o.*, n.payer IS NOT NULL AS shared FROM other o LEFT JOIN new n USING (payer, account)
 )
-SELECT o.delivery_id, d.source, d.report,
-       list_sort(list(o.payer_account_id) FILTER (WHERE o.shared)),
-       list_sort(list(o.payer_account_id) FILTER (WHERE NOT o.shared))
-FROM other o JOIN deliveries d USING (delivery_id)
-GROUP BY ALL HAVING bool_or(o.shared)
+SELECT m.delivery_id, d.source, d.report,
+       list_sort(list([m.account, m.payer]) FILTER (WHERE m.shared)),
+       list_sort(list([m.account, m.payer]) FILTER (WHERE NOT m.shared))
+FROM marked m JOIN deliveries d USING (delivery_id)
+GROUP BY ALL HAVING bool_or(m.shared)
 ORDER BY 1
 """
-"""Other current deliveries of the period holding the new delivery's payer accounts: the same
-bill loaded through another source or report. (Their payer accounts in it, and outside it.)"""
+"""Other current deliveries of the period holding usage accounts of the same payer accounts as
+the new one: the same bill loaded through another source or report. (Their accounts in the new
+delivery, and outside it, as [account, payer].)"""
 OTHER_PERIOD_SQL = """
 SELECT count(*), min(billing_period), max(billing_period) FROM line_items
 WHERE delivery_id = $delivery_id AND billing_period IS DISTINCT FROM $period
@@ -256,24 +263,31 @@ def load_period(
     return int(rows), totals, bool(same_bill)
 
 
+def _accounts(pairs: list[list[str]], limit: int = 5) -> str:
+    """``111 (payer 999), 222 (payer 999) and 3 more``."""
+    shown = [f"{account or '(none)'} (payer {payer or '(none)'})" for account, payer in pairs]
+    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more
+
+
 def _same_bill(
     con: duckdb.DuckDBPyConnection, files: list[PreparedFile], delivery_id: str, period: date
 ) -> list[str]:
-    """The current deliveries of ``period`` from another source or report that hold the new
-    delivery's payer accounts: the same bill, which it replaces (one current delivery per payer
-    account and period, or the bill would count twice). One that also holds other payer
-    accounts cannot be replaced by a part of it, and is refused."""
+    """The current deliveries of ``period`` from another source or report whose usage accounts
+    (of the same payer accounts) the new delivery holds: the same bill, which it replaces, or it
+    would count twice. Bills of other accounts of the same payer (member-account exports, billing
+    groups) are left alone. One that also holds accounts the new delivery lacks cannot be
+    replaced by a part of it, and is refused."""
     params = {"delivery_id": delivery_id, "period": period}
     found = con.execute(SAME_BILL_SQL, params).fetchall()
     for _, source, report, shared, others in found:
         if others:
             raise IngestError(
-                f"the delivery of {period:%Y-%m} holds payer account(s) {', '.join(shared)} "
+                f"the delivery of {period:%Y-%m} holds usage account(s) {_accounts(shared)} "
                 f"already loaded from report {report!r} of source {source!r}, which also holds "
-                f"payer account(s) {', '.join(others)}: loading both would count "
-                f"{', '.join(shared)} twice",
+                f"{_accounts(others)}: loading both would count the shared accounts twice",
                 where=", ".join(p.origin.key for p in files),
-                fix="load each payer account's bill through one source and report",
+                fix="load each account's bill through one source and report",
             )
     return [str(row[0]) for row in found]
 

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 __all__ = ["Delivery", "DeliveryResult", "ExportFile", "IngestReport", "Status"]
 
-Status = Literal["new", "unchanged", "replaced", "updating"]
+Status = Literal["new", "unchanged", "replaced", "updating", "duplicate"]
+"""``duplicate``: the same bill is current through another source or report (nothing loaded)."""
 
 
 @dataclass(frozen=True)

@@ -211,10 +211,18 @@ class _SourceRun:
     ) -> DeliveryResult | None:
         id_ = ledger.delivery_id(d.source, d.report, period, d.assembly_id, files)
         row = ledger.find(self.wh.con, id_)
-        if row is None or row.status != "current":
+        if row is None:
+            return None
+        if row.status == "current":
+            status: Status = "unchanged"
+        elif not ledger.current_ids(self.wh.con, d.source, d.report, period):
+            # Replaced by the same bill loaded through another source or report: loading it
+            # again would only swap the two back and forth on every run.
+            status = "duplicate"
+        else:
             return None
         return DeliveryResult(
-            d.source, d.report, period, row.format, id_, row.rows, row.totals, "unchanged"
+            d.source, d.report, period, row.format, id_, row.rows, row.totals, status
         )
 
     def _load(

@@ -125,9 +125,34 @@ def test_the_same_bill_through_two_sources_counts_once(tmp_path: Path, data_dir:
     report = ingest(Settings(data_dir=data_dir), str(second))
     assert [d.status for d in report.deliveries] == ["replaced"]
     assert _current(data_dir) == [(str(second), "cur2-copy", Decimal("3.00"))]  # A2 alone
-    # Loading the first again swaps back: still one bill.
+    # Running both again changes nothing (no swapping back and forth on every sync)...
+    again = [ingest(Settings(data_dir=data_dir), str(d)).deliveries for d in (first, second)]
+    assert [d.status for ds in again for d in ds] == ["duplicate", "unchanged"]
+    assert _current(data_dir) == [(str(second), "cur2-copy", Decimal("3.00"))]
+    # ...until the first source delivers anew: the newest delivery of the bill wins.
+    write_cur2_export(first, "cur2", NOV, A, "exec-2")
     ingest(Settings(data_dir=data_dir), str(first))
     assert _current(data_dir) == [(str(first), "cur2", Decimal("3.30"))]
+
+
+def test_the_same_bill_without_payer_ids_counts_once(tmp_path: Path, data_dir: Path) -> None:
+    for name in ("first", "second"):
+        write_cur2_export(tmp_path / name, "cur2", NOV, A, "exec-1", payer=None)
+        ingest(Settings(data_dir=data_dir), str(tmp_path / name))
+    assert _current(data_dir) == [(str(tmp_path / "second"), "cur2", Decimal("3.30"))]
+
+
+def test_member_account_bills_of_one_payer_are_both_current(tmp_path: Path, data_dir: Path) -> None:
+    """Member accounts (or billing groups) each export their own accounts, under one payer."""
+    write_cur2_export(tmp_path / "a", "cur2", NOV, A, "exec-1")
+    member = [Line(unblended_cost="20", account_id="222222222222")]
+    write_cur2_export(tmp_path / "b", "cur2", NOV, member, "exec-1")
+    for name in ("a", "b"):
+        ingest(Settings(data_dir=data_dir), str(tmp_path / name))
+    assert _current(data_dir) == [
+        (str(tmp_path / "a"), "cur2", Decimal("3.30")),
+        (str(tmp_path / "b"), "cur2", Decimal("20.00")),
+    ]
 
 
 def test_bills_of_two_payer_accounts_are_both_current(tmp_path: Path, data_dir: Path) -> None:
@@ -157,9 +182,9 @@ def test_part_of_a_loaded_bill_is_refused_and_changes_nothing(
     write_cur2_export(tmp_path / "part", "part", NOV, A, "exec-9", payer="111111111111")
     with pytest.raises(
         IngestError,
-        match=r"2024-11 holds payer account\(s\) 111111111111 already loaded from report 'cur2' "
-        r"of source '.*both', which also holds payer account\(s\) 222222222222: loading both "
-        r"would count 111111111111 twice\. Fix: load each payer",
+        match=r"2024-11 holds usage account\(s\) 111111111111 \(payer 111111111111\) already "
+        r"loaded from report 'cur2' of source '.*both', which also holds 111111111111 \(payer "
+        r"222222222222\): loading both would count the shared accounts twice\. Fix: load each",
     ):
         ingest(Settings(data_dir=data_dir), str(tmp_path / "part"))
     assert _state(data_dir) == before

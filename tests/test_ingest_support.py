@@ -48,13 +48,13 @@ def _month_end(period: date) -> date:
     return date(period.year + period.month // 12, period.month % 12 + 1, 1)
 
 
-def cur2_table(period: date, lines: list[Line], payer: str = "999999999999") -> pa.Table:
+def cur2_table(period: date, lines: list[Line], payer: str | None = "999999999999") -> pa.Table:
     """A CUR 2.0 Parquet table (costs as DOUBLE, tags and product as maps) of ``payer``."""
     start = datetime(period.year, period.month, 1)
     money = pa.float64()
     cols: dict[str, pa.Array] = {
         "bill_billing_period_start_date": pa.array([start] * len(lines), pa.timestamp("ms")),
-        "bill_payer_account_id": pa.array([payer] * len(lines)),
+        "bill_payer_account_id": pa.array([payer] * len(lines), pa.string()),
         "bill_invoice_id": pa.array([""] * len(lines)),
         "line_item_usage_account_id": pa.array([x.account_id for x in lines]),
         "line_item_usage_account_name": pa.array([f"acct-{x.account_id}" for x in lines]),
@@ -109,7 +109,7 @@ def write_cur2_export(
     *,
     bucket: str = "billing",
     prefix: str = "exports",
-    payer: str = "999999999999",
+    payer: str | None = "999999999999",
 ) -> list[Path]:
     """One CUR 2.0 delivery of ``period`` under ``root`` (= bucket root + prefix)."""
     part = f"BILLING_PERIOD={period:%Y-%m}"

@@ -160,7 +160,7 @@ def run_sync(
     progress = terminal_progress() if show_progress else None
     with sync_lock(cfg.data_dir):
         ingested = ingest(cfg, target, progress=progress)
-        changed = {d.billing_period for d in ingested.deliveries if d.status != "unchanged"}
+        changed = {d.billing_period for d in ingested.deliveries if d.status in ("new", "replaced")}
         attributed = _attribute(cfg, changed)
         refreshed = run_refresh(cfg, show_progress=show_progress)
     return {
