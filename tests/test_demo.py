@@ -48,3 +48,21 @@ def test_demo_no_serve_builds_everything(tmp_path: Path) -> None:
     second = json.loads(again.stdout)
     assert second["generated"] is None
     assert {d["status"] for d in second["ingest"]["deliveries"]} == {"unchanged"}
+
+
+def test_the_demo_dashboard_uses_the_demo_state_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anomaly marks made in the demo stay in the demo, whatever state_url costlens.toml names."""
+    from costlens.commands.dashboard import dashboard_env
+    from costlens.commands.demo import demo_settings
+    from costlens.config import load_settings
+
+    config = tmp_path / "costlens.toml"
+    config.write_text(f'state_url = "sqlite:///{tmp_path / "team-state.db"}"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COSTLENS_STATE_URL", raising=False)
+    env = dashboard_env(demo_settings(load_settings(config), tmp_path / "demo"))
+    assert env["COSTLENS_STATE_URL"] == f"sqlite:///{tmp_path / 'demo' / 'state.db'}"
+    monkeypatch.setattr("os.environ", env)
+    assert load_settings().state_database_url == env["COSTLENS_STATE_URL"]  # as Streamlit reads

@@ -43,6 +43,8 @@ def dashboard_env(cfg: Settings) -> dict[str, str]:
     env["COSTLENS_DATA_DIR"] = str(cfg.data_dir)
     env["COSTLENS_RULES"] = str(cfg.rules)
     env["COSTLENS_OWNERS"] = str(cfg.owners)
+    # The demo's own state database, not the one a costlens.toml may name (anomaly marks).
+    env["COSTLENS_STATE_URL"] = cfg.state_database_url
     if cfg.config_file is not None:
         env[CONFIG_ENV] = str(cfg.config_file)
     return env
