@@ -65,7 +65,7 @@ def _usage_error(exc: typer.TyperException) -> int:
         return exc.exit_code
     ctx = getattr(exc, "ctx", None)
     see = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
-    _print_error(f"{exc.format_message()}{see}")
+    _print_error(f"{exc.format_message().rstrip('.')}{see}")
     return exc.exit_code
 
 
@@ -83,11 +83,13 @@ def main() -> None:
     except OSError as exc:  # a safety net: the library turns the ones it expects into errors
         if _last_state.debug:
             raise
-        where = f"{exc.filename}: " if exc.filename is not None else ""
-        _print_error(
-            f"{where}{exc.strerror or exc}. Fix: check that this path exists and is writable by "
-            "this user (for the data folder: set data_dir or COSTLENS_DATA_DIR)"
-        )
+        if exc.filename is not None:
+            _print_error(
+                f"{exc.filename}: {exc.strerror or exc}. Fix: check that this path exists and is "
+                "writable by this user (for the data folder: set data_dir or COSTLENS_DATA_DIR)"
+            )
+        else:  # not about a file (a connection, a socket): say what it is, not a path fix
+            _print_error(f"{type(exc).__name__}: {exc}. Fix: run again with --debug for details")
         sys.exit(1)
     except (KeyboardInterrupt, typer.Abort):
         err_console.print("costlens: interrupted")

@@ -136,6 +136,24 @@ def test_any_other_os_error_is_one_line_too(a_file: Path) -> None:
     assert one_error_line(out).startswith(f"costlens: error: {a_file}/out: Not a directory. Fix: ")
 
 
+def test_an_os_error_about_no_file_gets_no_path_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused connection is not a data-folder problem: no advice about paths."""
+    import costlens.commands.analytics as analytics
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(analytics, "run_refresh", refused)
+    status, _, err = run_main(["refresh"], monkeypatch, capsys)
+    assert (status, err) == (
+        1,
+        "costlens: error: ConnectionRefusedError: [Errno 111] Connection refused. Fix: run "
+        "again with --debug for details\n",
+    )
+
+
 def run_main(
     args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, str, str]:
@@ -381,6 +399,7 @@ def test_download_progress_in_a_log_reads_in_mib(capsys: pytest.CaptureFixture[s
             "costlens: error: No such command 'refrsh'. Did you mean 'refresh'?; "
             "see `costlens --help`",
         ),
+        (["nosuch"], "costlens: error: No such command 'nosuch'; see `costlens --help`"),
     ],
 )
 def test_a_usage_error_is_one_line_with_exit_2(
