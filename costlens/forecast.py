@@ -95,6 +95,10 @@ def forecast_month_end(series: pd.Series, *, interval: float = 0.9) -> MonthEndF
         )
     if not 0 < interval < 1:
         raise CostlensError(f"interval {interval} is not a probability", fix="pass e.g. 0.9")
+    if series.index.has_duplicates:
+        raise CostlensError(
+            "the series repeats dates", fix="add up each day's cost: series.groupby(level=0).sum()"
+        )
     s = series.astype("float64")
     first, last = pd.Timestamp(s.index[0]), pd.Timestamp(s.index[-1])
     if not s.index.is_monotonic_increasing or len(s) != (last - first).days + 1:

@@ -113,6 +113,15 @@ def test_forecast_refuses_a_series_without_dates() -> None:
         forecast_month_end(pd.Series([1.0, 2.0]))
 
 
+def test_forecast_refuses_repeated_dates_and_fills_missing_days_with_zero() -> None:
+    repeated = pd.DatetimeIndex(["2024-11-01", "2024-11-01", "2024-11-03"])
+    with pytest.raises(CostlensError, match=r"repeats dates.*groupby"):
+        forecast_month_end(pd.Series([100.0, 100.0, 100.0], index=repeated))
+    gappy = pd.Series(100.0, index=pd.DatetimeIndex(["2024-11-01", "2024-11-03"]))
+    f = forecast_month_end(gappy)  # 2 November cost nothing
+    assert (f.days_elapsed, f.actual_to_date, f.days_remaining) == (3, 200.0, 27)
+
+
 def test_spend_on_scattered_days_has_no_weekly_pattern() -> None:
     """An owner billed on a few scattered days: every weekday's median ratio is zero, so there is
     no weekly pattern to learn, and the projection stays finite (no divide-by-zero)."""
