@@ -177,9 +177,17 @@ def _describe(err: ValidationError, config: Path | None, environ: Mapping[str, s
     loc = tuple(first["loc"])
     key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
     env = _env_name(tuple(p for p in loc if isinstance(p, str)))
+    nested = sorted(name for name in environ if name.upper().startswith(env + "__"))
     where = f"environment variable {env}" if env in environ else f"{config or 'settings'}: {key}"
     given = first.get("input")
     message = first["msg"]
+    if nested and loc == ("sources",):
+        # COSTLENS_SOURCES__0__BUCKET: a list cannot be overridden item by item.
+        return ConfigError(
+            "[[sources]] cannot be set or changed by environment variables",
+            where=f"environment variable {nested[0]}",
+            fix="unset it and change the source in the configuration file",
+        )
     if first["type"] == "extra_forbidden":
         message = f"unknown key {key!r}"
         fix = "remove it or correct its spelling; valid keys are listed in the README"

@@ -110,3 +110,16 @@ def test_unknown_source_lists_known(tmp_path: Path) -> None:
     cfg = write(tmp_path / "c.toml", '[[sources]]\nname = "cur"\nkind = "local"\npath = "."\n')
     with pytest.raises(ConfigError, match="use one of: cur"):
         load_settings(cfg).source("focus")
+
+
+def test_a_sources_variable_is_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write(tmp_path / "c.toml", '[[sources]]\nname = "x"\nkind = "local"\npath = "e"\n')
+    monkeypatch.setenv("COSTLENS_SOURCES__0__BUCKET", "other")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert str(err.value) == (
+        "environment variable COSTLENS_SOURCES__0__BUCKET: [[sources]] cannot be set or changed "
+        "by environment variables. Fix: unset it and change the source in the configuration file"
+    )
