@@ -31,6 +31,7 @@ from typing import Any
 
 import duckdb
 
+from costlens.anomalies.carried_marks import carry_marks, published_events
 from costlens.anomalies.scan import scan_anomalies
 from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
@@ -195,9 +196,16 @@ def refresh(
                 finally:
                     if reused:
                         con.execute(f"DETACH {quote(PREVIOUS)}")
-                # An event grouped into an incident shares the incident's mark.
-                own, shared = (scan.events[c].map(marks) for c in ("anomaly_id", "incident_id"))
-                events = scan.events.assign(feedback=own.where(own.notna(), shared))
+                # A mark follows its event when a restatement moved its first day (new id); an
+                # event grouped into an incident shares the incident's mark.
+                marked_as = carry_marks(scan.events, published_events(published), marks)
+                own = marked_as.map(marks)
+                by_event = dict(zip(scan.events["anomaly_id"], own, strict=True))
+                shared = scan.events["incident_id"].map(by_event)
+                events = scan.events.assign(
+                    feedback=own.where(own.notna(), shared),
+                    marked_as=marked_as.where(marked_as != scan.events["anomaly_id"]),
+                )
                 insert_frame(
                     con,
                     "anomalies",

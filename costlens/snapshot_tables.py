@@ -54,7 +54,7 @@ CREATE TABLE snapshot.anomalies (
   start_date DATE, end_date DATE, last_seen DATE, ongoing BOOLEAN, direction VARCHAR,
   actual_cost DECIMAL(38,10), expected_cost DECIMAL(18,2), impact_cost DECIMAL(38,10),
   impact_percent DOUBLE, max_score DOUBLE, days INTEGER, top_driver VARCHAR, cost_type VARCHAR,
-  incident_id VARCHAR, also_seen VARCHAR, feedback VARCHAR
+  incident_id VARCHAR, also_seen VARCHAR, feedback VARCHAR, marked_as VARCHAR
 );
 CREATE TABLE snapshot.anomaly_root_causes (
   anomaly_id VARCHAR, rank INTEGER, dimension VARCHAR, value VARCHAR,

@@ -70,7 +70,7 @@ def _settings(data_dir: Path) -> Settings:
     )
 
 
-def _load(data_dir: Path, days: int) -> None:
+def _load(data_dir: Path, days: int, *, full: bool = False) -> None:
     with open_warehouse(data_dir) as wh:
         wh.con.execute("DROP TABLE IF EXISTS allocations")
         create_allocations(wh.con)
@@ -78,7 +78,7 @@ def _load(data_dir: Path, days: int) -> None:
         wh.con.register("incoming", frame)
         wh.con.execute("INSERT INTO allocations SELECT * FROM incoming")
         wh.con.unregister("incoming")
-        refresh(wh, _settings(data_dir))
+        refresh(wh, _settings(data_dir), full=full)
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +229,36 @@ def test_feedback_hides_an_event_and_its_id_is_stable_as_data_arrives(tmp_path: 
     assert unmark_anomaly(settings.state_database_url, spike_id) is True
     with pytest.raises(QueryError, match="use one of: expected, planned, real"):
         mark_anomaly(settings.state_database_url, spike_id, "fine")
+
+
+def test_a_mark_follows_its_event_when_a_restatement_moves_its_first_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event's id hashes its first day: restated data that moves it must not re-raise it."""
+    data_dir = tmp_path / "data"
+    _load(data_dir, 70)
+    state = _settings(data_dir).state_database_url
+    with q.open_snapshot(data_dir) as snap:
+        (old_id, first_day) = _events(snap, "shifted").iloc[0][["anomaly_id", "start_date"]]
+    assert first_day == START + dt.timedelta(days=SHIFT_DAY)
+    mark_anomaly(state, old_id, "expected", note="the new cluster", by="ana")
+
+    earlier = SHIFT_DAY - 1
+    monkeypatch.setattr(f"{__name__}.SHIFT_DAY", earlier)  # AWS restates: a day earlier
+    _load(data_dir, 70, full=True)
+    with q.open_snapshot(data_dir) as snap:
+        moved = _events(snap, "shifted").iloc[0]
+        assert moved["start_date"] == START + dt.timedelta(days=earlier)
+        assert (moved["anomaly_id"] != old_id, moved["feedback"]) == (True, "expected")
+        assert moved["anomaly_id"] not in set(q.anomalies(snap)["anomaly_id"])  # not raised again
+    _load(data_dir, 70, full=True)  # and again: the mark keeps following it
+    with q.open_snapshot(data_dir) as snap:
+        assert _events(snap, "shifted").iloc[0]["feedback"] == "expected"
+
+    assert unmark_anomaly(state, old_id) is True  # removing the original mark releases it
+    _load(data_dir, 70, full=True)
+    with q.open_snapshot(data_dir) as snap:
+        assert moved["anomaly_id"] in set(q.anomalies(snap)["anomaly_id"])
 
 
 def test_batched_sql_contributions_equal_the_pandas_root_cause(built: Path) -> None:
