@@ -3,8 +3,8 @@
 A delivery's id is a hash of what identifies it (source, report, period, assembly id and each
 file's ETag or SHA-256), so the same delivery always gets the same id and re-ingesting it is a
 no-op. Exactly one row per source, report and period is ``current``; older ones are
-``superseded``. (The loader also keeps any two current deliveries of a period from holding the
-same usage account of the same payer.)
+``superseded``. (The loader also refuses a second current delivery of a period holding the same
+usage account, unless asked to replace the first.)
 """
 
 from __future__ import annotations

@@ -40,19 +40,23 @@ TOTALS_SQL = (
 )
 SAME_BILL_SQL = """
 WITH new AS (
-  SELECT DISTINCT COALESCE(payer_account_id, '') AS payer, COALESCE(account_id, '') AS account
-  FROM line_items WHERE delivery_id = $delivery_id
+  SELECT DISTINCT COALESCE(payer_account_id, '') AS payer, account_id AS account
+  FROM line_items WHERE delivery_id = $delivery_id AND COALESCE(account_id, '') <> ''
 ),
 other AS (
-  SELECT DISTINCT delivery_id, COALESCE(payer_account_id, '') AS payer,
-         COALESCE(account_id, '') AS account
+  SELECT DISTINCT delivery_id, COALESCE(payer_account_id, '') AS payer, account_id AS account
   FROM line_items
   WHERE billing_period = $period AND delivery_id <> $delivery_id
+    AND COALESCE(account_id, '') <> ''
     AND delivery_id IN (SELECT delivery_id FROM deliveries
                         WHERE status = 'current' AND billing_period = $period)
 ),
 marked AS (
-  SELECT o.*, n.payer IS NOT NULL AS shared FROM other o LEFT JOIN new n USING (payer, account)
+  SELECT o.*, EXISTS (
+    SELECT 1 FROM new n
+    WHERE n.account = o.account AND (n.payer = o.payer OR n.payer = '' OR o.payer = '')
+  ) AS shared
+  FROM other o
 )
 SELECT m.delivery_id, d.source, d.report,
        list_sort(list([m.account, m.payer]) FILTER (WHERE m.shared)),
@@ -61,9 +65,10 @@ FROM marked m JOIN deliveries d USING (delivery_id)
 GROUP BY ALL HAVING bool_or(m.shared)
 ORDER BY 1
 """
-"""Other current deliveries of the period holding usage accounts of the same payer accounts as
-the new one: the same bill loaded through another source or report. (Their accounts in the new
-delivery, and outside it, as [account, payer].)"""
+"""Other current deliveries of the period holding usage accounts the new one holds (of the same
+payer, or where either lacks a payer id): the same bill loaded through another source or report.
+(Their accounts in the new delivery, and outside it, as [account, payer].) Lines without a usage
+account (a payer-level tax line) identify no bill and are left out."""
 OTHER_PERIOD_SQL = """
 SELECT count(*), min(billing_period), max(billing_period) FROM line_items
 WHERE delivery_id = $delivery_id AND billing_period IS DISTINCT FROM $period
@@ -209,6 +214,7 @@ def load_period(
     period: date,
     assembly_id: str | None,
     filter_period: bool,
+    replace_same_bill: bool = False,
 ) -> tuple[int, dict[str, Decimal], bool]:
     """Replace ``report``'s ``period`` of ``source`` with the lines of ``files``, atomically.
 
@@ -233,7 +239,7 @@ def load_period(
             con.execute(insert, params)
             checkpoint("after-insert")
             _refuse_other_periods(con, files, delivery_id, period)
-            same_bill = _same_bill(con, files, delivery_id, period)
+            same_bill = _same_bill(con, files, delivery_id, period, replace=replace_same_bill)
             if same_bill:
                 con.execute(DELETE_LINES_SQL, {"ids": same_bill})
             register_line_keys(con, delivery_id)
@@ -271,23 +277,39 @@ def _accounts(pairs: list[list[str]], limit: int = 5) -> str:
 
 
 def _same_bill(
-    con: duckdb.DuckDBPyConnection, files: list[PreparedFile], delivery_id: str, period: date
+    con: duckdb.DuckDBPyConnection,
+    files: list[PreparedFile],
+    delivery_id: str,
+    period: date,
+    *,
+    replace: bool,
 ) -> list[str]:
-    """The current deliveries of ``period`` from another source or report whose usage accounts
-    (of the same payer accounts) the new delivery holds: the same bill, which it replaces, or it
-    would count twice. Bills of other accounts of the same payer (member-account exports, billing
-    groups) are left alone. One that also holds accounts the new delivery lacks cannot be
-    replaced by a part of it, and is refused."""
+    """The current deliveries of ``period`` from another source or report that hold usage
+    accounts the new delivery holds: the same bill, which would count twice. Refused, unless
+    ``replace`` (a new export of that bill): then they are returned, to be replaced. One that
+    also holds accounts the new delivery lacks cannot be replaced by a part of it: refused."""
     params = {"delivery_id": delivery_id, "period": period}
     found = con.execute(SAME_BILL_SQL, params).fetchall()
+    where = ", ".join(p.origin.key for p in files)
     for _, source, report, shared, others in found:
+        loaded = (
+            f"the delivery of {period:%Y-%m} holds usage account(s) {_accounts(shared)} already "
+            f"loaded from report {report!r} of source {source!r}"
+        )
         if others:
             raise IngestError(
-                f"the delivery of {period:%Y-%m} holds usage account(s) {_accounts(shared)} "
-                f"already loaded from report {report!r} of source {source!r}, which also holds "
-                f"{_accounts(others)}: loading both would count the shared accounts twice",
-                where=", ".join(p.origin.key for p in files),
+                f"{loaded}, which also holds {_accounts(others)}: loading both would count the "
+                "shared accounts twice",
+                where=where,
                 fix="load each account's bill through one source and report",
+            )
+        if not replace:
+            raise IngestError(
+                f"{loaded}: loading both would count them twice",
+                where=where,
+                fix=f"if this is a second copy of that export, remove one of the two sources; if "
+                f"it is a new export of the same bill, run `costlens ingest <this> --replace` once "
+                f"to replace {source!r}, then remove that source from costlens.toml",
             )
     return [str(row[0]) for row in found]
 

@@ -10,8 +10,7 @@ from typing import Any, Literal
 
 __all__ = ["Delivery", "DeliveryResult", "ExportFile", "IngestReport", "Status"]
 
-Status = Literal["new", "unchanged", "replaced", "updating", "duplicate"]
-"""``duplicate``: the same bill is current through another source or report (nothing loaded)."""
+Status = Literal["new", "unchanged", "replaced", "updating"]
 
 
 @dataclass(frozen=True)

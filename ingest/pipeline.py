@@ -83,10 +83,14 @@ def ingest(
     *,
     progress: Progress | None = None,
     s3_client: object | None = None,
+    replace: bool = False,
 ) -> IngestReport:
     """Ingest every configured source, or ``target`` (a source name, path or ``s3://`` URL).
 
-    ``s3_client`` replaces the boto3 S3 client built from the standard configuration (tests).
+    A delivery holding usage accounts another source or report already loaded for the period
+    is refused (they would count twice), unless ``replace``: then it replaces that delivery (a
+    new export of the same bill). ``s3_client`` replaces the boto3 S3 client built from the
+    standard configuration (tests).
     Raises ``IngestError`` naming the file at fault; the warehouse keeps its previous data for
     the failing period.
     """
@@ -102,7 +106,9 @@ def ingest(
                 listing, store.read_bytes, source=src.name, export=src.export, where=store.label
             )
             updating = _updating_reports(wh.con, store, listing, progress)
-            run = _SourceRun(wh, store, src, settings.staging_dir / _slug(src.name), progress)
+            run = _SourceRun(
+                wh, store, src, settings.staging_dir / _slug(src.name), progress, replace=replace
+            )
             for delivery in deliveries:
                 if delivery.report in updating:
                     continue
@@ -153,10 +159,18 @@ class _SourceRun:
     """Processing of one source's deliveries."""
 
     def __init__(
-        self, wh: Warehouse, store: Store, src: SourceSettings, staging: Path, progress: Progress
+        self,
+        wh: Warehouse,
+        store: Store,
+        src: SourceSettings,
+        staging: Path,
+        progress: Progress,
+        *,
+        replace: bool = False,
     ) -> None:
         self.wh, self.store, self.src, self.progress = wh, store, src, progress
         self.unzip_root = staging / "unzipped"
+        self.replace = replace
 
     def process(self, delivery: Delivery) -> list[DeliveryResult]:
         if delivery.problem is not None:
@@ -211,18 +225,10 @@ class _SourceRun:
     ) -> DeliveryResult | None:
         id_ = ledger.delivery_id(d.source, d.report, period, d.assembly_id, files)
         row = ledger.find(self.wh.con, id_)
-        if row is None:
-            return None
-        if row.status == "current":
-            status: Status = "unchanged"
-        elif not ledger.current_ids(self.wh.con, d.source, d.report, period):
-            # Replaced by the same bill loaded through another source or report: loading it
-            # again would only swap the two back and forth on every run.
-            status = "duplicate"
-        else:
+        if row is None or row.status != "current":
             return None
         return DeliveryResult(
-            d.source, d.report, period, row.format, id_, row.rows, row.totals, status
+            d.source, d.report, period, row.format, id_, row.rows, row.totals, "unchanged"
         )
 
     def _load(
@@ -243,6 +249,7 @@ class _SourceRun:
                 period=period,
                 assembly_id=d.assembly_id,
                 filter_period=filter_period,
+                replace_same_bill=self.replace,
             )
             task.advance(len(prepared))
         status: Status = "replaced" if replaced or same_bill else "new"

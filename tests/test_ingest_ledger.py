@@ -115,31 +115,54 @@ def _current(data_dir: Path) -> list[tuple[object, ...]]:
         ).fetchall()
 
 
-def test_the_same_bill_through_two_sources_counts_once(tmp_path: Path, data_dir: Path) -> None:
-    """One current delivery per payer account and period: the same export loaded through a
-    second path (or source, or report) replaces the first instead of doubling every cost."""
+def test_the_same_bill_through_two_sources_is_refused_or_replaced_on_request(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """The same accounts loaded through a second path, source or report would count twice: the
+    second is refused and changes nothing, unless it is asked to replace the first."""
     first, second = tmp_path / "first", tmp_path / "second"
     write_cur2_export(first, "cur2", NOV, A, "exec-1")
     write_cur2_export(second, "cur2-copy", NOV, A2, "exec-1")
     ingest(Settings(data_dir=data_dir), str(first))
-    report = ingest(Settings(data_dir=data_dir), str(second))
+    before = _state(data_dir)
+    with pytest.raises(
+        IngestError,
+        match=r"holds usage account\(s\) 111111111111 \(payer 999999999999\) already loaded "
+        r"from report 'cur2' of source '.*first': loading both would count them twice\. Fix: .*"
+        r"--replace",
+    ):
+        ingest(Settings(data_dir=data_dir), str(second))
+    assert _state(data_dir) == before
+    report = ingest(Settings(data_dir=data_dir), str(second), replace=True)
     assert [d.status for d in report.deliveries] == ["replaced"]
     assert _current(data_dir) == [(str(second), "cur2-copy", Decimal("3.00"))]  # A2 alone
-    # Running both again changes nothing (no swapping back and forth on every sync)...
-    again = [ingest(Settings(data_dir=data_dir), str(d)).deliveries for d in (first, second)]
-    assert [d.status for ds in again for d in ds] == ["duplicate", "unchanged"]
-    assert _current(data_dir) == [(str(second), "cur2-copy", Decimal("3.00"))]
-    # ...until the first source delivers anew: the newest delivery of the bill wins.
-    write_cur2_export(first, "cur2", NOV, A, "exec-2")
-    ingest(Settings(data_dir=data_dir), str(first))
-    assert _current(data_dir) == [(str(first), "cur2", Decimal("3.30"))]
+    after = _state(data_dir)
+    with pytest.raises(IngestError, match="already loaded from report 'cur2-copy'"):
+        ingest(Settings(data_dir=data_dir), str(first))  # the old source, not removed: refused
+    assert _state(data_dir) == after
 
 
-def test_the_same_bill_without_payer_ids_counts_once(tmp_path: Path, data_dir: Path) -> None:
-    for name in ("first", "second"):
-        write_cur2_export(tmp_path / name, "cur2", NOV, A, "exec-1", payer=None)
+def test_the_same_accounts_with_and_without_a_payer_id_are_one_bill(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    write_cur2_export(tmp_path / "with", "cur2", NOV, A, "exec-1")
+    write_cur2_export(tmp_path / "without", "cur2", NOV, A, "exec-1", payer=None)
+    ingest(Settings(data_dir=data_dir), str(tmp_path / "with"))
+    with pytest.raises(IngestError, match="would count them twice"):
+        ingest(Settings(data_dir=data_dir), str(tmp_path / "without"))
+    assert _current(data_dir) == [(str(tmp_path / "with"), "cur2", Decimal("3.30"))]
+
+
+def test_lines_without_a_usage_account_identify_no_bill(tmp_path: Path, data_dir: Path) -> None:
+    """Two member accounts' exports, each with a payer-level tax line (no usage account)."""
+    for name, account in (("a", "111111111111"), ("b", "222222222222")):
+        lines = [Line(unblended_cost="10", account_id=account), Line("Tax", "1", account_id="")]
+        write_cur2_export(tmp_path / name, "cur2", NOV, lines, "exec-1")
         ingest(Settings(data_dir=data_dir), str(tmp_path / name))
-    assert _current(data_dir) == [(str(tmp_path / "second"), "cur2", Decimal("3.30"))]
+    assert _current(data_dir) == [
+        (str(tmp_path / "a"), "cur2", Decimal("11.00")),
+        (str(tmp_path / "b"), "cur2", Decimal("11.00")),
+    ]
 
 
 def test_member_account_bills_of_one_payer_are_both_current(tmp_path: Path, data_dir: Path) -> None:

@@ -57,11 +57,19 @@ def ingest_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Let these deliveries replace another source's or report's deliveries of the "
+            "same usage accounts (a new export of the same bill), instead of refusing them.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest CUR 2.0, legacy CUR (CSV/Parquet) or FOCUS exports; unchanged ones are skipped."""
     from ingest import ingest
 
-    report = ingest(settings(ctx), target, progress=terminal_progress())
+    report = ingest(settings(ctx), target, progress=terminal_progress(), replace=replace)
     if as_json:
         emit_json(report.as_dict())
         return
