@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -32,6 +34,11 @@ __all__ = ["MailSettings", "Settings", "SourceSettings", "load_settings"]
 ENV_PREFIX = "COSTLENS_"
 CONFIG_ENV = "COSTLENS_CONFIG"
 DEFAULT_CONFIG = "costlens.toml"
+
+_SOURCES_EXAMPLE = (
+    f"""{ENV_PREFIX}SOURCES='[{{"name": "cur", "kind": "local", "path": "exports"}}]'"""
+)
+_FIELD_IN_ERROR = re.compile(r'field "(\w+)"')
 
 _toml_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("toml", default=None)
 
@@ -184,9 +191,10 @@ def _describe(err: ValidationError, config: Path | None, environ: Mapping[str, s
     if nested and loc == ("sources",):
         # COSTLENS_SOURCES__0__BUCKET: a list cannot be overridden item by item.
         return ConfigError(
-            "[[sources]] cannot be set or changed by environment variables",
+            "[[sources]] is a list: it cannot be changed item by item by environment variables",
             where=f"environment variable {nested[0]}",
-            fix="unset it and change the source in the configuration file",
+            fix=f"unset it; give the whole list as JSON in {ENV_PREFIX}SOURCES "
+            f"({_SOURCES_EXAMPLE}) or change [[sources]] in the configuration file",
         )
     if first["type"] == "extra_forbidden":
         message = f"unknown key {key!r}"
@@ -194,6 +202,20 @@ def _describe(err: ValidationError, config: Path | None, environ: Mapping[str, s
     else:
         fix = f"got {given!r}; give a value of the expected form"
     return ConfigError(message, where=where, fix=fix)
+
+
+def _unparsable(err: SettingsError, environ: Mapping[str, str]) -> ConfigError:
+    """An environment variable whose value is not the JSON its field (a list or table) needs."""
+    found = _FIELD_IN_ERROR.search(str(err))
+    env = _env_name((found.group(1),)) if found else f"{ENV_PREFIX}..."
+    named = next((name for name in environ if name.upper() == env), env)
+    cause = f" ({err.__cause__})" if err.__cause__ is not None else ""
+    if env == f"{ENV_PREFIX}SOURCES":
+        fix = f"give the whole list as JSON, e.g. {_SOURCES_EXAMPLE}, or unset it and use "
+        fix += "[[sources]] in the configuration file"
+    else:
+        fix = f"give the whole table as JSON, or unset it and set one key as {env}__KEY"
+    return ConfigError(f"not valid JSON{cause}", where=f"environment variable {named}", fix=fix)
 
 
 def _absolute(settings: Settings, base: Path, from_cwd: set[str]) -> Settings:
@@ -236,6 +258,8 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         settings = Settings(**overrides, config_file=config)
     except ValidationError as exc:
         raise _describe(exc, config, env) from None
+    except SettingsError as exc:  # COSTLENS_SOURCES='notjson'
+        raise _unparsable(exc, env) from None
     finally:
         _toml_file.reset(token)
     given = {name.upper() for name in env}

@@ -120,6 +120,57 @@ def test_a_sources_variable_is_refused_naming_the_variable(
     with pytest.raises(ConfigError) as err:
         load_settings(cfg)
     assert str(err.value) == (
-        "environment variable COSTLENS_SOURCES__0__BUCKET: [[sources]] cannot be set or changed "
-        "by environment variables. Fix: unset it and change the source in the configuration file"
+        "environment variable COSTLENS_SOURCES__0__BUCKET: [[sources]] is a list: it cannot be "
+        "changed item by item by environment variables. Fix: unset it; give the whole list as "
+        """JSON in COSTLENS_SOURCES (COSTLENS_SOURCES='[{"name": "cur", "kind": "local", """
+        """"path": "exports"}]') or change [[sources]] in the configuration file"""
     )
+
+
+def test_the_whole_sources_list_as_json_replaces_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the refusal above advises works: the list given whole in COSTLENS_SOURCES."""
+    cfg = write(tmp_path / "c.toml", '[[sources]]\nname = "x"\nkind = "local"\npath = "e"\n')
+    monkeypatch.setenv(
+        "COSTLENS_SOURCES", '[{"name": "y", "kind": "s3", "bucket": "b", "prefix": "cur/"}]'
+    )
+    s = load_settings(cfg)
+    assert [(src.name, src.kind, src.bucket, src.prefix) for src in s.sources] == [
+        ("y", "s3", "b", "cur/")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "cause"),
+    [
+        ("notjson", "Expecting value: line 1 column 1 (char 0)"),
+        ('[{"name":', "Expecting value: line 1 column 10 (char 9)"),
+    ],
+)
+def test_a_sources_variable_that_is_not_json_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, cause: str
+) -> None:
+    cfg = write(tmp_path / "c.toml", '[[sources]]\nname = "x"\nkind = "local"\npath = "e"\n')
+    monkeypatch.setenv("COSTLENS_SOURCES", value)
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert str(err.value) == (
+        f"environment variable COSTLENS_SOURCES: not valid JSON ({cause}). Fix: give the whole "
+        """list as JSON, e.g. COSTLENS_SOURCES='[{"name": "cur", "kind": "local", "path": """
+        """"exports"}]', or unset it and use [[sources]] in the configuration file"""
+    )
+
+
+def test_a_mail_variable_that_is_not_json_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COSTLENS_MAIL", "smtp.example.com")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert err.value.where == "environment variable COSTLENS_MAIL"
+    assert str(err.value).endswith("Fix: give the whole table as JSON, or unset it and set one "
+                                   "key as COSTLENS_MAIL__KEY")  # fmt: skip
+    monkeypatch.setenv("COSTLENS_MAIL", '{"host": "smtp.example.com", "port": 25}')
+    assert (load_settings().mail.host, load_settings().mail.port) == ("smtp.example.com", 25)
