@@ -28,13 +28,21 @@ def test_periods_to_attribute(data_dir: Path) -> None:
         con = wh.con
         con.execute("INSERT INTO line_items (billing_period) VALUES (?), (?)", [JAN, FEB])
         assert periods_to_attribute(con, "v1", set()) is None  # no allocations yet
-        con.execute("CREATE TABLE allocations (billing_period DATE, rule_version VARCHAR)")
-        con.execute("INSERT INTO allocations VALUES (?, 'v1')", [JAN])
+        con.execute(
+            "CREATE TABLE allocations (billing_period DATE, rule_version VARCHAR, "
+            "unblended_cost DECIMAL(18,10), amortized_cost DECIMAL(18,10), "
+            "net_amortized_cost DECIMAL(18,10), list_cost DECIMAL(18,10))"
+        )
+        con.execute("INSERT INTO allocations VALUES (?, 'v1', NULL, NULL, NULL, NULL)", [JAN])
         assert periods_to_attribute(con, "v1", set()) == [FEB]  # loaded, never attributed
         assert periods_to_attribute(con, "v1", {JAN}) == [JAN, FEB]
-        con.execute("INSERT INTO allocations VALUES (?, 'v1')", [FEB])
+        con.execute("INSERT INTO allocations VALUES (?, 'v1', NULL, NULL, NULL, NULL)", [FEB])
         assert periods_to_attribute(con, "v1", set()) == []
         assert periods_to_attribute(con, "v2", set()) is None  # other rules: everything
+        # January was re-delivered, but the sync stopped before attributing it: it no longer
+        # sums to its line items, so the next sync attributes it even though nothing is new.
+        con.execute("UPDATE line_items SET amortized_cost = 5 WHERE billing_period = ?", [JAN])
+        assert periods_to_attribute(con, "v1", set()) == [JAN]
 
 
 def _costlens(env: dict[str, str], *args: str) -> dict[str, Any]:

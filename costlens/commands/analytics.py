@@ -24,6 +24,7 @@ from costlens.commands._common import console, emit_json, settings
 from costlens.config import Settings
 from costlens.errors import WarehouseBusyError, data_dir_error
 from costlens.progress import terminal_progress
+from costlens.schema import COST_COLUMNS
 
 __all__ = [
     "describe_attribution",
@@ -89,6 +90,15 @@ _ATTRIBUTED = """
 SELECT list(DISTINCT rule_version), list(DISTINCT billing_period) FROM allocations
 """
 _LOADED_PERIODS = "SELECT list(DISTINCT billing_period) FROM line_items"
+_SUMS = ", ".join(f"COALESCE(SUM({c}), 0) AS {c}" for c in COST_COLUMNS)
+_UNBALANCED = f"""
+WITH lines AS (SELECT billing_period, {_SUMS} FROM line_items GROUP BY 1),
+     allocated AS (SELECT billing_period, {_SUMS} FROM allocations GROUP BY 1)
+SELECT list(billing_period) FROM lines JOIN allocated USING (billing_period)
+WHERE {" OR ".join(f"lines.{c} <> allocated.{c}" for c in COST_COLUMNS)}
+"""  # noqa: S608 (fixed column names)
+"""Periods whose allocations no longer sum to their line items: loaded, but a sync stopped
+(killed, or failed) before attributing them."""
 
 
 def periods_to_attribute(
@@ -97,9 +107,10 @@ def periods_to_attribute(
     """The billing periods ``sync`` must (re-)attribute: ``None`` for all of them.
 
     All, when there are no allocations yet or they were made by other rules; otherwise only the
-    periods whose delivery changed in this run plus any loaded period not yet attributed (an
-    empty list when nothing changed). Shared splits are computed per period, so attributing a
-    period alone gives exactly what attributing everything gives for it.
+    periods whose delivery changed in this run, any loaded period not yet attributed and any
+    whose allocations no longer sum to its line items (a sync stopped between its ingest and its
+    attribution; an empty list when nothing changed). Shared splits are computed per period,
+    so attributing a period alone gives exactly what attributing everything gives for it.
     """
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'allocations'"
@@ -112,7 +123,9 @@ def periods_to_attribute(
         return None
     loaded_row = con.execute(_LOADED_PERIODS).fetchone()
     loaded = set(loaded_row[0] or []) if loaded_row else set()
-    return sorted(set(changed) | (loaded - set(attributed)))
+    unbalanced_row = con.execute(_UNBALANCED).fetchone()
+    unbalanced = set(unbalanced_row[0] or []) if unbalanced_row else set()
+    return sorted(set(changed) | (loaded - set(attributed)) | unbalanced)
 
 
 def _attribute(cfg: Settings, changed: Collection[date] | None = None) -> dict[str, Any]:
