@@ -39,9 +39,14 @@ def test_periods_to_attribute(data_dir: Path) -> None:
         con.execute("INSERT INTO allocations VALUES (?, 'v1', NULL, NULL, NULL, NULL)", [FEB])
         assert periods_to_attribute(con, "v1", set()) == []
         assert periods_to_attribute(con, "v2", set()) is None  # other rules: everything
-        # January was re-delivered, but the sync stopped before attributing it: it no longer
-        # sums to its line items, so the next sync attributes it even though nothing is new.
-        con.execute("UPDATE line_items SET amortized_cost = 5 WHERE billing_period = ?", [JAN])
+        # January was re-delivered, but the sync stopped before attributing it: its allocations
+        # no longer sum to its ledger totals, so the next sync attributes it though nothing is new.
+        con.execute(
+            "INSERT INTO deliveries (delivery_id, source, report, format, billing_period, "
+            "row_count, total_unblended_cost, total_amortized_cost, total_net_amortized_cost, "
+            "total_list_cost, status) VALUES ('d', 's', 'r', 'cur2', ?, 1, 0, 5, 0, 0, 'current')",
+            [JAN],
+        )
         assert periods_to_attribute(con, "v1", set()) == [JAN]
 
 

@@ -90,15 +90,19 @@ _ATTRIBUTED = """
 SELECT list(DISTINCT rule_version), list(DISTINCT billing_period) FROM allocations
 """
 _LOADED_PERIODS = "SELECT list(DISTINCT billing_period) FROM line_items"
-_SUMS = ", ".join(f"COALESCE(SUM({c}), 0) AS {c}" for c in COST_COLUMNS)
+_LEDGER_SUMS = ", ".join(f"SUM(total_{c}) AS {c}" for c in COST_COLUMNS)
+_ALLOCATED_SUMS = ", ".join(f"COALESCE(SUM({c}), 0) AS {c}" for c in COST_COLUMNS)
 _UNBALANCED = f"""
-WITH lines AS (SELECT billing_period, {_SUMS} FROM line_items GROUP BY 1),
-     allocated AS (SELECT billing_period, {_SUMS} FROM allocations GROUP BY 1)
-SELECT list(billing_period) FROM lines JOIN allocated USING (billing_period)
-WHERE {" OR ".join(f"lines.{c} <> allocated.{c}" for c in COST_COLUMNS)}
+WITH ledger AS (
+  SELECT billing_period, {_LEDGER_SUMS} FROM deliveries WHERE status = 'current' GROUP BY 1
+),
+allocated AS (SELECT billing_period, {_ALLOCATED_SUMS} FROM allocations GROUP BY 1)
+SELECT list(billing_period) FROM ledger JOIN allocated USING (billing_period)
+WHERE {" OR ".join(f"ledger.{c} <> allocated.{c}" for c in COST_COLUMNS)}
 """  # noqa: S608 (fixed column names)
-"""Periods whose allocations no longer sum to their line items: loaded, but a sync stopped
-(killed, or failed) before attributing them."""
+"""Periods whose allocations no longer sum to their current deliveries' ledger totals (the exact
+sums of their line items, so ``line_items`` is not scanned): loaded, but a sync stopped (killed,
+or failed) before attributing them."""
 
 
 def periods_to_attribute(
@@ -108,7 +112,7 @@ def periods_to_attribute(
 
     All, when there are no allocations yet or they were made by other rules; otherwise only the
     periods whose delivery changed in this run, any loaded period not yet attributed and any
-    whose allocations no longer sum to its line items (a sync stopped between its ingest and its
+    whose allocations no longer sum to its ledger totals (a sync stopped between its ingest and its
     attribution; an empty list when nothing changed). Shared splits are computed per period,
     so attributing a period alone gives exactly what attributing everything gives for it.
     """
