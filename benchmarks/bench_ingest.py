@@ -164,6 +164,7 @@ def main() -> int:
         # in a child, so this process stays small (a child's peak RSS starts at its parent's)
         generate = [sys.executable, "-m", "costlens", "generate-sample", str(tmp / "exports")]
         generate += ["--format", "cur2", "--months", "1", "--seed", "1", "--scale", f"{scale:.4f}"]
+        generate += ["--end-month", "2024-03"]
         subprocess.run(generate, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         have = _count_rows(tmp / "exports")
         [export_dir] = [p for p in (tmp / "exports").iterdir() if p.is_dir()]

@@ -15,6 +15,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from costlens import clock
 from costlens.errors import ConfigError
 
 __all__ = ["MailSettings", "Settings", "SourceSettings", "load_settings"]
@@ -109,6 +111,11 @@ class Settings(BaseSettings):
     sources: list[SourceSettings] = Field(default_factory=list, description="[[sources]].")
     mail: MailSettings = Field(default_factory=MailSettings, description="[mail].")
     config_file: Path | None = Field(None, description="The file these settings came from.")
+    today: date | None = Field(
+        None,
+        description="The date taken as today (YYYY-MM-DD): it sets the default last month of "
+        "`demo` and `generate-sample`. Unset: the machine's clock. Pin it for a reproducible demo.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -143,6 +150,10 @@ class Settings(BaseSettings):
     def state_database_url(self) -> str:
         """``state_url``, or a SQLite file ``<data_dir>/state.db``."""
         return self.state_url or f"sqlite:///{self.data_dir / 'state.db'}"
+
+    def current_date(self) -> date:
+        """``today`` when pinned, else the machine's date (``costlens.clock``)."""
+        return self.today or clock.wall_clock_today()
 
     def source(self, name: str) -> SourceSettings:
         """The configured source called ``name``."""

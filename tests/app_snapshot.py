@@ -24,6 +24,7 @@ if str(REPO) not in sys.path:  # app_pages is not an installed package
     sys.path.insert(0, str(REPO))
 
 SAMPLE_ARGS = ("--format", "cur2", "--months", "3", "--seed", "11", "--scale", "0.15")
+SAMPLE_ARGS += ("--end-month", "2025-06")
 """Scale 0.15: the injected spike ($900/day x scale) clears the detector's $100 gate, so the
 anomaly pages have an incident to show (at 0.05 nothing but billing events was anomalous)."""
 

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import WallClockReached
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO.parent / "shared" / "samples"
+PINNED_TODAY = "2025-07-16"
+"""The date every test runs on (``COSTLENS_TODAY``): no test depends on the machine's clock.
+Tests that generate sample data still name their months (``end_month``, ``--end-month``)."""
 
 
 @pytest.fixture
@@ -47,3 +51,19 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("COSTLENS_TODAY", PINNED_TODAY)
+
+
+@pytest.fixture(autouse=True)
+def _no_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reaching ``costlens.clock`` from a test is a failure: the test would pass or fail with the
+    calendar. Pin the date instead (``COSTLENS_TODAY``, ``end_month=``, ``--end-month``).
+    ``tests/test_clock.py`` checks statically that nothing reads the clock another way."""
+
+    def refuse() -> None:
+        raise WallClockReached(
+            "a test reached the wall clock (costlens.clock.wall_clock_today): pin the date "
+            "with COSTLENS_TODAY, end_month= or --end-month"
+        )
+
+    monkeypatch.setattr("costlens.clock.wall_clock_today", refuse)

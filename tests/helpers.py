@@ -42,3 +42,7 @@ def create_allocations(con: duckdb.DuckDBPyConnection, extra: tuple[str, ...] = 
     cols += [f'"{d}" VARCHAR' for d in (*extra, "allocation", "rule")]
     cols += [f'"{c}" {MONEY}' for c in COST_COLUMNS] + ['"usage_amount" DOUBLE']
     con.execute(f"CREATE TABLE allocations ({', '.join(cols)})")
+
+
+class WallClockReached(AssertionError):
+    """Code under test asked the machine for today's date (``conftest._no_wall_clock``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,7 +26,9 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("sample")
     # The demo's seed; at small scales a single untagged resource can weigh several percent.
-    generate_sample(root / "exports", format="cur2", months=2, seed=1, scale=0.3)
+    generate_sample(
+        root / "exports", format="cur2", months=2, seed=1, scale=0.3, end_month=date(2025, 4, 1)
+    )
     cfg = load_settings(None, data_dir=root / "data")
     ingest(cfg, str(root / "exports"))
     return root / "data"

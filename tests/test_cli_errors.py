@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -356,7 +357,9 @@ def test_output_to_a_log_keeps_every_line_whole(tmp_path: Path) -> None:
     from costlens.sample import generate_sample
 
     exports = tmp_path / "a-rather-long-folder-name-for-the-billing-exports" / "of-the-company"
-    generate_sample(exports, format="cur2", months=1, seed=3, scale=0.002)
+    generate_sample(
+        exports, format="cur2", months=1, seed=3, scale=0.002, end_month=date(2025, 2, 1)
+    )
     env = {"COSTLENS_DATA_DIR": str(tmp_path / "data")}
     out = run("sync", str(exports), env=env)
     assert out.returncode == 0, out.stderr

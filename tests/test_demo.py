@@ -48,6 +48,31 @@ def test_demo_no_serve_builds_everything(tmp_path: Path) -> None:
     second = json.loads(again.stdout)
     assert second["generated"] is None
     assert {d["status"] for d in second["ingest"]["deliveries"]} == {"unchanged"}
+    # COSTLENS_TODAY (conftest) is 2025-07-16: the default is the last complete month.
+    assert second["periods"] == ["2025-05-01", "2025-06-01"]
+
+    # A bad value changes nothing, even where it would make the demo anew.
+    for bad, message in (
+        (["--end-month", "2025-13"], "--end-month: not a month: '2025-13'"),
+        (["--months", "0"], "--months: 0 months of history"),
+    ):
+        out = subprocess.run([*cmd, *bad], capture_output=True, text=True, cwd=REPO, timeout=300)
+        assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+        assert out.stderr.startswith(f"costlens: error: {message}. Fix: "), out.stderr
+    assert (demo_dir / "warehouse.duckdb").is_file()
+
+    # Another calendar is a new demo, warehouse and all: no month of the old one is left.
+    other = [*cmd, "--end-month", "2024-02", "--json"]
+    moved = subprocess.run(other, capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert moved.returncode == 0, moved.stderr
+    third = json.loads(moved.stdout)
+    assert third["generated"] is not None and third["periods"] == ["2024-01-01", "2024-02-01"]
+    con = duckdb.connect(str(demo_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        periods = con.execute("SELECT DISTINCT billing_period FROM line_items ORDER BY 1")
+        assert [str(p) for (p,) in periods.fetchall()] == ["2024-01-01", "2024-02-01"]
+    finally:
+        con.close()
 
 
 def test_the_demo_dashboard_uses_the_demo_state_database(

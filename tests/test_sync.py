@@ -53,7 +53,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     proc = _costlens(
         out.parent / "unused",
         *("generate-sample", str(out), "--format", "cur2", "--months", "2", "--seed", "5"),
-        *("--scale", "0.02"),
+        *("--scale", "0.02", "--end-month", "2025-03"),
     )
     assert proc.returncode == 0, proc.stderr
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import typer
 from rich.console import Console
 
 from costlens.config import Settings, load_settings
+from costlens.errors import CostlensError
 
-__all__ = ["State", "console", "emit_json", "err_console", "settings"]
+__all__ = ["State", "console", "emit_json", "err_console", "parse_month", "settings"]
 
 # Messages carry user text (paths, rule regexes such as "[a-z]+", "[[sources]]"): printed
 # verbatim, never read as Rich markup or emoji codes. Soft wrap: a line is never broken by us
@@ -41,3 +43,13 @@ def settings(ctx: typer.Context) -> Settings:
 def emit_json(payload: Any) -> None:
     """Print ``payload`` as JSON on stdout (dates, decimals and paths as strings)."""
     typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+def parse_month(text: str, option: str, error: type[CostlensError] = CostlensError) -> date:
+    """``YYYY-MM`` as the first day of that month; ``error`` naming ``option`` otherwise."""
+    try:
+        return datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise error(
+            f"not a month: {text!r}", where=option, fix="write it as YYYY-MM, e.g. 2024-03"
+        ) from None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from costlens.commands._common import console, emit_json, settings
+from costlens.commands._common import console, emit_json, parse_month, settings
 from costlens.config import Settings
 from costlens.errors import RuleError
 from costlens.progress import terminal_progress
@@ -23,15 +23,7 @@ rules_app = typer.Typer(
 def _months(texts: list[str] | None) -> list[date] | None:
     if not texts:
         return None
-    out = []
-    for text in texts:
-        try:
-            out.append(datetime.strptime(text, "%Y-%m").date())
-        except ValueError:
-            raise RuleError(
-                f"not a month: {text!r}", where="--period", fix="write it as YYYY-MM, e.g. 2024-03"
-            ) from None
-    return out
+    return [parse_month(text, "--period", RuleError) for text in texts]
 
 
 def _load(cfg: Settings, rules: Path | None = None, owners: Path | None = None) -> Any:

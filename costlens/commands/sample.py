@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from costlens.commands._common import console, emit_json
+from costlens.commands._common import console, emit_json, parse_month, settings
 from costlens.errors import SampleError
 from costlens.progress import terminal_progress
 
 __all__ = ["register"]
 
 
-def _month(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m").date()
-    except ValueError:
-        raise SampleError(
-            f"not a month: {text!r}", where="--end-month", fix="write it as YYYY-MM, e.g. 2024-03"
-        ) from None
-
-
 def generate_sample_command(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Argument(help="Folder playing the S3 bucket root + prefix.")],
     format: Annotated[
         str, typer.Option("--format", "-f", help="cur2, cur1-csv, cur1-parquet or focus.")
@@ -41,14 +30,23 @@ def generate_sample_command(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Legacy CUR OVERWRITE layout (no assembly folders).")
     ] = False,
-    end_month: Annotated[
-        str | None, typer.Option("--end-month", help="Last month, YYYY-MM (default: last month).")
+    last_month: Annotated[
+        str | None,
+        typer.Option(
+            "--end-month",
+            help="Last month, YYYY-MM (default: the last complete month; COSTLENS_TODAY pins "
+            "today).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Generate a sample AWS billing export (CUR 2.0, legacy CUR CSV/Parquet or FOCUS 1.0)."""
-    from costlens.sample import generate_sample
+    from costlens.sample import generate_sample, last_complete_month
 
+    if last_month is None:
+        end = last_complete_month(settings(ctx).current_date())
+    else:
+        end = parse_month(last_month, "--end-month", SampleError)
     result = generate_sample(
         out,
         format=format,
@@ -57,7 +55,7 @@ def generate_sample_command(
         scale=scale,
         restate=restate,
         overwrite=overwrite,
-        end_month=_month(end_month),
+        end_month=end,
         progress=terminal_progress(),
     )
     if as_json:

@@ -12,6 +12,8 @@ from costlens.sample.generate import (
     SampleResult,
     generate_sample,
     last_complete_month,
+    sample_periods,
+    validate_sample_arguments,
 )
 
 __all__ = [
@@ -20,4 +22,6 @@ __all__ = [
     "SampleResult",
     "generate_sample",
     "last_complete_month",
+    "sample_periods",
+    "validate_sample_arguments",
 ]

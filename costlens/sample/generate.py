@@ -27,7 +27,16 @@ from costlens.sample.lines import PeriodPlan, _add_months, commitments_for, prep
 from costlens.sample.manifests import Delivery
 from costlens.sample.meters import build_meters, load_meters
 
-__all__ = ["DEFAULT_EXPORT_NAMES", "FORMATS", "ROWS_PER_FILE", "SampleResult", "generate_sample"]
+__all__ = [
+    "DEFAULT_EXPORT_NAMES",
+    "FORMATS",
+    "ROWS_PER_FILE",
+    "SampleResult",
+    "generate_sample",
+    "last_complete_month",
+    "sample_periods",
+    "validate_sample_arguments",
+]
 
 ROWS_PER_FILE = 1_000_000
 """Line items per data file, roughly (AWS splits large periods into several files too)."""
@@ -87,29 +96,41 @@ def last_complete_month(today: date) -> date:
     return _add_months(today.replace(day=1), -1)
 
 
+def sample_periods(end_month: date, months: int) -> list[date]:
+    """The ``months`` billing periods of a sample ending with ``end_month``'s, oldest first.
+
+    >>> [f"{p:%Y-%m}" for p in sample_periods(date(2026, 2, 14), 3)]
+    ['2025-12', '2026-01', '2026-02']
+    """
+    end = end_month.replace(day=1)
+    return [_add_months(end, i - months + 1) for i in range(months)]
+
+
 def generate_sample(
     out: Path,
     *,
     format: str,
+    end_month: date,
     months: int = 3,
     seed: int = 1,
     scale: float = 1.0,
     restate: bool = False,
-    end_month: date | None = None,
     overwrite: bool = False,
     export: str | None = None,
     progress: Progress = NullProgress(),  # noqa: B008 - stateless default
 ) -> SampleResult:
-    """Write ``months`` months of the sample company's bill, ending with ``end_month``, into
-    ``out`` in ``format`` (cur2, cur1-csv, cur1-parquet or focus), plus ``out/labels.json``.
+    """Write ``months`` months of the sample company's bill, ending with the month of
+    ``end_month``, into ``out`` in ``format`` (cur2, cur1-csv, cur1-parquet or focus), plus
+    ``out/labels.json``. The months are always given: the same arguments write the same bytes
+    on any day (the CLI defaults ``--end-month`` to ``last_complete_month`` of today).
 
     ``scale`` 1 is about 150k line items a month; ``restate`` adds a second, later delivery of
     the last month; ``overwrite`` selects the legacy CUR OVERWRITE layout.
     """
     started = time.perf_counter()
-    _validate(format, months, scale, seed)
-    end = end_month.replace(day=1) if end_month else last_complete_month(date.today())
-    periods = [_add_months(end, i - months + 1) for i in range(months)]
+    validate_sample_arguments(format, months, scale, seed)
+    periods = sample_periods(end_month, months)
+    end = periods[-1]
     history_start = datetime.combine(periods[0], datetime.min.time())
     history_end = datetime.combine(_add_months(end, 1), datetime.min.time())
     last_month = datetime.combine(end, datetime.min.time())
@@ -175,7 +196,8 @@ def generate_sample(
     )
 
 
-def _validate(format: str, months: int, scale: float, seed: int) -> None:
+def validate_sample_arguments(format: str, months: int, scale: float, seed: int) -> None:
+    """Raise ``SampleError`` naming the option when ``generate_sample`` cannot make it."""
     if format not in FORMATS:
         raise SampleError(
             f"unknown format {format!r}",
