@@ -1,7 +1,8 @@
 """Run every benchmark script in this folder (``make bench``), one after another.
 
-Each ``bench_*.py`` and ``*_eval.py`` generates its own data at scale and prints its figures next
-to a baseline measured in the same run. Extra arguments are passed to every script.
+Each ``bench_*.py``, ``*_eval.py`` and ``*_sweep.py`` generates its own data at scale and prints
+its figures next to a baseline measured in the same run. Extra arguments are passed to every
+script.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    scripts = sorted(HERE.glob("bench_*.py")) + sorted(HERE.glob("*_eval.py"))
+    scripts = [*sorted(HERE.glob("bench_*.py")), *sorted(HERE.glob("*_eval.py"))]
+    scripts += sorted(HERE.glob("*_sweep.py"))
     failed = []
     for script in scripts:
         print(f"\n=== {script.name} ===", flush=True)
