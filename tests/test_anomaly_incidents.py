@@ -6,7 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
-from costlens.anomalies.incidents import MIN_SHARE, SLACK_DAYS, group_incidents
+from costlens.anomalies.incidents import LEAD_DAYS, MIN_SHARE, SLACK_DAYS, group_incidents
 
 DAY = dt.date(2026, 10, 8)
 
@@ -26,8 +26,11 @@ def _causes(*rows: tuple[str, str, float]) -> pd.DataFrame:
     )
 
 
-def _incidents(events: pd.DataFrame, causes: pd.DataFrame) -> dict[str, str]:
-    out = group_incidents(events, causes)
+def _incidents(
+    events: pd.DataFrame, causes: pd.DataFrame, held: dict[str, int] | None = None
+) -> dict[str, str]:
+    until = {aid: DAY + dt.timedelta(days=d) for aid, d in (held or {}).items()}
+    out = group_incidents(events, causes, until)
     return dict(zip(out["anomaly_id"], out["incident_id"], strict=True))
 
 
@@ -73,3 +76,24 @@ def test_a_change_explained_by_two_microservice_incidents_joins_the_larger() -> 
         ("b", "reviews", 0.3), ("b", "sessions", 0.1), ("b", "other", 0.6),
     )  # fmt: skip
     assert _incidents(events, causes) == {"m1": "m1", "m2": "m2", "a": "m2", "b": "b"}
+
+
+def test_a_broader_event_after_a_microservice_event_joins_it_while_its_change_holds() -> None:
+    """A level shift or a ramp: the microservice's detector accepted the new level on day 5; the
+    account, where the change is a smaller part, crosses its gates on day 12."""
+    events = _events(("m", "microservice", "sessions", 0, 4),
+                     ("a", "account_id", "2109", 12, 14))  # fmt: skip
+    causes = _causes(("a", "sessions", 0.7))
+    assert _incidents(events, causes, {"m": 30}) == {"m": "m", "a": "m"}
+    assert _incidents(events, causes, {"m": 6}) == {"m": "m", "a": "a"}  # a spike: over by then
+
+
+def test_a_broader_event_before_the_microservice_event_joins_it_within_the_lead() -> None:
+    """A slow drift clears the gates of a busier owner series before its own microservice's."""
+    events = _events(
+        ("m", "microservice", "orders", 0, 3),
+        ("o", "owner", "fulfillment", -10, -8),
+        ("far", "owner", "fulfillment", -LEAD_DAYS - SLACK_DAYS - 3, -LEAD_DAYS - 5),
+    )
+    causes = _causes(("o", "orders", 1.0), ("far", "orders", 1.0))
+    assert _incidents(events, causes) == {"m": "m", "o": "m", "far": "far"}

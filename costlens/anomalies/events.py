@@ -3,6 +3,8 @@
 Anomalous points separated by at most ``max_gap`` normal points belong to one event, so a level
 shift, a multi-day spike or a new-service ramp is a single event with its start, its end (None
 while it is ongoing), the actual and expected cost over its anomalous points and their difference.
+``effect_until`` tells how long the change an event saw lasted after its last anomalous point (the
+detector stops flagging a level shift once it accepts the new level; the cost stays moved).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["AnomalyEvent", "find_events"]
+__all__ = ["AnomalyEvent", "effect_until", "find_events"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +103,39 @@ def find_events(
             )
         )
     return events
+
+
+EFFECT_WINDOW = 7
+"""Points of the trailing mean ``effect_until`` follows (a week of daily data: weekends cancel)."""
+
+
+def effect_until(series: pd.Series, event: AnomalyEvent) -> pd.Timestamp:
+    """The last point at which ``event``'s change still holds: from its last anomalous point on,
+    while the mean of the last ``EFFECT_WINDOW`` points (none before the event's start) stays on
+    the event's side of the midpoint between its expected and its actual mean level. A spike
+    ends within a few points of its last anomalous one; a level shift, a ramp or a drift holds
+    to the end of the series.
+
+    >>> idx = pd.date_range("2024-01-01", periods=12)
+    >>> shift = pd.Series([10.0] * 4 + [50.0] * 8, index=idx)
+    >>> e = AnomalyEvent(idx[4], idx[5], idx[5], 100.0, 20.0, 1.0, 2)
+    >>> effect_until(shift, e).day
+    12
+    >>> spike = pd.Series([10.0] * 4 + [50.0] * 2 + [10.0] * 6, index=idx)
+    >>> effect_until(spike, e).day
+    8
+    """
+    if event.points == 0:
+        return event.last_seen
+    midpoint = (event.actual + event.expected) / (2.0 * event.points)
+    sign = 1.0 if event.impact >= 0 else -1.0
+    index = series.index
+    values = series.to_numpy(dtype=np.float64)
+    first = int(index.searchsorted(event.start))
+    held = int(index.searchsorted(event.last_seen))
+    for t in range(held + 1, len(values)):
+        window = values[max(first, t + 1 - EFFECT_WINDOW) : t + 1]
+        if sign * (float(window.mean()) - midpoint) < 0:
+            break
+        held = t
+    return pd.Timestamp(index[held])

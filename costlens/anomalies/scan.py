@@ -42,7 +42,7 @@ from costlens.anomalies.driver_ranking import (
     CauseRequest,
     rank_drivers,
 )
-from costlens.anomalies.events import AnomalyEvent, find_events
+from costlens.anomalies.events import AnomalyEvent, effect_until, find_events
 from costlens.anomalies.incidents import group_incidents
 from costlens.rollups import cost_column, quote
 
@@ -311,6 +311,7 @@ def _scan(
     for aid, *day_row in _previous(con, previous, _PREVIOUS_DAYS_SQL):
         old_days.setdefault(str(aid), []).append(tuple(day_row))
     day_rows: list[tuple[Any, ...]] = []  # anomaly id, dimension, value, day, expected, anomalous
+    held: dict[str, dt.date] = {}  # microservice event -> the last day its change held
     for (dimension, value), series in _series(frame, days).items():
         if float(np.abs(series.to_numpy()).max()) < min_impact:
             continue  # no day can move by min_impact dollars
@@ -339,6 +340,11 @@ def _scan(
                 )
         cache.append((dimension, value, key, _events_json(series_events), state_json))
         found.extend((dimension, value, e) for e in series_events)
+        if dimension == "microservice":
+            held.update(
+                (anomaly_id(dimension, value, e.start, cost_type), effect_until(series, e).date())
+                for e in series_events
+            )
     day_frame, actual_by_id = _exact_days(con, day_rows)
     old_causes: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
     for aid, cause_key, *cause in _previous(con, previous, _PREVIOUS_CAUSES_SQL):
@@ -402,7 +408,7 @@ def _scan(
         else _empty(ROOT_CAUSE_COLUMNS)
     )
     event_frame = (
-        group_incidents(pd.DataFrame(events, columns=list(EVENT_COLUMNS[:-2])), cause_frame)
+        group_incidents(pd.DataFrame(events, columns=list(EVENT_COLUMNS[:-2])), cause_frame, held)
         if events
         else _empty(EVENT_COLUMNS)
     )
