@@ -161,6 +161,43 @@ def test_slow_drift_is_found() -> None:
     assert all(121 <= h <= 175 for h in hits)
 
 
+def _storage_drift(days: int = 120, start: int = 90, seed: int = 3) -> pd.Series:
+    """A $15/day microservice (weekday-heavy requests, flat storage) whose storage then grows
+    linearly by $13 a day: $400 a day 30 days later, 28x where it began (the demo's drift)."""
+    s = daily(days, level=10.0, noise=0.01, weekend=0.5, seed=seed) + 5.0
+    return s + np.clip(np.arange(days) - start + 1, 0, None) * 13.0
+
+
+def test_a_drift_that_outgrows_its_series_is_reported_and_followed() -> None:
+    """Every step is under $100 and, once accepted, the drift's own slope passes for noise: the
+    rise from the level before the chain of adaptations is what is reported."""
+    s = _storage_drift()
+    hits = flagged(s)
+    assert hits and 90 < hits[0] <= 90 + 14, hits
+    assert all(h >= 90 for h in hits)
+    verdicts = detect(s)
+    assert verdicts["expected"].iloc[hits[0]] < 30.0  # the anchor: the level before the drift
+    events = find_events(s, verdicts)
+    assert events[-1].ongoing  # followed while it grows
+    assert len(events) <= 2
+
+
+def test_a_drift_that_settles_becomes_the_new_normal() -> None:
+    s = _storage_drift(170)
+    s.iloc[120:] = s.iloc[119]  # growth stops at $400 a day
+    hits = flagged(s)
+    # The last cycle stops being above the one before a cycle after the growth stops; the chain
+    # ends two cycles later.
+    assert hits and max(hits) <= 120 + 7 + 2 * 7, hits
+
+
+def test_small_silent_steps_that_stop_are_not_reported() -> None:
+    """An adaptation under the gates that the series does not follow with growth is no chain."""
+    s = daily(160, level=200.0, noise=0.01, seed=9)
+    s.iloc[90:] += 60.0  # a step of $60 a day: under the $100 gate, accepted after 5 days
+    assert flagged(s) == []
+
+
 # --- benign patterns are not flagged ----------------------------------------------------------
 
 

@@ -45,6 +45,19 @@ def test_resumed_runs_equal_full_runs_on_generated_series() -> None:
     assert compared >= 40
 
 
+def test_a_state_saved_inside_a_chain_of_adaptations_resumes_it() -> None:
+    """The anchor a drift is measured from is part of the state."""
+    idx = pd.date_range("2024-01-01", periods=130, freq="D")
+    storage = np.clip(np.arange(130) - 89, 0, None) * 13.0
+    s = pd.Series(15.0 + storage, index=idx)
+    for cut in (100, 104, 110):
+        _, state = detect_from(s, save_at=cut)
+        assert state is not None
+        resumed, _ = detect_from(s, DetectorState.from_json(state.to_json()))
+        pd.testing.assert_frame_equal(resumed, detect(s), check_exact=True)
+    assert detect(s)["is_anomaly"].any()
+
+
 def test_a_state_of_another_prefix_or_options_is_not_used() -> None:
     idx = pd.date_range("2024-01-01", periods=60, freq="D")
     s = pd.Series(np.linspace(100.0, 160.0, 60), index=idx)

@@ -22,6 +22,15 @@ a decrease is only reported once it lasts ``min_drop_days`` (a one-day credit is
 level shift is reported on its first days, then stops). An upward slow drift is caught by an
 acceleration test that compares the growth of the last 4 cycles against the 4 before.
 
+An upward change that keeps moving (a drift large against its own series: storage growing from
+$15 to $400 a day in a month) is a chain of such adaptations, each step too small in dollars to
+report, after which its own steepness passes for noise. So when the detector accepts a new level
+that it never reported, it remembers the level and the noise from before (the *anchor*); while
+the series keeps growing (the median of its last cycle significantly above the cycle before, or
+another adaptation, within the last ``2 * cycle`` points), a point whose rise from the anchor
+is significant against the anchor's noise and clears both gates is reported, with the anchor as
+its expectation. Once the series settles, the chain ends and its level is the new normal.
+
 History: no verdict for the first ``min_history`` points (default 14 = two weeks of daily data,
 48 hours for hourly data); the day-1 effect is learnt from the previous month's day 1; the drift
 test needs 10 cycles (70 days) of history since the last regime change.
@@ -55,6 +64,7 @@ _FEE_SLACK = 0.1  # a month-start fee may vary 10 % from month to month
 _SEASON_CYCLES = 6
 _MEDIAN_VAR = math.pi / 2  # variance of a median of m normal points: (pi/2) sigma^2 / m
 _MIN_FACTOR = 0.02  # a weekday that costs nothing still divides safely
+_STATE_VERSION = 2  # saved states of another version are not resumed
 
 
 @dataclass(frozen=True)
@@ -264,6 +274,15 @@ def _month_start_effect(
     return float(np.median(excess))
 
 
+def _still_growing(x: _FloatArray, factor_at: _FloatArray, t: int, p: int, rel: float) -> bool:
+    """Is the median of the last cycle (deseasonalized) significantly above the cycle before?
+    The difference of two medians of ``p`` points has a spread of about ``rel * level *
+    sqrt(pi / p)``; twice as much, at least 2 %, is growth."""
+    now = _median(x[t + 1 - p : t + 1] / factor_at[t + 1 - p : t + 1])
+    before = _median(x[t + 1 - 2 * p : t + 1 - p] / factor_at[t + 1 - 2 * p : t + 1 - p])
+    return before > 0 and now - before > max(2.0 * rel * math.sqrt(math.pi / p), 0.02) * before
+
+
 def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
     """Flag anomalous points of a regular time series (daily spend first of all).
 
@@ -287,7 +306,9 @@ class DetectorState:
     key: str
     """Hash of the options and of the series' first ``t`` points and dates."""
     arrays: dict[str, list[float]]
-    """``clean``, ``fee``, ``expected``, ``sigma``, ``score``, ``flag`` up to ``t``; ``factors``."""
+    """``clean``, ``fee``, ``expected``, ``sigma``, ``score``, ``flag`` up to ``t``; ``factors``;
+    ``chain``: the run's level and whether it was reported, the anchor, its direction and the
+    last point its chain lasts to."""
     scalars: tuple[int, int, int, int, int]
     """cycles, regime, drift_from, run, run_dir."""
 
@@ -325,7 +346,7 @@ def detect_from(
 
 
 def _prefix_key(index: pd.DatetimeIndex, x: _FloatArray, opts: DetectorOptions, t: int) -> str:
-    digest = hashlib.sha256(repr(sorted(vars(opts).items())).encode())
+    digest = hashlib.sha256(repr([_STATE_VERSION, *sorted(vars(opts).items())]).encode())
     digest.update(np.asarray(index[:t].as_unit("ns").asi8).tobytes())
     digest.update(x[:t].tobytes())
     return f"{t}:{digest.hexdigest()[:32]}"
@@ -379,6 +400,9 @@ def _detect(
     regime = 0  # first point of the current regime (level window never reaches before it)
     drift_from = 0  # first point the drift test may look at
     run, run_dir = 0, 0
+    run_level, run_rel, run_reported = 0.0, 0.0, False  # where the current run began
+    anchor, anchor_rel, chain_until = 0.0, 0.0, -1  # before an unreported upward chain
+    chain_gap = 2 * cycle
     k = opts.threshold
     pct = opts.min_percent / 100.0
 
@@ -396,6 +420,8 @@ def _detect(
         score[:start], flag[:start] = arrays["score"], arrays["flag"].astype(bool)
         factors = np.asarray(resume.arrays["factors"], dtype=np.float64)
         cycles, regime, drift_from, run, run_dir = resume.scalars
+        run_level, run_rel, reported, anchor, anchor_rel, until = resume.arrays["chain"]
+        run_reported, chain_until = bool(reported), int(until)
     saved = None
     factor_at = factors[positions]  # the factor of every point, refreshed with the factors
     for t in range(start, n):
@@ -408,6 +434,14 @@ def _detect(
                 {
                     **{name: values[name][:t].tolist() for name in _STATE_ARRAYS},
                     "factors": factors.tolist(),
+                    "chain": [
+                        run_level,
+                        run_rel,
+                        float(run_reported),
+                        anchor,
+                        anchor_rel,
+                        chain_until,
+                    ],
                 },
                 (cycles, regime, drift_from, run, run_dir),
             )
@@ -437,12 +471,34 @@ def _detect(
         direction = 1 if dev > 0 else -1
         run = run + 1 if outlier and run > 0 and direction == run_dir else int(outlier)
         run_dir = direction if outlier else 0
+        if run == 1:
+            run_level, run_rel, run_reported = level, rel, False
         gates = abs(dev) >= opts.min_impact and abs(dev) >= pct * abs(e) and dev != 0.0
         flag[t] = outlier and gates and (direction > 0 or run >= opts.min_drop_days)
         expected[t], sigma[t] = e, s
+        if t <= chain_until:
+            if t - regime >= 2 * p and _still_growing(x, factor_at, t, p, anchor_rel):
+                chain_until = max(chain_until, t + chain_gap)
+            base_anchor = anchor * f_t
+            s_anchor = max(anchor_rel * inflate * abs(base_anchor), _SIGMA_FLOOR_ABS)
+            dev_anchor = float(x[t]) - base_anchor - fee[t]
+            if (
+                not flag[t]
+                and dev_anchor > k * s_anchor
+                and dev_anchor >= opts.min_impact
+                and dev_anchor >= pct * abs(base_anchor + fee[t])
+            ):
+                flag[t], expected[t], sigma[t] = True, base_anchor + fee[t], s_anchor
+        run_reported = run_reported or bool(flag[t])
         score[t] = abs(z) / (abs(z) + k)
         clean[t] = (e if outlier else float(x[t])) - fee[t]
         if run >= opts.adapt_after:  # a persistent change: accept the new normal
+            if run_dir > 0 and t - run < chain_until:
+                chain_until = max(chain_until, t + chain_gap)  # the chain goes on
+            elif run_dir > 0 and not run_reported:
+                anchor, anchor_rel, chain_until = run_level, run_rel, t + chain_gap
+            else:
+                chain_until = -1
             regime = t - run + 1
             clean[regime : t + 1] = x[regime : t + 1] - fee[regime : t + 1]
             drift_from = max(drift_from, regime)
