@@ -16,7 +16,7 @@ import typer
 from rich.text import Text
 
 from costlens.commands import COMMAND_MODULES
-from costlens.commands._common import State, err_console
+from costlens.commands._common import State, emit_json, err_console
 from costlens.errors import CostlensError
 
 __all__ = ["app", "main"]
@@ -77,6 +77,8 @@ def main() -> None:
         if _last_state.debug:
             raise
         _print_error(str(exc))
+        if _last_state.json_output:  # a script reading stdout gets the error, and what was done
+            emit_json(exc.as_json())
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # click's usage errors (typer's vendored click)
         sys.exit(_usage_error(exc))

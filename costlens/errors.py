@@ -11,6 +11,7 @@ The library raises; the CLI turns an error into one line and a non-zero exit, th
 from __future__ import annotations
 
 import os
+from typing import Any
 
 __all__ = [
     "ConfigError",
@@ -41,7 +42,27 @@ class CostlensError(Exception):
         self.message = message
         self.where = where
         self.fix = fix
+        self.partial: dict[str, Any] = {}
+        """What the failing command did before it failed (JSON-friendly: e.g. ``{"ingest":
+        {...}}`` with the periods loaded, refused and kept), shown beside the error."""
         super().__init__(str(self))
+
+    def as_json(self) -> dict[str, Any]:
+        """The error as ``--json`` prints it: ``{"error": {...}}`` plus ``partial``.
+
+        >>> err = CostlensError("no such source 'x'", where="ingest", fix="use cur")
+        >>> err.as_json()["error"]["text"], err.as_json()["error"]["exit_code"]
+        ("ingest: no such source 'x'. Fix: use cur", 1)
+        """
+        error = {
+            "type": type(self).__name__,
+            "message": self.message,
+            "where": self.where,
+            "fix": self.fix,
+            "exit_code": self.exit_code,
+            "text": str(self),
+        }
+        return {"error": error, **self.partial}
 
     def __str__(self) -> str:
         text = f"{self.where}: {self.message}" if self.where else self.message

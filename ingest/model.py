@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Delivery", "DeliveryResult", "ExportFile", "IngestReport", "Status"]
+__all__ = ["Delivery", "DeliveryResult", "ExportFile", "IngestReport", "Status", "Untouched"]
 
 Status = Literal["new", "unchanged", "replaced", "updating"]
 
@@ -75,11 +75,33 @@ class DeliveryResult:
         }
 
 
+@dataclass(frozen=True)
+class Untouched:
+    """A delivery a failed run did not load: the one refused (with its error) or one after it.
+    Its billing period keeps the data it had before the run."""
+
+    source: str
+    report: str
+    billing_period: date | None
+    """None while it was to be read from the data (local files without a manifest)."""
+    error: str | None = None
+    """The refusal, on the delivery that failed; None on those not reached."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        period = self.billing_period.isoformat() if self.billing_period else None
+        out = {"source": self.source, "report": self.report, "billing_period": period}
+        return out | ({"error": self.error} if self.error is not None else {})
+
+
 @dataclass
 class IngestReport:
-    """Per-delivery results of one ``ingest`` call, in the order they were processed."""
+    """Per-delivery results of one ``ingest`` call, in the order they were processed. A run that
+    failed lists the delivery it refused and those it did not reach: their periods are kept."""
 
     deliveries: list[DeliveryResult] = field(default_factory=list)
+    refused: list[Untouched] = field(default_factory=list)
+    not_reached: list[Untouched] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -88,4 +110,9 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form for ``--json``."""
-        return {"deliveries": [d.as_dict() for d in self.deliveries], "changed": self.changed}
+        return {
+            "deliveries": [d.as_dict() for d in self.deliveries],
+            "changed": self.changed,
+            "refused": [u.as_dict() for u in self.refused],
+            "not_reached": [u.as_dict() for u in self.not_reached],
+        }

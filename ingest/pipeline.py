@@ -15,14 +15,14 @@ from pathlib import Path
 import duckdb
 
 from costlens.config import Settings, SourceSettings
-from costlens.errors import IngestError
+from costlens.errors import CostlensError, IngestError
 from costlens.progress import NullProgress, Progress
 from costlens.schema import COST_COLUMNS
 from costlens.warehouse import Warehouse, open_warehouse
 from ingest import ledger
 from ingest.discover import discover, status_keys
 from ingest.loader import PreparedFile, load_period, periods_in, prepare_files, single_format
-from ingest.model import Delivery, DeliveryResult, ExportFile, IngestReport, Status
+from ingest.model import Delivery, DeliveryResult, ExportFile, IngestReport, Status, Untouched
 from ingest.sources.base import Store
 from ingest.sources.local import LocalStore
 
@@ -97,27 +97,60 @@ def ingest(
     progress = progress or NullProgress()
     sources = resolve_targets(settings, target)
     report = IngestReport()
-    with open_warehouse(settings.data_dir) as wh:
-        _configure(wh.con)
-        for src in sources:
-            store = _open_store(src, settings, s3_client)
-            listing = store.list_files()
-            deliveries = discover(
-                listing, store.read_bytes, source=src.name, export=src.export, where=store.label
-            )
-            updating = _updating_reports(wh.con, store, listing, progress)
-            run = _SourceRun(
-                wh, store, src, settings.staging_dir / _slug(src.name), progress, replace=replace
-            )
-            for delivery in deliveries:
-                if delivery.report in updating:
-                    continue
-                if delivery.period_from_data and updating:
-                    delivery.files = [f for f in delivery.files if not _under(f.key, updating)]
-                    if not delivery.files:
+    pending: list[Delivery] = []  # of the source being processed, not yet done
+    run: _SourceRun | None = None
+    try:
+        with open_warehouse(settings.data_dir) as wh:
+            _configure(wh.con)
+            for src in sources:
+                store = _open_store(src, settings, s3_client)
+                listing = store.list_files()
+                found = discover(
+                    listing, store.read_bytes, source=src.name, export=src.export, where=store.label
+                )
+                updating = _updating_reports(wh.con, store, listing, progress)
+                run = _SourceRun(
+                    wh, store, src, settings.staging_dir / _slug(src.name), progress,
+                    replace=replace, results=report.deliveries,
+                )  # fmt: skip
+                pending = found  # a source that fails before this point refuses no delivery
+                while pending:
+                    delivery = pending[0]
+                    if delivery.report in updating:
+                        pending.pop(0)
                         continue
-                report.deliveries.extend(run.process(delivery))
+                    if delivery.period_from_data and updating:
+                        delivery.files = [f for f in delivery.files if not _under(f.key, updating)]
+                        if not delivery.files:
+                            pending.pop(0)
+                            continue
+                    run.process(delivery)
+                    pending.pop(0)
+    except CostlensError as exc:
+        by_data = (run.loading, run.loading_after) if pending and run else (None, [])
+        _record_failure(report, pending, by_data, exc)
+        raise
     return report
+
+
+def _record_failure(
+    report: IngestReport,
+    pending: list[Delivery],
+    by_data: tuple[date | None, list[date]],
+    exc: CostlensError,
+) -> None:
+    """Put on ``exc`` what the failed run loaded, refused and did not reach (``partial``):
+    the delivery being processed is refused, those after it were not reached. ``by_data``: for
+    a delivery whose periods come from the data, the period it was loading and those after."""
+    if pending:
+        first, *rest = pending
+        loading, after = by_data
+        report.refused.append(
+            Untouched(first.source, first.report, first.billing_period or loading, str(exc))
+        )
+        report.not_reached.extend(Untouched(first.source, first.report, p) for p in after)
+        report.not_reached.extend(Untouched(d.source, d.report, d.billing_period) for d in rest)
+    exc.partial = {"ingest": report.as_dict()}
 
 
 def _under(key: str, reports: set[str]) -> bool:
@@ -167,38 +200,49 @@ class _SourceRun:
         progress: Progress,
         *,
         replace: bool = False,
+        results: list[DeliveryResult],
     ) -> None:
         self.wh, self.store, self.src, self.progress = wh, store, src, progress
         self.unzip_root = staging / "unzipped"
         self.replace = replace
+        self.results = results
+        """Where each delivery's result goes once it is done (a failed run keeps them)."""
+        self.loading: date | None = None
+        """The period being loaded from a delivery whose periods come from the data..."""
+        self.loading_after: list[date] = []
+        """... and its periods after that one."""
 
-    def process(self, delivery: Delivery) -> list[DeliveryResult]:
+    def process(self, delivery: Delivery) -> None:
         if delivery.problem is not None:
             raise delivery.problem
         if delivery.period_from_data:
-            return self._process_by_data(delivery)
+            self._process_by_data(delivery)
+            return
         assert delivery.billing_period is not None
         if self.store.identity_known():
             done = self._unchanged(delivery, delivery.files, delivery.billing_period)
             if done is not None:
-                return [done]
+                self.results.append(done)
+                return
         fetched = [self.store.fetch(f, self.progress) for f in delivery.files]
         if not self.store.identity_known():
             done = self._unchanged(delivery, fetched, delivery.billing_period)
             if done is not None:
-                return [done]
+                self.results.append(done)
+                return
         prepared = prepare_files(self.wh.con, fetched, self.unzip_root, self.src.format)
         where = f"{self.store.label}/{delivery.manifest}"
         single_format(prepared, where)
-        return [self._load(delivery, prepared, delivery.billing_period, filter_period=False)]
+        self.results.append(
+            self._load(delivery, prepared, delivery.billing_period, filter_period=False)
+        )
 
-    def _process_by_data(self, delivery: Delivery) -> list[DeliveryResult]:
+    def _process_by_data(self, delivery: Delivery) -> None:
         fetched = [self.store.fetch(f, self.progress) for f in delivery.files]
         prepared = prepare_files(self.wh.con, fetched, self.unzip_root, self.src.format)
         by_format: dict[str, list[PreparedFile]] = defaultdict(list)
         for p in prepared:
             by_format[p.format].append(p)
-        results = []
         for fmt, group in sorted(by_format.items()):
             single_format(group, self.store.label)
             by_period: dict[date, list[PreparedFile]] = defaultdict(list)
@@ -206,7 +250,9 @@ class _SourceRun:
                 for period in periods_in(self.wh.con, [p]):
                     by_period[period].append(p)
             report_name = delivery.report or fmt
-            for period, files in sorted(by_period.items()):
+            periods = sorted(by_period)
+            for i, (period, files) in enumerate(sorted(by_period.items())):
+                self.loading, self.loading_after = period, periods[i + 1 :]
                 d = Delivery(
                     source=delivery.source,
                     report=report_name,
@@ -217,8 +263,8 @@ class _SourceRun:
                 done = self._unchanged(d, d.files, period)
                 if done is None:
                     done = self._load(d, files, period, filter_period=True)
-                results.append(done)
-        return results
+                self.results.append(done)
+        self.loading, self.loading_after = None, []
 
     def _unchanged(
         self, d: Delivery, files: list[ExportFile], period: date

@@ -14,7 +14,15 @@ from rich.console import Console
 from costlens.config import Settings, load_settings
 from costlens.errors import CostlensError
 
-__all__ = ["State", "console", "emit_json", "err_console", "parse_month", "settings"]
+__all__ = [
+    "State",
+    "console",
+    "emit_json",
+    "err_console",
+    "parse_month",
+    "record_json",
+    "settings",
+]
 
 # Messages carry user text (paths, rule regexes such as "[a-z]+", "[[sources]]"): printed
 # verbatim, never read as Rich markup or emoji codes. Soft wrap: a line is never broken by us
@@ -29,6 +37,8 @@ class State:
 
     config_path: Path | None = None
     debug: bool = False
+    json_output: bool = False
+    """``--json`` was given: an error is printed as a JSON object on stdout too."""
     _settings: Settings | None = None
 
 
@@ -38,6 +48,14 @@ def settings(ctx: typer.Context) -> Settings:
     if state._settings is None:
         state._settings = load_settings(state.config_path)
     return state._settings
+
+
+def record_json(ctx: typer.Context, value: bool) -> bool:
+    """The callback of every ``--json`` option: it tells ``main`` to print errors as JSON."""
+    state = ctx.find_root().obj
+    if value and isinstance(state, State):
+        state.json_output = True
+    return value
 
 
 def emit_json(payload: Any) -> None:

@@ -20,9 +20,9 @@ from typing import Annotated, Any
 import duckdb
 import typer
 
-from costlens.commands._common import console, emit_json, settings
+from costlens.commands._common import console, emit_json, record_json, settings
 from costlens.config import Settings
-from costlens.errors import WarehouseBusyError, data_dir_error
+from costlens.errors import CostlensError, WarehouseBusyError, data_dir_error
 from costlens.progress import terminal_progress
 from costlens.schema import COST_COLUMNS
 
@@ -208,7 +208,9 @@ def register(app: typer.Typer) -> None:
     @app.command("refresh")
     def refresh_command(
         ctx: typer.Context,
-        json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="Print a JSON summary.", callback=record_json)
+        ] = False,
         full: Annotated[
             bool,
             typer.Option(
@@ -232,10 +234,19 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Argument(help="A source name, path or s3:// URL (default: every source)."),
         ] = None,
-        json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="Print a JSON summary.", callback=record_json)
+        ] = False,
     ) -> None:
         """Ingest new deliveries, attribute them and publish a new snapshot (safe from cron)."""
-        summary = run_sync(settings(ctx), target, show_progress=not json_output)
+        from costlens.commands.ingest import print_partial
+
+        try:
+            summary = run_sync(settings(ctx), target, show_progress=not json_output)
+        except CostlensError as exc:
+            if not json_output:  # --json: main prints the error with what was done
+                print_partial(exc)
+            raise
         if json_output:
             emit_json(summary)
             return

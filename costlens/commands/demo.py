@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from costlens.commands._common import console, emit_json, parse_month, settings
+from costlens.commands._common import console, emit_json, parse_month, record_json, settings
 from costlens.config import Settings, SourceSettings
 from costlens.errors import SampleError, data_dir_error
 
@@ -155,7 +155,9 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         fresh: Annotated[bool, typer.Option("--fresh", help="Regenerate the sample.")] = False,
-        json_output: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+        json_output: Annotated[
+            bool, typer.Option("--json", help="Print a JSON summary.", callback=record_json)
+        ] = False,
     ) -> None:
         """Generate a sample company's bill, load and attribute it, and open the dashboard."""
         from costlens.commands.analytics import describe_attribution

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from costlens.commands._common import console, emit_json, settings
+from costlens.commands._common import console, emit_json, record_json, settings
+from costlens.errors import CostlensError
 from costlens.progress import terminal_progress
 
 if TYPE_CHECKING:
     from ingest.model import DeliveryResult, IngestReport
 
-__all__ = ["register"]
+__all__ = ["print_partial", "register"]
 
 
 def _summary(report: IngestReport) -> Table:
@@ -46,6 +48,23 @@ def _delivery_line(d: DeliveryResult) -> str:
     )
 
 
+def print_partial(exc: CostlensError) -> None:
+    """On stdout, what a failed ingest loaded, refused and did not reach (``exc.partial``);
+    the error itself goes to stderr as one line."""
+    report = exc.partial.get("ingest")
+    if not report:
+        return
+    for d in report["deliveries"]:
+        console.print(
+            f"ingest: {d['source']} {d['report']} {d['billing_period'][:7]}: {d['rows']:,} rows, "
+            f"unblended {Decimal(d['totals']['unblended_cost']):,.2f}, {d['status']}"
+        )
+    for kind, rows in (("refused", report["refused"]), ("not reached", report["not_reached"])):
+        for u in rows:
+            period = (u["billing_period"] or "(period from the data)")[:7]
+            console.print(f"ingest: {u['source']} {u['report']} {period}: {kind}, kept as it was")
+
+
 def ingest_command(
     ctx: typer.Context,
     target: Annotated[
@@ -56,7 +75,9 @@ def ingest_command(
             show_default=False,
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results as JSON.", callback=record_json)
+    ] = False,
     replace: Annotated[
         bool,
         typer.Option(
@@ -69,7 +90,12 @@ def ingest_command(
     """Ingest CUR 2.0, legacy CUR (CSV/Parquet) or FOCUS exports; unchanged ones are skipped."""
     from ingest import ingest
 
-    report = ingest(settings(ctx), target, progress=terminal_progress(), replace=replace)
+    try:
+        report = ingest(settings(ctx), target, progress=terminal_progress(), replace=replace)
+    except CostlensError as exc:
+        if not as_json:  # --json: main prints the error with what was done (exc.partial)
+            print_partial(exc)
+        raise
     if as_json:
         emit_json(report.as_dict())
         return

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from costlens.commands._common import console, emit_json, parse_month, settings
+from costlens.commands._common import console, emit_json, parse_month, record_json, settings
 from costlens.config import Settings
 from costlens.errors import RuleError
 from costlens.progress import terminal_progress
@@ -36,7 +36,9 @@ RulesOpt = Annotated[Path | None, typer.Option("--rules", help="rules.yaml (defa
 OwnersOpt = Annotated[
     Path | None, typer.Option("--owners", help="owners.yaml (default: settings).")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the result as JSON.", callback=record_json)
+]
 PeriodOpt = Annotated[
     list[str] | None, typer.Option("--period", "-p", help="Billing month YYYY-MM (repeatable).")
 ]

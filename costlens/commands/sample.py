@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from costlens.commands._common import console, emit_json, parse_month, settings
+from costlens.commands._common import console, emit_json, parse_month, record_json, settings
 from costlens.errors import SampleError
 from costlens.progress import terminal_progress
 
@@ -38,7 +38,9 @@ def generate_sample_command(
             "today).",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON.", callback=record_json)
+    ] = False,
 ) -> None:
     """Generate a sample AWS billing export (CUR 2.0, legacy CUR CSV/Parquet or FOCUS 1.0)."""
     from costlens.sample import generate_sample, last_complete_month
