@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +82,20 @@ def test_refresh_summary_says_when_the_snapshot_was_kept(
     built = " ".join(capsys.readouterr().out.split())
     assert kept.endswith("10 budgets; unchanged (nothing new since it was built)")
     assert built.endswith("10 budgets; built in 2.3s")
+
+
+def test_serve_on_a_busy_port_fails_before_announcing_a_url(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "costlens", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            env={**os.environ, "COSTLENS_DATA_DIR": str(tmp_path / "data")},
+        )  # fmt: skip
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip() == (
+        f"costlens: error: --port: port {port} on 127.0.0.1 is in use. Fix: stop what listens "
+        f"there, or pass another port (--port {port + 1})"
+    )

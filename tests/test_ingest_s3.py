@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -178,6 +180,56 @@ def test_missing_credentials(
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(IngestError, match="no AWS credentials found"):
         ingest(Settings(data_dir=data_dir), f"s3://{bucket}/exports")
+
+
+@pytest.fixture(scope="module")
+def checking_endpoint() -> Iterator[str]:
+    """A moto server that checks credentials as AWS does (a process of its own: moto reads
+    INITIAL_NO_AUTH_ACTION_COUNT when it starts), on a free port of 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with socket.socket() as conn:
+                if conn.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_credentials_aws_does_not_know_are_not_called_a_permission_problem(
+    checking_endpoint: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", checking_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIANOTAREALKEY00000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with pytest.raises(IngestError) as err:
+        ingest(Settings(data_dir=data_dir), "s3://billing/exports")
+    message = str(err.value)
+    assert message.startswith(
+        "s3://billing/exports: AWS does not accept these credentials (InvalidAccessKeyId: the "
+        "access key id is not known to AWS). Fix: use valid credentials"
+    ), message
+    assert "s3:ListBucket" not in message
+    assert not (data_dir / "warehouse.duckdb").exists() or _no_lines(data_dir)
+
+
+def _no_lines(data_dir: Path) -> bool:
+    import duckdb
+
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute("SELECT COUNT(*) FROM line_items").fetchone() == (0,)
 
 
 @pytest.mark.slow

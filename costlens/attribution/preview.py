@@ -74,7 +74,12 @@ def preview_rules(
 ) -> Preview:
     """Per-owner and per-microservice cost under ``current`` and ``new`` rules."""
     if cost_column not in COST_COLUMNS:
-        raise ValueError(f"unknown cost column {cost_column!r}")
+        types = ", ".join(c.removesuffix("_cost") for c in COST_COLUMNS)
+        raise RuleError(
+            f"unknown cost type {cost_column.removesuffix('_cost')!r}",
+            where="--cost-type",
+            fix=f"use one of {types}",
+        )
     unkeyed = unkeyed_lines(con, periods)
     if unkeyed:
         raise RuleError(

@@ -123,7 +123,15 @@ def preview_command(
         Path | None, typer.Option("--new-owners", help="A changed owners.yaml to use with it.")
     ] = None,
     period: PeriodOpt = None,
-    cost_column: Annotated[str, typer.Option(help="Cost column to compare.")] = "amortized_cost",
+    cost_type: Annotated[
+        str,
+        typer.Option(
+            "--cost-type",
+            "--cost-column",
+            help="Cost type to compare: unblended, amortized or net_amortized (the older "
+            "--cost-column amortized_cost spelling works too).",
+        ),
+    ] = "amortized",
     limit: Annotated[int, typer.Option(help="Rows to show per dimension.")] = 20,
     json_output: JsonOpt = False,
 ) -> None:
@@ -133,12 +141,13 @@ def preview_command(
     from costlens.warehouse import open_warehouse
 
     cfg = settings(ctx)
+    cost_column = cost_type if cost_type.endswith("_cost") else f"{cost_type}_cost"
     current = _load(cfg)
     new = load_rules(new_rules, load_owners(new_owners) if new_owners else current.owners)
+    periods = _months(period)
     with open_warehouse(cfg.data_dir, read_only=True) as wh:
-        result = preview_rules(
-            wh.con, current, new, periods=_months(period), cost_column=cost_column
-        )
+        _check_periods_loaded(wh.con, periods)  # a mistyped month is no "no change"
+        result = preview_rules(wh.con, current, new, periods=periods, cost_column=cost_column)
     if json_output:
         emit_json(
             [

@@ -52,6 +52,16 @@ def make_client(src: SourceSettings) -> S3Client:
         raise _explain(exc, f"source {src.name}", src) from exc
 
 
+_BAD_CREDENTIALS = {
+    "InvalidAccessKeyId": "the access key id is not known to AWS",
+    "SignatureDoesNotMatch": "the secret key does not belong to the access key id",
+    "ExpiredToken": "the session token has expired",
+    "InvalidToken": "the session token is malformed or not valid",
+    "TokenRefreshRequired": "the session token must be refreshed",
+}
+"""S3 error codes that mean the credentials themselves are wrong, not their permissions."""
+
+
 def _explain(exc: Exception, where: str, src: SourceSettings) -> IngestError:
     if isinstance(exc, NoCredentialsError):
         return IngestError(
@@ -69,7 +79,15 @@ def _explain(exc: Exception, where: str, src: SourceSettings) -> IngestError:
                 where=where,
                 fix="check the bucket name (and region) in costlens.toml or the s3:// URL",
             )
-        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        if code in _BAD_CREDENTIALS:
+            return IngestError(
+                f"AWS does not accept these credentials ({code}: {_BAD_CREDENTIALS[code]})",
+                where=where,
+                fix="use valid credentials: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / "
+                "AWS_SESSION_TOKEN or the profile in use (`aws sts get-caller-identity` shows "
+                "which one), or refresh expired ones",
+            )
+        if code in ("AccessDenied", "403"):
             return IngestError(
                 f"access denied ({code})",
                 where=where,
