@@ -40,8 +40,10 @@ __all__ = [
     "page_errors",
     "percent",
     "settings",
+    "side_by_side",
     "sidebar_controls",
     "snapshot",
+    "sums_by",
     "total",
     "trend_grain",
 ]
@@ -98,6 +100,41 @@ def percent(value: Decimal | float | None, *, signed: bool = False) -> str:
 def total(frame: pd.DataFrame, column: str = "cost") -> Decimal:
     """The exact sum of a Decimal money column (0 for an empty frame)."""
     return sum((Decimal(v) for v in frame[column] if v is not None), Decimal(0))
+
+
+def sums_by(frame: pd.DataFrame, key: str, column: str = "cost") -> dict[str, Decimal]:
+    """The exact sum of a Decimal money ``column`` per value of ``key`` ({} for an empty frame).
+
+    >>> sums_by(pd.DataFrame({"k": ["a", "b", "a"], "cost": ["1.10", "2", "-0.10"]}).assign(
+    ...     cost=lambda f: f["cost"].map(Decimal)), "k")
+    {'a': Decimal('1.00'), 'b': Decimal('2')}
+    >>> sums_by(pd.DataFrame({"k": [], "cost": []}), "k")
+    {}
+    """
+    sums: dict[str, Decimal] = {}
+    for name, value in zip(frame[key], frame[column], strict=True):
+        if value is not None:
+            sums[str(name)] = sums.get(str(name), Decimal(0)) + Decimal(value)
+    return sums
+
+
+def side_by_side(key: str, columns: dict[str, dict[str, Decimal]]) -> pd.DataFrame:
+    """One row per ``key`` value found in any of ``columns`` (column name -> {value: amount}),
+    in the order they are first found, with ``Decimal(0)`` where a column has no amount: money
+    stays exact ``Decimal`` however little data there is (never a float ``0.0`` or ``NaN``).
+
+    >>> side_by_side("k", {"now": {"a": Decimal("2.5")}, "before": {"b": Decimal("1")}})
+       k  now before
+    0  a  2.5      0
+    1  b    0      1
+    >>> side_by_side("k", {"now": {}, "before": {}}).columns.tolist()
+    ['k', 'now', 'before']
+    """
+    keys = list(dict.fromkeys(k for amounts in columns.values() for k in amounts))
+    data: dict[str, list[Any]] = {key: keys}
+    for name, amounts in columns.items():
+        data[name] = [amounts.get(k, Decimal(0)) for k in keys]
+    return pd.DataFrame(data, columns=[key, *columns], dtype=object)
 
 
 def money_columns(*names: str) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import datetime as dt
+from decimal import Decimal
 
-import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -24,7 +24,9 @@ with ui.page_errors():
     st.title("Owners")
     budgets = queries.budgets(snap)
     names = dict(zip(budgets["owner"], budgets["display_name"], strict=True))
-    owners = queries.dimension_values(snap, "owner")
+    # The owners with spend, most expensive first, then those with a budget but no spend yet.
+    spending = queries.dimension_values(snap, "owner")
+    owners = [*spending, *sorted(set(budgets["owner"]) - set(spending))]
     owner = st.columns([2, 3])[0].selectbox(
         "Owner",
         owners,
@@ -35,7 +37,7 @@ with ui.page_errors():
     assert first is not None and last is not None
     windows = queries.period_windows("month", last)
     month_start = windows.current_start
-    prev_end = month_start - timedelta(days=1)
+    prev_end = month_start - dt.timedelta(days=1)
     prev_start = prev_end.replace(day=1)
 
     # --- budget status with the forecast interval -----------------------------------------------
@@ -119,15 +121,21 @@ with ui.page_errors():
         end=ctl.end,
         where={"owner": [owner]},
     )
-    chart = px.area(
-        ui.as_float(trend, ["cost"]),
-        x="period",
-        y="cost",
-        color="microservice",
-        labels={"period": grain.capitalize(), "cost": "Cost"},
-    )
-    chart.update_layout(height=340, margin={"t": 10, "b": 10}, yaxis_tickprefix="$")
-    st.plotly_chart(chart)
+    if trend.empty:
+        st.info(
+            f"No spend by {owner} from {ctl.start:%d %b %Y} to {ctl.end:%d %b %Y}.",
+            icon=":material/info:",
+        )
+    else:
+        chart = px.area(
+            ui.as_float(trend, ["cost"]),
+            x="period",
+            y="cost",
+            color="microservice",
+            labels={"period": grain.capitalize(), "cost": "Cost"},
+        )
+        chart.update_layout(height=340, margin={"t": 10, "b": 10}, yaxis_tickprefix="$")
+        st.plotly_chart(chart)
 
     # --- open anomalies -------------------------------------------------------------------------
     st.subheader("Open anomalies")
@@ -145,7 +153,7 @@ with ui.page_errors():
         f"{prev_start:%B}"
     )
 
-    def _by_microservice(start: object, end: object, name: str) -> pd.Series:
+    def _by_microservice(start: dt.date, end: dt.date) -> dict[str, Decimal]:
         frame = queries.spend(
             snap,
             grain="month",
@@ -155,28 +163,29 @@ with ui.page_errors():
             end=end,
             where={"owner": [owner]},
         )
-        return frame.groupby("microservice")["cost"].sum().rename(name)
+        return ui.sums_by(frame, "microservice")
 
-    table = (
-        pd.concat(
-            [
-                _by_microservice(month_start, last, "month_to_date"),
-                _by_microservice(
-                    windows.previous_start, windows.previous_end, "same_days_last_month"
-                ),
-                _by_microservice(prev_start, prev_end, "last_month"),
-            ],
-            axis=1,
-        )
-        .fillna(0)
-        .rename_axis("microservice")
-        .reset_index()
+    # Exact Decimal columns, Decimal(0) where a window has no spend (a first month, an owner
+    # with no spend, a month of credits only): never a float 0 mixed into Decimal money.
+    table = ui.side_by_side(
+        "microservice",
+        {
+            "month_to_date": _by_microservice(month_start, last),
+            "same_days_last_month": _by_microservice(windows.previous_start, windows.previous_end),
+            "last_month": _by_microservice(prev_start, prev_end),
+        },
     )
-    table["delta"] = table["month_to_date"] - table["same_days_last_month"]
-    table = table.sort_values("month_to_date", ascending=False)
+    table["delta"] = [
+        now - before
+        for now, before in zip(table["month_to_date"], table["same_days_last_month"], strict=True)
+    ]
+    table = table.sort_values(["month_to_date", "microservice"], ascending=[False, True])
     money_cols = ["month_to_date", "same_days_last_month", "last_month", "delta"]
-    st.dataframe(
-        ui.as_float(table, money_cols),
-        hide_index=True,
-        column_config={"microservice": "Microservice", **ui.money_columns(*money_cols)},
-    )
+    if table.empty:
+        st.info(f"No spend by {owner} this month or last month.", icon=":material/info:")
+    else:
+        st.dataframe(
+            ui.as_float(table, money_cols),
+            hide_index=True,
+            column_config={"microservice": "Microservice", **ui.money_columns(*money_cols)},
+        )

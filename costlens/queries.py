@@ -149,8 +149,8 @@ def spend(
         f"{grouping}ORDER BY 1, cost DESC, {group}"
     )
     frame = snap.frame(sql, params)
-    if frame.empty:
-        frame = pd.DataFrame({"period": [], **{d: [] for d in by}, "cost": []})
+    if frame.empty:  # no rows: Decimal money and dates stay objects (an empty sum is Decimal 0)
+        frame = pd.DataFrame({"period": [], **{d: [] for d in by}, "cost": []}, dtype=object)
     return frame
 
 
@@ -228,7 +228,7 @@ def top_movers(
     day = as_of or snap.info.last_date
     columns = ["value", "previous_cost", "current_cost", "delta_cost", "delta_percent"]
     if day is None:
-        return pd.DataFrame({c: [] for c in columns})
+        return pd.DataFrame({c: [] for c in columns}, dtype=object)
     windows = period_windows(grain, day)
     sql = _WINDOW_SQL.format(cost=quote(cost_column(cost_type)))
     rows = snap.con.execute(
@@ -279,7 +279,7 @@ def forecasts(snap: Snapshot, *, cost_type: CostType | None = None) -> pd.DataFr
     order = snap.order_by("owner = '*' DESC, projected DESC, owner")
     if snap.layout != SERVING_LAYOUT:  # built before forecasts had a row per cost type
         if chosen != snap.info.anomaly_cost_type:
-            return pd.DataFrame({c: [] for c in _FORECAST_COLUMNS})
+            return pd.DataFrame({c: [] for c in _FORECAST_COLUMNS}, dtype=object)
         return snap.frame(select + order)
     return snap.frame(select + " WHERE cost_type = $cost_type" + order, {"cost_type": chosen})
 

@@ -2,7 +2,9 @@
 
 It is made by the real pipeline through the CLI, in subprocesses (the same commands a user runs):
 ``generate-sample`` (CUR 2.0, 3 months, scale 0.15) → ``ingest`` → ``attribute`` → ``refresh``.
-When a stage is missing or fails, the tests fail saying which command and why.
+``generate_sample`` and ``sync_exports`` build other data folders the same way (any exports
+folder, any owners.yaml). When a stage is missing or fails, the tests fail saying which command
+and why.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 APP_FILE = REPO / "app.py"
+OWNERS_YAML = REPO / "data" / "owners.yaml"
+RULES_YAML = REPO / "data" / "rules.yaml"
 if str(REPO) not in sys.path:  # app_pages is not an installed package
     sys.path.insert(0, str(REPO))
 
@@ -34,13 +38,15 @@ class DemoData:
     """A data folder holding ``warehouse.duckdb`` and a published ``serving.duckdb``."""
 
     data_dir: Path
+    owners: Path = OWNERS_YAML
+    rules: Path = RULES_YAML
 
     def env(self) -> dict[str, str]:
         """The environment ``costlens serve`` would give the dashboard for this folder."""
         return {
             "COSTLENS_DATA_DIR": str(self.data_dir),
-            "COSTLENS_RULES": str(REPO / "data" / "rules.yaml"),
-            "COSTLENS_OWNERS": str(REPO / "data" / "owners.yaml"),
+            "COSTLENS_RULES": str(self.rules),
+            "COSTLENS_OWNERS": str(self.owners),
         }
 
 
@@ -82,26 +88,58 @@ def build_demo_data(root: Path) -> DemoData:
     return data
 
 
+def generate_sample(out: Path, *args: str) -> Path:
+    """``costlens generate-sample OUT ARGS`` (pass ``--end-month``: no test depends on today)."""
+    assert "--end-month" in args, "name the sample's last month"
+    _run(["generate-sample", str(out), *args], {})
+    return out
+
+
+def sync_exports(data: DemoData, exports: Path) -> DemoData:
+    """``costlens sync EXPORTS`` into ``data`` (a new data folder), as a user's first sync."""
+    data.data_dir.mkdir(parents=True, exist_ok=True)
+    _run(["sync", str(exports)], data.env())
+    if not (data.data_dir / "serving.duckdb").is_file():
+        pytest.fail(
+            f"`costlens sync {exports}` succeeded but wrote no serving.duckdb", pytrace=False
+        )
+    return data
+
+
 # --- independent figures, straight from the warehouse's allocations (a contract table) ---------
 
 _SPEND_SQL = """
 SELECT SUM({cost}), MIN(usage_date), MAX(usage_date)
 FROM allocations WHERE usage_date BETWEEN $start AND $end
+  AND (CAST($owner AS VARCHAR) IS NULL OR owner = $owner)
 """
 _COST_COLUMNS = ("unblended_cost", "amortized_cost", "net_amortized_cost")
 _RANGE_SQL = "SELECT MIN(usage_date), MAX(usage_date) FROM allocations"
 
 
 def warehouse_spend(
-    data: DemoData, start: date, end: date, cost: str = "unblended_cost"
+    data: DemoData,
+    start: date,
+    end: date,
+    cost: str = "unblended_cost",
+    *,
+    owner: str | None = None,
 ) -> Decimal:
-    """Exact spend of ``allocations`` (the ``cost`` column) between two dates (inclusive)."""
+    """Exact spend of ``allocations`` (the ``cost`` column) between two dates (inclusive), of
+    one ``owner`` or of all."""
     assert cost in _COST_COLUMNS, cost
+    params = {"start": start, "end": end, "owner": owner}
     with duckdb.connect(str(data.data_dir / "warehouse.duckdb"), read_only=True) as con:
-        sql = _SPEND_SQL.format(cost=cost)
-        row = con.execute(sql, {"start": start, "end": end}).fetchone()
+        row = con.execute(_SPEND_SQL.format(cost=cost), params).fetchone()
     assert row is not None
     return Decimal(row[0] or 0)
+
+
+def warehouse_owners(data: DemoData) -> list[str]:
+    """Every owner ``allocations`` holds, sorted."""
+    with duckdb.connect(str(data.data_dir / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT DISTINCT owner FROM allocations ORDER BY 1").fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def warehouse_dates(data: DemoData) -> tuple[date, date]:
