@@ -83,6 +83,30 @@ def test_check_error_is_one_line_with_file_and_line(tmp_path: Path) -> None:
     assert "Fix: use one of: account, account_name" in lines[0]
 
 
+def test_check_lists_every_error_of_the_file(tmp_path: Path) -> None:
+    # Issue 11 (6): three errors in three places, all reported (on stderr and in --json).
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(
+        "rules:\n  - name: a\n    match: {tags: x}\n    set: {owner: payments}\n"
+        "  - name: b\n    set: {owner: nobody}\n"
+        "shared:\n  - name: s\n    match: {service: X}\n    by: weighted\n"
+    )
+    (tmp_path / "owners.yaml").write_text(OWNERS_YAML)
+    args = [sys.executable, "-m", "costlens", "rules", "check", "--rules", str(bad),
+            "--owners", str(tmp_path / "owners.yaml")]  # fmt: skip
+    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert lines[0] == (f"costlens: error: {bad}: 3 errors. Fix: correct each one listed below")
+    assert [line.split(". Fix:")[0] for line in lines[1:]] == [
+        f"  {bad}:3: unknown condition kind 'tags'",
+        f"  {bad}:6: unknown owner 'nobody'",
+        f"  {bad}:10: unknown split method 'weighted'",
+    ]
+    js = json.loads(subprocess.run([*args, "--json"], capture_output=True, timeout=60).stdout)
+    assert [e["where"] for e in js["error"]["errors"]] == [f"{bad}:3", f"{bad}:6", f"{bad}:10"]
+
+
 def test_attribute_records_the_version_in_the_state_database(env: Path, data_dir: Path) -> None:
     out = json.loads(_invoke("attribute", "--json"))
     rules = load_rules(env / "rules.yaml", load_owners(env / "owners.yaml"))
@@ -160,7 +184,7 @@ def test_coverage_functions_exact(env: Path, data_dir: Path) -> None:
         # 1.10 + 4.40 by tags, 2.00 by the account rule, 0.50 unallocated
         assert row[:6] == ("all", Decimal("8.00"), Decimal("5.50"), Decimal("2.00"), None,
                            Decimal("0.50"))  # fmt: skip
-        assert row[6:] == (5.5 / 8, 2 / 8, 0.0, 0.5 / 8)
+        assert row[6:] == (5.5 / 8, 2 / 8, 0.0, 0.5 / 8, Decimal("8.00"), None)
         top = top_untagged_resources(wh.con, limit=5, cost_column="unblended_cost")
         assert [(r[0], r[3], r[5], r[6]) for r in top] == [
             ("r-sandbox", "platform", "rule", Decimal("2.00")),

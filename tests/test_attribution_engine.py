@@ -10,7 +10,8 @@ import pytest
 from attribution_fixtures import by_resource, insert, line, owners
 from helpers import assert_reconciles
 
-from costlens.attribution import attribute, parse_rules
+from costlens.attribution import attribute, parse_owners, parse_rules
+from costlens.attribution.explain import explain_resource
 from costlens.warehouse import Warehouse, open_warehouse
 
 LINES = [
@@ -174,3 +175,72 @@ def test_works_on_a_plain_connection_and_empty_table(data_dir: Path) -> None:
     with open_warehouse(data_dir) as w:
         result = attribute(w.con, parse_rules(RULES, "r.yaml", owners()))
         assert result.rows == 0 and result.totals["unblended_cost"] == 0
+
+
+CASE_OWNERS = """\
+owners:
+  - id: payments
+    cost_center: Cost002
+    microservices: [payments-api]
+  - id: checkout
+    microservices: [cart]
+"""
+CASE_RULES = """\
+dimensions: [workload, cost_center]
+rules:
+  - name: app
+    match: {tag: app}
+    set: {microservice: "{tag:app}"}
+  - name: workload
+    match: {tag: workload}
+    set: {workload: "{tag:workload}"}
+    normalize: {lower: false, aliases: {"Base Load": baseload}}
+  - name: cost-center-tag
+    match: {tag: cost_center}
+    set: {cost_center: "{tag:cost_center}"}
+  - name: sandbox
+    match: {account_name: acme-sandbox}
+    set: {cost_center: COST002}
+shared:
+  - {name: support, match: {service: AWSSupportEnterprise}, by: even, to: [payments, checkout]}
+"""
+
+
+def test_aliases_match_case_insensitively_and_values_keep_one_spelling(data_dir: Path) -> None:
+    # Issue 11 (7): `lower: false` keeps 'Peak' as delivered and still lets ' base LOAD' match
+    # the alias "Base Load"; a cost center tagged 'cost002' takes its owners.yaml spelling
+    # 'Cost002' (as does a literal COST002), so the dimension holds one spelling; an owner
+    # without a cost center and `unallocated` both get NULL (the checkout owner used to get '').
+    lines = [
+        line("r-base", "1", {"app": "payments-api", "workload": " base LOAD"}),
+        line("r-peak", "2", {"app": "payments-api", "workload": "Peak"}),
+        line("r-tagged", "3", {"app": "cart", "cost_center": "cost002 "}),
+        line("r-checkout", "4", {"app": "cart"}),
+        line("r-literal", "7", {"app": "cart"}, account_name="acme-sandbox"),
+        line("r-none", "5"),
+        line("r-support", "6", service="AWSSupportEnterprise"),
+    ]
+    rules = parse_rules(CASE_RULES, "rules.yaml", parse_owners(CASE_OWNERS, "owners.yaml"))
+    with open_warehouse(data_dir) as wh:
+        insert(wh.con, lines)
+        attribute(wh, rules)
+        assert_reconciles(wh.con, "allocations")
+        got = by_resource(wh.con, "owner", "workload", "cost_center")
+        shared = wh.con.execute(
+            "SELECT owner, cost_center, unblended_cost FROM allocations "
+            "WHERE allocation = 'shared' ORDER BY 1"
+        ).fetchall()
+        (checkout,) = explain_resource(wh.con, rules, "r-checkout")
+    assert got == {
+        "r-base": ("payments", "baseload", "Cost002"),
+        "r-peak": ("payments", "Peak", "Cost002"),
+        "r-tagged": ("checkout", None, "Cost002"),
+        "r-checkout": ("checkout", None, None),
+        "r-literal": ("checkout", None, "Cost002"),
+        "r-none": ("unallocated", None, None),
+    }
+    assert shared == [
+        ("checkout", None, Decimal("3.0000000000")),
+        ("payments", "Cost002", Decimal("3.0000000000")),
+    ]
+    assert checkout.decisions[-1].value is None

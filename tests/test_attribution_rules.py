@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from costlens.attribution import load_owners, load_rules, parse_owners, parse_rules
-from costlens.attribution._yaml import parse_yaml_text
+from costlens.attribution._yaml import RuleErrors, parse_yaml_text
 from costlens.attribution.conditions import CONDITION_KINDS, parse_condition
 from costlens.errors import RuleError
 
@@ -274,3 +274,107 @@ def test_every_condition_kind_documents_a_parsable_example(kind: str) -> None:
     assert example.startswith(f"{kind}:")
     cond = parse_condition(parse_yaml_text(example, "doc"))
     assert cond.describe()
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "kind"),
+    [
+        ("display_name", '"Pay\\rments"', "a line break ('\\r')"),
+        ("display_name", '"Payments\\nBcc: all@example.com"', "a line break ('\\n')"),
+        ("display_name", "|\n      Payments\n      Team", "a line break ('\\n')"),
+        ("business_owner", '"Amara\\u2028Okafor"', "a line break ('\\u2028')"),
+        ("business_owner", '"Amara\\tOkafor"', "a control character ('\\t')"),
+    ],
+)
+def test_names_for_mail_headers_refuse_line_breaks(field: str, written: str, kind: str) -> None:
+    # Issue 11 (7): the digest puts these names into mail headers.
+    text = f"owners:\n  - id: ok\n  - id: payments\n    {field}: {written}\n"
+    with pytest.raises(RuleError) as err:
+        parse_owners(text, "owners.yaml")
+    assert type(err.value) is RuleError  # one error, not a list
+    assert err.value.where == "owners.yaml:4"
+    assert err.value.message == (
+        f"owner 'payments': {field} contains {kind}; it would go into the digest's mail headers"
+    )
+    assert err.value.fix == f"write the {field} on one line, without control characters"
+
+
+def test_aliases_differing_only_in_case_are_refused(owners) -> None:  # type: ignore[no-untyped-def]
+    text = 'normalize: {aliases: {"Base Load": baseload, "base load ": base}}\nrules: []\n'
+    with pytest.raises(RuleError) as err:
+        parse_rules(text, "rules.yaml", owners)
+    assert err.value.where == "rules.yaml:1"
+    assert "aliases 'Base Load' and 'base load ' differ only in case or spaces" in str(err.value)
+    # a rule's alias replaces the file's one with the same key
+    text = (
+        'normalize: {lower: false, aliases: {"Base Load": baseload}}\nrules:\n  - name: r\n'
+        '    set: {owner: "{tag:team}"}\n    normalize: {aliases: {"BASE load": base}}\n'
+    )
+    rule = parse_rules(text, "rules.yaml", owners).rules[0]
+    assert rule.normalize.aliases == {"BASE load": "base"}
+    assert rule.normalize.apply(" base LOAD ") == "base"
+    assert rule.normalize.apply(" Peak ") == "Peak"
+
+
+THREE_ERRORS = """\
+rules:
+  - name: a
+    match: {tags: x}
+    set: {owner: payments}
+  - name: b
+    set: {owner: nobody}
+shared:
+  - name: s
+    match: {service: X}
+    by: weighted
+"""
+
+
+def test_every_error_of_a_rules_file_is_reported(owners) -> None:  # type: ignore[no-untyped-def]
+    # Issue 11 (6): `rules check` used to stop at the first one.
+    with pytest.raises(RuleErrors) as err:
+        parse_rules(THREE_ERRORS, "rules.yaml", owners)
+    assert [(e.where, e.message) for e in err.value.errors] == [
+        ("rules.yaml:3", "unknown condition kind 'tags'"),
+        ("rules.yaml:6", "unknown owner 'nobody'"),
+        ("rules.yaml:10", "unknown split method 'weighted'"),
+    ]
+    assert all(e.fix for e in err.value.errors)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "rules.yaml: 3 errors. Fix: correct each one listed below"
+    assert lines[1].startswith("  rules.yaml:3: unknown condition kind 'tags'. Fix: use one of:")
+    assert len(lines) == 4
+    js = err.value.as_json()["error"]
+    assert [e["where"] for e in js["errors"]] == ["rules.yaml:3", "rules.yaml:6", "rules.yaml:10"]
+    # and within one rule, each of its values is checked
+    two = "rules:\n  - name: b\n    set: {owner: nobody, colour: red}\n"
+    with pytest.raises(RuleErrors) as err:
+        parse_rules(two, "rules.yaml", owners)
+    assert [e.message for e in err.value.errors] == [
+        "unknown owner 'nobody'",
+        "rule 'b' sets unknown dimension 'colour'",
+    ]
+
+
+def test_every_error_of_an_owners_file_is_reported() -> None:
+    text = (
+        "owners:\n"
+        "  - id: a\n"
+        "    email: nope\n"
+        "    monthly_budget: -1\n"
+        "  - id: a\n"
+        "  - id: b\n"
+        '    display_name: "B\\r\\nX"\n'
+        "microservices:\n"
+        "  - {id: m, owner: zed}\n"
+    )
+    with pytest.raises(RuleErrors) as err:
+        parse_owners(text, "owners.yaml")
+    assert [(e.where, e.message) for e in err.value.errors] == [
+        ("owners.yaml:3", "bad email address 'nope'"),
+        ("owners.yaml:4", "a budget cannot be negative"),
+        ("owners.yaml:5", "duplicate owner id 'a'"),
+        ("owners.yaml:7", "owner 'b': display_name contains a line break ('\\r'); it would go "
+                          "into the digest's mail headers"),
+        ("owners.yaml:9", "unknown owner 'zed'"),
+    ]  # fmt: skip

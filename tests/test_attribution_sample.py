@@ -68,8 +68,9 @@ def test_explain_and_preview_answer_on_the_sample(sample_warehouse: Path) -> Non
         network = next(s for s in rules.splits if s.name == "network")
         assert first.lines()[1] == (
             f"  shared: split 'network' ({network.where}) takes this cost and shares it among "
-            f"{', '.join(network.targets)} in proportion to their own amortized cost; the values "
-            "below are the rules' before it"
+            f"{', '.join(network.targets)} in proportion to their own amortized cost (a month in "
+            "which none of them has any leaves it unallocated); the values below are the rules' "
+            "before it"
         )
         # Dropping the team-tag rule can only move cost to other owners / unallocated: conserved.
         text = (REPO / "data/rules.yaml").read_text()
@@ -83,3 +84,42 @@ def test_explain_and_preview_answer_on_the_sample(sample_warehouse: Path) -> Non
         owners = [d for d in result.deltas if d.dimension == "owner"]
         assert sum(d.delta for d in owners) == 0
         assert sum(d.new for d in owners) == result.total
+
+
+def test_focus_sample_credit_without_spend_to_split_stays_unallocated(
+    samples_dir: Path, data_dir: Path
+) -> None:
+    """Issue 11 (4): the FOCUS sample's only attributable line is a -3.00 credit that the
+    shipped `commitments-and-tax` split takes, but no owner has spend in 2024-09 to weigh it by.
+    It stays with `unallocated` (it used to go -0.30 to each of ten owners without spend, and
+    "120.03% of amortized cost unallocated" was printed)."""
+    from costlens.config import Settings
+    from ingest import ingest
+
+    ingest(Settings(data_dir=data_dir), str(samples_dir / "focus-1.0"))
+    rules = load_rules(REPO / "data/rules.yaml", load_owners(REPO / "data/owners.yaml"))
+    with open_warehouse(data_dir) as wh:
+        result = attribute(wh, rules)
+        assert_reconciles(wh.con, "allocations")
+        owners = wh.con.execute("SELECT DISTINCT owner FROM allocations").fetchall()
+        credit = wh.con.execute(
+            "SELECT owner, allocation, rule, basis, unblended_cost, amortized_cost "
+            "FROM allocations WHERE charge_category = 'Credit'"
+        ).fetchall()
+        (coverage,) = tag_coverage(wh.con)
+    assert owners == [("unallocated",)]
+    assert credit == [
+        ("unallocated", "shared", "commitments-and-tax", "unallocated", Decimal("-2.6137000000"),
+         Decimal("-3.0000000000")),
+    ]  # fmt: skip
+    figure = result.unallocated_figure("amortized_cost")
+    assert (figure.total, figure.unallocated) == (Decimal("14.9765141858"),) * 2
+    assert (figure.charges, figure.unallocated_charges) == (Decimal("18.1384854859"),) * 2
+    assert figure.credits == Decimal("-3.1619713001")
+    assert result.unallocated_share("amortized_cost") == Decimal(1)
+    assert result.describe_unallocated() == (
+        "100.00% of amortized charges unallocated (18.14 of 18.14; after 3.16 of credits, "
+        "14.98 of 14.98)"
+    )
+    assert coverage.unallocated_share == 1.0 and coverage.tag_share == 0.0
+    assert coverage.credits == Decimal("-3.1619713001")

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costlens.attribution import attribute, parse_rules
+from costlens.attribution.coverage import tag_coverage
 from costlens.attribution.shared import split_exact
-from costlens.schema import LINE_ITEMS, create_table_sql
+from costlens.schema import COST_COLUMNS, LINE_ITEMS, create_table_sql
 
 BASE = """\
 rules:
@@ -95,13 +96,74 @@ def test_fixed_weights_with_credit_and_label() -> None:
     assert labels == [("eks-shared",)]
 
 
-def test_no_target_with_direct_cost_falls_back_to_even() -> None:
-    con = _con([*DIRECT, SUPPORT])
+def test_no_target_with_direct_cost_keeps_charge_and_credit_unallocated() -> None:
+    # Issue 11 (4): with no spend to be proportional to, neither a charge nor a credit is spread
+    # evenly over owners without spend (a credit made each of them "earn" money).
+    credit = line("c", "-0.40", service="AWSSupportEnterprise", lit="Credit", cat="Credit")
+    con = _con([*DIRECT, SUPPORT, credit])
     _run(
         con,
         "  - {name: s, match: {service: AWSSupportEnterprise}, by: proportional, to: [platform]}\n",
     )
-    assert _shares(con) == {"platform": Decimal("1")}
+    rows = con.execute(
+        "SELECT resource_id, owner, microservice, rule, basis, unblended_cost FROM allocations "
+        "WHERE allocation = 'shared' ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("c", "unallocated", "unallocated", "s", "unallocated", Decimal("-0.4000000000")),
+        ("s", "unallocated", "unallocated", "s", "unallocated", Decimal("1.0000000000")),
+    ]
+
+
+def test_credit_is_split_like_the_charges_it_offsets_to_the_cent() -> None:
+    # Charge 1.00 and credit -0.40 of the same split: both by the owners' direct unblended cost
+    # (payments 30, checkout 10, platform none): 3/4 and 1/4 each; platform gets neither.
+    credit = line("c", "-0.40", service="AWSSupportEnterprise", lit="Credit", cat="Credit")
+    con = _con([*DIRECT, SUPPORT, credit])
+    _run(
+        con,
+        "  - {name: s, match: {service: AWSSupportEnterprise}, by: proportional,"
+        " cost_column: unblended_cost}\n",
+    )
+    rows = con.execute(
+        "SELECT resource_id, owner, unblended_cost FROM allocations "
+        "WHERE allocation = 'shared' ORDER BY 1, 2"
+    ).fetchall()
+    assert rows == [
+        ("c", "checkout", Decimal("-0.1000000000")),
+        ("c", "payments", Decimal("-0.3000000000")),
+        ("s", "checkout", Decimal("0.2500000000")),
+        ("s", "payments", Decimal("0.7500000000")),
+    ]
+
+
+def test_credits_exceeding_charges_give_shares_of_the_charges() -> None:
+    # payments 1.00 direct, a -5.00 credit split to it, 2.00 unallocated: a net total of -2.00.
+    # Shares of the net total would read -50 % by tags and -100 % unallocated; of the charges
+    # (3.00) they are 1/3 and 2/3, and the line says that credits exceed charges.
+    lines = [
+        line("a", "1.00", {"app": "payments-api"}),
+        line("c", "-5.00", service="AWSSupportEnterprise", lit="Credit", cat="Credit"),
+        line("n", "2.00", service="AmazonS3"),
+    ]
+    con = _con(lines)
+    rules = parse_rules(
+        BASE + "  - {name: s, match: {service: AWSSupportEnterprise}, by: proportional,"
+        " cost_column: unblended_cost}\n",
+        "rules.yaml",
+        owners(),
+    )
+    result = attribute(con, rules)
+    assert result.unallocated_share("unblended_cost") == Decimal(2) / Decimal(3)
+    assert result.describe_unallocated("unblended_cost") == (
+        "66.67% of unblended charges unallocated (2.00 of 3.00; after 5.00 of credits, "
+        "2.00 of -2.00, credits exceed charges)"
+    )
+    (row,) = tag_coverage(con, cost_column="unblended_cost")
+    assert row.total_cost == Decimal("-2.00") and row.split_cost == Decimal("-5.00")
+    assert (row.tag_share, row.rule_share, row.split_share) == (1 / 3, 0.0, 0.0)
+    assert row.unallocated_share == 2 / 3
+    assert (row.charges, row.credits) == (Decimal("3.00"), Decimal("-5.00"))
 
 
 def test_proportional_weights_are_per_billing_period() -> None:
@@ -212,12 +274,18 @@ def test_random_rules_lines_and_splits_conserve_exactly(
     text = text.replace("rules:\nshared:", "rules: []\nshared:")
     text = text + " []\n" if text.endswith("shared:\n") else text
     con = _con(lines)
-    attribute(con, parse_rules(text, "rules.yaml", owners()))  # checks conservation itself
+    result = attribute(con, parse_rules(text, "rules.yaml", owners()))  # checks conservation
     assert_reconciles(con, "allocations")
     bad = con.execute(
         "SELECT COUNT(*) FROM allocations WHERE owner IS NULL OR microservice IS NULL"
     ).fetchone()
     assert bad == (0,)
+    # Whatever the credits, every share printed lies in [0, 1].
+    for column in COST_COLUMNS:
+        assert 0 <= result.unallocated_share(column) <= 1
+        for row in tag_coverage(con, cost_column=column):
+            shares = (row.tag_share, row.rule_share, row.split_share, row.unallocated_share)
+            assert all(s is None or 0 <= s <= 1 for s in shares), row
 
 
 @given(

@@ -7,6 +7,7 @@ See ``docs/rules.md``.
 
 from __future__ import annotations
 
+from costlens.attribution._yaml import RuleErrors
 from costlens.attribution.compile import CompiledQuery, allocation_columns, compile_attribution
 from costlens.attribution.engine import (
     ALLOCATIONS,
@@ -33,6 +34,7 @@ __all__ = [
     "Owner",
     "OwnersRegistry",
     "Rule",
+    "RuleErrors",
     "RuleSet",
     "SplitRule",
     "allocation_columns",

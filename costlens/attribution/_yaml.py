@@ -14,15 +14,18 @@ parsed exactly (``Decimal("12000.10")``), never through a float.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.constructor import SafeConstructor
 
 from costlens.errors import RuleError
+
+T = TypeVar("T")
 
 _SCALAR_TAGS_TEXT = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
@@ -131,16 +134,87 @@ class YNode:
         return SafeConstructor().construct_object(self.node, deep=True)
 
 
-def check_keys(node: YNode, allowed: tuple[str, ...], what: str) -> dict[str, YNode]:
-    """The mapping of ``node``, rejecting keys outside ``allowed`` (listing the valid ones)."""
+class RuleErrors(RuleError):
+    """Several errors of one file, reported together: ``errors`` holds each ``RuleError`` (with
+    its own ``where`` and ``fix``) in line order; ``str`` is a heading and one line per error.
+
+    >>> errs = RuleErrors([RuleError("a", where="r.yaml:3"), RuleError("b", where="r.yaml:9")],
+    ...                   "r.yaml")
+    >>> print(errs)
+    r.yaml: 2 errors. Fix: correct each one listed below
+      r.yaml:3: a
+      r.yaml:9: b
+    """
+
+    def __init__(self, errors: Sequence[RuleError], file: str) -> None:
+        self.errors = tuple(errors)
+        super().__init__(
+            f"{len(self.errors)} errors", where=file, fix="correct each one listed below"
+        )
+
+    def __str__(self) -> str:
+        return "\n".join([super().__str__(), *(f"  {e}" for e in self.errors)])
+
+    def as_json(self) -> dict[str, Any]:
+        """The heading as ``CostlensError.as_json``, plus ``errors``: each error's own."""
+        out = super().as_json()
+        out["error"]["errors"] = [e.as_json()["error"] for e in self.errors]
+        return out
+
+
+def _line_of(error: RuleError) -> int:
+    tail = (error.where or "").rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+class ErrorLog:
+    """Collects the errors of one file, so that a check reports every error at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[RuleError] = []
+
+    def add(self, error: RuleError) -> None:
+        """Record ``error`` (each one of a ``RuleErrors``)."""
+        for one in error.errors if isinstance(error, RuleErrors) else (error,):
+            if str(one) not in {str(e) for e in self.errors}:
+                self.errors.append(one)
+
+    def attempt(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """``fn(*args)``, or None when it raised a ``RuleError`` (recorded)."""
+        try:
+            return fn(*args)
+        except RuleError as exc:
+            self.add(exc)
+            return None
+
+    def raise_if_any(self, file: str) -> None:
+        """Raise the one error recorded, or a ``RuleErrors`` with all of them in line order."""
+        ordered = sorted(self.errors, key=_line_of)
+        if len(ordered) == 1:
+            raise ordered[0]
+        if ordered:
+            raise RuleErrors(ordered, file)
+
+
+def check_keys(
+    node: YNode, allowed: tuple[str, ...], what: str, log: ErrorLog | None = None
+) -> dict[str, YNode]:
+    """The mapping of ``node``, rejecting keys outside ``allowed`` (listing the valid ones).
+
+    With ``log``, each unknown key is recorded there and left out, and the others are returned.
+    """
     entries = node.mapping(what)
-    for name, value in entries.items():
+    for name, value in list(entries.items()):
         if name not in allowed:
-            raise RuleError(
+            error = RuleError(
                 f"unknown key {name!r} in {what}",
                 where=_key_where(node, name, value),
                 fix=f"use one of: {', '.join(allowed)}",
             )
+            if log is None:
+                raise error
+            log.add(error)
+            del entries[name]
     return entries
 
 

@@ -4,14 +4,18 @@ A value is a literal (``payments-api``) or a template that inherits from the lin
 ``{tag:app | App | service}`` (first non-empty tag among the aliases), ``{account_name}``,
 ``{account_id}``, ``{service}``, ``{region}``; literals and inherited parts may be mixed
 (``team-{tag:team}``). If an inherited part is missing the rule does not set that dimension, and
-later rules get their turn. Inherited values are normalized (trim, lower case, then an alias map
-such as ``"payments team": payments``), see ``Normalize``.
+later rules get their turn. Inherited values are normalized: an alias map such as
+``"payments team": payments`` (matched trimmed and case-insensitively; the value kept is the
+alias's target as written), else trim and lower case as configured; see ``Normalize``.
 
 >>> t = parse_template_text("{tag:App | service}", "rules.yaml:3")
 >>> sorted(t.tag_keys()), t.is_literal
 (['app', 'service'], False)
 >>> Normalize(aliases={"payments team": "payments"}).apply("  Payments Team ")
 'payments'
+>>> keep_case = Normalize(lower=False, aliases={"Base Load": "baseload"})
+>>> keep_case.apply(" base LOAD"), keep_case.apply("Cost002 ")
+('baseload', 'Cost002')
 """
 
 from __future__ import annotations
@@ -30,38 +34,51 @@ __all__ = [
     "Normalize",
     "ValueSource",
     "ValueTemplate",
+    "alias_key",
     "parse_template_text",
 ]
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
+def alias_key(value: str) -> str:
+    """How an alias is matched: trimmed and case-insensitively (``" Base Load"`` is
+    ``"base load"``), whatever ``trim`` and ``lower`` say about the value kept."""
+    return value.strip().lower()
+
+
 @dataclass(frozen=True)
 class Normalize:
-    """How inherited values are cleaned: trim, lower case, then ``aliases`` (exact, after those)."""
+    """How inherited values are cleaned: a value matching one of ``aliases`` (``alias_key``)
+    becomes that alias's target as written; any other value is trimmed and lower-cased as
+    ``trim`` and ``lower`` say. So ``lower: false`` keeps ``Cost002`` as delivered and still
+    lets ``"Base Load"`` match the alias ``base load``."""
 
     trim: bool = True
     lower: bool = True
     aliases: dict[str, str] = field(default_factory=dict)
 
     def clean(self, value: str) -> str:
-        """Trim and lower-case as configured (the alias keys are cleaned the same way)."""
+        """Trim and lower-case as configured: the value kept when no alias matches."""
         value = value.strip() if self.trim else value
         return value.lower() if self.lower else value
 
+    def alias_map(self) -> dict[str, str]:
+        """``{alias_key(alias): target}`` (the rules parser refuses two aliases with one key)."""
+        return {alias_key(k): v for k, v in self.aliases.items()}
+
     def apply(self, value: str) -> str:
         """The normalized value (Python twin of ``sql``)."""
-        cleaned = self.clean(value)
-        return {self.clean(k): v for k, v in self.aliases.items()}.get(cleaned, cleaned)
+        return self.alias_map().get(alias_key(value), self.clean(value))
 
     def sql(self, expr: str, bind: Bind) -> str:
         """SQL of the normalized ``expr``; '' becomes NULL."""
         out = f"trim({expr})" if self.trim else expr
         out = f"lower({out})" if self.lower else out
         if self.aliases:
-            cleaned = {self.clean(k): v for k, v in self.aliases.items()}
-            keys, values = bind(list(cleaned)), bind(list(cleaned.values()))
-            out = f"COALESCE(map({keys}, {values})[{out}], {out})"
+            aliases = self.alias_map()
+            keys, values = bind(list(aliases)), bind(list(aliases.values()))
+            out = f"COALESCE(map({keys}, {values})[lower(trim({expr}))], {out})"
         return f"NULLIF({out}, '')"
 
 

@@ -31,6 +31,7 @@ from datetime import date
 from typing import Any
 
 from costlens.attribution._sql import Bind, quote_ident, render, tag_column
+from costlens.attribution.actions import alias_key
 from costlens.attribution.owners import UNALLOCATED
 from costlens.attribution.rules import Rule, RuleSet
 from costlens.attribution.shared import split_ctes
@@ -128,8 +129,13 @@ class RuleValues:
         self.owner_alias = f"map({bind(list(owner_alias))}, {bind(list(owner_alias.values()))})"
         ms_owner = {m.id: m.owner for m in reg.microservices.values()}
         self.ms_owner = f"map({bind(list(ms_owner))}, {bind(list(ms_owner.values()))})"
-        cost_centers = {o.id: o.cost_center for o in reg.owners.values()}
+        cost_centers = {o.id: o.cost_center for o in reg.owners.values() if o.cost_center}
         self.cost_center = f"map({bind(list(cost_centers))}, {bind(list(cost_centers.values()))})"
+        self.spellings: dict[str, str] = {}  # one spelling per cost center: owners.yaml's first
+        for center in cost_centers.values():
+            self.spellings.setdefault(alias_key(center), center)
+        spelled = self.spellings
+        self.cc_spelling = f"map({bind(list(spelled))}, {bind(list(spelled.values()))})"
         self.names = bind(["default", *(r.name for r in rules.rules)])
         self.bases = bind(["unallocated", *(r.basis for r in rules.rules)])
 
@@ -138,6 +144,9 @@ class RuleValues:
         template = rule.sets.get(dim)
         if template is None:
             return None
+        if template.is_literal and dim == "cost_center":
+            literal = template.literal
+            return self.bind(self.spellings.get(alias_key(literal), literal))
         raw = template.sql(self.bind, rule.normalize)
         if template.is_literal:
             return raw
@@ -145,6 +154,8 @@ class RuleValues:
             return f"COALESCE({self.ms_alias}[lower(trim({raw}))], {raw})"
         if dim == "owner":
             return f"{self.owner_alias}[lower(trim({raw}))]"
+        if dim == "cost_center":  # an inherited cost center takes its spelling in owners.yaml
+            return f"COALESCE({self.cc_spelling}[lower(trim({raw}))], {raw})"
         return raw
 
     def owner(self, rule: Rule) -> str | None:
@@ -260,14 +271,16 @@ def compile_attribution(
                     bind(s.microservice) if s.microservice else "NULL" for s in rules.splits
                 )
                 shared_dims.append(f"COALESCE([{labels}][_split], microservice) AS microservice")
-            elif d == "cost_center":
-                shared_dims.append(f"COALESCE({v.cost_center}[owner], cost_center) AS cost_center")
+            elif d == "cost_center":  # a share takes its owner's cost center, else the default
+                default = bind(rules.defaults[d]) if d in rules.defaults else "NULL"
+                shared_dims.append(f"COALESCE({v.cost_center}[owner], {default}) AS cost_center")
             else:
                 shared_dims.append(quote_ident(d))
         split_names = bind([s.name for s in rules.splits])
         body += (
             f"\nUNION ALL\nSELECT {', '.join(base[:11])}, {', '.join(shared_dims)},"
-            f" 'shared' AS allocation,\n    {split_names}[_split] AS rule, 'split' AS basis,"
+            f" 'shared' AS allocation,\n    {split_names}[_split] AS rule,"
+            f" CASE WHEN owner = {unallocated} THEN 'unallocated' ELSE 'split' END AS basis,"
             f" {version} AS rule_version, {', '.join(costs)}\n  FROM split_shares"
         )
     # Generated from allowlisted, quoted identifiers and $-placeholders only; values are bound.

@@ -19,6 +19,7 @@ import duckdb
 
 from costlens.attribution._sql import quote_ident
 from costlens.attribution.compile import allocation_columns, compile_attribution
+from costlens.attribution.coverage import UnallocatedFigure
 from costlens.attribution.owners import UNALLOCATED
 from costlens.attribution.rules import RuleSet
 from costlens.errors import RuleError
@@ -49,7 +50,17 @@ _PERIOD_TOTALS = {
 
 _DELETE_PERIODS = f"DELETE FROM allocations WHERE {_IN_PERIODS}"
 
-_UNALLOCATED_TOTALS = f"SELECT {_SUMS} FROM allocations WHERE {_IN_PERIODS} AND owner = $owner"
+_UNALLOCATED_TOTALS = (
+    "SELECT "
+    + ", ".join(
+        f"SUM({c}) FILTER (WHERE owner = $owner), SUM({c}) FILTER (WHERE {c} > 0),"
+        f" SUM({c}) FILTER (WHERE {c} > 0 AND owner = $owner)"
+        for c in COST_COLUMNS
+    )
+    + f" FROM allocations WHERE {_IN_PERIODS}"
+)
+"""Per cost column: the net amount left ``unallocated``, the charges (positive allocation rows)
+and the charges left ``unallocated``."""
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,30 @@ class AttributionResult:
     rebuilt: bool = False
     """True when the table was re-created (new dimensions), so every period was re-attributed."""
     notes: list[str] = field(default_factory=list)
+    charges: dict[str, Decimal] = field(default_factory=dict)
+    """Sum of each cost column over the positive allocation rows (charges before credits)."""
+    unallocated_charges: dict[str, Decimal] = field(default_factory=dict)
+    """The part of ``charges`` left with the owner ``unallocated``."""
+
+    def unallocated_figure(self, column: str = "amortized_cost") -> UnallocatedFigure:
+        """What is left unallocated of ``column``, gross and net of credits."""
+        zero = Decimal(0)
+        return UnallocatedFigure(
+            column,
+            total=self.totals.get(column, zero),
+            unallocated=self.unallocated.get(column, zero),
+            charges=self.charges.get(column, zero),
+            unallocated_charges=self.unallocated_charges.get(column, zero),
+        )
 
     def unallocated_share(self, column: str = "amortized_cost") -> Decimal:
-        """Unallocated / total for ``column`` (0 when the total is 0)."""
-        total = self.totals.get(column, Decimal(0))
-        return self.unallocated.get(column, Decimal(0)) / total if total else Decimal(0)
+        """The share of the charges (positive amounts) of ``column`` left unallocated, in [0, 1]
+        (0 without charges); see ``UnallocatedFigure``."""
+        return self.unallocated_figure(column).share
+
+    def describe_unallocated(self, column: str = "amortized_cost") -> str:
+        """One line for a person: ``UnallocatedFigure.describe``."""
+        return self.unallocated_figure(column).describe()
 
 
 @contextlib.contextmanager
@@ -170,15 +200,16 @@ def attribute(
         c: sum((t[i] for t in totals_by_period.values()), Decimal(0))
         for i, c in enumerate(COST_COLUMNS)
     }
+    figures = [Decimal(v or 0) for v in left] if left else [Decimal(0)] * 3 * len(COST_COLUMNS)
     return AttributionResult(
         rule_version=version,
         periods=tuple(sorted(totals_by_period)),
         rows=written,
         totals=totals,
-        unallocated={
-            c: Decimal(left[i] or 0) if left else Decimal(0) for i, c in enumerate(COST_COLUMNS)
-        },
+        unallocated={c: figures[3 * i] for i, c in enumerate(COST_COLUMNS)},
         seconds=time.perf_counter() - started,
         rebuilt=rebuild,
         notes=notes,
+        charges={c: figures[3 * i + 1] for i, c in enumerate(COST_COLUMNS)},
+        unallocated_charges={c: figures[3 * i + 2] for i, c in enumerate(COST_COLUMNS)},
     )

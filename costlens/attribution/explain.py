@@ -71,7 +71,8 @@ class Explanation:
         if self.split_rule is not None:
             s = self.split_rule
             basis = {
-                "proportional": f"in proportion to their own {s.cost_column.replace('_', ' ')}",
+                "proportional": f"in proportion to their own {s.cost_column.replace('_', ' ')}"
+                " (a month in which none of them has any leaves it unallocated)",
                 "even": "evenly",
                 "fixed": "by fixed weights",
             }.get(s.method, s.method)
@@ -179,7 +180,7 @@ def _explain_row(
         elif dim == "cost_center":
             owner = next((d.value for d in decisions if d.dimension == "owner"), None)
             known = rules.owners.owners.get(owner or "")
-            cc = known.cost_center if known else rules.defaults.get(dim)
+            cc = (known.cost_center if known else "") or rules.defaults.get(dim)
             decisions.append(Decision(dim, cc, "default: the owner's cost center"))
         else:
             decisions.append(Decision(dim, rules.defaults.get(dim), "default"))

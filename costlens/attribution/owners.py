@@ -25,11 +25,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 
-from costlens.attribution._yaml import YNode, check_keys, parse_yaml_text, read_file
+import yaml
+
+from costlens.attribution._yaml import ErrorLog, YNode, check_keys, parse_yaml_text, read_file
 from costlens.errors import RuleError
 
 __all__ = [
@@ -58,6 +63,10 @@ _OWNER_KEYS = (
     "microservices",
 )
 _MS_KEYS = ("id", "owner", "description", "aliases")
+_NOT_IN_HEADERS = ("Cc", "Zl", "Zp")
+"""Unicode categories refused in names that go into mail headers: controls, line separators."""
+_LINE_BREAKS = "\r\n\x0b\x0c\x85\u2028\u2029"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -155,97 +164,176 @@ def _ident(node: YNode, what: str) -> str:
     return value
 
 
-def _owner(node: YNode) -> tuple[Owner, list[YNode]]:
-    entries = check_keys(node, _OWNER_KEYS, "an owner")
+def _one_line(node: YNode, what: str, owner_id: str) -> str:
+    """A name that goes into mail headers (``display_name``, ``business_owner``): one line."""
+    value = node.text(what)
+    bad = next((c for c in value if unicodedata.category(c) in _NOT_IN_HEADERS), None)
+    if bad is not None:
+        kind = "a line break" if bad in _LINE_BREAKS else "a control character"
+        raise node.error(
+            f"owner {owner_id!r}: {what} contains {kind} ({bad!r}); it would go into the "
+            "digest's mail headers",
+            f"write the {what} on one line, without control characters",
+        )
+    return value
+
+
+def _emails(node: YNode) -> tuple[str, ...]:
+    emails: list[str] = []
+    for item in node.sequence() if node.is_sequence else [node]:
+        address = item.text("an email address").strip()
+        if not _EMAIL.match(address):
+            raise item.error(f"bad email address {address!r}", "write it like name@example.com")
+        emails.append(address)
+    return tuple(emails)
+
+
+def _budget(node: YNode) -> Decimal:
+    budget = node.decimal("a monthly budget in USD")
+    if budget < 0:
+        raise node.error("a budget cannot be negative", "write 0 or more")
+    return budget
+
+
+def _goals(node: YNode) -> dict[str, Decimal]:
+    return {
+        name: goal.decimal(f"a goal for {name}") for name, goal in node.mapping("KPI goals").items()
+    }
+
+
+def _owner(node: YNode, log: ErrorLog) -> tuple[Owner | None, list[YNode]]:
+    """One entry of ``owners:`` (None when it has errors, each recorded in ``log``) and its
+    inline microservices."""
+    before = len(log.errors)
+    entries = check_keys(node, _OWNER_KEYS, "an owner", log)
     if "id" not in entries:
         raise node.error("owner without an id", "add `id: <owner-id>`")
     owner_id = _ident(entries["id"], "owner id")
     if owner_id == UNALLOCATED:
         raise entries["id"].error(f"{UNALLOCATED!r} is reserved", "choose another id")
-    emails: list[str] = []
-    if "email" in entries:
-        for item in (
-            entries["email"].sequence() if entries["email"].is_sequence else [entries["email"]]
-        ):
-            address = item.text("an email address").strip()
-            if not _EMAIL.match(address):
-                raise item.error(f"bad email address {address!r}", "write it like name@example.com")
-            emails.append(address)
-    budget = None
-    if "monthly_budget" in entries:
-        budget = entries["monthly_budget"].decimal("a monthly budget in USD")
-        if budget < 0:
-            raise entries["monthly_budget"].error("a budget cannot be negative", "write 0 or more")
-    goals: dict[str, Decimal] = {}
-    if "kpi_goals" in entries:
-        for name, goal in entries["kpi_goals"].mapping("KPI goals").items():
-            goals[name] = goal.decimal(f"a goal for {name}")
+
+    def field_(key: str, parse: Callable[..., T], *args: Any) -> T | None:
+        return log.attempt(parse, entries[key], *args) if key in entries else None
+
+    display_name = field_("display_name", _one_line, "display_name", owner_id)
+    business_owner = field_("business_owner", _one_line, "business_owner", owner_id)
+    emails = field_("email", _emails)
+    budget = field_("monthly_budget", _budget)
+    goals = field_("kpi_goals", _goals)
+    cost_center = field_("cost_center", YNode.text, "a cost center")
+    aliases = field_("aliases", YNode.text_list, "a list of aliases")
+    inline = log.attempt(entries["microservices"].sequence) if "microservices" in entries else []
+    if len(log.errors) > before:
+        return None, inline or []
     owner = Owner(
         id=owner_id,
-        display_name=entries["display_name"].text() if "display_name" in entries else owner_id,
-        business_owner=entries["business_owner"].text() if "business_owner" in entries else "",
-        emails=tuple(emails),
+        display_name=display_name or owner_id,
+        business_owner=business_owner or "",
+        emails=emails or (),
         monthly_budget=budget,
-        cost_center=entries["cost_center"].text() if "cost_center" in entries else "",
-        kpi_goals=goals,
-        aliases=tuple(entries["aliases"].text_list()) if "aliases" in entries else (),
+        cost_center=cost_center or "",
+        kpi_goals=goals or {},
+        aliases=tuple(aliases or ()),
     )
-    inline = entries["microservices"].sequence() if "microservices" in entries else []
-    return owner, inline
+    return owner, inline or []
+
+
+def _inline_microservice(ms: YNode, owner_id: str) -> tuple[YNode, str, str, tuple[str, ...]]:
+    if ms.is_scalar:
+        return (ms, _ident(ms, "microservice id"), owner_id, ())
+    e = check_keys(ms, _MS_KEYS, "a microservice")
+    ident = _ident(e["id"], "microservice id") if "id" in e else ""
+    aliases = tuple(e["aliases"].text_list()) if "aliases" in e else ()
+    return (ms, ident, owner_id, aliases)
+
+
+def _listed_microservice(
+    node: YNode, owners: Collection[str], described: dict[str, str]
+) -> tuple[YNode, str, str, tuple[str, ...]]:
+    e = check_keys(node, _MS_KEYS, "a microservice")
+    if "id" not in e or "owner" not in e:
+        raise node.error("a microservice needs an id and an owner", "add `id:` and `owner:`")
+    ident = _ident(e["id"], "microservice id")
+    owner_id = e["owner"].text("an owner id")
+    if owner_id not in owners:
+        raise e["owner"].error(
+            f"unknown owner {owner_id!r}", f"use one of: {', '.join(sorted(owners))}"
+        )
+    if "description" in e:
+        described[ident] = e["description"].text()
+    return (node, ident, owner_id, tuple(e["aliases"].text_list()) if "aliases" in e else ())
+
+
+def _register(
+    microservices: dict[str, Microservice],
+    entry: tuple[YNode, str, str, tuple[str, ...]],
+    described: dict[str, str],
+) -> None:
+    node, ident, owner_id, aliases = entry
+    if not ident:
+        raise node.error("a microservice needs an id", "add `id:`")
+    if ident == UNALLOCATED:
+        raise node.error(f"{UNALLOCATED!r} is reserved", "choose another id")
+    known = microservices.get(ident)
+    if known is not None:
+        if known.owner != owner_id:
+            raise node.error(
+                f"microservice {ident!r} has two owners ({known.owner!r} and {owner_id!r})",
+                "keep exactly one owner per microservice",
+            )
+        raise node.error(f"duplicate microservice {ident!r}", "list it once")
+    microservices[ident] = Microservice(ident, owner_id, described.get(ident, ""), aliases)
 
 
 def parse_owners(text: str, file: str, sha256: str = "") -> OwnersRegistry:
-    """Validate the text of an ``owners.yaml`` (see ``load_owners``)."""
-    root = check_keys(parse_yaml_text(text, file), ("owners", "microservices"), "owners.yaml")
+    """Validate the text of an ``owners.yaml`` (see ``load_owners``).
+
+    Every error of the file is reported: one ``RuleError``, or a ``RuleErrors`` listing all.
+    """
+    log = ErrorLog()
+    root = check_keys(parse_yaml_text(text, file), ("owners", "microservices"), "owners.yaml", log)
     if "owners" not in root:
-        raise RuleError("no `owners:` list", where=file, fix="list the owners (docs/rules.md)")
+        log.add(RuleError("no `owners:` list", where=file, fix="list the owners (docs/rules.md)"))
     owners: dict[str, Owner] = {}
+    seen: set[str] = set()  # owner ids, with those that have errors (no "unknown owner" for them)
     pending: list[tuple[YNode, str, str, tuple[str, ...]]] = []  # node, ms id, owner id, aliases
-    for node in root["owners"].sequence("a list of owners"):
-        owner, inline = _owner(node)
-        if owner.id in owners:
-            raise node.error(f"duplicate owner id {owner.id!r}", "give each owner its own id")
-        owners[owner.id] = owner
+    listed_owners = (
+        log.attempt(root["owners"].sequence, "a list of owners") if "owners" in root else []
+    )
+    for node in listed_owners or []:
+        owner_id = _owner_id(node)
+        if owner_id is not None and owner_id in seen:
+            log.add(node.error(f"duplicate owner id {owner_id!r}", "give each owner its own id"))
+            continue
+        seen.add(owner_id or "")
+        owner, inline = log.attempt(_owner, node, log) or (None, [])
+        if owner is not None:
+            owners[owner.id] = owner
         for ms in inline:
-            if ms.is_scalar:
-                pending.append((ms, _ident(ms, "microservice id"), owner.id, ()))
-            else:
-                e = check_keys(ms, _MS_KEYS, "a microservice")
-                ident = _ident(e["id"], "microservice id") if "id" in e else ""
-                aliases = tuple(e["aliases"].text_list()) if "aliases" in e else ()
-                pending.append((ms, ident, owner.id, aliases))
+            entry = log.attempt(_inline_microservice, ms, owner_id or "")
+            if entry is not None:
+                pending.append(entry)
     described: dict[str, str] = {}
-    for node in root["microservices"].sequence() if "microservices" in root else []:
-        e = check_keys(node, _MS_KEYS, "a microservice")
-        if "id" not in e or "owner" not in e:
-            raise node.error("a microservice needs an id and an owner", "add `id:` and `owner:`")
-        ident = _ident(e["id"], "microservice id")
-        owner_id = e["owner"].text("an owner id")
-        if owner_id not in owners:
-            raise e["owner"].error(
-                f"unknown owner {owner_id!r}", f"use one of: {', '.join(sorted(owners))}"
-            )
-        if "description" in e:
-            described[ident] = e["description"].text()
-        pending.append(
-            (node, ident, owner_id, tuple(e["aliases"].text_list()) if "aliases" in e else ())
-        )
+    listed = log.attempt(root["microservices"].sequence) if "microservices" in root else []
+    for node in listed or []:
+        entry = log.attempt(_listed_microservice, node, seen - {""}, described)
+        if entry is not None:
+            pending.append(entry)
     microservices: dict[str, Microservice] = {}
-    for node, ident, owner_id, aliases in pending:
-        if not ident:
-            raise node.error("a microservice needs an id", "add `id:`")
-        if ident == UNALLOCATED:
-            raise node.error(f"{UNALLOCATED!r} is reserved", "choose another id")
-        known = microservices.get(ident)
-        if known is not None:
-            if known.owner != owner_id:
-                raise node.error(
-                    f"microservice {ident!r} has two owners ({known.owner!r} and {owner_id!r})",
-                    "keep exactly one owner per microservice",
-                )
-            raise node.error(f"duplicate microservice {ident!r}", "list it once")
-        microservices[ident] = Microservice(ident, owner_id, described.get(ident, ""), aliases)
+    for entry in pending:
+        log.attempt(_register, microservices, entry, described)
+    log.raise_if_any(file)
     return OwnersRegistry(owners, microservices, file, sha256)
+
+
+def _owner_id(node: YNode) -> str | None:
+    """The ``id`` of an owner entry as written, if it has one (for the duplicate check)."""
+    if not isinstance(node.node, yaml.MappingNode):
+        return None
+    for key, value in node.node.value:
+        if key.value == "id" and isinstance(value, yaml.ScalarNode):
+            return str(value.value)
+    return None
 
 
 def load_owners(path: Path | str) -> OwnersRegistry:

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
 
-from costlens.attribution._yaml import YNode, check_keys, parse_yaml_text, read_file
-from costlens.attribution.actions import Normalize, ValueTemplate, parse_template_text
+from costlens.attribution._yaml import ErrorLog, YNode, check_keys, parse_yaml_text, read_file
+from costlens.attribution.actions import Normalize, ValueTemplate, alias_key, parse_template_text
 from costlens.attribution.conditions import Condition, parse_condition
 from costlens.attribution.owners import UNALLOCATED, OwnersRegistry
+from costlens.attribution.splits import SPLIT_METHODS, SplitRule, parse_split
 from costlens.schema import ALLOCATION_BASE, COST_COLUMNS, column_names
 
 __all__ = [
@@ -41,10 +41,8 @@ __all__ = [
 ]
 
 REQUIRED_DIMENSIONS = ("microservice", "owner")
-SPLIT_METHODS = ("proportional", "even", "fixed")
 _TOP_KEYS = ("version", "dimensions", "defaults", "normalize", "rules", "shared")
 _RULE_KEYS = ("name", "description", "match", "set", "normalize")
-_SPLIT_KEYS = ("name", "description", "match", "to", "by", "cost_column", "weights", "microservice")
 _DIMENSION = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _RESERVED = {
     *column_names(ALLOCATION_BASE),
@@ -73,22 +71,6 @@ class Rule:
         """``tag`` when the rule reads tags (in its condition or values), else ``rule``."""
         reads_tags = self.match is not None and bool(self.match.tag_keys())
         return "tag" if reads_tags or any(t.inherits_tag() for t in self.sets.values()) else "rule"
-
-
-@dataclass(frozen=True)
-class SplitRule:
-    """A shared-cost split: costs matching ``match`` go to ``targets`` by ``method``."""
-
-    name: str
-    match: Condition
-    targets: tuple[str, ...]
-    method: str
-    cost_column: str = "amortized_cost"
-    weights: dict[str, Decimal] = field(default_factory=dict)
-    microservice: str | None = None
-    """Microservice label of the shares; None keeps the one the rules gave the cost."""
-    where: str = ""
-    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,15 +118,30 @@ class RuleSet:
         return cols
 
 
+def _aliases(node: YNode, base: dict[str, str]) -> dict[str, str]:
+    """``base`` plus the aliases of ``node``; a new alias replaces a base one with its key
+    (``alias_key``), two aliases of ``node`` with one key are an error."""
+    out = dict(base)
+    seen: dict[str, str] = {}
+    for alias, target in node.mapping("an alias map").items():
+        key = alias_key(alias)
+        if key in seen:
+            raise target.error(
+                f"aliases {seen[key]!r} and {alias!r} differ only in case or spaces",
+                "aliases match trimmed and case-insensitively: keep one of them",
+            )
+        seen[key] = alias
+        out = {k: v for k, v in out.items() if alias_key(k) != key}
+        out[alias] = target.text("an alias target")
+    return out
+
+
 def _normalize(node: YNode, base: Normalize) -> Normalize:
     e = check_keys(node, ("trim", "lower", "aliases"), "normalize")
-    aliases = dict(base.aliases)
-    for k, v in (e["aliases"].mapping("an alias map") if "aliases" in e else {}).items():
-        aliases[k] = v.text("an alias target")
     return Normalize(
         trim=e["trim"].boolean() if "trim" in e else base.trim,
         lower=e["lower"].boolean() if "lower" in e else base.lower,
-        aliases=aliases,
+        aliases=_aliases(e["aliases"], base.aliases) if "aliases" in e else dict(base.aliases),
     )
 
 
@@ -163,147 +160,126 @@ def _check_literal(dim: str, template: ValueTemplate, node: YNode, owners: Owner
         )
 
 
-def _rule(node: YNode, dims: tuple[str, ...], base: Normalize, owners: OwnersRegistry) -> Rule:
-    e = check_keys(node, _RULE_KEYS, "a rule")
+def _value(
+    name: str, dim: str, node: YNode, dims: tuple[str, ...], owners: OwnersRegistry
+) -> ValueTemplate:
+    if dim not in dims:
+        raise node.error(
+            f"rule {name!r} sets unknown dimension {dim!r}",
+            f"use one of: {', '.join(dims)} (declare extra ones under `dimensions:`)",
+        )
+    template = parse_template_text(node.text(f"a value for {dim}"), node.where)
+    _check_literal(dim, template, node, owners)
+    return template
+
+
+def _rule(
+    node: YNode, dims: tuple[str, ...], base: Normalize, owners: OwnersRegistry, log: ErrorLog
+) -> Rule | None:
+    """One entry of ``rules:``; None when it has errors (each recorded in ``log``)."""
+    before = len(log.errors)
+    e = check_keys(node, _RULE_KEYS, "a rule", log)
     if "name" not in e:
         raise node.error("rule without a name", "add `name: <short-name>`")
     name = e["name"].text("a rule name")
-    if "set" not in e:
-        raise node.error(f"rule {name!r} sets nothing", "add `set: {microservice: ...}`")
     sets: dict[str, ValueTemplate] = {}
-    for dim, value in e["set"].mapping("dimension: value pairs").items():
-        if dim not in dims:
-            raise value.error(
-                f"rule {name!r} sets unknown dimension {dim!r}",
-                f"use one of: {', '.join(dims)} (declare extra ones under `dimensions:`)",
-            )
-        sets[dim] = parse_template_text(value.text(f"a value for {dim}"), value.where)
-        _check_literal(dim, sets[dim], value, owners)
-    return Rule(
-        name=name,
-        match=parse_condition(e["match"]) if "match" in e else None,
-        sets=sets,
-        normalize=_normalize(e["normalize"], base) if "normalize" in e else base,
-        where=node.where,
-        description=e["description"].text() if "description" in e else "",
-    )
+    if "set" not in e:
+        log.add(node.error(f"rule {name!r} sets nothing", "add `set: {microservice: ...}`"))
+    for dim, value in (e["set"].mapping("dimension: value pairs") if "set" in e else {}).items():
+        template = log.attempt(_value, name, dim, value, dims, owners)
+        if template is not None:
+            sets[dim] = template
+    match = log.attempt(parse_condition, e["match"]) if "match" in e else None
+    normalize = log.attempt(_normalize, e["normalize"], base) if "normalize" in e else base
+    description = log.attempt(e["description"].text) if "description" in e else ""
+    if len(log.errors) > before or normalize is None:
+        return None
+    return Rule(name, match, sets, normalize, node.where, description or "")
 
 
-def _split(node: YNode, owners: OwnersRegistry) -> SplitRule:
-    e = check_keys(node, _SPLIT_KEYS, "a shared-cost split")
-    for required in ("name", "match", "by"):
-        if required not in e:
-            raise node.error(f"split without `{required}`", "see docs/rules.md, Shared costs")
-    name = e["name"].text("a split name")
-    method = e["by"].text("a split method")
-    if method not in SPLIT_METHODS:
-        raise e["by"].error(
-            f"unknown split method {method!r}", f"use one of: {', '.join(SPLIT_METHODS)}"
-        )
-    to = e.get("to")
-    if to is None or (to.is_scalar and to.text() == "all"):
-        targets = tuple(sorted(owners.owners))
-    else:
-        targets = tuple(to.text_list("a list of owner ids"))
-        for t in targets:
-            if t not in owners.owners:
-                raise to.error(
-                    f"split {name!r}: unknown owner {t!r}",
-                    f"use `all` or owners from {owners.path}: {', '.join(sorted(owners.owners))}",
+def _items(top: dict[str, YNode], key: str, what: str, log: ErrorLog) -> list[YNode]:
+    """The list under ``key`` (none when absent, or when it is not a list: recorded)."""
+    return (log.attempt(top[key].sequence, what) or []) if key in top else []
+
+
+def _dimensions(top: dict[str, YNode], log: ErrorLog) -> list[str]:
+    extra: list[str] = []
+    for node in _items(top, "dimensions", "a list of dimension names", log):
+        dim = log.attempt(node.text, "a dimension name")
+        if dim is None or dim in REQUIRED_DIMENSIONS:
+            continue
+        if not _DIMENSION.match(dim) or dim in _RESERVED or dim in extra:
+            log.add(
+                node.error(
+                    f"invalid, reserved or repeated dimension name {dim!r}",
+                    "use a new lower_snake_case name (not an allocations column)",
                 )
-    if not targets:
-        raise node.error(f"split {name!r} has no target owners", f"add owners to {owners.path}")
-    weights: dict[str, Decimal] = {}
-    if method == "fixed":
-        if "weights" not in e:
-            raise node.error(
-                f"split {name!r} is `by: fixed` without `weights`", "add `weights: {a: 2, b: 1}`"
             )
-        for owner_id, w in e["weights"].mapping("owner: weight pairs").items():
-            if owner_id not in owners.owners:
-                raise w.error(f"unknown owner {owner_id!r}", f"use owners from {owners.path}")
-            weight = w.decimal("a weight")
-            if weight < 0 or weight.as_tuple().exponent < -10:  # type: ignore[operator]
-                raise w.error("a weight must be >= 0 with at most 10 decimals", "write e.g. 2.5")
-            weights[owner_id] = weight
-        if to is None:
-            targets = tuple(weights)
-        if set(weights) != set(targets) or sum(weights.values()) <= 0:
-            raise e["weights"].error(
-                f"split {name!r}: weights must cover exactly its targets and sum above 0",
-                f"give a weight to each of: {', '.join(targets)}",
-            )
-    elif "weights" in e:
-        raise e["weights"].error(
-            "`weights` only applies to `by: fixed`", "remove it or use by: fixed"
-        )
-    cost_column = e["cost_column"].text() if "cost_column" in e else "amortized_cost"
-    if cost_column not in COST_COLUMNS:
-        raise e["cost_column"].error(
-            f"unknown cost column {cost_column!r}", f"use one of: {', '.join(COST_COLUMNS)}"
-        )
-    microservice = e["microservice"].text() if "microservice" in e else None
-    if microservice is not None and microservice not in owners.microservices:
-        raise e["microservice"].error(
-            f"unknown microservice {microservice!r}", f"add it under an owner in {owners.path}"
-        )
-    return SplitRule(
-        name=name,
-        match=parse_condition(e["match"]),
-        targets=targets,
-        method=method,
-        cost_column=cost_column,
-        weights=weights,
-        microservice=microservice,
-        where=node.where,
-        description=e["description"].text() if "description" in e else "",
+            continue
+        extra.append(dim)
+    return extra
+
+
+def _defaults(top: dict[str, YNode], extra: list[str], log: ErrorLog) -> dict[str, str]:
+    defaults: dict[str, str] = {}
+    entries = (
+        log.attempt(top["defaults"].mapping, "dimension defaults") if "defaults" in top else {}
     )
+    for dim, value in (entries or {}).items():
+        if dim not in extra:
+            log.add(
+                value.error(
+                    f"default for unknown or required dimension {dim!r}",
+                    f"defaults apply to declared extra dimensions: {', '.join(extra) or 'none'}",
+                )
+            )
+            continue
+        text = log.attempt(value.text)
+        if text is not None:
+            defaults[dim] = text
+    return defaults
+
+
+def _version(node: YNode) -> None:
+    if node.text() != "1":
+        raise node.error("unsupported rules version", "write `version: 1`")
 
 
 def parse_rules(text: str, file: str, owners: OwnersRegistry, sha256: str = "") -> RuleSet:
-    """Validate the text of a ``rules.yaml`` against ``owners`` (see ``load_rules``)."""
-    top = check_keys(parse_yaml_text(text, file), _TOP_KEYS, "rules.yaml")
-    if "version" in top and top["version"].text() != "1":
-        raise top["version"].error("unsupported rules version", "write `version: 1`")
-    extra: list[str] = []
-    for node in (
-        top["dimensions"].sequence("a list of dimension names") if "dimensions" in top else []
-    ):
-        dim = node.text("a dimension name")
-        if dim in REQUIRED_DIMENSIONS:
-            continue
-        if not _DIMENSION.match(dim) or dim in _RESERVED or dim in extra:
-            raise node.error(
-                f"invalid, reserved or repeated dimension name {dim!r}",
-                "use a new lower_snake_case name (not an allocations column)",
-            )
-        extra.append(dim)
+    """Validate the text of a ``rules.yaml`` against ``owners`` (see ``load_rules``).
+
+    Every error of the file is reported: one ``RuleError``, or a ``RuleErrors`` listing all.
+    """
+    log = ErrorLog()
+    top = check_keys(parse_yaml_text(text, file), _TOP_KEYS, "rules.yaml", log)
+    if "version" in top:
+        log.attempt(_version, top["version"])
+    extra = _dimensions(top, log)
     dims = (*REQUIRED_DIMENSIONS, *extra)
-    defaults: dict[str, str] = {}
-    for dim, value in (
-        top["defaults"].mapping("dimension defaults") if "defaults" in top else {}
-    ).items():
-        if dim not in extra:
-            raise value.error(
-                f"default for unknown or required dimension {dim!r}",
-                f"defaults apply to declared extra dimensions: {', '.join(extra) or 'none'}",
-            )
-        defaults[dim] = value.text()
-    base = _normalize(top["normalize"], Normalize()) if "normalize" in top else Normalize()
+    defaults = _defaults(top, extra, log)
+    base = log.attempt(_normalize, top["normalize"], Normalize()) if "normalize" in top else None
+    base = base or Normalize()
     rules: list[Rule] = []
-    for node in top["rules"].sequence("a list of rules") if "rules" in top else []:
-        rule = _rule(node, dims, base, owners)
-        if any(r.name == rule.name for r in rules):
-            raise node.error(f"duplicate rule name {rule.name!r}", "give each rule its own name")
-        rules.append(rule)
+    for node in _items(top, "rules", "a list of rules", log):
+        rule = log.attempt(_rule, node, dims, base, owners, log)
+        if rule is not None and any(r.name == rule.name for r in rules):
+            log.add(node.error(f"duplicate rule name {rule.name!r}", "give each rule its own name"))
+        elif rule is not None:
+            rules.append(rule)
     splits: list[SplitRule] = []
-    for node in top["shared"].sequence("a list of splits") if "shared" in top else []:
-        split = _split(node, owners)
+    for node in _items(top, "shared", "a list of splits", log):
+        split = log.attempt(parse_split, node, owners, log)
+        if split is None:
+            continue
         if any(s.name == split.name for s in splits) or any(r.name == split.name for r in rules):
-            raise node.error(
-                f"duplicate name {split.name!r}", "give each rule and split its own name"
+            log.add(
+                node.error(
+                    f"duplicate name {split.name!r}", "give each rule and split its own name"
+                )
             )
+            continue
         splits.append(split)
+    log.raise_if_any(file)
     return RuleSet(tuple(rules), tuple(splits), tuple(extra), defaults, owners, file, sha256)
 
 

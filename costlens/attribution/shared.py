@@ -11,10 +11,19 @@ proportion. (Largest remainders would pick other targets for the spare units, at
 precision, but need a per-row ranking that cost more than the rest of the attribution.)
 
 Weights, per billing period: ``proportional`` — the target's direct cost in that period in the
-split's ``cost_column`` (a target with zero or negative direct cost gets weight 0; if no target
-has positive direct cost the split falls back to ``even``); ``even`` — 1 each; ``fixed`` — the
-given weights. Exactness needs ``|a| * w_i`` below 1.7e38 in units of 1e-10 (e.g. a 100 million
-dollar row against 10 billion dollars of direct cost), far beyond any real bill.
+split's ``cost_column`` (a target with zero or negative direct cost gets weight 0); ``even`` — 1
+each; ``fixed`` — the given weights. Charges and credits of a split use the same weights, so a
+credit goes back to the owners in proportion to the same spend as the charges it offsets.
+
+When a proportional split's basis is empty (no target has positive direct cost in the period),
+there is no spend to be proportional to: the cost stays with the owner ``unallocated``
+(``allocation`` 'shared', ``basis`` 'unallocated', ``rule`` the split) rather than being spread
+evenly. An even spread would hand a credit to owners without spend (an owner "earning" money)
+and a charge to owners who may not use the shared thing; leaving it unallocated shows it, and
+the coverage figures ask for a rule. ``proportional_weights`` is the Python twin of that choice.
+
+Exactness needs ``|a| * w_i`` below 1.7e38 in units of 1e-10 (e.g. a 100 million dollar row
+against 10 billion dollars of direct cost), far beyond any real bill.
 
 The Python twin ``split_exact`` documents the arithmetic:
 
@@ -28,14 +37,15 @@ The Python twin ``split_exact`` documents the arithmetic:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from costlens.attribution._sql import Bind, quote_ident
+from costlens.attribution.owners import UNALLOCATED
 from costlens.attribution.rules import RuleSet
 from costlens.schema import COST_COLUMNS
 
-__all__ = ["UNIT", "split_ctes", "split_exact"]
+__all__ = ["UNIT", "proportional_weights", "split_ctes", "split_exact"]
 
 UNIT = Decimal("1E-10")
 """The smallest amount of money costlens splits: one unit of DECIMAL(18,10)."""
@@ -55,6 +65,19 @@ def split_exact(amount: Decimal, weights: Sequence[int]) -> list[Decimal]:
         base[i] += 1
     sign = -1 if amount < 0 else 1
     return [sign * b * UNIT for b in base]
+
+
+def proportional_weights(direct: Mapping[str, Decimal]) -> dict[str, int]:
+    """Integer weights (units of 1e-10) of a proportional split's targets, from each target's
+    direct cost in the period; ``{"unallocated": 1}`` when none of them has positive cost.
+
+    >>> proportional_weights({"a": Decimal("3"), "b": Decimal("-1"), "c": Decimal("1")})
+    {'a': 30000000000, 'c': 10000000000}
+    >>> proportional_weights({"a": Decimal("0"), "b": Decimal("-2")})
+    {'unallocated': 1}
+    """
+    weights = {owner: int(cost / UNIT) for owner, cost in direct.items() if cost > 0}
+    return {k: w for k, w in weights.items() if w > 0} or {UNALLOCATED: 1}
 
 
 def _units(expr: str) -> str:
@@ -106,6 +129,7 @@ def split_ctes(
         )
     keep = ", ".join(f"u.{quote_ident(c)}" for c in base_columns if c != "owner")
     unit_cols = ", ".join(quote_ident("_u_" + c) for c in COST_COLUMNS)
+    unallocated = bind(UNALLOCATED)  # a proportional split without basis: see the module doc
     return f"""split_targets(split_id, owner, method, cost_column, fixed_units, target_rank) AS (
   VALUES {", ".join(targets)}
 ),
@@ -127,14 +151,16 @@ split_weights AS (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY billing_period, split_id ORDER BY target_rank) - 1
       AS _rank
   FROM (
-    SELECT billing_period, split_id, owner, target_rank,
+    SELECT billing_period, split_id, target_rank,
+      CASE WHEN total_raw = 0 THEN {unallocated} ELSE owner END AS owner,
       CASE WHEN total_raw = 0 THEN CAST(1 AS HUGEINT) ELSE weight END AS weight,
-      CASE WHEN total_raw = 0 THEN CAST(n AS HUGEINT) ELSE total_raw END AS total
+      CASE WHEN total_raw = 0 THEN CAST(1 AS HUGEINT) ELSE total_raw END AS total
     FROM (
-      SELECT *, SUM(weight) OVER w AS total_raw, COUNT(*) OVER w AS n
-      FROM split_raw_weights WINDOW w AS (PARTITION BY billing_period, split_id)
+      SELECT *, SUM(weight) OVER (PARTITION BY billing_period, split_id) AS total_raw
+      FROM split_raw_weights
     )
-  ) WHERE weight > 0
+    WHERE CASE WHEN total_raw = 0 THEN target_rank = 0 ELSE weight > 0 END
+  )
 ),
 split_amounts AS (
   SELECT *, {", ".join(amounts)} FROM {source}

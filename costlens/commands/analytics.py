@@ -163,7 +163,7 @@ def describe_attribution(summary: dict[str, Any]) -> str:
     periods = ", ".join(p[:7] for p in summary["periods"]) or "every period"
     return (
         f"{summary['rows']:,} allocation rows ({periods}), "
-        f"{summary['unallocated_share']:.1%} unallocated"
+        f"{summary['unallocated_share']:.1%} of amortized charges unallocated"
     )
 
 

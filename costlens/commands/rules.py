@@ -222,6 +222,8 @@ def attribute_command(
         "totals": result.totals,
         "unallocated": result.unallocated,
         "unallocated_share": float(result.unallocated_share()),
+        "charges": result.charges,
+        "unallocated_charges": result.unallocated_charges,
         "seconds": round(result.seconds, 3),
         "notes": result.notes,
     }
@@ -232,7 +234,7 @@ def attribute_command(
         console.print(f"note: {note}")
     console.print(
         f"attributed {len(result.periods)} period(s), {result.rows:,} allocation rows, "
-        f"{result.unallocated_share():.2%} of amortized cost unallocated; "
+        f"{result.describe_unallocated()}; "
         f"rule version {result.rule_version} ({result.seconds:.1f}s)"
     )
 
