@@ -40,6 +40,7 @@ __all__ = [
     "page_errors",
     "percent",
     "settings",
+    "share_note",
     "side_by_side",
     "sidebar_controls",
     "snapshot",
@@ -95,6 +96,21 @@ def percent(value: Decimal | float | None, *, signed: bool = False) -> str:
     if value is None or not math.isfinite(value):
         return "—"
     return f"{float(value) * 100:{'+' if signed else ''}.1f}%"
+
+
+def share_note(value: Decimal | float | None) -> str:
+    """Why a share of a period's net cost lies outside 0–100 %, or ``""`` when it does not: the
+    period's credits and refunds make its net cost smaller than that part of it, or negative.
+
+    >>> share_note(0.42), share_note(1.2)[:24], share_note(-0.1)[:24], share_note(None)
+    ('', ' Outside 0–100 % because', ' Outside 0–100 % because', '')
+    """
+    if value is None or not math.isfinite(value) or 0 <= value <= 1:
+        return ""
+    return (
+        " Outside 0–100 % because this period's credits and refunds make its net cost smaller "
+        "than this part of it (or negative); the dollars are exact."
+    )
 
 
 def total(frame: pd.DataFrame, column: str = "cost") -> Decimal:

@@ -39,7 +39,7 @@ with ui.page_errors():
             METHODS[method],
             ui.percent(share),
             border=True,
-            help=f"{ui.money(cost)} this billing period",
+            help=f"{ui.money(cost)} this billing period." + ui.share_note(share),
         )
     shares = ui.as_float(health, ["cost"]).assign(
         method=lambda f: f["allocation"].map(METHODS),

@@ -71,7 +71,7 @@ with ui.page_errors():
     unallocated_col.metric(
         "Unallocated",
         ui.percent(unallocated),
-        help="Share of this month's cost no rule attributed",
+        help="Share of this month's cost no rule attributed." + ui.share_note(unallocated),
         border=True,
     )
     anomalies_col.metric(
