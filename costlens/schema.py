@@ -3,6 +3,11 @@
 ``line_items`` is what every billing export format is normalized into (DESIGN.md); names follow
 FOCUS where FOCUS has a concept, in snake_case. Costs are ``DECIMAL(18,10)`` so sums are exact.
 
+Empty versus missing, one rule for every format: a text (VARCHAR) column of ``line_items`` is
+never NULL. An empty value, a NULL and a column the export lacks all mean "none" and are stored
+as '' (after the column's fallbacks, docs/ingest.md "Empty, missing and fallbacks"); times and
+quantities stay NULL when missing, costs are 0.
+
 >>> column_names(LINE_ITEMS)[:3]
 ('billing_period', 'usage_start', 'usage_end')
 >>> COST_COLUMNS
@@ -50,20 +55,20 @@ LINE_ITEMS: tuple[Column, ...] = (
     Column("usage_end", "TIMESTAMP", "End of the charge period, UTC."),
     Column("payer_account_id", "VARCHAR", "Management (payer) account; FOCUS BillingAccountId."),
     Column("account_id", "VARCHAR", "Usage account; FOCUS SubAccountId."),
-    Column("account_name", "VARCHAR", "Usage account name, where the export carries it."),
+    Column("account_name", "VARCHAR", "Usage account name; '' where the export has none."),
     Column("invoice_id", "VARCHAR", "Invoice id; '' until the month is final."),
     Column("line_item_type", "VARCHAR", "CUR line item type (Usage, Tax, RIFee, ...)."),
     Column("charge_category", "VARCHAR", "Usage, Purchase, Tax, Credit or Adjustment."),
     Column("service_code", "VARCHAR", "AWS product code, e.g. AmazonEC2."),
-    Column("service_name", "VARCHAR", "Human service name, e.g. Amazon Elastic Compute Cloud."),
+    Column("service_name", "VARCHAR", "Service name, e.g. Amazon Elastic Compute Cloud."),
     Column("region", "VARCHAR", "Region code, e.g. us-east-1; '' for global charges."),
     Column("usage_type", "VARCHAR", "CUR usage type, e.g. USE1-BoxUsage:m5.large."),
     Column("operation", "VARCHAR", "CUR operation, e.g. RunInstances."),
     Column("resource_id", "VARCHAR", "Resource id or ARN, '' when the export has none."),
-    Column("instance_type", "VARCHAR", "Instance type where the product has one."),
+    Column("instance_type", "VARCHAR", "Instance type where the product has one, else ''."),
     Column("purchase_option", "VARCHAR", "OnDemand, Spot, Reserved or SavingsPlan."),
     Column("usage_amount", "DOUBLE", "Consumed quantity in pricing_unit."),
-    Column("pricing_unit", "VARCHAR", "Unit of usage_amount, e.g. Hrs, GB-Mo."),
+    Column("pricing_unit", "VARCHAR", "Unit of usage_amount, e.g. Hrs, GB-Mo; '' for none."),
     Column("unblended_cost", MONEY, "Billed cost as invoiced (FOCUS BilledCost)."),
     Column("amortized_cost", MONEY, "Cost with RI/SP upfront and recurring fees spread to usage."),
     Column("net_amortized_cost", MONEY, "Amortized cost after discounts (net_* columns)."),

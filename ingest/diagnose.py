@@ -27,6 +27,7 @@ import duckdb
 from costlens.errors import IngestError
 from costlens.schema import MONEY
 from ingest.formats import FORMATS, cur1_csv
+from ingest.formats.detect import DAMAGED_FIX, detail, not_gzip
 from ingest.formats.readers import reader_sql
 from ingest.normalize import quote, text_casts
 
@@ -66,7 +67,7 @@ def diagnose(
                 return found
     return IngestError(
         f"cannot load the delivery ({_first_line(exc)})",
-        where=", ".join(p.origin.key for p in files),
+        where=", ".join(p.where for p in files),
         fix="check the files are complete exports; run with --debug for details",
     )
 
@@ -101,15 +102,18 @@ def _bad_sql(col: str, sql_type: str) -> str:
 
 
 def _diagnose_file(con: duckdb.DuckDBPyConnection, p: PreparedFile) -> IngestError | None:
+    broken = not_gzip(p.path, p.where) if p.kind == "csv" else None
+    if broken is not None:  # checked first: DuckDB reads a damaged stream's garbage as CSV
+        return broken
     reader = reader_sql(p.kind, focus=p.format == "focus")
     one = {"files": [str(p.path)]}
     try:
         con.execute(COUNT_SQL.format(reader=reader), one).fetchone()
     except duckdb.Error as inner:
         return IngestError(
-            f"cannot read the file ({_first_line(inner)})",
-            where=p.origin.key,
-            fix="the file is damaged or truncated: re-download it or let AWS re-deliver",
+            f"cannot read the file ({detail(inner, p.path, p.where)})",
+            where=p.where,
+            fix=DAMAGED_FIX,
         )
     checked = _checked_columns(p)
     if not checked:
@@ -129,7 +133,7 @@ def _diagnose_file(con: duckdb.DuckDBPyConnection, p: PreparedFile) -> IngestErr
     record, index, value = int(bad[0]), int(bad[1]), str(bad[2])
     col, sql_type = checked[index - 1]
     shown = value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "…"
-    where = f"{p.origin.key}: {_position(p, record)}, column {col}"
+    where = f"{p.where}: {_position(p, record)}, column {col}"
     if sql_type == MONEY and _is_number(value):
         return IngestError(
             f"cost {shown!r} is out of range: costs are kept as {MONEY}, at most "

@@ -3,12 +3,16 @@
 Inside one DuckDB transaction: delete the lines of the period's current delivery, insert the new
 lines (normalized by the format's SELECT, streamed from the files), total them, and swap the
 ledger rows. Any error or a kill at any point leaves the previous data as it was.
+
+Errors name a data file by its key (its path relative to the source's folder, or its S3 key),
+whatever went wrong and whatever the format, never by the path of a staged or unzipped copy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -19,17 +23,27 @@ import duckdb
 from costlens.errors import IngestError
 from costlens.line_keys import key_sql, prune_line_keys, register_line_keys
 from costlens.schema import COST_COLUMNS, LINE_ITEMS, column_names
+from costlens.tags import TagKey, TagKeyCollision, tag_key_collisions
 from costlens.warehouse import Warehouse
 from ingest import ledger
 from ingest.diagnose import diagnose
 from ingest.formats import FORMATS
-from ingest.formats.detect import describe_columns, detect_format, file_kind
+from ingest.formats.detect import DAMAGED_FIX, describe_columns, detect_format, file_kind
 from ingest.formats.readers import FileKind
 from ingest.hooks import checkpoint
 from ingest.model import ExportFile
 from ingest.normalize import quote
+from ingest.tag_maps import Tags, delivered_tag_keys, named_as_before, record_tag_keys
 
-__all__ = ["PreparedFile", "load_period", "periods_in", "prepare_files", "single_format"]
+__all__ = [
+    "PreparedFile",
+    "load_period",
+    "periods_in",
+    "prepare_files",
+    "recheck_tag_keys",
+    "single_format",
+    "tag_keys_of",
+]
 
 _LINE_COLUMNS = ", ".join(quote(c) for c in column_names(LINE_ITEMS))
 DELETE_LINES_SQL = "DELETE FROM line_items WHERE list_contains($ids, delivery_id)"
@@ -84,9 +98,11 @@ class PreparedFile:
     kind: FileKind
     columns: dict[str, str]
     format: str
+    where: str
+    """How errors name the file: its key, with the member's name for a zip of several files."""
 
 
-def _unzip(path: Path, unzip_root: Path) -> list[Path]:
+def _unzip(path: Path, unzip_root: Path, where: str) -> list[Path]:
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
     target = unzip_root / digest
     try:
@@ -105,13 +121,11 @@ def _unzip(path: Path, unzip_root: Path) -> list[Path]:
                 out.append(dest)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise IngestError(
-            f"cannot read the zip archive ({exc})",
-            where=str(path),
-            fix="the file is damaged or truncated: re-download it or let AWS re-deliver",
+            f"cannot read the zip archive ({exc})", where=where, fix=DAMAGED_FIX
         ) from exc
     if not out:
         raise IngestError(
-            "the zip archive holds no file", where=str(path), fix="remove it or re-download it"
+            "the zip archive holds no file", where=where, fix="remove it or re-download it"
         )
     return out
 
@@ -123,21 +137,22 @@ def prepare_files(
     prepared = []
     for f in files:
         assert f.path is not None, "files are fetched before they are prepared"
-        kind = file_kind(f.path)
-        paths = _unzip(f.path, unzip_root) if kind == "zip" else [f.path]
+        kind = file_kind(f.path, f.key)
+        paths = _unzip(f.path, unzip_root, f.key) if kind == "zip" else [f.path]
         for path in paths:
-            real_kind: FileKind = "parquet" if file_kind(path) == "parquet" else "csv"
-            columns = describe_columns(con, path, real_kind)
-            fmt = forced if forced != "auto" else detect_format(columns, path)
+            where = f"{f.key} ({path.name})" if len(paths) > 1 else f.key
+            real_kind: FileKind = "parquet" if file_kind(path, where) == "parquet" else "csv"
+            columns = describe_columns(con, path, real_kind, where)
+            fmt = forced if forced != "auto" else detect_format(columns, path, where)
             missing = FORMATS[fmt].missing_columns(columns)
             if missing:
                 raise IngestError(
                     f"required column {missing[0]!r} is missing for format {fmt}",
-                    where=f"{f.key} (column {missing[0]})",
+                    where=f"{where} (column {missing[0]})",
                     fix="export with the standard columns (include the cost and period columns), "
                     "or set the source's format if detection picked the wrong one",
                 )
-            prepared.append(PreparedFile(f, path, real_kind, columns, fmt))
+            prepared.append(PreparedFile(f, path, real_kind, columns, fmt, where))
     return prepared
 
 
@@ -168,10 +183,40 @@ def _merged_columns(files: list[PreparedFile]) -> dict[str, str]:
     return merged
 
 
-def _select_sql(files: list[PreparedFile]) -> tuple[str, dict[str, object]]:
+def _tag_source(files: list[PreparedFile]) -> Tags:
+    fmt, kind = files[0].format, files[0].kind
+    source: Tags = FORMATS[fmt].tag_source(_merged_columns(files), kind)
+    return source
+
+
+def _select_sql(
+    files: list[PreparedFile], keys: Sequence[TagKey] = ()
+) -> tuple[str, dict[str, object]]:
+    """The format's SELECT over ``files`` and its parameters; ``keys`` names the tag keys of a
+    map (``tag_keys_of``; without them keys keep their delivered spelling)."""
     fmt, kind = files[0].format, files[0].kind
     sql = FORMATS[fmt].build_sql(_merged_columns(files), kind)
-    return sql, {"files": [str(p.path) for p in files]}
+    return sql, {"files": [str(p.path) for p in files], **_tag_source(files).params(keys)}
+
+
+def tag_keys_of(con: duckdb.DuckDBPyConnection, files: list[PreparedFile]) -> tuple[TagKey, ...]:
+    """The tag keys of ``files`` (all their lines), named together (``costlens.tags``)."""
+    return delivered_tag_keys(con, _tag_source(files), {"files": [str(p.path) for p in files]})
+
+
+def recheck_tag_keys(wh: Warehouse, files: list[PreparedFile], delivery_id: str) -> bool:
+    """For the current delivery ``delivery_id``, loaded under an older tag-key rule: when the
+    current rule names its keys as the older one did, its lines already hold the right tags;
+    record that (no reload) and return True. False: the delivery must be loaded again."""
+    try:
+        keys = tag_keys_of(wh.con, files)
+    except duckdb.Error as exc:
+        raise diagnose(wh.con, files, exc) from exc
+    if not named_as_before(keys, _tag_source(files)):
+        return False
+    with wh.transaction() as con:
+        record_tag_keys(con, delivery_id, keys)
+    return True
 
 
 def periods_in(con: duckdb.DuckDBPyConnection, files: list[PreparedFile]) -> list[date]:
@@ -184,7 +229,7 @@ def periods_in(con: duckdb.DuckDBPyConnection, files: list[PreparedFile]) -> lis
         ).fetchall()
     except duckdb.Error as exc:
         raise diagnose(con, files, exc) from exc
-    names = ", ".join(p.origin.key for p in files)
+    names = ", ".join(p.where for p in files)
     undated = sum(int(n) for p, n in rows if p is None)
     if undated:
         # Loading only the dated lines would silently drop money from the totals.
@@ -215,22 +260,25 @@ def load_period(
     assembly_id: str | None,
     filter_period: bool,
     replace_same_bill: bool = False,
-) -> tuple[int, dict[str, Decimal], bool]:
+) -> tuple[int, dict[str, Decimal], bool, tuple[TagKeyCollision, ...]]:
     """Replace ``report``'s ``period`` of ``source`` with the lines of ``files``, atomically.
 
-    Returns the row count, the per-cost-column totals recorded in the ledger, and whether it
-    replaced the same bill loaded through another source or report.
+    Returns the row count, the per-cost-column totals recorded in the ledger, whether it
+    replaced the same bill loaded through another source or report, and the tag keys that
+    normalize alike but were kept apart (``costlens.tags.tag_key_collisions``).
     """
-    sql, params = _select_sql(files)
     where = " WHERE billing_period = $period" if filter_period else ""
-    insert = (
-        f"INSERT INTO line_items ({_LINE_COLUMNS})\n"  # noqa: S608 (fixed names; values bound)
-        f"SELECT *, {key_sql()} FROM (SELECT *, $delivery_id AS delivery_id FROM ({sql}){where})"
-    )
-    params = {**params, "delivery_id": delivery_id}
-    if filter_period:
-        params["period"] = period
     try:
+        keys = tag_keys_of(wh.con, files)
+        sql, params = _select_sql(files, keys)
+        insert = (
+            f"INSERT INTO line_items ({_LINE_COLUMNS})\n"  # noqa: S608 (fixed names; values bound)
+            f"SELECT *, {key_sql()} FROM (SELECT *, $delivery_id AS delivery_id "
+            f"FROM ({sql}){where})"
+        )
+        params = {**params, "delivery_id": delivery_id}
+        if filter_period:
+            params["period"] = period
         with wh.transaction() as con:
             old = ledger.current_ids(con, source, report, period)
             if old:
@@ -243,6 +291,7 @@ def load_period(
             if same_bill:
                 con.execute(DELETE_LINES_SQL, {"ids": same_bill})
             register_line_keys(con, delivery_id)
+            record_tag_keys(con, delivery_id, keys)
             if old or same_bill:  # a restatement: forget the keys only the replaced lines held
                 prune_line_keys(con, period)
             row = con.execute(TOTALS_SQL, {"delivery_id": delivery_id}).fetchone()
@@ -266,7 +315,7 @@ def load_period(
     except duckdb.Error as exc:
         raise diagnose(wh.con, files, exc) from exc
     checkpoint("after-commit")
-    return int(rows), totals, bool(same_bill)
+    return int(rows), totals, bool(same_bill), tag_key_collisions(keys)
 
 
 def _accounts(pairs: list[list[str]], limit: int = 5) -> str:
@@ -290,7 +339,7 @@ def _same_bill(
     also holds accounts the new delivery lacks cannot be replaced by a part of it: refused."""
     params = {"delivery_id": delivery_id, "period": period}
     found = con.execute(SAME_BILL_SQL, params).fetchall()
-    where = ", ".join(p.origin.key for p in files)
+    where = ", ".join(p.where for p in files)
     for _, source, report, shared, others in found:
         loaded = (
             f"the delivery of {period:%Y-%m} holds usage account(s) {_accounts(shared)} already "
@@ -328,7 +377,7 @@ def _refuse_other_periods(
         found = f"billing periods {first:%Y-%m} to {last:%Y-%m}"
     raise IngestError(
         f"the delivery of {period:%Y-%m} holds {count} line item(s) of {found}",
-        where=", ".join(p.origin.key for p in files),
+        where=", ".join(p.where for p in files),
         fix="keep each billing period's files under its own manifest (as AWS delivers them), "
         "or ingest the data folder without the manifest",
     )

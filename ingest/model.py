@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from costlens.tags import TagKeyCollision
+
 __all__ = ["Delivery", "DeliveryResult", "ExportFile", "IngestReport", "Status", "Untouched"]
 
 Status = Literal["new", "unchanged", "replaced", "updating"]
@@ -60,6 +62,8 @@ class DeliveryResult:
     rows: int
     totals: dict[str, Decimal]
     status: Status
+    tag_key_collisions: tuple[TagKeyCollision, ...] = ()
+    """Distinct tag keys of a loaded delivery that normalize alike, kept apart."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (dates and decimals as strings)."""
@@ -108,11 +112,23 @@ class IngestReport:
         """True when any delivery was loaded (new or replaced)."""
         return any(d.status in ("new", "replaced") for d in self.deliveries)
 
+    @property
+    def tag_key_collisions(self) -> list[TagKeyCollision]:
+        """The tag-key collisions of the deliveries loaded, each once, with its periods."""
+        seen: dict[tuple[str, tuple[tuple[str, str], ...]], list[date]] = {}
+        for d in self.deliveries:
+            for c in d.tag_key_collisions:
+                periods = seen.setdefault((c.normalized_key, c.keys), [])
+                if d.billing_period not in periods:
+                    periods.append(d.billing_period)
+        return [TagKeyCollision(n, k, tuple(sorted(p))) for (n, k), p in seen.items()]
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form for ``--json``."""
         return {
             "deliveries": [d.as_dict() for d in self.deliveries],
             "changed": self.changed,
+            "tag_key_collisions": [c.as_dict() for c in self.tag_key_collisions],
             "refused": [u.as_dict() for u in self.refused],
             "not_reached": [u.as_dict() for u in self.not_reached],
         }

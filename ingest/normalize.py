@@ -1,8 +1,10 @@
 """Shared SQL pieces of the normalization into ``line_items``.
 
 Each format module maps its own columns; the expressions that mean the same thing for every
-format live here: exact money casts, timestamps, the amortization CASE of DESIGN.md, and the
-derivation of ``charge_category`` and ``purchase_option``.
+format live here: exact money casts, timestamps, the amortization CASE of DESIGN.md, the
+derivation of ``charge_category`` and ``purchase_option``, and the one rule for empty versus
+missing text (``first_text``), which ``line_items_select`` applies to every text column of every
+format.
 
 Every function takes trusted SQL expressions (quoted identifiers built by ``column``) and returns
 an SQL expression; no value ever goes into these strings.
@@ -13,14 +15,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from costlens.schema import MONEY
+from costlens.schema import LINE_ITEMS, MONEY
 
 __all__ = [
+    "Part",
     "amortized_cost_sql",
     "charge_category_sql",
     "column",
     "double",
+    "first_text",
     "json_text",
+    "line_items_select",
     "money",
     "money_or_null",
     "purchase_option_sql",
@@ -171,10 +176,63 @@ def text_casts(sql: str) -> dict[str, str]:
     return found
 
 
-def text(columns: Columns, name: str, default: str | None = None) -> str:
-    """``name`` as VARCHAR; ``default`` (an SQL literal such as ``''``) when absent or NULL."""
-    expr = f"CAST({quote(name)} AS VARCHAR)" if name in columns else "CAST(NULL AS VARCHAR)"
-    return f"COALESCE({expr}, {default})" if default is not None else expr
+def text(columns: Columns, name: str) -> str:
+    """``name`` as VARCHAR, NULL when absent: a candidate value for ``first_text``.
+
+    >>> text({"c": "BIGINT"}, "c"), text({}, "c")
+    ('CAST("c" AS VARCHAR)', 'CAST(NULL AS VARCHAR)')
+    """
+    return f"CAST({quote(name)} AS VARCHAR)" if name in columns else _ABSENT
+
+
+_ABSENT = "CAST(NULL AS VARCHAR)"
+
+
+def first_text(*candidates: str) -> str:
+    """The first of ``candidates`` (VARCHAR expressions) that is neither NULL nor '', else ''.
+
+    The one rule for empty versus missing, for every text column of ``line_items`` in every
+    format: an empty value, a NULL (a CSV's empty field) and an absent column all mean "none",
+    are stored as '' (never NULL), and make the next candidate (a fallback) count. Absent
+    columns are left out of the SQL.
+
+    >>> print(first_text('"a"', text({}, "b"), "'x'"))
+    COALESCE(NULLIF("a", ''), NULLIF('x', ''), '')
+    >>> first_text(text({}, "b"))
+    "''"
+    """
+    present = [c for c in candidates if c != _ABSENT]
+    if not present:
+        return "''"
+    return "COALESCE(" + ", ".join(f"NULLIF({c}, '')" for c in present) + ", '')"
+
+
+Part = str | tuple[str, ...]
+"""A column's SQL for ``line_items_select``: one expression, or a text column's candidates."""
+
+_LOADED = tuple(c for c in LINE_ITEMS if c.name not in ("delivery_id", "line_key"))
+
+
+def line_items_select(parts: dict[str, Part]) -> str:
+    """The SELECT list of ``line_items`` (all columns but ``delivery_id`` and ``line_key``, in
+    table order) from each column's SQL. Every text (VARCHAR) column goes through
+    ``first_text``; given as a tuple, its candidates in order of preference (its fallbacks).
+
+    >>> sql = line_items_select({c.name: "x" for c in _LOADED} | {"region": ('"r"', '"p"')})
+    >>> print("\\n".join(ln for ln in sql.splitlines() if "region" in ln or "usage_start" in ln))
+      x AS usage_start,
+      COALESCE(NULLIF("r", ''), NULLIF("p", ''), '') AS region,
+    """
+    names = [c.name for c in _LOADED]
+    assert list(parts) == names, f"not the line_items columns: {set(parts) ^ set(names)}"
+    out = []
+    for col in _LOADED:
+        part = parts[col.name]
+        if col.sql_type == "VARCHAR":
+            part = first_text(*((part,) if isinstance(part, str) else part))
+        assert isinstance(part, str), f"{col.name} is not text: give one expression"
+        out.append(f"{part} AS {col.name}")
+    return ",\n  ".join(out)
 
 
 def json_text(text_sql: str) -> str:
@@ -227,12 +285,14 @@ def charge_category_sql(line_item_type: str) -> str:
     return f"CASE {line_item_type} {whens} ELSE 'Adjustment' END"
 
 
-def purchase_option_sql(line_item_type: str, pricing_term: str, usage_type: str) -> str:
-    """OnDemand, Spot, Reserved or SavingsPlan from CUR columns."""
+def purchase_option_sql(line_item_type: str, spot: str) -> str:
+    """OnDemand, Spot, Reserved or SavingsPlan from a CUR line item type (a FOCUS line's is
+    derived) and ``spot``, an SQL condition saying the usage is Spot (as AWS CID does: a
+    reservation's upfront Fee is OnDemand)."""
     return (
         "CASE"
         f" WHEN {line_item_type} IN ('DiscountedUsage', 'RIFee') THEN 'Reserved'"
         f" WHEN {line_item_type} LIKE 'SavingsPlan%' THEN 'SavingsPlan'"
-        f" WHEN {pricing_term} = 'Spot' OR {usage_type} LIKE '%SpotUsage%' THEN 'Spot'"
+        f" WHEN {spot} THEN 'Spot'"
         " ELSE 'OnDemand' END"
     )

@@ -21,10 +21,18 @@ from costlens.schema import COST_COLUMNS
 from costlens.warehouse import Warehouse, open_warehouse
 from ingest import ledger
 from ingest.discover import discover, status_keys
-from ingest.loader import PreparedFile, load_period, periods_in, prepare_files, single_format
+from ingest.loader import (
+    PreparedFile,
+    load_period,
+    periods_in,
+    prepare_files,
+    recheck_tag_keys,
+    single_format,
+)
 from ingest.model import Delivery, DeliveryResult, ExportFile, IngestReport, Status, Untouched
 from ingest.sources.base import Store
 from ingest.sources.local import LocalStore
+from ingest.tag_maps import named_by_current_rule
 
 __all__ = ["ingest", "resolve_targets"]
 
@@ -273,6 +281,8 @@ class _SourceRun:
         row = ledger.find(self.wh.con, id_)
         if row is None or row.status != "current":
             return None
+        if not named_by_current_rule(self.wh.con, id_):  # loaded under an older tag-key rule
+            return None  # fetched and re-checked by _load
         return DeliveryResult(
             d.source, d.report, period, row.format, id_, row.rows, row.totals, "unchanged"
         )
@@ -283,10 +293,16 @@ class _SourceRun:
         origins = [p.origin for p in prepared]
         unique = list({f.key: f for f in origins}.values())
         id_ = ledger.delivery_id(d.source, d.report, period, d.assembly_id, unique)
+        row = ledger.find(self.wh.con, id_)
+        if row and row.status == "current" and recheck_tag_keys(self.wh, prepared, id_):
+            # loaded under an older tag-key rule that named its keys alike: nothing to reload
+            return DeliveryResult(
+                d.source, d.report, period, row.format, id_, row.rows, row.totals, "unchanged"
+            )
         replaced = bool(ledger.current_ids(self.wh.con, d.source, d.report, period))
         label = f"load {d.report} {period:%Y-%m}"
         with self.progress.task(label, total=len(prepared)) as task:
-            rows, totals, same_bill = load_period(
+            rows, totals, same_bill, collisions = load_period(
                 self.wh,
                 prepared,
                 delivery_id=id_,
@@ -308,4 +324,5 @@ class _SourceRun:
             rows,
             {c: totals[c] for c in COST_COLUMNS},
             status,
+            collisions,
         )

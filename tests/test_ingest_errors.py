@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Callable
@@ -53,6 +54,20 @@ def _csv(path: Path, body: bytes) -> Path:
 def _corrupt_gzip(d: Path) -> Path:
     good = cur1_csv_bytes(NOV, [Line()] * 50)
     return _csv(d / "cur-00001.csv.gz", good[:10] + b"\x00garbage" + good[40:])
+
+
+def _gzip_damaged_inside(d: Path) -> Path:
+    """A gzip CSV whose start reads well and whose middle is damaged: DuckDB decompresses the
+    damage into garbage and called it "CSV Error on Line: 23990"."""
+    good = cur1_csv_bytes(NOV, [Line(unblended_cost=f"{i / 1000}") for i in range(40_000)])
+    at = len(good) * 6 // 10
+    noise = bytes(random.Random(1).randrange(256) for _ in range(16))
+    return _csv(d / "cur-00001.csv.gz", good[:at] + noise + good[at + 16 :])
+
+
+def _truncated_gzip(d: Path) -> Path:
+    good = cur1_csv_bytes(NOV, [Line(unblended_cost=f"{i / 1000}") for i in range(40_000)])
+    return _csv(d / "cur-00001.csv.gz", good[: len(good) // 2])
 
 
 def _truncated_parquet(d: Path) -> Path:
@@ -136,9 +151,28 @@ def _manifest_lists_nothing(d: Path) -> Path:
     return d
 
 
+DAMAGED = (
+    "Fix: the file is damaged or truncated: re-download it (from S3: delete its staged copy "
+    "under <data_dir>/staging) or let AWS re-deliver it"
+)
+
 CASES: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
-    "corrupt gzip": (_corrupt_gzip, ["cur-00001.csv.gz", "damaged or truncated"]),
-    "truncated parquet": (_truncated_parquet, ["truncated.parquet", "damaged or truncated"]),
+    "corrupt gzip": (
+        _corrupt_gzip,
+        ["cur-00001.csv.gz: the file is not valid gzip: it is damaged (", DAMAGED],
+    ),
+    "gzip damaged inside": (
+        _gzip_damaged_inside,
+        ["cur-00001.csv.gz: the file is not valid gzip: it is damaged (CRC check failed", DAMAGED],
+    ),
+    "truncated gzip": (
+        _truncated_gzip,
+        ["cur-00001.csv.gz: the file is not valid gzip: it is truncated (", DAMAGED],
+    ),
+    "truncated parquet": (
+        _truncated_parquet,
+        ["truncated.parquet: cannot read the parquet file (", "'truncated.parquet'", DAMAGED],
+    ),
     "missing column": (_missing_column, ["cur.csv.gz", "lineItem/UnblendedCost", "Fix:"]),
     "non-numeric cost": (
         _non_numeric_cost,
@@ -197,7 +231,57 @@ def test_bad_input_names_file_and_fix_and_leaves_warehouse(
     message = str(err.value)
     for part in expected:
         assert part in message, (part, message)
+    assert "CSV Error" not in message
     assert _snapshot(loaded) == before
+
+
+def _bad_parquet_cost(d: Path) -> Path:
+    start = pa.array([NOV] * 2, pa.date32())
+    table = pa.table(
+        {
+            "bill_billing_period_start_date": start,
+            "line_item_line_item_type": ["Usage"] * 2,
+            "line_item_unblended_cost": ["1.5", "1,5"],
+            "line_item_usage_start_date": start,
+            "resource_tags_user_team": ["a", "b"],
+        }
+    )
+    pq.write_table(table, d / "cur.parquet")
+    return d / "cur.parquet"
+
+
+def _truncated_parquet_alone(d: Path) -> Path:
+    whole = _bad_parquet_cost(d).read_bytes()
+    (d / "cur.parquet").unlink()
+    return _csv(d / "truncated.parquet", whole[: len(whole) // 2])
+
+
+NAMED_BY_KEY: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "corrupt gzip (csv)": (_corrupt_gzip, ": the file is not valid gzip"),
+    "gzip damaged inside (csv)": (_gzip_damaged_inside, ": the file is not valid gzip"),
+    "non-numeric cost (csv)": (_non_numeric_cost, ": line 4, column lineItem/UnblendedCost:"),
+    "missing column (csv)": (_missing_column, " (column lineItem/UnblendedCost): required"),
+    "truncated (parquet)": (_truncated_parquet_alone, ": cannot read the parquet file"),
+    "text cost (parquet)": (_bad_parquet_cost, ": row 2, column line_item_unblended_cost:"),
+    "unknown format": (_unknown_format, ": unknown export format"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NAMED_BY_KEY))
+def test_csv_and_parquet_errors_name_the_file_by_its_key(
+    case: str, data_dir: Path, tmp_path: Path
+) -> None:
+    """One way to name a file, whatever the format and the problem: its key, the path under
+    the folder given (or the S3 key), never an absolute or staged path."""
+    make, after = NAMED_BY_KEY[case]
+    folder = tmp_path / "exports" / "cur" / "20241101-20241201"
+    folder.mkdir(parents=True)
+    name = make(folder).name
+    with pytest.raises(IngestError) as err:
+        ingest(Settings(data_dir=data_dir), str(tmp_path / "exports"))
+    message = str(err.value)
+    assert message.startswith(f"cur/20241101-20241201/{name}{after}"), message
+    assert str(tmp_path) not in message, message
 
 
 def test_cli_prints_one_line_and_exits_non_zero(loaded: Path, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 - Tags from a map (CUR 2.0 Parquet) normalize each distinct key once through a key map joined in
   the FROM clause; tags from columns (legacy Parquet) merge alike keys with COALESCE. Oracle:
-  ``normalize_tag_key`` in Python, entries in map (or column) order, the first non-empty value
-  of each normalized key wins.
+  ``name_tag_keys`` in Python, entries in map (or column) order, the first non-empty value
+  of each named key wins, names given to the file's keys together by ``name_tag_keys`` (keys
+  alike up to case share one, others keep their own).
 - A Parquet double cost is cast directly when that is exact, else through its shortest
   spelling. Oracle: ``Decimal(repr(v))`` rounded half away from zero to 10 places.
 """
@@ -22,10 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_ingest_support import Line, cur2_table
 
-from costlens.tags import normalize_tag_key
+from costlens.tags import name_tag_keys
 from ingest.formats import FORMATS
 from ingest.formats.detect import describe_columns
 from ingest.normalize import money
+from ingest.tag_maps import delivered_tag_keys
 
 NOV = date(2024, 11, 1)
 # raw keys as CUR 2.0 writes them; several normalize alike (team, app, cost_center)
@@ -59,21 +61,24 @@ _FIXTURE = HealthCheck.function_scoped_fixture
 _tags = st.dictionaries(st.sampled_from(RAW_KEYS), st.sampled_from(VALUES), max_size=8)
 
 
-def _expected(entries: list[tuple[str, str | None]], prefix: str) -> dict[str, str]:
+def _expected(
+    entries: list[tuple[str, str | None]], prefix: str, all_keys: list[str]
+) -> dict[str, str]:
+    names = {k.raw_key: k.tag_key for k in name_tag_keys(all_keys, drop_prefix=prefix)}
     out: dict[str, str] = {}
     for raw, value in entries:
         if value:
-            out.setdefault(normalize_tag_key(raw.removeprefix(prefix)), value)
+            out.setdefault(names[raw], value)
     return out
 
 
 def _tags_loaded(con: duckdb.DuckDBPyConnection, fmt: str, path: Path) -> list[dict[str, str]]:
     columns = describe_columns(con, path, "parquet")
     sql = FORMATS[fmt].build_sql(columns, "parquet")
-    rows = con.execute(
-        f"SELECT tags FROM ({sql}) ORDER BY resource_id",
-        {"files": [str(path)]},
-    ).fetchall()
+    tags = FORMATS[fmt].tag_source(columns, "parquet")
+    params: dict[str, object] = {"files": [str(path)]}
+    params.update(tags.params(delivered_tag_keys(con, tags, params)))
+    rows = con.execute(f"SELECT tags FROM ({sql}) ORDER BY resource_id", params).fetchall()
     return [dict(r[0]) for r in rows]
 
 
@@ -87,7 +92,8 @@ def test_cur2_map_tags_match_the_plain_rule(
     lines = [Line(resource_id=f"r{i:02d}", tags=t) for i, t in enumerate(per_line)]
     path = tmp_path / "cur2.parquet"
     pq.write_table(cur2_table(NOV, lines), path)
-    expected = [_expected(list(t.items()), "user_") for t in per_line]
+    all_keys = [k for t in per_line for k in t]
+    expected = [_expected(list(t.items()), "user_", all_keys) for t in per_line]
     assert _tags_loaded(con, "cur2", path) == expected
 
 
@@ -109,7 +115,7 @@ def test_legacy_tag_columns_match_the_plain_rule(
         )
     path = tmp_path / "cur1.parquet"
     pq.write_table(table, path)
-    expected = [_expected(list(zip(keys, v, strict=False)), "user_") for v in values]
+    expected = [_expected(list(zip(keys, v, strict=False)), "user_", keys) for v in values]
     assert _tags_loaded(con, "cur1-parquet", path) == expected
 
 

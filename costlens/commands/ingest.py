@@ -107,6 +107,8 @@ def ingest_command(
     else:  # a log: one whole line per delivery, never a cut source name
         for d in report.deliveries:
             console.print(_delivery_line(d))
+    for collision in report.tag_key_collisions:
+        console.print(f"ingest: warning: {collision.message()}")
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,18 @@ def _months(texts: list[str] | None) -> list[date] | None:
     return [parse_month(text, "--period", RuleError) for text in texts]
 
 
+def _tag_key_state(cfg: Settings) -> tuple[list[Any], int]:
+    """The warehouse's tag-key collisions and its deliveries named by an older rule (none
+    without a warehouse: ``rules check`` also runs before the first ingest)."""
+    from costlens.tags import deliveries_named_by_older_rule, warehouse_tag_key_collisions
+    from costlens.warehouse import open_warehouse
+
+    if not cfg.warehouse_path.is_file():
+        return [], 0
+    with open_warehouse(cfg.data_dir, read_only=True) as wh:
+        return warehouse_tag_key_collisions(wh.con), deliveries_named_by_older_rule(wh.con)
+
+
 def _load(cfg: Settings, rules: Path | None = None, owners: Path | None = None) -> Any:
     from costlens.attribution import load_owners, load_rules
 
@@ -68,6 +80,9 @@ def check_command(
         "owners": len(rs.owners.owners),
         "microservices": len(rs.owners.microservices),
     }
+    collisions, older = _tag_key_state(settings(ctx))
+    summary["tag_key_collisions"] = [c.as_dict() for c in collisions]
+    summary["deliveries_on_older_tag_rule"] = older
     compiled_sql = compile_attribution(rs).render() if sql else None
     if json_output:
         emit_json(summary if compiled_sql is None else {**summary, "sql": compiled_sql})
@@ -77,6 +92,16 @@ def check_command(
         f"{', '.join(rs.all_dimensions())}; {rs.owners.path}: {summary['owners']} owners, "
         f"{summary['microservices']} microservices; version {rs.version}"
     )
+    for c in collisions:
+        periods = ", ".join(f"{p:%Y-%m}" for p in c.periods)
+        console.print(
+            f"warning: {c.message()}" + (f" (billing periods {periods})" if periods else "")
+        )
+    if older:
+        console.print(
+            f"note: {older} deliveries were loaded with an older tag-key rule: the next "
+            "`costlens sync` re-checks them (and reloads those whose tag names change)"
+        )
     if compiled_sql is not None:
         typer.echo(compiled_sql)
 

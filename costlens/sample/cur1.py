@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from costlens.progress import Task
+from costlens.sample.hourly import PRODUCT_SERVICENAME_SQL
 from costlens.sample.manifests import Delivery, copy_to_file, write_json
 
 __all__ = ["athena_name", "legacy_columns", "write_cur1_csv_period", "write_cur1_parquet_period"]
@@ -57,7 +58,7 @@ _BASE: tuple[tuple[str, str, str], ...] = (
     ("product/productFamily", "product_family", "String"),
     ("product/region", "region", "String"),
     ("product/servicecode", "service_code", "String"),
-    ("product/servicename", "service_name", "String"),
+    ("product/servicename", PRODUCT_SERVICENAME_SQL, "String"),
     ("product/usagetype", "usage_type", "String"),
     ("pricing/publicOnDemandCost", "list_cost", "OptionalBigDecimal"),
     ("pricing/publicOnDemandRate", "list_rate", "OptionalBigDecimal"),

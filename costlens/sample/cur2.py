@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from costlens.progress import Task
+from costlens.sample.hourly import PRODUCT_SERVICENAME_SQL
 from costlens.sample.manifests import Delivery, write_data_export_period
 
 __all__ = ["CUR2_PROJECTION", "write_cur2_period"]
@@ -47,7 +48,7 @@ CUR2_PROJECTION = ", ".join(
         "description AS line_item_line_item_description",
         "'Amazon Web Services, Inc.' AS line_item_legal_entity",
         "service_code AS product_servicecode",
-        "service_name AS product_servicename",
+        f"{PRODUCT_SERVICENAME_SQL} AS product_servicename",
         "product_family AS product_product_family",
         "region AS product_region_code",
         "instance_type AS product_instance_type",

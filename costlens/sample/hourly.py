@@ -23,6 +23,7 @@ __all__ = [
     "CUR2_PRODUCT_SQL",
     "CUR2_TAGS_SQL",
     "FOCUS_TAGS_SQL",
+    "PRODUCT_SERVICENAME_SQL",
     "TIME_INTERVAL_SQL",
     "prepare_hourly",
 ]
@@ -37,9 +38,15 @@ FOCUS_TAGS_SQL = (
     "{'key': 'user:' || e.key, 'value': e.value}))"
 )
 """FOCUS ``Tags`` from the canonical tag map (``team`` → ``user:team``)."""
+PRODUCT_SERVICENAME_SQL = (
+    "CASE WHEN product_family IN ('', 'Savings Plan') THEN '' ELSE service_name END"
+)
+"""``product/servicename`` as AWS writes it: empty on lines without a product (tax, credits,
+refunds, support) and on Savings Plan fees, whose product name still names the service (ingest
+falls back to it)."""
 CUR2_PRODUCT_SQL = (
-    "MAP {'servicename': service_name, 'region': region, 'product_family': product_family,"
-    " 'instance_type': instance_type}"
+    f"MAP {{'servicename': {PRODUCT_SERVICENAME_SQL}, 'product_name': service_name,"
+    " 'region': region, 'product_family': product_family, 'instance_type': instance_type}"
 )
 """CUR 2.0 ``product`` map."""
 TIME_INTERVAL_SQL = "strftime(usage_start, '%Y-%m-%dT%H:%M:%SZ') || '/' || strftime(usage_end, '%Y-%m-%dT%H:%M:%SZ')"

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from ingest.normalize import (
     Columns,
+    Part,
     amortized_cost_sql,
     charge_category_sql,
     column,
     double,
     json_text,
+    line_items_select,
     money,
     money_or_null,
     purchase_option_sql,
@@ -31,16 +33,17 @@ REQUIRED = (
 """Columns without which a CUR file cannot be loaded."""
 
 
-def _product(columns: Columns, name: str) -> str:
-    """A product attribute: its own column (legacy, CUR 2.0 static) or a key of the ``product``
-    map (CUR 2.0 Parquet), or of its JSON text (CUR 2.0 CSV). ``name`` is a fixed identifier."""
-    flat = column(columns, f"product_{name}")
+def _product(columns: Columns, name: str) -> tuple[str, ...]:
+    """A product attribute's candidates (for ``first_text``): its own column (legacy, CUR 2.0
+    static), then the key of the ``product`` map (CUR 2.0 Parquet) or of its JSON text (CUR 2.0
+    CSV). ``name`` is a fixed identifier."""
+    flat = text(columns, f"product_{name}")
     kind = columns.get("product")
     if kind is None:
-        return flat
+        return (flat,)
     if kind.startswith("MAP"):
-        return f"COALESCE({flat}, map_extract_value(\"product\", '{name}'))"
-    return f"COALESCE({flat}, json_extract_string({json_text(quote('product'))}, '$.{name}'))"
+        return (flat, f"map_extract_value(\"product\", '{name}')")
+    return (flat, f"json_extract_string({json_text(quote('product'))}, '$.{name}')")
 
 
 def _amortized(columns: Columns, *, net: bool) -> str:
@@ -74,11 +77,17 @@ def _amortized(columns: Columns, *, net: bool) -> str:
 
 
 def select_list(columns: Columns, tags_sql: str) -> str:
-    """The SELECT list producing ``line_items`` (without ``delivery_id``) from CUR columns."""
+    """The SELECT list producing ``line_items`` (without ``delivery_id``) from CUR columns.
+
+    Text columns follow ``first_text`` (empty, NULL and absent are all ''); the tuples are
+    fallbacks, the same as FOCUS's: the service code falls back to the service name and the
+    service name to the code, the region code to the region.
+    """
     line_item_type = column(columns, "line_item_line_item_type")
     has_net = "line_item_net_unblended_cost" in columns
-    region = f"COALESCE({_product(columns, 'region_code')}, {_product(columns, 'region')}, '')"
-    parts = {
+    codes = (text(columns, "line_item_product_code"), *_product(columns, "servicecode"))
+    names = (*_product(columns, "servicename"), *_product(columns, "product_name"))
+    parts: dict[str, Part] = {
         "billing_period": "CAST(date_trunc('month', "
         f"{timestamp(columns, 'bill_billing_period_start_date', as_written=True)}) AS DATE)",
         "usage_start": timestamp(columns, "line_item_usage_start_date"),
@@ -86,21 +95,20 @@ def select_list(columns: Columns, tags_sql: str) -> str:
         "payer_account_id": text(columns, "bill_payer_account_id"),
         "account_id": text(columns, "line_item_usage_account_id"),
         "account_name": text(columns, "line_item_usage_account_name"),
-        "invoice_id": text(columns, "bill_invoice_id", "''"),
-        "line_item_type": line_item_type,
+        "invoice_id": text(columns, "bill_invoice_id"),
+        "line_item_type": text(columns, "line_item_line_item_type"),
         "charge_category": charge_category_sql(line_item_type),
-        "service_code": text(columns, "line_item_product_code"),
-        "service_name": f"COALESCE({_product(columns, 'servicename')}, "
-        f"{_product(columns, 'product_name')})",
-        "region": region,
-        "usage_type": text(columns, "line_item_usage_type", "''"),
-        "operation": text(columns, "line_item_operation", "''"),
-        "resource_id": text(columns, "line_item_resource_id", "''"),
+        "service_code": (*codes, *names),
+        "service_name": (*names, *codes),
+        "region": (*_product(columns, "region_code"), *_product(columns, "region")),
+        "usage_type": text(columns, "line_item_usage_type"),
+        "operation": text(columns, "line_item_operation"),
+        "resource_id": text(columns, "line_item_resource_id"),
         "instance_type": _product(columns, "instance_type"),
         "purchase_option": purchase_option_sql(
             line_item_type,
-            column(columns, "pricing_term"),
-            column(columns, "line_item_usage_type"),
+            f"{column(columns, 'pricing_term')} = 'Spot'"
+            f" OR {column(columns, 'line_item_usage_type')} LIKE '%SpotUsage%'",
         ),
         "usage_amount": double(columns, "line_item_usage_amount"),
         "pricing_unit": text(columns, "pricing_unit"),
@@ -110,4 +118,4 @@ def select_list(columns: Columns, tags_sql: str) -> str:
         "list_cost": money(columns, "pricing_public_on_demand_cost"),
         "tags": tags_sql,
     }
-    return ",\n  ".join(f"{expr} AS {name}" for name, expr in parts.items())
+    return line_items_select(parts)

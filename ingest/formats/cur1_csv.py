@@ -16,7 +16,7 @@ from costlens.tags import athena_column_name
 from ingest.formats import _cur
 from ingest.formats.readers import FileKind, reader_sql
 from ingest.normalize import Columns, quote
-from ingest.tag_maps import tags_from_columns_sql
+from ingest.tag_maps import Tags, tags_from_columns_sql
 
 NAME = "cur1-csv"
 TAG_CATEGORY = "resourcetags/"
@@ -75,16 +75,22 @@ def missing_columns(columns: Columns) -> list[str]:
     return [spelled[c] for c in _cur.REQUIRED if c not in have]
 
 
+def tag_source(columns: Columns, kind: FileKind) -> Tags:
+    """The ``tags`` column (over the tag columns aliased ``__tag_<i>`` by ``build_sql``) and
+    where its keys come from (``ingest.tag_maps``)."""
+    aliased = [(f"__tag_{i}", key) for i, (_, key) in enumerate(tag_columns(columns))]
+    return tags_from_columns_sql(aliased)
+
+
 def build_sql(columns: Columns, kind: FileKind) -> str:
     """``SELECT`` of ``line_items`` columns from legacy CSV files in ``$files``."""
     names = renamed(columns)
     tags = tag_columns(columns)
-    aliased_tags = [(f"__tag_{i}", key) for i, (_, key) in enumerate(tags)]
     inner = ", ".join(
         [f"{quote(orig)} AS {quote(athena)}" for athena, orig in names.items()]
         + [f"{quote(col)} AS {quote(f'__tag_{i}')}" for i, (col, _) in enumerate(tags)]
     )
     typed = dict.fromkeys(names, "VARCHAR")
-    select = _cur.select_list(typed, tags_from_columns_sql(aliased_tags).expr)
+    select = _cur.select_list(typed, tag_source(columns, kind).expr)
     sql = f"SELECT\n  {select}\nFROM (SELECT {inner} FROM {reader_sql(kind)})"  # noqa: S608
     return sql

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ingest.formats import _cur
 from ingest.formats.readers import FileKind, reader_sql
 from ingest.normalize import Columns
-from ingest.tag_maps import tags_from_columns_sql
+from ingest.tag_maps import Tags, tags_from_columns_sql
 
 NAME = "cur1-parquet"
 TAG_PREFIX = "resource_tags_"
@@ -30,7 +30,12 @@ def tag_columns(columns: Columns) -> list[tuple[str, str]]:
     return out
 
 
+def tag_source(columns: Columns, kind: FileKind) -> Tags:
+    """The ``tags`` column and where its keys come from (``ingest.tag_maps``)."""
+    return tags_from_columns_sql(tag_columns(columns))
+
+
 def build_sql(columns: Columns, kind: FileKind) -> str:
     """``SELECT`` of ``line_items`` columns from legacy Parquet files in ``$files``."""
-    tags = tags_from_columns_sql(tag_columns(columns)).expr
+    tags = tag_source(columns, kind).expr
     return f"SELECT\n  {_cur.select_list(columns, tags)}\nFROM {reader_sql(kind)}"

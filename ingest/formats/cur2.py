@@ -9,7 +9,7 @@ from __future__ import annotations
 from ingest.formats import _cur
 from ingest.formats.readers import FileKind, reader_sql
 from ingest.normalize import Columns
-from ingest.tag_maps import NO_TAGS, tags_from_json_sql, tags_from_map_sql
+from ingest.tag_maps import NO_TAGS, Tags, tags_from_json_sql, tags_from_map_sql
 
 NAME = "cur2"
 
@@ -19,14 +19,18 @@ def missing_columns(columns: Columns) -> list[str]:
     return [c for c in _cur.REQUIRED if c not in columns]
 
 
-def build_sql(columns: Columns, kind: FileKind) -> str:
-    """``SELECT`` of ``line_items`` columns (no delivery_id) from CUR 2.0 files in ``$files``."""
+def tag_source(columns: Columns, kind: FileKind) -> Tags:
+    """The ``tags`` column and where its keys come from (``ingest.tag_maps``)."""
     kind_of_tags = columns.get("resource_tags", "")
     if kind_of_tags.startswith("MAP"):
-        tags = tags_from_map_sql('"resource_tags"', drop_user_underscore=True)
-    elif "resource_tags" in columns:  # CSV exports write the map as JSON text
-        tags = tags_from_json_sql('"resource_tags"', drop_user_underscore=True)
-    else:
-        tags = NO_TAGS
+        return tags_from_map_sql('"resource_tags"', reader_sql(kind), drop_user_underscore=True)
+    if "resource_tags" in columns:  # CSV exports write the map as JSON text
+        return tags_from_json_sql('"resource_tags"', reader_sql(kind), drop_user_underscore=True)
+    return NO_TAGS
+
+
+def build_sql(columns: Columns, kind: FileKind) -> str:
+    """``SELECT`` of ``line_items`` columns (no delivery_id) from CUR 2.0 files in ``$files``."""
+    tags = tag_source(columns, kind)
     select = _cur.select_list(columns, tags.expr)
     return f"SELECT\n  {select}\nFROM {tags.select_from(reader_sql(kind))}"

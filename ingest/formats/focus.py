@@ -1,7 +1,8 @@
 """FOCUS 1.0 (CSV or Parquet), as AWS's Data Exports or any FOCUS producer writes it.
 
 The FOCUS sample writes nulls as ``NULL`` and ``Tags`` as a JSON object string with messy keys;
-both are handled. ``line_item_type`` is derived from ChargeCategory and the commitment type.
+both are handled. ``line_item_type`` is derived from ChargeCategory, the commitment type and the
+charge frequency; FOCUS has no instance type column.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 from ingest.formats.readers import FileKind, reader_sql
 from ingest.normalize import (
     Columns,
+    Part,
     column,
     double,
+    line_items_select,
     money,
+    purchase_option_sql,
     text,
     timestamp,
 )
@@ -19,6 +23,8 @@ from ingest.tag_maps import NO_TAGS, Tags, tags_from_json_sql, tags_from_map_sql
 
 NAME = "focus"
 REQUIRED = ("BilledCost", "BillingPeriodStart", "ChargePeriodStart", "ChargeCategory")
+RESERVATION_TYPES = ("Reservation", "Reserved Instance")
+"""``CommitmentDiscountType`` values of a reservation: Microsoft's spelling and AWS's."""
 
 
 def missing_columns(columns: Columns) -> list[str]:
@@ -26,38 +32,56 @@ def missing_columns(columns: Columns) -> list[str]:
     return [c for c in REQUIRED if c not in columns]
 
 
-def _tags(columns: Columns) -> Tags:
-    kind = columns.get("Tags")
-    if kind is None:
+def tag_source(columns: Columns, kind: FileKind) -> Tags:
+    """The ``tags`` column and where its keys come from (``ingest.tag_maps``)."""
+    tags_type = columns.get("Tags")
+    if tags_type is None:
         return NO_TAGS
-    if kind.startswith("MAP"):
-        return tags_from_map_sql('"Tags"')
-    return tags_from_json_sql('"Tags"')
+    reader = reader_sql(kind, focus=True)
+    if tags_type.startswith("MAP"):
+        return tags_from_map_sql('"Tags"', reader)
+    return tags_from_json_sql('"Tags"', reader)
 
 
-def build_sql(columns: Columns, kind: FileKind) -> str:
-    """``SELECT`` of ``line_items`` columns from FOCUS files in ``$files``."""
-    category = column(columns, "ChargeCategory")
-    commitment = column(columns, "CommitmentDiscountType")
-    pricing = column(columns, "PricingCategory")
-    line_item_type = (
-        f"CASE WHEN {category} = 'Usage' AND {commitment} = 'Reservation' THEN 'DiscountedUsage'"
+def _reserved(commitment: str) -> str:
+    return f"{commitment} IN ({', '.join(repr(t) for t in RESERVATION_TYPES)})"
+
+
+def _line_item_type(category: str, commitment: str, frequency: str) -> str:
+    """The CUR line item type of a FOCUS charge: RI and Savings Plan usage and fees (a one-time
+    purchase is an upfront fee), else the ChargeCategory."""
+    reserved = _reserved(commitment)
+    return (
+        f"CASE WHEN {category} = 'Usage' AND {reserved} THEN 'DiscountedUsage'"
         f" WHEN {category} = 'Usage' AND {commitment} = 'Savings Plan'"
         " THEN 'SavingsPlanCoveredUsage'"
-        f" WHEN {category} = 'Purchase' AND {commitment} = 'Reservation' THEN 'RIFee'"
+        f" WHEN {category} = 'Purchase' AND {frequency} = 'One-Time'"
+        f" AND {commitment} = 'Savings Plan' THEN 'SavingsPlanUpfrontFee'"
+        f" WHEN {category} = 'Purchase' AND {frequency} = 'One-Time' THEN 'Fee'"
+        f" WHEN {category} = 'Purchase' AND {reserved} THEN 'RIFee'"
         f" WHEN {category} = 'Purchase' AND {commitment} = 'Savings Plan'"
         " THEN 'SavingsPlanRecurringFee'"
         f" WHEN {category} = 'Purchase' THEN 'Fee'"
         f" ELSE {category} END"
     )
-    purchase_option = (
-        f"CASE WHEN {commitment} = 'Reservation' THEN 'Reserved'"
-        f" WHEN {commitment} = 'Savings Plan' THEN 'SavingsPlan'"
-        f" WHEN {pricing} = 'Dynamic' THEN 'Spot' ELSE 'OnDemand' END"
+
+
+def build_sql(columns: Columns, kind: FileKind) -> str:
+    """``SELECT`` of ``line_items`` columns from FOCUS files in ``$files``.
+
+    Text columns follow ``first_text`` (empty, NULL and absent are all ''), with the fallbacks
+    of the CUR formats: the service code falls back to the service name and back.
+    """
+    line_item_type = _line_item_type(
+        column(columns, "ChargeCategory"),
+        column(columns, "CommitmentDiscountType"),
+        column(columns, "ChargeFrequency"),
     )
-    tags = _tags(columns)
+    spot = f"{column(columns, 'PricingCategory')} = 'Dynamic'"
+    tags = tag_source(columns, kind)
     effective = money(columns, "EffectiveCost" if "EffectiveCost" in columns else "BilledCost")
-    parts = {
+    code, name = text(columns, "x_ServiceCode"), text(columns, "ServiceName")
+    parts: dict[str, Part] = {
         "billing_period": "CAST(date_trunc('month', "
         f"{timestamp(columns, 'BillingPeriodStart', as_written=True)}) AS DATE)",
         "usage_start": timestamp(columns, "ChargePeriodStart"),
@@ -65,18 +89,17 @@ def build_sql(columns: Columns, kind: FileKind) -> str:
         "payer_account_id": text(columns, "BillingAccountId"),
         "account_id": text(columns, "SubAccountId"),
         "account_name": text(columns, "SubAccountName"),
-        "invoice_id": text(columns, "InvoiceId", "''"),
+        "invoice_id": text(columns, "InvoiceId"),
         "line_item_type": line_item_type,
-        "charge_category": f"COALESCE({category}, 'Adjustment')",
-        "service_code": f"COALESCE({text(columns, 'x_ServiceCode')}, "
-        f"{text(columns, 'ServiceName')})",
-        "service_name": text(columns, "ServiceName"),
-        "region": text(columns, "RegionId", "''"),
-        "usage_type": text(columns, "x_UsageType", "''"),
-        "operation": text(columns, "x_Operation", "''"),
-        "resource_id": text(columns, "ResourceId", "''"),
-        "instance_type": "CAST(NULL AS VARCHAR)",
-        "purchase_option": purchase_option,
+        "charge_category": (text(columns, "ChargeCategory"), "'Adjustment'"),
+        "service_code": (code, name),
+        "service_name": (name, code),
+        "region": text(columns, "RegionId"),
+        "usage_type": text(columns, "x_UsageType"),
+        "operation": text(columns, "x_Operation"),
+        "resource_id": text(columns, "ResourceId"),
+        "instance_type": (),
+        "purchase_option": purchase_option_sql(line_item_type, spot),
         "usage_amount": double(columns, "ConsumedQuantity"),
         "pricing_unit": text(columns, "PricingUnit"),
         "unblended_cost": money(columns, "BilledCost"),
@@ -85,5 +108,5 @@ def build_sql(columns: Columns, kind: FileKind) -> str:
         "list_cost": money(columns, "ListCost"),
         "tags": tags.expr,
     }
-    select = ",\n  ".join(f"{expr} AS {name}" for name, expr in parts.items())
+    select = line_items_select(parts)
     return f"SELECT\n  {select}\nFROM {tags.select_from(reader_sql(kind, focus=True))}"
