@@ -162,7 +162,7 @@ def money_columns(*names: str) -> dict[str, Any]:
 
 
 DIMENSION_LABELS = queries.DIMENSION_LABELS
-"""How dimensions are named for people (``costlens.rollups.DIMENSION_LABELS``)."""
+"""How dimensions are named for people (``costlens.schema.DIMENSION_LABELS``)."""
 
 ANOMALY_COLUMNS: dict[str, Any] = {
     "dimension": "Dimension",

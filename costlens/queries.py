@@ -30,7 +30,7 @@ import pandas as pd
 
 from costlens.anomaly_queries import anomalies, anomaly_days, anomaly_root_cause
 from costlens.errors import QueryError
-from costlens.rollups import COST_TYPES, DIMENSION_LABELS, DIMENSIONS, cost_column, quote
+from costlens.schema import COST_TYPES, DIMENSION_LABELS, DIMENSIONS, cost_column
 from costlens.serving import SERVING_LAYOUT
 from costlens.snapshot_reader import (
     GRAINS,
@@ -41,6 +41,7 @@ from costlens.snapshot_reader import (
     dimension_column,
     open_snapshot,
 )
+from costlens.sql import quote
 
 __all__ = [
     "COST_TYPES",

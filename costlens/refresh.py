@@ -36,7 +36,8 @@ from costlens.anomalies.scan import scan_anomalies
 from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
 from costlens.refresh_report import RefreshReport, kept_report, recorded_report
-from costlens.rollups import COST_TYPES, build_rollups, cost_column, extra_dimensions, quote
+from costlens.rollups import build_rollups, extra_dimensions
+from costlens.schema import COST_TYPES, cost_column
 from costlens.serving import (
     SERVING_FILE,
     SERVING_LAYOUT,
@@ -79,6 +80,7 @@ from costlens.snapshot_tables import (
     record_periods,
     sorted_rows,
 )
+from costlens.sql import quote
 from costlens.warehouse import Warehouse
 
 __all__ = ["PREVIOUS", "SNAPSHOT", "RefreshReport", "refresh", "rule_set_version"]

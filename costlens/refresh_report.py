@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from costlens.rollups import quote
+from costlens.sql import quote
 
 __all__ = ["RefreshReport", "kept_report", "recorded_report"]
 

@@ -12,74 +12,27 @@ per-dimension tables are then derived from the cube:
 
 Costs are exact sums (``DECIMAL(38,10)``) of ``unblended_cost``, ``amortized_cost``,
 ``net_amortized_cost`` and ``list_cost``; every table sums to the totals of ``allocations``.
-A missing dimension value is stored as ``''``.
-
->>> ROLLUP_DIMENSIONS[:3]
-('owner', 'microservice', 'service_code')
->>> cost_column("amortized")
-'amortized_cost'
+A missing dimension value is stored as ``''``. The dimensions and cost types are the shared
+vocabulary of ``costlens.schema``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Collection, Sequence
 
 import duckdb
 
-from costlens.errors import QueryError, WarehouseError
-from costlens.schema import COST_COLUMNS, SUM_MONEY
-
-__all__ = [
-    "COST_TYPES",
-    "DIMENSIONS",
-    "DIMENSION_LABELS",
-    "ROLLUP_DIMENSIONS",
-    "build_rollups",
-    "cost_column",
-    "extra_dimensions",
-    "quote",
-]
-
-COST_TYPES: tuple[str, ...] = ("unblended", "amortized", "net_amortized")
-"""Cost types a question may ask for; ``cost_column`` maps them to their column."""
-
-ROLLUP_DIMENSIONS: tuple[str, ...] = (
-    "owner",
-    "microservice",
-    "service_code",
-    "account_id",
-    "region",
-    "usage_type",
-    "purchase_option",
-    "line_item_type",
+from costlens.errors import WarehouseError
+from costlens.schema import (
+    COST_COLUMNS,
+    DIMENSIONS,
+    SUM_MONEY,
 )
-"""Dimensions with their own daily and monthly rollup (and anomaly scan, for the first four)."""
+from costlens.sql import PLAIN, quote
 
-DIMENSIONS: tuple[str, ...] = (
-    *ROLLUP_DIMENSIONS,
-    "charge_category",
-    "payer_account_id",
-    "allocation",
-)
-"""Every column of the ``daily`` cube a question may group or filter by (plus the extra
-dimensions the attribution rules declare, recorded per snapshot)."""
+__all__ = ["build_rollups", "extra_dimensions"]
 
-DIMENSION_LABELS: dict[str, str] = {
-    "owner": "Owner",
-    "microservice": "Microservice",
-    "service_code": "AWS service",
-    "account_id": "Account",
-    "region": "Region",
-    "usage_type": "Usage type",
-    "purchase_option": "Purchase option",
-    "line_item_type": "Line item type",
-    "charge_category": "Charge category",
-    "payer_account_id": "Payer account",
-    "allocation": "Allocation",
-}
-"""How each of the ``DIMENSIONS`` is named for people (pages, exports, digests)."""
 
 _NOT_DIMENSIONS = frozenset(
     {
@@ -92,30 +45,6 @@ _NOT_DIMENSIONS = frozenset(
         *COST_COLUMNS,
     }
 )
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-
-
-def quote(identifier: str) -> str:
-    """``identifier`` quoted for SQL; only plain snake_case names are accepted.
-
-    >>> quote("owner")
-    '"owner"'
-    """
-    if not _IDENTIFIER.match(identifier):
-        raise QueryError(
-            f"{identifier!r} is not a valid column name",
-            fix="use a snake_case name of letters, digits and underscores",
-        )
-    return f'"{identifier}"'
-
-
-def cost_column(cost_type: str) -> str:
-    """The cost column of ``cost_type`` (one of ``COST_TYPES``)."""
-    if cost_type not in COST_TYPES:
-        raise QueryError(
-            f"unknown cost type {cost_type!r}", fix=f"use one of: {', '.join(COST_TYPES)}"
-        )
-    return f"{cost_type}_cost"
 
 
 _COLUMNS_SQL = """
@@ -155,7 +84,7 @@ def extra_dimensions(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
         if sql_type == "VARCHAR"
         and name not in _NOT_DIMENSIONS
         and name not in DIMENSIONS
-        and _IDENTIFIER.match(name)
+        and PLAIN.match(name)
     )
 
 

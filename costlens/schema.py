@@ -12,11 +12,15 @@ quantities stay NULL when missing, costs are 0.
 ('billing_period', 'usage_start', 'usage_end')
 >>> COST_COLUMNS
 ('unblended_cost', 'amortized_cost', 'net_amortized_cost', 'list_cost')
+>>> ROLLUP_DIMENSIONS[:3], cost_column("amortized")
+(('owner', 'microservice', 'service_code'), 'amortized_cost')
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from costlens.errors import QueryError
 
 __all__ = [
     "ALLOCATION_BASE",
@@ -144,3 +148,54 @@ def create_table_sql(table: str, columns: tuple[Column, ...]) -> str:
     """
     body = ",\n".join(f'  "{c.name}" {c.sql_type}' for c in columns)
     return f'CREATE TABLE IF NOT EXISTS "{table}" (\n{body}\n)'
+
+
+# --- the shared vocabulary of the questions (queries, pages, reports) ---------------------------
+
+COST_TYPES: tuple[str, ...] = ("unblended", "amortized", "net_amortized")
+"""Cost types a question may ask for; ``cost_column`` maps them to their column."""
+
+ROLLUP_DIMENSIONS: tuple[str, ...] = (
+    "owner",
+    "microservice",
+    "service_code",
+    "account_id",
+    "region",
+    "usage_type",
+    "purchase_option",
+    "line_item_type",
+)
+"""Dimensions with their own daily and monthly rollup (and anomaly scan, for the first four)."""
+
+DIMENSIONS: tuple[str, ...] = (
+    *ROLLUP_DIMENSIONS,
+    "charge_category",
+    "payer_account_id",
+    "allocation",
+)
+"""Every column of the ``daily`` cube a question may group or filter by (plus the extra
+dimensions the attribution rules declare, recorded per snapshot)."""
+
+DIMENSION_LABELS: dict[str, str] = {
+    "owner": "Owner",
+    "microservice": "Microservice",
+    "service_code": "AWS service",
+    "account_id": "Account",
+    "region": "Region",
+    "usage_type": "Usage type",
+    "purchase_option": "Purchase option",
+    "line_item_type": "Line item type",
+    "charge_category": "Charge category",
+    "payer_account_id": "Payer account",
+    "allocation": "Allocation",
+}
+"""How each of the ``DIMENSIONS`` is named for people (pages, exports, digests)."""
+
+
+def cost_column(cost_type: str) -> str:
+    """The cost column of ``cost_type`` (one of ``COST_TYPES``)."""
+    if cost_type not in COST_TYPES:
+        raise QueryError(
+            f"unknown cost type {cost_type!r}", fix=f"use one of: {', '.join(COST_TYPES)}"
+        )
+    return f"{cost_type}_cost"

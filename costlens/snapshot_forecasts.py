@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from costlens.config import Settings
-from costlens.rollups import COST_TYPES, cost_column, quote
+from costlens.schema import COST_TYPES, cost_column
 from costlens.snapshot_tables import insert_rows
+from costlens.sql import quote
 
 __all__ = ["write_forecasts_and_budgets"]
 

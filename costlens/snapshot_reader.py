@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from costlens.errors import QueryError
-from costlens.rollups import DIMENSIONS, quote
+from costlens.schema import DIMENSIONS
 from costlens.serving import (
     SERVING_LAYOUT,
     SnapshotStamp,
@@ -28,6 +28,7 @@ from costlens.serving import (
     serving_path,
     snapshot_stamp,
 )
+from costlens.sql import quote
 
 __all__ = [
     "GRAINS",

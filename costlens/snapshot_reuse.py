@@ -25,7 +25,6 @@ import duckdb
 
 from costlens.config import Settings
 from costlens.refresh_report import RefreshReport
-from costlens.rollups import quote
 from costlens.serving import SERVING_FILE, SERVING_LAYOUT
 from costlens.snapshot_periods import (
     PeriodState,
@@ -36,6 +35,7 @@ from costlens.snapshot_periods import (
     reusable_periods,
 )
 from costlens.snapshot_tables import PREVIOUS, attach
+from costlens.sql import quote
 from costlens.warehouse import Warehouse
 
 __all__ = [

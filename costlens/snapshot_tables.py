@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from costlens.rollups import quote
 from costlens.serving import fetch_one
 from costlens.snapshot_periods import PeriodState
+from costlens.sql import quote
 
 __all__ = [
     "COVERAGE_SQL",

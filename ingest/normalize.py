@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 
 from costlens.schema import LINE_ITEMS, MONEY
+from costlens.sql import quote as sql_quote
 
 __all__ = [
     "Part",
@@ -45,7 +46,7 @@ def quote(name: str) -> str:
     >>> quote('lineItem/UnblendedCost')
     '"lineItem/UnblendedCost"'
     """
-    return '"' + name.replace('"', '""') + '"'
+    return sql_quote(name, allow=None)
 
 
 def column(columns: Columns, name: str, sql_type: str = "VARCHAR") -> str:

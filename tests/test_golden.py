@@ -82,7 +82,9 @@ def _answers(data_dir: Path) -> dict[str, Any]:
                                         start=start, end=end, where=where)
                             )  # fmt: skip
         for grain in ("week", "month"):
-            out[f"period_windows/{grain}"] = _value(list(vars(q.period_windows(grain, last)).values()))
+            out[f"period_windows/{grain}"] = _value(
+                list(vars(q.period_windows(grain, last)).values())
+            )
             for dim in ("owner", "microservice", "service_code", "account_id"):
                 out[f"top_movers/{dim}/{grain}"] = _frame(
                     q.top_movers(snap, dimension=dim, grain=grain)  # type: ignore[arg-type]

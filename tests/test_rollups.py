@@ -10,15 +10,9 @@ import pytest
 from helpers import create_allocations
 
 from costlens.errors import QueryError, WarehouseError
-from costlens.rollups import (
-    DIMENSIONS,
-    ROLLUP_DIMENSIONS,
-    build_rollups,
-    cost_column,
-    extra_dimensions,
-    quote,
-)
-from costlens.schema import COST_COLUMNS
+from costlens.rollups import build_rollups, extra_dimensions
+from costlens.schema import COST_COLUMNS, DIMENSIONS, ROLLUP_DIMENSIONS, cost_column
+from costlens.sql import quote
 
 # Costs with ten decimals that a float would not add exactly, credits, NULL dimensions.
 _GENERATED = """

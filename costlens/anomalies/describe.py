@@ -16,7 +16,7 @@ with no usage type or resource has none), and the combined driver
 from __future__ import annotations
 
 from costlens.anomalies.driver_ranking import COMBINATION, COMBINED
-from costlens.rollups import DIMENSION_LABELS
+from costlens.schema import DIMENSION_LABELS
 
 __all__ = ["DRIVER_LABELS", "describe_driver"]
 

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from costlens.anomalies.root_cause import prorate
-from costlens.rollups import quote
+from costlens.sql import quote
 
 __all__ = [
     "COMBINATION",

@@ -44,7 +44,8 @@ from costlens.anomalies.driver_ranking import (
 )
 from costlens.anomalies.events import AnomalyEvent, effect_until, find_events
 from costlens.anomalies.incidents import group_incidents
-from costlens.rollups import cost_column, quote
+from costlens.schema import cost_column
+from costlens.sql import quote
 
 __all__ = [
     "DRIVERS_BY_DIMENSION",

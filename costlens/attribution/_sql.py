@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from costlens.sql import TAGGED, quote
+
 _PLACEHOLDER = re.compile(r"\$(p[0-9]+)\b")
-_SAFE_IDENT = re.compile(r"^[a-z_][a-z0-9_:]*$")
 
 
 @dataclass
@@ -39,15 +40,21 @@ class Bind:
 
 
 def quote_ident(name: str) -> str:
-    """Quote an identifier that has passed an allowlist (lower-case word characters and ':')."""
-    if not _SAFE_IDENT.match(name):
-        raise ValueError(f"identifier {name!r} is not allowlisted")
-    return f'"{name}"'
+    """Quote an identifier of ours that has passed an allowlist (lower-case word characters and
+    ':'); ``costlens.sql.quote`` with ``TAGGED``."""
+    return quote(name, allow=TAGGED)
 
 
 def tag_column(key: str) -> str:
-    """The quoted column holding the value of normalized tag key ``key`` in the compiled query."""
-    return quote_ident(f"tag:{key}")
+    """The quoted column holding the value of normalized tag key ``key`` in the compiled query.
+
+    Tag keys keep letters of every script (``costlens.tags``), so the name is quoted with its
+    double quotes doubled rather than matched against an ASCII allowlist; it is never a value.
+
+    >>> tag_column("コスト")
+    '"tag:コスト"'
+    """
+    return quote(f"tag:{key}", allow=None)
 
 
 def render(sql: str, params: dict[str, Any]) -> str:
