@@ -43,7 +43,6 @@ from costlens.serving import (
     SERVING_LAYOUT,
     build_target,
     discard,
-    fetch_one,
     publish,
 )
 from costlens.snapshot_forecasts import write_forecasts_and_budgets
@@ -74,13 +73,11 @@ from costlens.snapshot_tables import (
     UNTAGGED_SQL,
     attach,
     drop_derived,
-    has_table,
     insert_frame,
     last_period,
     record_periods,
-    sorted_rows,
 )
-from costlens.sql import quote
+from costlens.sql import fetch_one, has_column, has_table, quote, sorted_rows
 from costlens.warehouse import Warehouse
 
 __all__ = ["PREVIOUS", "SNAPSHOT", "RefreshReport", "refresh", "rule_set_version"]
@@ -98,12 +95,7 @@ def rule_set_version(
         if versions:
             return ",".join(versions)
         return _files_version(settings)
-    has_column = fetch_one(
-        con,
-        "SELECT count(*) FROM information_schema.columns WHERE table_catalog = current_database()"
-        " AND table_name = 'allocations' AND column_name = 'rule_version'",
-    )
-    if has_column and has_column[0]:
+    if has_column(con, "allocations", "rule_version"):
         row = fetch_one(
             con,
             "SELECT string_agg(DISTINCT rule_version, ',' ORDER BY rule_version) FROM allocations",

@@ -15,7 +15,6 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -27,7 +26,6 @@ __all__ = [
     "SnapshotStamp",
     "build_target",
     "discard",
-    "fetch_one",
     "open_serving",
     "publish",
     "serving_path",
@@ -112,18 +110,6 @@ def publish(tmp: Path, data_dir: Path) -> Path:
     finally:
         os.close(dir_fd)
     return target
-
-
-def fetch_one(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None
-) -> tuple[Any, ...] | None:
-    """The first row of ``sql`` (None when empty), with the result fully consumed.
-
-    DuckDB keeps a half-read result open on the connection, which blocks its next query; this
-    reads to the end.
-    """
-    rows = con.execute(sql, params or {}).fetchall()
-    return tuple(rows[0]) if rows else None
 
 
 def open_serving(path: Path) -> duckdb.DuckDBPyConnection:

@@ -18,8 +18,7 @@ import pandas as pd
 
 from costlens.config import Settings
 from costlens.schema import COST_TYPES, cost_column
-from costlens.snapshot_tables import insert_rows
-from costlens.sql import quote
+from costlens.sql import insert_rows, quote
 
 __all__ = ["write_forecasts_and_budgets"]
 

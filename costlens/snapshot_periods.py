@@ -43,6 +43,7 @@ from typing import Any
 import duckdb
 
 from costlens.schema import COST_COLUMNS
+from costlens.sql import has_column
 
 __all__ = [
     "CUBE_LAYOUT",
@@ -62,11 +63,6 @@ SOURCE_FILE = "refresh-source.json"
 
 CUBE_LAYOUT = "cube-1"
 """Version of the cube's shape; a snapshot built with another layout is never re-used."""
-
-_HAS_COLUMN_SQL = """
-SELECT count(*) FROM duckdb_columns()
-WHERE database_name = current_database() AND table_name = $table AND column_name = $column
-"""
 
 _ALLOCATION_PERIODS_SQL = """
 SELECT billing_period, any_value({version}) AS rule_version, count(*) AS rows
@@ -100,15 +96,10 @@ class PeriodState:
     """Hash of all of the above plus the layout; None when the period cannot be trusted."""
 
 
-def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    row = con.execute(_HAS_COLUMN_SQL, {"table": table, "column": column}).fetchall()
-    return bool(row and row[0][0])
-
-
 def _ledger(
     con: duckdb.DuckDBPyConnection,
 ) -> dict[dt.date, tuple[tuple[str, ...], tuple[Decimal, ...]]]:
-    if not _has_column(con, "deliveries", "delivery_id"):
+    if not has_column(con, "deliveries", "delivery_id"):
         return {}
     totals = ", ".join(f'SUM("total_{c}")' for c in COST_COLUMNS)
     out = {}
@@ -124,7 +115,7 @@ def current_periods(
     con: duckdb.DuckDBPyConnection, extra: Sequence[str]
 ) -> dict[dt.date, PeriodState]:
     """The state of every billing period of ``allocations`` (one narrow scan of it)."""
-    version = "rule_version" if _has_column(con, "allocations", "rule_version") else "NULL"
+    version = "rule_version" if has_column(con, "allocations", "rule_version") else "NULL"
     per_period: dict[dt.date, tuple[int, set[str]]] = {}
     for period, rule_version, rows in con.execute(
         _ALLOCATION_PERIODS_SQL.format(version=version)

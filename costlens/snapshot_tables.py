@@ -12,16 +12,14 @@ previous snapshot down to the tables an incremental refresh updates in place.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pandas as pd
 
-from costlens.serving import fetch_one
 from costlens.snapshot_periods import PeriodState
-from costlens.sql import quote
+from costlens.sql import has_table, insert_rows, quote, sorted_rows
 
 __all__ = [
     "COVERAGE_SQL",
@@ -169,12 +167,6 @@ def last_period(periods: dict[dt.date, PeriodState]) -> dt.date | None:
     return max(known) if known else None
 
 
-def insert_rows(con: duckdb.DuckDBPyConnection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """``con.executemany(sql, rows)``, which DuckDB refuses for no rows (an empty warehouse)."""
-    if rows:
-        con.executemany(sql, rows)
-
-
 def record_periods(
     con: duckdb.DuckDBPyConnection, periods: dict[dt.date, PeriodState], reused: set[dt.date]
 ) -> None:
@@ -184,24 +176,6 @@ def record_periods(
         for p, s in sorted(periods.items(), key=lambda item: (item[0] is None, item[0]))
     ]
     insert_rows(con, "INSERT INTO snapshot.snapshot_periods VALUES (?, ?, ?, ?, ?, ?)", rows)
-
-
-def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Whether the warehouse (the current database) has a table ``name``."""
-    row = fetch_one(
-        con,
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_catalog = current_database() AND table_name = $name",
-        {"name": name},
-    )
-    return bool(row and row[0])
-
-
-def sorted_rows(frame: pd.DataFrame, key: Callable[[dict[Any, Any]], Any]) -> pd.DataFrame:
-    """``frame``'s rows in the order of ``key`` over each row (exact Decimal comparisons)."""
-    rows = frame.to_dict("records")
-    order = sorted(range(len(rows)), key=lambda i: key(rows[i]))
-    return frame.iloc[order]
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:

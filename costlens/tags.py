@@ -52,6 +52,7 @@ from typing import Any
 import duckdb
 
 from costlens.schema import Column, create_table_sql
+from costlens.sql import has_table
 
 __all__ = [
     "TAG_KEYS",
@@ -281,7 +282,6 @@ def tag_keys_table_sql() -> str:
     return create_table_sql(TAG_KEYS_TABLE, TAG_KEYS)
 
 
-_HAS_TABLE_SQL = "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name"
 _CURRENT_KEYS_SQL = """
 SELECT t.raw_keys, t.normalized_keys, t.tag_keys, d.billing_period
 FROM tag_keys t JOIN deliveries d USING (delivery_id)
@@ -297,8 +297,7 @@ _CURRENT_DELIVERIES_SQL = "SELECT count(*) FROM deliveries WHERE status = 'curre
 
 
 def _has_tag_keys(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(_HAS_TABLE_SQL, {"name": TAG_KEYS_TABLE}).fetchone()
-    return bool(row and row[0])
+    return has_table(con, TAG_KEYS_TABLE)
 
 
 def warehouse_tag_key_collisions(con: duckdb.DuckDBPyConnection) -> list[TagKeyCollision]:

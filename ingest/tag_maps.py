@@ -24,8 +24,10 @@ from dataclasses import dataclass
 
 import duckdb
 
+from costlens.sql import has_table
 from costlens.tags import (
     TAG_KEY_RULE,
+    TAG_KEYS_TABLE,
     TagKey,
     legacy_tag_key,
     name_tag_keys,
@@ -66,7 +68,6 @@ VALUES ($delivery_id, $rule, $raw_keys, $normalized_keys, $tag_keys)
 """
 FORGET_SQL = "DELETE FROM tag_keys WHERE delivery_id = $delivery_id"
 RULE_SQL = "SELECT max(tag_key_rule) FROM tag_keys WHERE delivery_id = $delivery_id"
-HAS_TABLE_SQL = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'tag_keys'"
 
 
 @dataclass(frozen=True)
@@ -219,8 +220,7 @@ def record_tag_keys(
 
 def named_by_current_rule(con: duckdb.DuckDBPyConnection, delivery_id: str) -> bool:
     """True when ``delivery_id`` was loaded (or re-checked) under ``TAG_KEY_RULE``."""
-    has = con.execute(HAS_TABLE_SQL).fetchone()
-    if not has or not has[0]:
+    if not has_table(con, TAG_KEYS_TABLE):
         return False
     row = con.execute(RULE_SQL, {"delivery_id": delivery_id}).fetchone()
     return row is not None and row[0] is not None and int(row[0]) >= TAG_KEY_RULE

@@ -25,6 +25,7 @@ from costlens.config import Settings
 from costlens.errors import CostlensError, WarehouseBusyError, data_dir_error
 from costlens.progress import terminal_progress
 from costlens.schema import COST_COLUMNS
+from costlens.sql import has_table
 
 __all__ = [
     "describe_attribution",
@@ -116,10 +117,7 @@ def periods_to_attribute(
     attribution; an empty list when nothing changed). Shared splits are computed per period,
     so attributing a period alone gives exactly what attributing everything gives for it.
     """
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'allocations'"
-    ).fetchone()
-    if not exists or not exists[0]:
+    if not has_table(con, "allocations"):
         return None
     row = con.execute(_ATTRIBUTED).fetchone()
     versions, attributed = (row[0] or [], row[1] or []) if row else ([], [])
