@@ -23,7 +23,7 @@ from costlens.errors import WarehouseBusyError, WarehouseError, data_dir_error
 from costlens.line_keys import key_unkeyed_lines
 from costlens.schema import DELIVERIES, LINE_ITEMS, LINE_KEYS, create_table_sql
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Warehouse", "open_warehouse"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "FileLock", "Warehouse", "open_warehouse"]
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 LOCK_FILE = "warehouse.lock"
@@ -49,29 +49,27 @@ MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class _Lock:
-    """An exclusive ``flock`` on a file that says who holds it."""
+class FileLock:
+    """An exclusive, non-blocking ``flock`` on a file that says who holds it (the writer lock of
+    the warehouse, the sync lock). ``what`` names it in errors (``open the sync lock``); ``busy``
+    makes the error raised when another process holds it, from the holder's line."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, *, what: str, busy: Callable[[str], WarehouseBusyError]) -> None:
+        self.path, self.what, self.busy = path, what, busy
         self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
         try:
             fh = self.path.open("a+")
         except OSError as exc:
-            raise data_dir_error(exc, self.path.parent, "open the warehouse lock") from exc
+            raise data_dir_error(exc, self.path.parent, f"open the {self.what}") from exc
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "another process"
             fh.close()
-            raise WarehouseBusyError(
-                f"warehouse is in use by {holder}",
-                where=str(self.path.with_name(WAREHOUSE_FILE)),
-                fix="wait for that run to finish (cron: let the next run pick it up)",
-            ) from None
+            raise self.busy(holder) from None
         try:
             fh.seek(0)
             fh.truncate()
@@ -79,7 +77,7 @@ class _Lock:
             fh.flush()
         except OSError as exc:
             fh.close()
-            raise data_dir_error(exc, self.path.parent, "write the warehouse lock") from exc
+            raise data_dir_error(exc, self.path.parent, f"write the {self.what}") from exc
         self._fh = fh
 
     def release(self) -> None:
@@ -89,6 +87,24 @@ class _Lock:
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _warehouse_busy(data_dir: Path) -> Callable[[str], WarehouseBusyError]:
+    def busy(holder: str) -> WarehouseBusyError:
+        return WarehouseBusyError(
+            f"warehouse is in use by {holder}",
+            where=str(data_dir / WAREHOUSE_FILE),
+            fix="wait for that run to finish (cron: let the next run pick it up)",
+        )
+
+    return busy
 
 
 def _command() -> list[str]:
@@ -102,7 +118,7 @@ class Warehouse:
     Use as a context manager; ``con`` is the DuckDB connection.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, lock: _Lock | None) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, lock: FileLock | None) -> None:
         self.con = con
         self.path = path
         self._lock = lock
@@ -185,7 +201,7 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False) -> Warehouse:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise data_dir_error(exc, data_dir, "create the data folder") from exc
-    lock = _Lock(data_dir / LOCK_FILE)
+    lock = FileLock(data_dir / LOCK_FILE, what="warehouse lock", busy=_warehouse_busy(data_dir))
     lock.acquire()
     try:
         con = _connect(path, read_only=False)

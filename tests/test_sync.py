@@ -16,8 +16,8 @@ import duckdb
 import pytest
 
 from costlens import queries as q
-from costlens.commands.analytics import sync_lock
 from costlens.schema import COST_COLUMNS
+from costlens.sync import sync_lock
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

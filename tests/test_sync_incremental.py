@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from helpers import assert_reconciles
 
-from costlens.commands.analytics import periods_to_attribute
+from costlens.sync import periods_to_attribute
 from costlens.warehouse import open_warehouse
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,31 +1,22 @@
 """``costlens refresh`` and ``costlens sync`` (= ingest + attribute + refresh, safe from cron).
 
-``sync`` holds ``<data_dir>/sync.lock`` for its whole run, so two overlapping cron runs never
-interleave: the second exits at once with status 75 (EX_TEMPFAIL) and one line naming the holder.
-Each stage takes the warehouse's writer lock as it goes; readers (dashboard, exports, digests)
-only ever open the published snapshot and never wait.
+The library side of sync (its lock, what to re-attribute) is ``costlens.sync``; an overlapping
+run exits at once with status 75 (EX_TEMPFAIL) and one line naming the holder. Readers
+(dashboard, exports, digests) only ever open the published snapshot and never wait.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 import time
-from collections.abc import Collection, Iterator
-from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
 
-import duckdb
 import typer
 
 from costlens.commands._common import console, emit_json, record_json, settings
 from costlens.config import Settings
-from costlens.errors import CostlensError, WarehouseBusyError, data_dir_error
+from costlens.errors import CostlensError
 from costlens.progress import terminal_progress
-from costlens.schema import COST_COLUMNS
-from costlens.sql import has_table
+from costlens.sync import attribute_changed, periods_to_attribute, sync_lock
 
 __all__ = [
     "describe_attribution",
@@ -35,43 +26,6 @@ __all__ = [
     "run_sync",
     "sync_lock",
 ]
-
-SYNC_LOCK = "sync.lock"
-
-
-@contextlib.contextmanager
-def sync_lock(data_dir: Path) -> Iterator[None]:
-    """Hold ``<data_dir>/sync.lock`` (exclusive, non-blocking) for the block."""
-    path = data_dir / SYNC_LOCK
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise data_dir_error(exc, data_dir, "create the data folder") from exc
-    try:
-        lock_file = path.open("a+")
-    except OSError as exc:
-        raise data_dir_error(exc, data_dir, "open the sync lock") from exc
-    with lock_file as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise WarehouseBusyError(
-                f"a sync is already running ({holder})",
-                where=str(path),
-                fix="let it finish; cron's next run will pick up anything new",
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"PID {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fh.seek(0)
-            fh.truncate()
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def run_refresh(cfg: Settings, *, show_progress: bool = True, full: bool = False) -> dict[str, Any]:
@@ -87,75 +41,8 @@ def run_refresh(cfg: Settings, *, show_progress: bool = True, full: bool = False
     return report.as_dict()
 
 
-_ATTRIBUTED = """
-SELECT list(DISTINCT rule_version), list(DISTINCT billing_period) FROM allocations
-"""
-_LOADED_PERIODS = "SELECT list(DISTINCT billing_period) FROM line_items"
-_LEDGER_SUMS = ", ".join(f"SUM(total_{c}) AS {c}" for c in COST_COLUMNS)
-_ALLOCATED_SUMS = ", ".join(f"COALESCE(SUM({c}), 0) AS {c}" for c in COST_COLUMNS)
-_UNBALANCED = f"""
-WITH ledger AS (
-  SELECT billing_period, {_LEDGER_SUMS} FROM deliveries WHERE status = 'current' GROUP BY 1
-),
-allocated AS (SELECT billing_period, {_ALLOCATED_SUMS} FROM allocations GROUP BY 1)
-SELECT list(billing_period) FROM ledger JOIN allocated USING (billing_period)
-WHERE {" OR ".join(f"ledger.{c} <> allocated.{c}" for c in COST_COLUMNS)}
-"""  # noqa: S608 (fixed column names)
-"""Periods whose allocations no longer sum to their current deliveries' ledger totals (the exact
-sums of their line items, so ``line_items`` is not scanned): loaded, but a sync stopped (killed,
-or failed) before attributing them."""
-
-
-def periods_to_attribute(
-    con: duckdb.DuckDBPyConnection, rule_version: str, changed: Collection[date]
-) -> list[date] | None:
-    """The billing periods ``sync`` must (re-)attribute: ``None`` for all of them.
-
-    All, when there are no allocations yet or they were made by other rules; otherwise only the
-    periods whose delivery changed in this run, any loaded period not yet attributed and any
-    whose allocations no longer sum to its ledger totals (a sync stopped between its ingest and its
-    attribution; an empty list when nothing changed). Shared splits are computed per period,
-    so attributing a period alone gives exactly what attributing everything gives for it.
-    """
-    if not has_table(con, "allocations"):
-        return None
-    row = con.execute(_ATTRIBUTED).fetchone()
-    versions, attributed = (row[0] or [], row[1] or []) if row else ([], [])
-    if set(versions) - {rule_version}:
-        return None
-    loaded_row = con.execute(_LOADED_PERIODS).fetchone()
-    loaded = set(loaded_row[0] or []) if loaded_row else set()
-    unbalanced_row = con.execute(_UNBALANCED).fetchone()
-    unbalanced = set(unbalanced_row[0] or []) if unbalanced_row else set()
-    return sorted(set(changed) | (loaded - set(attributed)) | unbalanced)
-
-
-def _attribute(cfg: Settings, changed: Collection[date] | None = None) -> dict[str, Any]:
-    """Apply the rules: to every period (``changed`` None), or only where ``sync`` needs to."""
-    from costlens.attribution import attribute, load_owners, load_rules
-    from costlens.attribution.versions import ensure_state_database, record_rule_set_version
-    from costlens.warehouse import open_warehouse
-
-    rules = load_rules(cfg.rules, load_owners(cfg.owners))
-    with open_warehouse(cfg.data_dir) as wh:
-        ensure_state_database(cfg.state_database_url)  # before anything is rewritten
-        wh.con.execute("SET enable_progress_bar = false")  # never write to a script's stdout
-        periods = None if changed is None else periods_to_attribute(wh.con, rules.version, changed)
-        if periods == []:
-            return {"rule_version": rules.version, "periods": [], "rows": 0, "skipped": True}
-        result = attribute(wh, rules, periods=periods)
-    record_rule_set_version(cfg.state_database_url, rules, periods=periods, rows=result.rows)
-    return {
-        "rule_version": result.rule_version,
-        "periods": [str(p) for p in result.periods],
-        "rows": result.rows,
-        "unallocated_share": float(result.unallocated_share()),
-        "skipped": False,
-    }
-
-
 def describe_attribution(summary: dict[str, Any]) -> str:
-    """One line for a person about what ``_attribute`` did."""
+    """One line for a person about what ``costlens.sync.attribute_changed`` did."""
     if summary.get("skipped"):
         return "nothing new to attribute"
     periods = ", ".join(p[:7] for p in summary["periods"]) or "every period"
@@ -176,7 +63,7 @@ def run_sync(
     with sync_lock(cfg.data_dir):
         ingested = ingest(cfg, target, progress=progress)
         changed = {d.billing_period for d in ingested.deliveries if d.status in ("new", "replaced")}
-        attributed = _attribute(cfg, changed)
+        attributed = attribute_changed(cfg, changed)
         refreshed = run_refresh(cfg, show_progress=show_progress)
     return {
         "ingest": ingested.as_dict(),
