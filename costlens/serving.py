@@ -4,7 +4,7 @@ The writer (``costlens refresh``) builds a new snapshot in a temporary file in t
 (``build_target``) and publishes it with ``os.replace`` (``publish``), so a reader either opens the
 old file or the new one, never a half-written one. Readers open it read-only (``open_serving``);
 on Linux an open connection keeps reading the inode it opened after the rename, so a long query
-is never disturbed. ``SnapshotStamp`` (inode, size, modification time) is the cheap "has it
+is never disturbed. ``FileStamp`` (inode, size, modification and change time) is the cheap "has it
 changed" check with which the dashboard notices a new snapshot and reopens it.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -23,9 +23,12 @@ from costlens.errors import QueryError, WarehouseError
 __all__ = [
     "SERVING_FILE",
     "SERVING_LAYOUT",
+    "FileStamp",
     "SnapshotStamp",
     "build_target",
     "discard",
+    "file_stamp",
+    "files_stamp",
     "open_serving",
     "publish",
     "serving_path",
@@ -47,22 +50,38 @@ def serving_path(data_dir_or_path: Path | str) -> Path:
     return path if path.suffix == ".duckdb" else path / SERVING_FILE
 
 
-@dataclass(frozen=True)
-class SnapshotStamp:
-    """Identity of one published snapshot file: changes whenever a new one is published."""
+class FileStamp(NamedTuple):
+    """Identity of a file now: any write to it (or a new file in its place, as a published
+    snapshot is) changes it. JSON writes it as a list (``refresh-source.json``)."""
 
     inode: int
     size: int
     mtime_ns: int
+    ctime_ns: int
 
 
-def snapshot_stamp(path: Path) -> SnapshotStamp | None:
-    """The stamp of the snapshot at ``path`` now, or None when there is none."""
+def file_stamp(path: Path) -> FileStamp | None:
+    """The stamp of the file at ``path`` now, or None when there is none."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    return SnapshotStamp(st.st_ino, st.st_size, st.st_mtime_ns)
+    return FileStamp(st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def files_stamp(path: Path, *suffixes: str) -> list[FileStamp | None]:
+    """The stamps of ``path`` and of the files named like it plus each of ``suffixes`` (a
+    database's write-ahead log); None for a missing file.
+
+    >>> files_stamp(Path("/nonexistent/warehouse.duckdb"), ".wal")
+    [None, None]
+    """
+    return [file_stamp(path), *(file_stamp(path.with_name(path.name + s)) for s in suffixes)]
+
+
+SnapshotStamp = FileStamp
+"""The stamp readers keep of the snapshot they opened (``Snapshot.changed``)."""
+snapshot_stamp = file_stamp
 
 
 def build_target(data_dir: Path) -> Path:

@@ -43,6 +43,7 @@ from typing import Any
 import duckdb
 
 from costlens.schema import COST_COLUMNS
+from costlens.serving import file_stamp
 from costlens.sql import has_column
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
     "PeriodState",
     "as_json",
     "current_periods",
-    "files_stamp",
     "inputs_key",
     "record_source",
     "recorded_source",
@@ -167,28 +167,6 @@ def reusable_periods(
     return keep
 
 
-FileStamp = tuple[int, int, int, int] | None
-
-
-def _file_stamp(path: Path) -> FileStamp:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def files_stamp(path: Path, *suffixes: str) -> list[FileStamp]:
-    """The identity (inode, size, modification and change time) of ``path`` and of the files
-    named like it plus each of ``suffixes`` (a database's write-ahead log), now; None for a
-    missing file. Any write to one of them changes it.
-
-    >>> files_stamp(Path("/nonexistent/warehouse.duckdb"), ".wal")
-    [None, None]
-    """
-    return [_file_stamp(path), *(_file_stamp(path.with_name(path.name + s)) for s in suffixes)]
-
-
 def inputs_key(*parts: object) -> str:
     """A hash of JSON-able ``parts`` (with the cube layout).
 
@@ -209,7 +187,7 @@ def record_source(snapshot: Path, source: Mapping[str, object] | None) -> None:
             target.unlink()
         return
     tmp = target.with_name(f".{SOURCE_FILE}.{os.getpid()}")
-    tmp.write_text(json.dumps({"snapshot": _file_stamp(snapshot), "source": source}))
+    tmp.write_text(json.dumps({"snapshot": file_stamp(snapshot), "source": source}))
     os.replace(tmp, target)
 
 
@@ -217,7 +195,7 @@ def recorded_source(snapshot: Path) -> dict[str, Any] | None:
     """What ``record_source`` wrote for the published ``snapshot``, with its values as JSON
     reads them (lists for tuples); None when there is none or it was written for another
     file (the snapshot was replaced since)."""
-    current = _file_stamp(snapshot)
+    current = file_stamp(snapshot)
     if current is None:
         return None
     try:

@@ -25,11 +25,10 @@ import duckdb
 
 from costlens.config import Settings
 from costlens.refresh_report import RefreshReport
-from costlens.serving import SERVING_FILE, SERVING_LAYOUT
+from costlens.serving import SERVING_FILE, SERVING_LAYOUT, files_stamp
 from costlens.snapshot_periods import (
     PeriodState,
     as_json,
-    files_stamp,
     inputs_key,
     record_source,
     reusable_periods,
