@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from costlens.errors import QueryError
-from costlens.snapshot_reader import Snapshot
+from costlens.serving.snapshot import Snapshot
 
 __all__ = ["anomalies", "anomaly_days", "anomaly_root_cause"]
 

@@ -14,7 +14,7 @@ Typical use::
     if snap.is_stale():          # a newer snapshot was published
         snap = snap.reopen()
 
-The open snapshot itself is ``costlens.snapshot_reader``; the anomaly questions live in
+The open snapshot itself is ``costlens.serving.snapshot``; the anomaly questions live in
 ``costlens.anomaly_queries``; both are re-exported here, the one module callers import.
 """
 
@@ -32,7 +32,7 @@ from costlens.anomaly_queries import anomalies, anomaly_days, anomaly_root_cause
 from costlens.errors import QueryError
 from costlens.schema import COST_TYPES, DIMENSION_LABELS, DIMENSIONS, cost_column
 from costlens.serving import SERVING_LAYOUT
-from costlens.snapshot_reader import (
+from costlens.serving.snapshot import (
     GRAINS,
     CostType,
     Grain,

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import duckdb
 
 from costlens.errors import QueryError, WarehouseError
+from costlens.serving.tables import SERVING_LAYOUT
 
 __all__ = [
     "SERVING_FILE",
@@ -36,11 +37,6 @@ __all__ = [
 ]
 
 SERVING_FILE = "serving.duckdb"
-SERVING_LAYOUT = "serving-3"
-"""Layout of the snapshot's tables, recorded in ``snapshot_info.layout``. ``serving-2``: the
-small tables are stored in the order ``costlens.queries`` returns them, and
-``allocation_coverage`` carries each cost type's share of its period. ``serving-3``: also
-``forecasts`` has a row per cost type (``cost_type``), not only for the budget cost type."""
 _TEMP_PREFIX = ".serving-"
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from costlens.errors import QueryError
 from costlens.schema import DIMENSIONS
-from costlens.serving import (
+from costlens.serving.files import (
     SERVING_LAYOUT,
     SnapshotStamp,
     open_serving,

@@ -1,0 +1,121 @@
+"""The tables of ``serving.duckdb``: the contract between the refresh that writes them and the
+readers (``costlens.queries``, the pages, reports) that read them.
+
+``SERVING_LAYOUT`` names the layout; a change to a table here that a reader can see bumps it
+(readers check it, and a refresh never re-uses a snapshot of another layout). The cube and the
+rollups (``daily``, ``rollup_daily``, ``rollup_monthly``) are built by ``costlens.rollups``; the
+tables below are every other table a snapshot holds: ``TABLES_SQL`` (anomalies, their root
+causes, days and caches, forecasts, budgets, ``snapshot_periods``, ``snapshot_info``), the small
+tables copied or aggregated from the warehouse (deliveries, untagged resources, allocation
+coverage) and ``snapshot_info``'s insert, run in order by ``costlens.refresh``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "COVERAGE_SQL",
+    "DELIVERIES_SQL",
+    "INFO_SQL",
+    "NO_DELIVERIES_SQL",
+    "SERVING_LAYOUT",
+    "SHARE_SQL",
+    "TABLES_SQL",
+    "UNTAGGED_SQL",
+]
+
+SERVING_LAYOUT = "serving-3"
+"""Layout of the snapshot's tables, recorded in ``snapshot_info.layout``. ``serving-2``: the
+small tables are stored in the order ``costlens.queries`` returns them, and
+``allocation_coverage`` carries each cost type's share of its period. ``serving-3``: also
+``forecasts`` has a row per cost type (``cost_type``), not only for the budget cost type."""
+
+TABLES_SQL = """
+CREATE TABLE snapshot.anomalies (
+  anomaly_id VARCHAR PRIMARY KEY, dimension VARCHAR, value VARCHAR, owner VARCHAR,
+  start_date DATE, end_date DATE, last_seen DATE, ongoing BOOLEAN, direction VARCHAR,
+  actual_cost DECIMAL(38,10), expected_cost DECIMAL(18,2), impact_cost DECIMAL(38,10),
+  impact_percent DOUBLE, max_score DOUBLE, days INTEGER, top_driver VARCHAR, cost_type VARCHAR,
+  incident_id VARCHAR, also_seen VARCHAR, feedback VARCHAR, marked_as VARCHAR
+);
+CREATE TABLE snapshot.anomaly_root_causes (
+  anomaly_id VARCHAR, rank INTEGER, dimension VARCHAR, value VARCHAR,
+  baseline_cost DECIMAL(38,10), event_cost DECIMAL(38,10), delta_cost DECIMAL(38,10),
+  share DOUBLE
+);
+CREATE TABLE snapshot.anomaly_series (
+  dimension VARCHAR, value VARCHAR, series_hash VARCHAR, events VARCHAR, state VARCHAR
+);
+CREATE TABLE snapshot.anomaly_cause_keys (anomaly_id VARCHAR, cause_key VARCHAR);
+CREATE TABLE snapshot.anomaly_days (
+  anomaly_id VARCHAR, usage_date DATE, actual_cost DECIMAL(38,10), expected_cost DECIMAL(18,2),
+  anomalous BOOLEAN
+);
+CREATE TABLE snapshot.forecasts (
+  billing_period DATE, owner VARCHAR, month_to_date DECIMAL(38,10),
+  projected DECIMAL(18,2), lower DECIMAL(18,2), upper DECIMAL(18,2), cost_type VARCHAR
+);
+CREATE TABLE snapshot.budgets (
+  owner VARCHAR, display_name VARCHAR, budget DECIMAL(18,2), month_to_date DECIMAL(38,10),
+  projected DECIMAL(18,2), lower DECIMAL(18,2), upper DECIMAL(18,2), status VARCHAR
+);
+CREATE TABLE snapshot.snapshot_periods (
+  billing_period DATE, fingerprint VARCHAR, allocation_rows BIGINT, rule_versions VARCHAR,
+  deliveries INTEGER, rebuilt BOOLEAN
+);
+CREATE TABLE snapshot.snapshot_info (
+  built_at TIMESTAMP, first_date DATE, last_date DATE, deliveries INTEGER,
+  rule_set_version VARCHAR, allocation_rows BIGINT, extra_dimensions VARCHAR,
+  anomaly_cost_type VARCHAR, anomaly_series INTEGER, seconds DOUBLE, layout VARCHAR,
+  inputs VARCHAR, days_in_one_period BOOLEAN
+);
+"""
+
+DELIVERIES_SQL = """
+CREATE TABLE snapshot.snapshot_deliveries AS
+SELECT delivery_id, source, report, format, billing_period, assembly_id, row_count, ingested_at
+FROM deliveries WHERE status = 'current' ORDER BY billing_period, delivery_id
+"""
+
+NO_DELIVERIES_SQL = """
+CREATE TABLE snapshot.snapshot_deliveries (
+  delivery_id VARCHAR, source VARCHAR, report VARCHAR, format VARCHAR, billing_period DATE,
+  assembly_id VARCHAR, row_count BIGINT, ingested_at TIMESTAMP
+)
+"""
+
+UNTAGGED_SQL = """
+CREATE TABLE snapshot.untagged_resources AS
+SELECT resource_id, service_code, account_id, region,
+       CAST(SUM(unblended_cost) AS DECIMAL(38,10)) AS unblended_cost
+FROM allocations
+WHERE owner = 'unallocated' AND resource_id <> ''
+  AND billing_period = (SELECT max(billing_period) FROM snapshot.daily)
+GROUP BY ALL ORDER BY unblended_cost DESC, resource_id LIMIT 200
+"""
+
+COVERAGE_SQL = """
+CREATE TABLE snapshot.allocation_coverage AS
+WITH coverage AS (
+  SELECT billing_period,
+         CASE WHEN owner = 'unallocated' THEN 'unallocated' ELSE allocation END AS allocation,
+         CAST(SUM(unblended_cost) AS DECIMAL(38,10)) AS unblended_cost,
+         CAST(SUM(amortized_cost) AS DECIMAL(38,10)) AS amortized_cost,
+         CAST(SUM(net_amortized_cost) AS DECIMAL(38,10)) AS net_amortized_cost
+  FROM snapshot.daily GROUP BY ALL
+)
+SELECT *, {shares} FROM coverage ORDER BY billing_period, unblended_cost DESC, allocation
+"""
+SHARE_SQL = (
+    "CAST({c} / NULLIF(SUM({c}) OVER (PARTITION BY billing_period), 0) AS DOUBLE) AS {share}"
+)
+"""A cost type's share of its billing period (what ``queries.allocation_health`` returns)."""
+
+INFO_SQL = """
+INSERT INTO snapshot.snapshot_info
+SELECT $built_at, min(usage_date), max(usage_date), $deliveries, $rule_set_version,
+       COALESCE(SUM(line_items), 0), $extra, $cost_type, $series, $seconds, $layout,
+       $inputs, (SELECT count(*) = 0 FROM (
+         SELECT usage_date FROM snapshot.rollup_daily WHERE dimension = 'owner'
+         GROUP BY usage_date HAVING count(DISTINCT billing_period) > 1))
+FROM snapshot.daily
+"""
