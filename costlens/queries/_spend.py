@@ -1,22 +1,5 @@
-"""The one read API of the dashboard, the finance exports and the digests.
-
-Everything here reads the serving snapshot (``serving.duckdb``), never the warehouse, so a reader
-never waits on ``costlens sync``. Dimensions come from an allowlist (``DIMENSIONS`` plus the extra
-dimensions the rules declared, see ``Snapshot.dimensions``) and are quoted; values are always
-bound parameters. Money comes back as exact ``decimal.Decimal`` (read through Arrow, never through
-float) and every total equals the sum of ``allocations`` for the same filter.
-
-Typical use::
-
-    snap = open_snapshot(settings.data_dir)
-    spend(snap, grain="month", by=("owner",), cost_type="amortized")
-    anomalies(snap, owner="payments")
-    if snap.is_stale():          # a newer snapshot was published
-        snap = snap.reopen()
-
-The open snapshot itself is ``costlens.serving.snapshot``; the anomaly questions live in
-``costlens.anomaly_queries``; both are re-exported here, the one module callers import.
-"""
+"""Spend questions of ``costlens.queries``: spend over time by any allowlisted dimension, the
+period windows and top movers, the date range and a dimension's values."""
 
 from __future__ import annotations
 
@@ -28,42 +11,24 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from costlens.anomaly_queries import anomalies, anomaly_days, anomaly_root_cause
 from costlens.errors import QueryError
-from costlens.schema import COST_TYPES, DIMENSION_LABELS, DIMENSIONS, cost_column
-from costlens.serving import SERVING_LAYOUT
+from costlens.schema import cost_column
 from costlens.serving.snapshot import (
     GRAINS,
     CostType,
     Grain,
     Snapshot,
-    SnapshotInfo,
     dimension_column,
-    open_snapshot,
 )
 from costlens.sql import quote
 
 __all__ = [
-    "COST_TYPES",
-    "DIMENSIONS",
-    "DIMENSION_LABELS",
-    "GRAINS",
     "PeriodWindows",
-    "Snapshot",
-    "SnapshotInfo",
-    "allocation_health",
-    "anomalies",
-    "anomaly_days",
-    "anomaly_root_cause",
-    "budgets",
     "date_range",
     "dimension_values",
-    "forecasts",
-    "open_snapshot",
     "period_windows",
     "spend",
     "top_movers",
-    "untagged_resources",
 ]
 
 
@@ -265,61 +230,3 @@ def dimension_values(snap: Snapshot, dimension: str) -> list[str]:
         {"d": dimension},
     ).fetchall()
     return [str(r[0]) for r in rows]
-
-
-_FORECAST_COLUMNS = ("billing_period", "owner", "month_to_date", "projected", "lower", "upper")
-
-
-def forecasts(snap: Snapshot, *, cost_type: CostType | None = None) -> pd.DataFrame:
-    """Month-end projections per owner and in total (``owner`` = ``'*'``) in ``cost_type``
-    (default: the budgets' cost type, ``snap.info.anomaly_cost_type``): ``billing_period``,
-    ``owner``, ``month_to_date``, ``projected``, ``lower``, ``upper`` (``Decimal`` dollars)."""
-    chosen = cost_type or snap.info.anomaly_cost_type
-    cost_column(chosen)  # an unknown cost type is a QueryError
-    select = f"SELECT {', '.join(_FORECAST_COLUMNS)} FROM forecasts"  # noqa: S608
-    order = snap.order_by("owner = '*' DESC, projected DESC, owner")
-    if snap.layout != SERVING_LAYOUT:  # built before forecasts had a row per cost type
-        if chosen != snap.info.anomaly_cost_type:
-            return pd.DataFrame({c: [] for c in _FORECAST_COLUMNS}, dtype=object)
-        return snap.frame(select + order)
-    return snap.frame(select + " WHERE cost_type = $cost_type" + order, {"cost_type": chosen})
-
-
-def budgets(snap: Snapshot) -> pd.DataFrame:
-    """Budget status per owner with a budget: ``owner``, ``display_name``, ``budget``,
-    ``month_to_date``, ``projected``, ``lower``, ``upper`` and ``status`` (on track, at risk,
-    over), all in the budgets' cost type (``snap.info.anomaly_cost_type``, amortized unless
-    configured otherwise)."""
-    return snap.frame(
-        "SELECT owner, display_name, budget, month_to_date, projected, lower, upper, status "
-        "FROM budgets" + snap.order_by("status = 'over' DESC, status = 'at risk' DESC, owner")
-    )
-
-
-def allocation_health(snap: Snapshot, *, cost_type: CostType = "unblended") -> pd.DataFrame:
-    """How the cost was attributed, per billing period: ``billing_period``, ``allocation``
-    (direct, shared or unallocated), ``cost`` and ``share`` of the period's cost (float)."""
-    column = quote(cost_column(cost_type))
-    if snap.presorted:  # shares computed at refresh with the expression below
-        share = quote(f"{cost_type}_share")
-        order = " ORDER BY 1, 3 DESC" if cost_type != "unblended" else ""
-        return snap.frame(
-            f"SELECT billing_period, allocation, {column} AS cost, {share} AS share "  # noqa: S608
-            f"FROM allocation_coverage{order}"
-        )
-    return snap.frame(
-        f"SELECT billing_period, allocation, {column} AS cost, "  # noqa: S608
-        f"CAST({column} / NULLIF(SUM({column}) OVER (PARTITION BY billing_period), 0) AS DOUBLE)"
-        f" AS share FROM allocation_coverage ORDER BY 1, 3 DESC"
-    )
-
-
-def untagged_resources(snap: Snapshot, *, limit: int = 20) -> pd.DataFrame:
-    """The most expensive resources no rule attributed (owner ``unallocated``), computed at
-    refresh time: ``resource_id``, ``service_code``, ``account_id``, ``region`` and
-    ``unblended_cost`` over the snapshot's last billing period."""
-    return snap.frame(
-        "SELECT resource_id, service_code, account_id, region, unblended_cost "  # noqa: S608
-        f"FROM untagged_resources{snap.order_by('unblended_cost DESC, resource_id')} LIMIT $limit",
-        {"limit": limit},
-    )
