@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from costlens.errors import QueryError
+from costlens.queries._where import Where
 from costlens.serving.snapshot import Snapshot
 
 __all__ = ["anomalies", "anomaly_days", "anomaly_root_cause"]
@@ -43,26 +44,20 @@ def anomalies(
     ``costlens.anomalies.feedback.marked_anomalies``) adds marks made since the snapshot was
     built. Columns: see ``docs/analytics.md``.
     """
-    clauses, params = [], {}
+    clauses = Where()
     if not include_marked and not marked:
-        clauses.append("feedback IS NULL")
+        clauses.add("feedback IS NULL")
     if incidents:
-        clauses.append("incident_id = anomaly_id")
-    if dimension is not None:
-        clauses.append("dimension = $dimension")
-        params["dimension"] = dimension
-    if value is not None:
-        clauses.append("value = $value")
-        params["value"] = value
-    if owner is not None:
-        clauses.append("owner = $owner")
-        params["owner"] = owner
+        clauses.add("incident_id = anomaly_id")
+    for column, wanted in (("dimension", dimension), ("value", value), ("owner", owner)):
+        if wanted is not None:
+            clauses.equals(column, column, wanted)
     sql = (
         f"SELECT {_ANOMALY_COLUMNS} FROM anomalies "  # noqa: S608
-        f"WHERE {' AND '.join(clauses) or 'TRUE'}"
+        f"WHERE {clauses.sql()}"
         f"{snap.order_by('abs(impact_cost) DESC, anomaly_id')}"
     )
-    frame = snap.frame(sql, params)
+    frame = snap.frame(sql, clauses.params)
     if marked:
         late = frame["anomaly_id"].map(marked)
         late = late.where(late.notna(), frame["incident_id"].map(marked))

@@ -7,11 +7,12 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 
 from costlens.errors import QueryError
+from costlens.queries._where import Where
 from costlens.schema import cost_column
 from costlens.serving.snapshot import (
     GRAINS,
@@ -48,25 +49,12 @@ def _filters(
     start: dt.date | None,
     end: dt.date | None,
     value_column: str | None = None,
-) -> tuple[list[str], dict[str, Any]]:
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    if start is not None:
-        clauses.append("usage_date >= $start")
-        params["start"] = start
-    if end is not None:
-        clauses.append("usage_date <= $end")
-        params["end"] = end
+    first: Where | None = None,
+) -> Where:
+    clauses = (first or Where()).dates(start, end)
     for i, (dim, values) in enumerate(sorted((where or {}).items())):
-        column = value_column or dimension_column(snap, dim)
-        if isinstance(values, str):
-            values = [values]
-        names = []
-        for j, value in enumerate(values):
-            names.append(f"$w{i}_{j}")
-            params[f"w{i}_{j}"] = str(value)
-        clauses.append(f"{column} IN ({', '.join(names)})" if names else "FALSE")
-    return clauses, params
+        clauses.among(value_column or dimension_column(snap, dim), f"w{i}", values)
+    return clauses
 
 
 def spend(
@@ -98,23 +86,22 @@ def spend(
         dated = start is not None or end is not None
         source = "rollup_monthly" if grain == "month" and not dated else "rollup_daily"
         keys_sql = [f"value AS {k}" for k in keys]
-        clauses, params = _filters(snap, where, start, end, value_column="value")
-        clauses.insert(0, "dimension = $dimension")
-        params["dimension"] = dim
+        first = Where().equals("dimension", "dimension", dim)
+        clauses = _filters(snap, where, start, end, value_column="value", first=first)
     else:
         source = "daily"
         keys_sql = keys
-        clauses, params = _filters(snap, where, start, end)
+        clauses = _filters(snap, where, start, end)
     select = ", ".join([f"{period} AS period", *keys_sql, f"SUM({column}) AS cost"])
     group = ", ".join(["1", *(str(i + 2) for i in range(len(keys)))])
     grouping = f"GROUP BY {group} "
     if source == "rollup_daily" and grain == "day" and len(keys) == 1 and snap.days_in_one_period:
         select, grouping = ", ".join([f"{period} AS period", *keys_sql, f"{column} AS cost"]), ""
     sql = (
-        f"SELECT {select} FROM {source} WHERE {' AND '.join(clauses) or 'TRUE'} "  # noqa: S608
+        f"SELECT {select} FROM {source} WHERE {clauses.sql()} "  # noqa: S608
         f"{grouping}ORDER BY 1, cost DESC, {group}"
     )
-    frame = snap.frame(sql, params)
+    frame = snap.frame(sql, clauses.params)
     if frame.empty:  # no rows: Decimal money and dates stay objects (an empty sum is Decimal 0)
         frame = pd.DataFrame({"period": [], **{d: [] for d in by}, "cost": []}, dtype=object)
     return frame
