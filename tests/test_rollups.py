@@ -10,7 +10,7 @@ import pytest
 from helpers import create_allocations
 
 from costlens.errors import QueryError, WarehouseError
-from costlens.rollups import build_rollups, extra_dimensions
+from costlens.refresh.rollups import build_rollups, extra_dimensions
 from costlens.schema import COST_COLUMNS, DIMENSIONS, ROLLUP_DIMENSIONS, cost_column
 from costlens.sql import quote
 

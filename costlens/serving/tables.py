@@ -3,11 +3,12 @@ readers (``costlens.queries``, the pages, reports) that read them.
 
 ``SERVING_LAYOUT`` names the layout; a change to a table here that a reader can see bumps it
 (readers check it, and a refresh never re-uses a snapshot of another layout). The cube and the
-rollups (``daily``, ``rollup_daily``, ``rollup_monthly``) are built by ``costlens.rollups``; the
-tables below are every other table a snapshot holds: ``TABLES_SQL`` (anomalies, their root
-causes, days and caches, forecasts, budgets, ``snapshot_periods``, ``snapshot_info``), the small
-tables copied or aggregated from the warehouse (deliveries, untagged resources, allocation
-coverage) and ``snapshot_info``'s insert, run in order by ``costlens.refresh``.
+rollups (``daily``, ``rollup_daily``, ``rollup_monthly``) are built by
+``costlens.refresh.rollups``; the tables below are every other table a snapshot holds:
+``TABLES_SQL`` (anomalies, their root causes, days and caches, forecasts, budgets,
+``snapshot_periods``, ``snapshot_info``), the small tables copied or aggregated from the
+warehouse (deliveries, untagged resources, allocation coverage) and ``snapshot_info``'s insert,
+run in order by ``costlens.refresh``.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ owners files, anomaly marks, options). Any commit to the warehouse (ingest, attr
 process) writes one of the two files, so equal stamps and equal keys mean the snapshot is still
 exactly what a rebuild would give.
 
-This module holds the fingerprints, stamps and the record's file; ``costlens.snapshot_reuse``
+This module holds the fingerprints, stamps and the record's file; ``costlens.refresh.reuse``
 makes the refresh's decisions with them.
 """
 

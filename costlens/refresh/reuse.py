@@ -1,8 +1,8 @@
 """Whether the next refresh can keep the published snapshot, whole or by billing period.
 
 Nothing changed (``is_unchanged``): the published snapshot's recorded source (see
-``costlens.snapshot_periods``: file stamps of the warehouse and the SQLite state database, keys of
-the rules, owners, options and anomaly marks) equals ``snapshot_source`` now, so the refresh
+``costlens.refresh.fingerprints``: file stamps of the warehouse and the SQLite state database,
+keys of the rules, owners, options and anomaly marks) equals ``snapshot_source`` now, so the refresh
 returns the recorded report without reading ``allocations``; ``record_refresh_source`` writes
 that record after each refresh.
 
@@ -24,16 +24,16 @@ from typing import Any
 import duckdb
 
 from costlens.config import Settings
-from costlens.refresh_report import RefreshReport
-from costlens.serving import SERVING_FILE, SERVING_LAYOUT, files_stamp
-from costlens.snapshot_periods import (
+from costlens.refresh.context import PREVIOUS, attach
+from costlens.refresh.fingerprints import (
     PeriodState,
     as_json,
     inputs_key,
     record_source,
     reusable_periods,
 )
-from costlens.snapshot_tables import PREVIOUS, attach
+from costlens.refresh.report import RefreshReport
+from costlens.serving import SERVING_FILE, SERVING_LAYOUT, files_stamp
 from costlens.sql import quote
 from costlens.warehouse import Warehouse
 

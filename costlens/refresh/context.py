@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from costlens.refresh.fingerprints import PeriodState
 from costlens.serving.tables import (
     COVERAGE_SQL,
     DELIVERIES_SQL,
@@ -24,7 +25,6 @@ from costlens.serving.tables import (
     TABLES_SQL,
     UNTAGGED_SQL,
 )
-from costlens.snapshot_periods import PeriodState
 from costlens.sql import has_table, insert_rows, quote, sorted_rows
 
 __all__ = [

@@ -7,16 +7,16 @@ covered, rule-set version); then it is detached and published by ``os.replace``.
 step discards the new file and leaves the previous snapshot in service.
 
 The refresh is incremental: when some billing period's fingerprint (current deliveries, rule-set
-version, rows; see ``costlens.snapshot_periods``) and ledger totals are unchanged, the new file
+version, rows; see ``costlens.refresh.fingerprints``) and ledger totals are unchanged, the new file
 starts as a byte copy of the published one (so its cube rows are not rewritten), every derived
 table but ``daily`` and ``rollup_daily`` is dropped, the rows of the other periods are deleted and
 aggregated again from ``allocations``; the previous snapshot is also attached read-only for the
 anomaly scan's caches. ``full=True`` rebuilds everything.
 
 This module holds the orchestration (``refresh``) and ``rule_set_version``; the steps live beside
-it: ``costlens.snapshot_reuse`` (whether the published snapshot or some of its periods can be
-kept), ``costlens.snapshot_tables`` (the snapshot's fixed tables and small SQL),
-``costlens.snapshot_forecasts`` (forecasts and budgets) and ``costlens.refresh_report``
+it: ``costlens.refresh.reuse`` (whether the published snapshot or some of its periods can be
+kept), ``costlens.refresh.context`` (the snapshot's fixed tables and small SQL),
+``costlens.refresh.forecasts`` (forecasts and budgets) and ``costlens.refresh.report``
 (``RefreshReport``, re-exported here with ``SNAPSHOT`` and ``PREVIOUS``).
 """
 
@@ -35,33 +35,7 @@ from costlens.anomalies.carried_marks import carry_marks, published_events
 from costlens.anomalies.scan import scan_anomalies
 from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
-from costlens.refresh_report import RefreshReport, kept_report, recorded_report
-from costlens.rollups import build_rollups, extra_dimensions
-from costlens.schema import COST_TYPES, cost_column
-from costlens.serving import (
-    SERVING_FILE,
-    SERVING_LAYOUT,
-    build_target,
-    discard,
-    publish,
-)
-from costlens.snapshot_forecasts import write_forecasts_and_budgets
-from costlens.snapshot_periods import (
-    PeriodState,
-    current_periods,
-    inputs_key,
-    recorded_source,
-)
-from costlens.snapshot_reuse import (
-    anomaly_marks,
-    attach_reusable,
-    is_unchanged,
-    marks_key,
-    record_refresh_source,
-    snapshot_source,
-    still_current,
-)
-from costlens.snapshot_tables import (
+from costlens.refresh.context import (
     COVERAGE_SQL,
     DELIVERIES_SQL,
     INFO_SQL,
@@ -76,6 +50,32 @@ from costlens.snapshot_tables import (
     insert_frame,
     last_period,
     record_periods,
+)
+from costlens.refresh.fingerprints import (
+    PeriodState,
+    current_periods,
+    inputs_key,
+    recorded_source,
+)
+from costlens.refresh.forecasts import write_forecasts_and_budgets
+from costlens.refresh.report import RefreshReport, kept_report, recorded_report
+from costlens.refresh.reuse import (
+    anomaly_marks,
+    attach_reusable,
+    is_unchanged,
+    marks_key,
+    record_refresh_source,
+    snapshot_source,
+    still_current,
+)
+from costlens.refresh.rollups import build_rollups, extra_dimensions
+from costlens.schema import COST_TYPES, cost_column
+from costlens.serving import (
+    SERVING_FILE,
+    SERVING_LAYOUT,
+    build_target,
+    discard,
+    publish,
 )
 from costlens.sql import fetch_one, has_column, has_table, quote, sorted_rows
 from costlens.warehouse import Warehouse
