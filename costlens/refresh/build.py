@@ -13,11 +13,11 @@ table but ``daily`` and ``rollup_daily`` is dropped, the rows of the other perio
 aggregated again from ``allocations``; the previous snapshot is also attached read-only for the
 anomaly scan's caches. ``full=True`` rebuilds everything.
 
-This module holds the orchestration (``refresh``) and ``rule_set_version``; the steps live beside
-it: ``costlens.refresh.reuse`` (whether the published snapshot or some of its periods can be
-kept), ``costlens.refresh.context`` (the snapshot's fixed tables and small SQL),
-``costlens.refresh.forecasts`` (forecasts and budgets) and ``costlens.refresh.report``
-(``RefreshReport``, re-exported here with ``SNAPSHOT`` and ``PREVIOUS``).
+This module holds the orchestration (``refresh``: inputs, reuse check, ``STEPS``, publish) and
+``rule_set_version``. The steps live beside it, each declaring the tables it writes:
+``rollups``, ``anomalies``, ``forecasts`` (and budgets), ``coverage``; ``reuse`` decides whether
+the published snapshot or some of its periods can be kept, ``context`` holds the build context
+and the attached snapshot's helpers, ``report`` the ``RefreshReport``.
 """
 
 from __future__ import annotations
@@ -31,24 +31,18 @@ from typing import Any
 
 import duckdb
 
-from costlens.anomalies.carried_marks import carry_marks, published_events
-from costlens.anomalies.scan import scan_anomalies
 from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
+from costlens.refresh import anomalies, coverage, forecasts, rollups
 from costlens.refresh.context import (
-    COVERAGE_SQL,
-    DELIVERIES_SQL,
     INFO_SQL,
-    NO_DELIVERIES_SQL,
     PREVIOUS,
-    SHARE_SQL,
     SNAPSHOT,
     TABLES_SQL,
-    UNTAGGED_SQL,
+    BuildContext,
+    Step,
     attach,
     drop_derived,
-    insert_frame,
-    last_period,
     record_periods,
 )
 from costlens.refresh.fingerprints import (
@@ -57,7 +51,6 @@ from costlens.refresh.fingerprints import (
     inputs_key,
     recorded_source,
 )
-from costlens.refresh.forecasts import write_forecasts_and_budgets
 from costlens.refresh.report import RefreshReport, kept_report, recorded_report
 from costlens.refresh.reuse import (
     anomaly_marks,
@@ -68,8 +61,8 @@ from costlens.refresh.reuse import (
     snapshot_source,
     still_current,
 )
-from costlens.refresh.rollups import build_rollups, extra_dimensions
-from costlens.schema import COST_TYPES, cost_column
+from costlens.refresh.rollups import extra_dimensions
+from costlens.schema import cost_column
 from costlens.serving import (
     SERVING_FILE,
     SERVING_LAYOUT,
@@ -77,7 +70,7 @@ from costlens.serving import (
     discard,
     publish,
 )
-from costlens.sql import fetch_one, has_column, has_table, quote, sorted_rows
+from costlens.sql import fetch_one, has_column, quote
 from costlens.warehouse import Warehouse
 
 __all__ = ["PREVIOUS", "SNAPSHOT", "RefreshReport", "refresh", "rule_set_version"]
@@ -110,6 +103,18 @@ def _files_version(settings: Settings) -> str:
     for path in (settings.rules, settings.owners):
         digest.update(path.read_bytes() if path.is_file() else b"-")
     return digest.hexdigest()[:12]
+
+
+STEPS: tuple[Step, ...] = (rollups.STEP, anomalies.STEP, forecasts.STEP, coverage.STEP)
+"""The refresh, in order: each step writes its tables into the attached snapshot. A new analytic
+is a model module, one step here, its tables in ``costlens.serving.tables`` and its questions in
+``costlens.queries``. After the first step, ``TABLES_SQL`` creates the fixed tables; after the
+last, ``snapshot_info`` is written (the progress bar counts it as one more)."""
+
+
+def _still_right(ctx: BuildContext) -> set[str]:
+    """Tables of the copied published snapshot that need no rewrite in this refresh."""
+    return {"untagged_resources"} if coverage.untagged_kept(ctx) else set()
 
 
 def refresh(
@@ -158,9 +163,14 @@ def refresh(
                 con.execute(f"DETACH {quote(PREVIOUS)}")
             record_refresh_source(warehouse, published, source, kept)
             return kept
+    ctx = BuildContext(
+        con, settings, published, periods, frozenset(reused), tuple(extra), anomaly_cost_type,
+        detector_options, marks,
+    )  # fmt: skip
+    results: dict[str, Any] = {}
     tmp = build_target(settings.data_dir)
     try:
-        with progress.task("Refresh", total=5) as task:
+        with progress.task("Refresh", total=len(STEPS) + 1) as task:
             try:
                 if reused:  # start from the published file: its kept rows need no rewrite
                     shutil.copyfile(settings.data_dir / SERVING_FILE, tmp)
@@ -171,71 +181,18 @@ def refresh(
                 raise
             try:
                 try:
-                    # The last period's unallocated resources are unchanged when it is kept.
-                    untagged_kept = bool(reused) and last_period(periods) in reused
                     if reused:
-                        drop_derived(con, {"untagged_resources"} if untagged_kept else ())
-                    rollup_rows = build_rollups(con, SNAPSHOT, extra, kept_periods=reused)
-                    task.advance()
-                    con.execute(TABLES_SQL)
-                    record_periods(con, periods, reused)
-                    scan = scan_anomalies(
-                        con,
-                        SNAPSHOT,
-                        cost_type=anomaly_cost_type,
-                        options=detector_options,
-                        previous=PREVIOUS if reused else None,
-                        stable_periods=reused,
-                    )
+                        keep = {t for step in STEPS for t in step.keeps}
+                        drop_derived(con, keep | _still_right(ctx))
+                    for i, step in enumerate(STEPS):
+                        results.update(step.write(ctx))
+                        if i == 0:  # the tables every snapshot holds, beside the cube
+                            con.execute(TABLES_SQL)
+                            record_periods(con, periods, reused)
+                        task.advance()
                 finally:
                     if reused:
-                        con.execute(f"DETACH {quote(PREVIOUS)}")
-                # A mark follows its event when a restatement moved its first day (new id); an
-                # event grouped into an incident shares the incident's mark.
-                marked_as = carry_marks(scan.events, published_events(published), marks)
-                own = marked_as.map(marks)
-                by_event = dict(zip(scan.events["anomaly_id"], own, strict=True))
-                shared = scan.events["incident_id"].map(by_event)
-                events = scan.events.assign(
-                    feedback=own.where(own.notna(), shared),
-                    marked_as=marked_as.where(marked_as != scan.events["anomaly_id"]),
-                )
-                insert_frame(
-                    con,
-                    "anomalies",
-                    sorted_rows(events, lambda r: (-abs(r["impact_cost"]), r["anomaly_id"])),
-                )
-                insert_frame(
-                    con,
-                    "anomaly_root_causes",
-                    sorted_rows(scan.root_causes, lambda r: (r["anomaly_id"], r["rank"])),
-                )
-                if scan.series_cache is not None:
-                    insert_frame(con, "anomaly_series", scan.series_cache)
-                if scan.cause_keys is not None:
-                    insert_frame(con, "anomaly_cause_keys", scan.cause_keys)
-                if scan.days is not None:
-                    insert_frame(
-                        con,
-                        "anomaly_days",
-                        sorted_rows(scan.days, lambda r: (r["anomaly_id"], r["usage_date"])),
-                    )
-                task.advance()
-                budgets = write_forecasts_and_budgets(con, settings, anomaly_cost_type)
-                task.advance()
-                has_deliveries = has_table(con, "deliveries")
-                con.execute(DELIVERIES_SQL if has_deliveries else NO_DELIVERIES_SQL)
-                if not untagged_kept:
-                    con.execute(UNTAGGED_SQL)
-                con.execute(
-                    COVERAGE_SQL.format(
-                        shares=", ".join(
-                            SHARE_SQL.format(c=quote(cost_column(t)), share=quote(f"{t}_share"))
-                            for t in COST_TYPES
-                        )
-                    )
-                )
-                task.advance()
+                        con.execute(f"DETACH DATABASE IF EXISTS {quote(PREVIOUS)}")
                 row = fetch_one(con, "SELECT count(*) FROM snapshot.snapshot_deliveries")
                 deliveries = int(row[0]) if row else 0
                 built_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -247,7 +204,7 @@ def refresh(
                         "rule_set_version": version,
                         "extra": json.dumps(list(extra)),
                         "cost_type": anomaly_cost_type,
-                        "series": scan.series_scanned,
+                        "series": results["series_scanned"],
                         "seconds": round(time.perf_counter() - started, 3),
                         "layout": SERVING_LAYOUT,
                         "inputs": inputs,
@@ -264,6 +221,7 @@ def refresh(
         discard(tmp)
         raise
     assert info is not None
+    events = results["events"]
     incidents = events[events["incident_id"] == events["anomaly_id"]]
     n_open = int(incidents["feedback"].isna().sum()) if not events.empty else 0
     report = RefreshReport(
@@ -272,13 +230,13 @@ def refresh(
         first_date=info[0],
         last_date=info[1],
         allocation_rows=int(info[2]),
-        rollup_rows=rollup_rows,
+        rollup_rows=results["rollup_rows"],
         deliveries=deliveries,
         rule_set_version=version,
-        anomaly_series=scan.series_scanned,
+        anomaly_series=results["series_scanned"],
         anomalies=len(events),
         open_anomalies=n_open,
-        budgets=budgets,
+        budgets=results["budgets"],
         seconds=round(time.perf_counter() - started, 3),
         rebuilt_periods=len(periods) - len(reused),
         reused_periods=len(reused),

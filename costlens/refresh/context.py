@@ -9,12 +9,15 @@ of the previous snapshot down to the tables an incremental refresh updates in pl
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
+from costlens.config import Settings
 from costlens.refresh.fingerprints import PeriodState
 from costlens.serving.tables import (
     COVERAGE_SQL,
@@ -37,6 +40,8 @@ __all__ = [
     "SNAPSHOT",
     "TABLES_SQL",
     "UNTAGGED_SQL",
+    "BuildContext",
+    "Step",
     "attach",
     "drop_derived",
     "has_table",
@@ -46,6 +51,41 @@ __all__ = [
     "record_periods",
     "sorted_rows",
 ]
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Everything a refresh step reads: the warehouse connection with the next snapshot attached
+    as ``SNAPSHOT`` (and the published one as ``PREVIOUS`` while ``reused`` is not empty), the
+    billing periods and those kept from the published snapshot, and the inputs loaded once."""
+
+    con: duckdb.DuckDBPyConnection
+    settings: Settings
+    published: Path
+    """The published snapshot (still in service while the next is built)."""
+    periods: dict[dt.date, PeriodState]
+    reused: frozenset[dt.date]
+    """Billing periods whose rows are kept from the published snapshot."""
+    extra: tuple[str, ...]
+    """The rules' extra dimensions."""
+    cost_type: str
+    """The cost type of the anomaly scan, forecasts and budgets."""
+    detector_options: dict[str, Any] | None
+    marks: dict[str, str]
+    """Anomaly marks of the state database (anomaly id -> verdict)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the refresh: ``write`` fills ``tables`` of the snapshot (``keeps``: those an
+    incremental refresh updates in place instead of rebuilding) and returns what the report
+    needs of it."""
+
+    name: str
+    write: Callable[[BuildContext], dict[str, Any]]
+    tables: tuple[str, ...]
+    keeps: tuple[str, ...] = ()
+
 
 SNAPSHOT = "snapshot"
 """Name under which the snapshot being built is attached to the warehouse connection."""
@@ -64,15 +104,13 @@ def attach(
 _SNAPSHOT_TABLES_SQL = """
 SELECT table_name FROM duckdb_tables() WHERE database_name = $name ORDER BY table_name
 """
-_KEPT_TABLES = frozenset({"daily", "rollup_daily", "forecast_cache"})
-"""Tables of the copied previous snapshot that the refresh updates instead of rebuilding."""
 
 
-def drop_derived(con: duckdb.DuckDBPyConnection, also_keep: Collection[str] = ()) -> None:
-    """In a copy of the previous snapshot, drop every table but ``_KEPT_TABLES`` (and
-    ``also_keep``: tables still right as they are)."""
+def drop_derived(con: duckdb.DuckDBPyConnection, keep: Collection[str]) -> None:
+    """In a copy of the previous snapshot, drop every table but ``keep`` (the tables the steps
+    update in place, and those still right as they are)."""
     for (table,) in con.execute(_SNAPSHOT_TABLES_SQL, {"name": SNAPSHOT}).fetchall():
-        if table not in _KEPT_TABLES and table not in also_keep:
+        if table not in keep:
             con.execute(f"DROP TABLE {quote(SNAPSHOT)}.{quote(str(table))}")
 
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from costlens.config import Settings
+from costlens.refresh.context import BuildContext, Step
 from costlens.schema import COST_TYPES, cost_column
+from costlens.serving.tables import FORECAST_CACHE_SQL
 from costlens.sql import insert_rows, quote
 
-__all__ = ["write_forecasts_and_budgets"]
+__all__ = ["STEP", "write", "write_forecasts_and_budgets"]
 
 _OWNER_SERIES_SQL = """
 SELECT value AS owner, usage_date, {sums} FROM snapshot.rollup_daily
@@ -34,13 +37,6 @@ WHERE dimension = 'owner' AND usage_date >= $month_start GROUP BY ALL
 _DOUBLE_SUM = "CAST(SUM({column}) AS DOUBLE) AS {cost_type}"
 _EXACT_SUM = "SUM({column}) AS {cost_type}"
 
-
-_FORECAST_CACHE_SQL = """
-CREATE TABLE IF NOT EXISTS snapshot.forecast_cache (
-  cost_type VARCHAR, owner VARCHAR, series_hash VARCHAR, projected DOUBLE, lower DOUBLE,
-  upper DOUBLE, actual_to_date DOUBLE
-)
-"""
 
 Plan = tuple[Decimal, Decimal, Decimal, Decimal]
 """Month to date, projected, lower and upper, in dollars."""
@@ -60,7 +56,7 @@ def _forecasts(
     one the previous snapshot forecast (kept in ``forecast_cache``) re-uses its result."""
     from costlens.forecast import forecast_month_end
 
-    con.execute(_FORECAST_CACHE_SQL)
+    con.execute(FORECAST_CACHE_SQL)
     known = {
         (str(cost_type), str(owner)): (str(key), tuple(float(v) for v in values))
         for cost_type, owner, key, *values in con.execute(
@@ -169,3 +165,12 @@ def write_forecasts_and_budgets(
     budgets.sort(key=lambda b: (b[7] != "over", b[7] != "at risk", b[0]))  # queries.budgets
     insert_rows(con, "INSERT INTO snapshot.budgets VALUES (?, ?, ?, ?, ?, ?, ?, ?)", budgets)
     return len(budgets)
+
+
+def write(ctx: BuildContext) -> dict[str, Any]:
+    """The refresh step: ``write_forecasts_and_budgets``; returns ``budgets``."""
+    return {"budgets": write_forecasts_and_budgets(ctx.con, ctx.settings, ctx.cost_type)}
+
+
+STEP = Step("forecasts", write, tables=("forecasts", "budgets", "forecast_cache"),
+            keeps=("forecast_cache",))  # fmt: skip

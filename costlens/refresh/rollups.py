@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import duckdb
 
 from costlens.errors import WarehouseError
+from costlens.refresh.context import SNAPSHOT, BuildContext, Step
 from costlens.schema import (
     COST_COLUMNS,
     DIMENSIONS,
@@ -31,7 +33,7 @@ from costlens.schema import (
 )
 from costlens.sql import PLAIN, quote
 
-__all__ = ["build_rollups", "extra_dimensions"]
+__all__ = ["STEP", "build_rollups", "extra_dimensions", "write"]
 
 
 _NOT_DIMENSIONS = frozenset(
@@ -203,3 +205,16 @@ def build_rollups(
     con.execute(_MONTHLY_SQL.format(target=target, sums=_sums()))
     rows = con.execute(f"SELECT COUNT(*) FROM {target}.daily").fetchall()  # noqa: S608
     return int(rows[0][0]) if rows else 0
+
+
+def write(ctx: BuildContext) -> dict[str, Any]:
+    """The refresh step: ``build_rollups`` into the snapshot; returns ``rollup_rows``."""
+    return {"rollup_rows": build_rollups(ctx.con, SNAPSHOT, ctx.extra, kept_periods=ctx.reused)}
+
+
+STEP = Step(
+    "rollups",
+    write,
+    tables=("daily", "rollup_daily", "rollup_monthly"),
+    keeps=("daily", "rollup_daily"),
+)

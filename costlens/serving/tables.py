@@ -16,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "COVERAGE_SQL",
     "DELIVERIES_SQL",
+    "FORECAST_CACHE_SQL",
     "INFO_SQL",
     "NO_DELIVERIES_SQL",
     "SERVING_LAYOUT",
@@ -120,3 +121,12 @@ SELECT $built_at, min(usage_date), max(usage_date), $deliveries, $rule_set_versi
          GROUP BY usage_date HAVING count(DISTINCT billing_period) > 1))
 FROM snapshot.daily
 """
+
+FORECAST_CACHE_SQL = """
+CREATE TABLE IF NOT EXISTS snapshot.forecast_cache (
+  cost_type VARCHAR, owner VARCHAR, series_hash VARCHAR, projected DOUBLE, lower DOUBLE,
+  upper DOUBLE, actual_to_date DOUBLE
+)
+"""
+"""Each owner series' hash and forecast, per cost type: what the next refresh re-uses (kept
+across incremental refreshes, so created only where missing)."""
