@@ -48,6 +48,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from costlens.anomalies.components import (
+    month_start_effect as _month_start_effect,
+)
+from costlens.anomalies.components import (
+    relative_scale as _relative_scale,
+)
+from costlens.anomalies.components import (
+    season_factors as _season_factors,
+)
+from costlens.anomalies.components import (
+    still_growing as _still_growing,
+)
 from costlens.errors import CostlensError
 from costlens.stats import median as _median
 
@@ -164,123 +176,6 @@ def _check_regular(index: pd.DatetimeIndex) -> None:
 
 def _is_daily(index: pd.DatetimeIndex) -> bool:
     return len(index) >= 2 and _step(index) == pd.Timedelta(days=1)
-
-
-def _column_medians(rows: _FloatArray) -> _FloatArray:
-    """``np.median(rows, axis=0)`` of a small 2-d array, without its overhead (same values)."""
-    ordered: _FloatArray = np.sort(rows, axis=0)
-    half = len(ordered) // 2
-    if len(ordered) % 2:
-        middle: _FloatArray = ordered[half]
-        return middle
-    mean: _FloatArray = (ordered[half - 1] + ordered[half]) / 2.0
-    return mean
-
-
-def _row_ratios(values: _FloatArray, p: int) -> _FloatArray:
-    """Each complete cycle divided by its own mean (a fallback for short histories)."""
-    cycles = len(values) // p
-    rows = values[len(values) - cycles * p :].reshape(cycles, p)
-    means = rows.mean(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(means[:, None] > 0, rows / means[:, None], np.nan)
-
-
-def _cma_ratios(values: _FloatArray, p: int) -> _FloatArray:
-    """Values divided by their centred moving average over one cycle (classical decomposition).
-
-    The centred average follows a trend or a ramp, so the ratios keep only the seasonality.
-    Returns complete cycles ending ``p // 2`` points before the end, shaped (cycles, p).
-    """
-    kernel = np.ones(p) / p if p % 2 else np.r_[0.5, np.ones(p - 1), 0.5] / p
-    if len(values) < len(kernel) + p:
-        return np.empty((0, p))
-    cma = np.convolve(values, kernel, mode="valid")
-    half = p // 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = np.where(cma > 0, values[half : len(values) - half] / cma, np.nan)
-    cycles = len(ratios) // p
-    return ratios[len(ratios) - cycles * p :].reshape(cycles, p)
-
-
-def _season_factors(
-    values: _FloatArray, t: int, p: int, old: tuple[_FloatArray, int]
-) -> tuple[_FloatArray, int]:
-    """Factors per absolute position (``i % p``) from the last cycles of ``values`` (ending at t).
-
-    Raw values are used, not cleaned ones, so that a changed weekly pattern is learnt; the median
-    over cycles keeps one spike out. ``old`` is kept when fewer than two cycles are usable.
-    Returns the factors and the number of cycles they come from.
-    """
-    rows = _cma_ratios(values, p)
-    end = t - p // 2
-    if len(rows) < 2:
-        rows, end = _row_ratios(values, p), t
-    rows = rows[-_SEASON_CYCLES:]
-    valid = np.isfinite(rows).all(axis=1)
-    if valid.sum() < 2:
-        return old
-    ratios = _column_medians(rows[valid])
-    level = ratios.mean()
-    if not np.isfinite(level) or level <= 0:  # cycles of zero spend: no pattern to learn
-        return old
-    ratios = np.maximum(ratios / level, _MIN_FACTOR)
-    factors = np.empty(p)
-    factors[(end - p + np.arange(p)) % p] = ratios
-    return factors, int(valid.sum())
-
-
-def _relative_scale(des: _FloatArray) -> float:
-    """Robust relative noise of a deseasonalized window, from its day-to-day changes."""
-    a, b = des[1:], des[:-1]
-    size = np.abs(des)
-    denom = (size[1:] + size[:-1]) / 2.0
-    ok = denom > 1e-12
-    usable = int(np.count_nonzero(ok))
-    if usable < 3:
-        return math.nan
-    if usable == denom.size:  # the usual case: no boolean selection needed
-        return _MAD_TO_SIGMA * _median(np.abs(a - b) / denom)
-    return _MAD_TO_SIGMA * _median(np.abs(a[ok] - b[ok]) / denom[ok])
-
-
-def _month_start_effect(
-    x: _FloatArray,
-    clean: _FloatArray,
-    factors: _FloatArray,
-    starts: list[int],
-    t: int,
-    rel: float,
-) -> float:
-    """Extra cost of day 1 learnt from up to three previous month starts (all before ``t``).
-
-    A previous day 1 counts as a fee only when it was significantly (3 sigma) above its
-    neighbours; the smaller of two months, or the median of three, is the expected fee.
-    """
-    p = len(factors)
-    excess: list[float] = []
-    for m in starts[-3:]:
-        lo, hi = max(0, m - 3), min(t, m + 4)
-        idx = np.array([j for j in range(lo, hi) if j != m])
-        if idx.size < 3:
-            continue
-        normal = _median(clean[idx] / factors[idx % p]) * float(factors[m % p])
-        extra = float(x[m]) - normal
-        excess.append(extra if extra > 3.0 * rel * abs(normal) else 0.0)
-    if not excess:
-        return 0.0
-    if len(excess) == 2:
-        return min(excess)
-    return float(np.median(excess))
-
-
-def _still_growing(x: _FloatArray, factor_at: _FloatArray, t: int, p: int, rel: float) -> bool:
-    """Is the median of the last cycle (deseasonalized) significantly above the cycle before?
-    The difference of two medians of ``p`` points has a spread of about ``rel * level *
-    sqrt(pi / p)``; twice as much, at least 2 %, is growth."""
-    now = _median(x[t + 1 - p : t + 1] / factor_at[t + 1 - p : t + 1])
-    before = _median(x[t + 1 - 2 * p : t + 1 - p] / factor_at[t + 1 - 2 * p : t + 1 - p])
-    return before > 0 and now - before > max(2.0 * rel * math.sqrt(math.pi / p), 0.02) * before
 
 
 def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
