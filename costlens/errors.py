@@ -26,6 +26,7 @@ __all__ = [
     "WarehouseError",
     "data_dir_error",
     "data_dir_fix",
+    "first_line",
 ]
 
 
@@ -135,3 +136,16 @@ is a folder and is writable by this user; set data_dir or COSTLENS_DATA_DIR'
     return WarehouseError(
         f"cannot {doing} ({reason})", where=os.fsdecode(path), fix=fix or data_dir_fix(data_dir)
     )
+
+
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of ``exc``'s text (a driver's message often goes on for lines), or
+    ``default`` (the exception's type name) when it has none.
+
+    >>> first_line(ValueError("bad value\\nat line 3")), first_line(KeyError())
+    ('bad value', 'KeyError')
+    >>> first_line(OSError(), "?")
+    '?'
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else (default or type(exc).__name__)

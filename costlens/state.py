@@ -23,7 +23,7 @@ from sqlalchemy import DateTime, Engine, Integer, String, create_engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from costlens.errors import ConfigError
+from costlens.errors import ConfigError, first_line
 
 __all__ = [
     "AnomalyFeedback",
@@ -107,7 +107,7 @@ def create_all(engine: Engine) -> None:
         Base.metadata.create_all(engine)
     except DBAPIError as exc:
         shown = engine.url.render_as_string(hide_password=True)
-        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "no reason"
+        reason = first_line(exc.orig, "no reason") if exc.orig is not None else "no reason"
         sqlite_file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
         raise ConfigError(
             f"cannot use the state database {shown} ({reason})",

@@ -20,19 +20,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 
-from costlens.errors import IngestError
+from costlens.errors import IngestError, first_line
 from costlens.schema import MONEY
 from ingest.formats import FORMATS, cur1_csv
 from ingest.formats.detect import DAMAGED_FIX, detail, not_gzip
 from ingest.formats.readers import reader_sql
+from ingest.model import PreparedFile
 from ingest.normalize import quote, text_casts
-
-if TYPE_CHECKING:
-    from ingest.loader import PreparedFile
 
 __all__ = ["diagnose"]
 
@@ -66,7 +63,7 @@ def diagnose(
             if found is not None:
                 return found
     return IngestError(
-        f"cannot load the delivery ({_first_line(exc)})",
+        f"cannot load the delivery ({first_line(exc)})",
         where=", ".join(p.where for p in files),
         fix="check the files are complete exports; run with --debug for details",
     )
@@ -186,8 +183,3 @@ def _physical_line(path: Path, record: int) -> int | None:
     except (OSError, EOFError, csv.Error, gzip.BadGzipFile):
         return None
     return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

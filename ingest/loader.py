@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +30,7 @@ from ingest.formats import FORMATS
 from ingest.formats.detect import DAMAGED_FIX, describe_columns, detect_format, file_kind
 from ingest.formats.readers import FileKind
 from ingest.hooks import checkpoint
-from ingest.model import ExportFile
+from ingest.model import ExportFile, PreparedFile
 from ingest.normalize import quote
 from ingest.tag_maps import Tags, delivered_tag_keys, named_as_before, record_tag_keys
 
@@ -87,19 +86,6 @@ OTHER_PERIOD_SQL = """
 SELECT count(*), min(billing_period), max(billing_period) FROM line_items
 WHERE delivery_id = $delivery_id AND billing_period IS DISTINCT FROM $period
 """
-
-
-@dataclass(frozen=True)
-class PreparedFile:
-    """A local, readable data file of a delivery with its columns."""
-
-    origin: ExportFile
-    path: Path
-    kind: FileKind
-    columns: dict[str, str]
-    format: str
-    where: str
-    """How errors name the file: its key, with the member's name for a zip of several files."""
 
 
 def _unzip(path: Path, unzip_root: Path, where: str) -> list[Path]:

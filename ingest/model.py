@@ -9,8 +9,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from costlens.tags import TagKeyCollision
+from ingest.formats.readers import FileKind
 
-__all__ = ["Delivery", "DeliveryResult", "ExportFile", "IngestReport", "Status", "Untouched"]
+__all__ = [
+    "Delivery",
+    "DeliveryResult",
+    "ExportFile",
+    "IngestReport",
+    "PreparedFile",
+    "Status",
+    "Untouched",
+]
 
 Status = Literal["new", "unchanged", "replaced", "updating"]
 
@@ -132,3 +141,16 @@ class IngestReport:
             "refused": [u.as_dict() for u in self.refused],
             "not_reached": [u.as_dict() for u in self.not_reached],
         }
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    """A local, readable data file of a delivery with its columns."""
+
+    origin: ExportFile
+    path: Path
+    kind: FileKind
+    columns: dict[str, str]
+    format: str
+    where: str
+    """How errors name the file: its key, with the member's name for a zip of several files."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from costlens.config import Settings, SourceSettings
-from costlens.errors import CostlensError, IngestError
+from costlens.errors import CostlensError, IngestError, first_line
 from costlens.progress import NullProgress, Progress
 from costlens.schema import COST_COLUMNS
 from costlens.warehouse import Warehouse, open_warehouse
@@ -184,7 +184,7 @@ def _updating_reports(
         try:
             rows = con.execute(STATUS_SQL, {"files": [str(local.path)]}).fetchall()
         except duckdb.Error as exc:
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            detail = first_line(exc)
             raise IngestError(
                 f"cannot read the report's status file ({detail})",
                 where=f"{store.label}/{key}",

@@ -13,7 +13,7 @@ from typing import Literal
 
 import duckdb
 
-from costlens.errors import IngestError
+from costlens.errors import IngestError, first_line
 from ingest.formats.readers import FileKind, reader_sql
 
 __all__ = [
@@ -123,9 +123,7 @@ def detail(exc: BaseException, path: Path, where: str) -> str:
     >>> detail(OSError(f"No magic bytes in '{staged}'\\nmore"), staged, "cur/cur.parquet")
     "No magic bytes in 'cur/cur.parquet'"
     """
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first.replace(str(path), where)
+    return first_line(exc).replace(str(path), where)
 
 
 def detect_format(columns: dict[str, str], path: Path, where: str | None = None) -> str:
