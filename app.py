@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.pages import PAGES
+
 st.set_page_config(page_title="costlens", page_icon=":material/savings:", layout="wide")
 # A user sees an error's message (pages turn costlens errors into st.error), never a traceback.
 st.set_option("client.showErrorDetails", "none")
 st.set_option("client.toolbarMode", "viewer")
 
-PAGES = [
-    st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("app_pages/owners.py", title="Owners", icon=":material/groups:"),
-    st.Page("app_pages/anomalies.py", title="Anomalies", icon=":material/warning:"),
-    st.Page("app_pages/allocation_health.py", title="Allocation health", icon=":material/rule:"),
-    st.Page("app_pages/explore.py", title="Explore", icon=":material/query_stats:"),
-]
-
-st.navigation(PAGES).run()
+st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES]).run()

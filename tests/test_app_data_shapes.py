@@ -43,15 +43,11 @@ from app_snapshot import (
 )
 from streamlit.testing.v1 import AppTest
 
+from app_pages import pages
+
 pytestmark = pytest.mark.slow  # each shape is built once, by the real CLI
 
-PAGES = (
-    "app_pages/overview.py",
-    "app_pages/owners.py",
-    "app_pages/anomalies.py",
-    "app_pages/allocation_health.py",
-    "app_pages/explore.py",
-)
+PAGES = tuple(p.path for p in pages.PAGES)
 SHAPES = ("one_month", "owner_without_spend", "credits_only_month", "real_month")
 EXPORT = "costlens-cur2"  # the generator's CUR 2.0 export name
 REAL_MONTH = REPO.parent / "shared" / "samples" / "cur1-csv-anonymized"

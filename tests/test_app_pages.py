@@ -22,13 +22,9 @@ from app_snapshot import (
 )
 from streamlit.testing.v1 import AppTest
 
-PAGES = (
-    "app_pages/overview.py",
-    "app_pages/owners.py",
-    "app_pages/anomalies.py",
-    "app_pages/allocation_health.py",
-    "app_pages/explore.py",
-)
+from app_pages import pages
+
+PAGES = tuple(p.path for p in pages.PAGES)
 
 
 def _app(data_dir: Path, monkeypatch: pytest.MonkeyPatch, state: Path) -> AppTest:

@@ -33,8 +33,8 @@ def forecasts(snap: Snapshot, *, cost_type: CostType | None = None) -> pd.DataFr
 def budgets(snap: Snapshot) -> pd.DataFrame:
     """Budget status per owner with a budget: ``owner``, ``display_name``, ``budget``,
     ``month_to_date``, ``projected``, ``lower``, ``upper`` and ``status`` (on track, at risk,
-    over), all in the budgets' cost type (``snap.info.anomaly_cost_type``, amortized unless
-    configured otherwise)."""
+    over), all in the budgets' cost type (``snap.info.anomaly_cost_type``: amortized, as
+    budgets are; a library caller of ``refresh`` may pass another)."""
     return snap.frame(
         "SELECT owner, display_name, budget, month_to_date, projected, lower, upper, status "
         "FROM budgets" + snap.order_by("status = 'over' DESC, status = 'at risk' DESC, owner")
