@@ -45,6 +45,7 @@ __all__ = [
     "sidebar_controls",
     "snapshot",
     "sums_by",
+    "top_with_other",
     "total",
     "trend_grain",
 ]
@@ -151,6 +152,23 @@ def side_by_side(key: str, columns: dict[str, dict[str, Decimal]]) -> pd.DataFra
     for name, amounts in columns.items():
         data[name] = [amounts.get(k, Decimal(0)) for k in keys]
     return pd.DataFrame(data, columns=[key, *columns], dtype=object)
+
+
+def top_with_other(frame: pd.DataFrame, column: str, n: int) -> tuple[pd.DataFrame, list[str]]:
+    """A bar chart's rows: cost per ``period`` and ``column`` value, with every value beyond the
+    ``n`` costliest summed as ``"Other"`` (float dollars, for the chart only); and the legend
+    order (costliest first, ``"Other"`` last).
+
+    >>> f = pd.DataFrame({"period": [1, 1, 1], "svc": ["a", "b", "c"],
+    ...                   "cost": [Decimal("5"), Decimal("1"), Decimal("2")]})
+    >>> bars, order = top_with_other(f, "svc", 2)
+    >>> bars.values.tolist(), order
+    ([[1, 'Other', 1.0], [1, 'a', 5.0], [1, 'c', 2.0]], ['a', 'c', 'Other'])
+    """
+    top = list(frame.groupby(column)["cost"].sum().sort_values(ascending=False).index)[:n]
+    shown = frame.assign(**{column: frame[column].where(frame[column].isin(top), "Other")})
+    bars = as_float(shown, ["cost"]).groupby(["period", column], as_index=False)["cost"].sum()
+    return bars, [*top, "Other"]
 
 
 def money_columns(*names: str) -> dict[str, Any]:

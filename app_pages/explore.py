@@ -58,17 +58,13 @@ with ui.page_errors():
         help=f"{ui.COST_TYPES[ctl.cost_type]}, {ctl.start:%d %b %Y} – {ctl.end:%d %b %Y}",
     )
 
-    top = list(frame.groupby(dimension)["cost"].sum().sort_values(ascending=False).index)
-    shown = frame.assign(
-        **{dimension: frame[dimension].where(frame[dimension].isin(top[:TOP_VALUES]), "Other")}
-    )
-    bars = ui.as_float(shown, ["cost"]).groupby(["period", dimension], as_index=False)["cost"]
+    bars, order = ui.top_with_other(frame, dimension, TOP_VALUES)
     chart = px.bar(
-        bars.sum(),
+        bars,
         x="period",
         y="cost",
         color=dimension,
-        category_orders={dimension: [*top[:TOP_VALUES], "Other"]},
+        category_orders={dimension: order},
         color_discrete_map={"Other": ui.OTHER_COLOR},
         labels={"period": grain.capitalize(), "cost": "Cost", dimension: _label(dimension)},
     )

@@ -134,22 +134,15 @@ with ui.page_errors():
         start=ctl.start,
         end=ctl.end,
     )
-    top = list(by_service.groupby("service_code")["cost"].sum().sort_values(ascending=False).index)[
-        :TOP_SERVICES
-    ]
-    by_service["service"] = by_service["service_code"].where(
-        by_service["service_code"].isin(top), "Other"
-    )
-    bars = ui.as_float(by_service, ["cost"]).groupby(["period", "service"], as_index=False)["cost"]
-    bars_frame = bars.sum()
+    bars_frame, order = ui.top_with_other(by_service, "service_code", TOP_SERVICES)
     chart = px.bar(
         bars_frame,
         x="period",
         y="cost",
-        color="service",
-        category_orders={"service": [*top, "Other"]},
+        color="service_code",
+        category_orders={"service_code": order},
         color_discrete_map={"Other": ui.OTHER_COLOR},
-        labels={"period": grain.capitalize(), "cost": "Cost", "service": "Service"},
+        labels={"period": grain.capitalize(), "cost": "Cost", "service_code": "Service"},
     )
     chart.update_layout(height=360, margin={"t": 10, "b": 10}, yaxis_tickprefix="$", bargap=0.15)
     st.plotly_chart(chart)
