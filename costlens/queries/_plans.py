@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from costlens.schema import cost_column
-from costlens.serving import SERVING_LAYOUT
 from costlens.serving.snapshot import CostType, Snapshot
+from costlens.serving.tables import FORECASTS_PER_COST_TYPE
 
 __all__ = ["budgets", "forecasts"]
 
@@ -23,7 +23,7 @@ def forecasts(snap: Snapshot, *, cost_type: CostType | None = None) -> pd.DataFr
     cost_column(chosen)  # an unknown cost type is a QueryError
     select = f"SELECT {', '.join(_FORECAST_COLUMNS)} FROM forecasts"  # noqa: S608
     order = snap.order_by("owner = '*' DESC, projected DESC, owner")
-    if snap.layout != SERVING_LAYOUT:  # built before forecasts had a row per cost type
+    if snap.layout not in FORECASTS_PER_COST_TYPE:  # built before forecasts had one per type
         if chosen != snap.info.anomaly_cost_type:
             return pd.DataFrame({c: [] for c in _FORECAST_COLUMNS}, dtype=object)
         return snap.frame(select + order)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from costlens.refresh.context import BuildContext, Step, last_period
-from costlens.schema import COST_TYPES, cost_column
+from costlens.schema import COST_TYPES
 from costlens.serving.tables import (
     COVERAGE_SQL,
     DELIVERIES_SQL,
@@ -32,7 +32,8 @@ def write(ctx: BuildContext) -> dict[str, Any]:
     if not untagged_kept(ctx):
         con.execute(UNTAGGED_SQL)
     shares = ", ".join(
-        SHARE_SQL.format(c=quote(cost_column(t)), share=quote(f"{t}_share")) for t in COST_TYPES
+        SHARE_SQL.format(charges=quote(f"{t}_charges"), share=quote(f"{t}_share"))
+        for t in COST_TYPES
     )
     con.execute(COVERAGE_SQL.format(shares=shares))
     return {}

@@ -22,12 +22,12 @@ import pandas as pd
 from costlens.errors import QueryError
 from costlens.schema import DIMENSIONS
 from costlens.serving.files import (
-    SERVING_LAYOUT,
     SnapshotStamp,
     open_serving,
     serving_path,
     snapshot_stamp,
 )
+from costlens.serving.tables import PRESORTED_LAYOUTS
 from costlens.sql import quote
 
 __all__ = [
@@ -111,7 +111,7 @@ class Snapshot:
         # A snapshot of this layout stores its small tables in the order the questions ask
         # for (a scan keeps insertion order), so they need no ORDER BY (≈ 0.5 ms a call).
         self.layout = str(row.get("layout") or "")
-        self.presorted = self.layout in (SERVING_LAYOUT, "serving-2")
+        self.presorted = self.layout in PRESORTED_LAYOUTS
         # Every usage date lies in one billing period: ``rollup_daily`` has one row per
         # dimension, value and day, so a day-by-value question needs no GROUP BY (≈ 1 ms).
         self.days_in_one_period = row.get("days_in_one_period") is True

@@ -16,20 +16,29 @@ from __future__ import annotations
 __all__ = [
     "COVERAGE_SQL",
     "DELIVERIES_SQL",
+    "FORECASTS_PER_COST_TYPE",
     "FORECAST_CACHE_SQL",
     "INFO_SQL",
     "NO_DELIVERIES_SQL",
+    "PRESORTED_LAYOUTS",
     "SERVING_LAYOUT",
     "SHARE_SQL",
     "TABLES_SQL",
     "UNTAGGED_SQL",
 ]
 
-SERVING_LAYOUT = "serving-3"
+SERVING_LAYOUT = "serving-4"
 """Layout of the snapshot's tables, recorded in ``snapshot_info.layout``. ``serving-2``: the
 small tables are stored in the order ``costlens.queries`` returns them, and
 ``allocation_coverage`` carries each cost type's share of its period. ``serving-3``: also
-``forecasts`` has a row per cost type (``cost_type``), not only for the budget cost type."""
+``forecasts`` has a row per cost type (``cost_type``), not only for the budget cost type.
+``serving-4``: ``allocation_coverage`` carries each cost type's charges (its positive amounts)
+and its ``<type>_share`` is of the period's charges, always in [0, 1], as the CLI's and
+``tag_coverage``'s unallocated share is (a credit no longer makes a share negative or above 1)."""
+PRESORTED_LAYOUTS = ("serving-2", "serving-3", SERVING_LAYOUT)
+"""Layouts whose small tables are stored in the order ``costlens.queries`` returns them."""
+FORECASTS_PER_COST_TYPE = ("serving-3", SERVING_LAYOUT)
+"""Layouts whose ``forecasts`` have a row per cost type."""
 
 TABLES_SQL = """
 CREATE TABLE snapshot.anomalies (
@@ -102,15 +111,26 @@ WITH coverage AS (
          CASE WHEN owner = 'unallocated' THEN 'unallocated' ELSE allocation END AS allocation,
          CAST(SUM(unblended_cost) AS DECIMAL(38,10)) AS unblended_cost,
          CAST(SUM(amortized_cost) AS DECIMAL(38,10)) AS amortized_cost,
-         CAST(SUM(net_amortized_cost) AS DECIMAL(38,10)) AS net_amortized_cost
+         CAST(SUM(net_amortized_cost) AS DECIMAL(38,10)) AS net_amortized_cost,
+         CAST(COALESCE(SUM(unblended_cost) FILTER (WHERE unblended_cost > 0), 0)
+              AS DECIMAL(38,10)) AS unblended_charges,
+         CAST(COALESCE(SUM(amortized_cost) FILTER (WHERE amortized_cost > 0), 0)
+              AS DECIMAL(38,10)) AS amortized_charges,
+         CAST(COALESCE(SUM(net_amortized_cost) FILTER (WHERE net_amortized_cost > 0), 0)
+              AS DECIMAL(38,10)) AS net_amortized_charges
   FROM snapshot.daily GROUP BY ALL
 )
 SELECT *, {shares} FROM coverage ORDER BY billing_period, unblended_cost DESC, allocation
 """
 SHARE_SQL = (
-    "CAST({c} / NULLIF(SUM({c}) OVER (PARTITION BY billing_period), 0) AS DOUBLE) AS {share}"
+    "CAST({charges} / NULLIF(SUM({charges}) OVER (PARTITION BY billing_period), 0) AS DOUBLE)"
+    " AS {share}"
 )
-"""A cost type's share of its billing period (what ``queries.allocation_health`` returns)."""
+"""An allocation's share of its billing period's charges, per cost type (what
+``queries.allocation_health`` returns): the one coverage definition, the same as the CLI's
+unallocated share (``attribution.coverage``): positive amounts only, so a credit moves the
+dollars but no share leaves [0, 1]. Charges are taken per cube row (a day's usage, fee or tax
+of one owner, service, account...; a credit is a row of its own)."""
 
 INFO_SQL = """
 INSERT INTO snapshot.snapshot_info
