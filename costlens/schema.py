@@ -106,7 +106,7 @@ DELIVERIES: tuple[Column, ...] = (
     Column("delivery_id", "VARCHAR PRIMARY KEY", "Stable id of one delivery of one period."),
     Column("source", "VARCHAR", "Configured source name, or the ad-hoc path or URL."),
     Column("report", "VARCHAR", "CUR 2.0 export name or legacy report name."),
-    Column("format", "VARCHAR", "cur2, cur1-csv, cur1-parquet or focus."),
+    Column("format", "VARCHAR", "The export format (EXPORT_FORMATS)."),
     Column("billing_period", "DATE", "First day of the billing month delivered."),
     Column("assembly_id", "VARCHAR", "Assembly or execution id from the manifest, if any."),
     Column("files", "VARCHAR", "JSON list of {key, etag, size, sha256} of the files loaded."),
@@ -151,6 +151,10 @@ def create_table_sql(table: str, columns: tuple[Column, ...]) -> str:
 
 
 # --- the shared vocabulary of the questions (queries, pages, reports) ---------------------------
+
+EXPORT_FORMATS: tuple[str, ...] = ("cur2", "cur1-csv", "cur1-parquet", "focus")
+"""The billing export formats, as ``[[sources]] format``, ``generate-sample --format`` and the
+ledger name them (``ingest.formats.FORMATS`` has one module each; a test keeps them equal)."""
 
 COST_TYPES: tuple[str, ...] = ("unblended", "amortized", "net_amortized")
 """Cost types a question may ask for; ``cost_column`` maps them to their column."""

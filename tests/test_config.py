@@ -174,3 +174,17 @@ def test_a_mail_variable_that_is_not_json_is_refused_naming_it(
                                    "key as COSTLENS_MAIL__KEY")  # fmt: skip
     monkeypatch.setenv("COSTLENS_MAIL", '{"host": "smtp.example.com", "port": 25}')
     assert (load_settings().mail.host, load_settings().mail.port) == ("smtp.example.com", 25)
+
+
+def test_the_export_formats_are_one_vocabulary() -> None:
+    """The configuration's choices, the ingest formats and the sample's are the same names."""
+    import typing
+
+    from costlens.config import SourceSettings
+    from costlens.sample import FORMATS as SAMPLE_FORMATS
+    from costlens.schema import EXPORT_FORMATS
+    from ingest.formats import FORMATS
+
+    annotation = SourceSettings.model_fields["format"].annotation
+    assert typing.get_args(annotation) == ("auto", *EXPORT_FORMATS)
+    assert tuple(FORMATS) == EXPORT_FORMATS == SAMPLE_FORMATS

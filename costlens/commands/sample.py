@@ -10,6 +10,7 @@ import typer
 from costlens.commands._common import console, emit_json, parse_month, record_json, settings
 from costlens.errors import SampleError
 from costlens.progress import terminal_progress
+from costlens.schema import EXPORT_FORMATS
 
 __all__ = ["register"]
 
@@ -18,7 +19,7 @@ def generate_sample_command(
     ctx: typer.Context,
     out: Annotated[Path, typer.Argument(help="Folder playing the S3 bucket root + prefix.")],
     format: Annotated[
-        str, typer.Option("--format", "-f", help="cur2, cur1-csv, cur1-parquet or focus.")
+        str, typer.Option("--format", "-f", help=f"One of {', '.join(EXPORT_FORMATS)}.")
     ] = "cur2",
     months: Annotated[int, typer.Option(help="Months of history.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed: same seed, same data.")] = 1,

@@ -26,6 +26,7 @@ from costlens.sample.labels import (
 from costlens.sample.lines import PeriodPlan, _add_months, commitments_for, prepare_period
 from costlens.sample.manifests import Delivery
 from costlens.sample.meters import build_meters, load_meters
+from costlens.schema import EXPORT_FORMATS
 
 __all__ = [
     "DEFAULT_EXPORT_NAMES",
@@ -61,7 +62,7 @@ def _writer(format: str) -> Writer:
     return cur1.write_cur1_csv_period if format == "cur1-csv" else cur1.write_cur1_parquet_period
 
 
-FORMATS: tuple[str, ...] = ("cur2", "cur1-csv", "cur1-parquet", "focus")
+FORMATS: tuple[str, ...] = EXPORT_FORMATS
 DEFAULT_EXPORT_NAMES = {
     "cur2": "costlens-cur2",
     "cur1-csv": "costlens-cur1",
