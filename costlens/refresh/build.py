@@ -31,6 +31,7 @@ from typing import Any
 
 import duckdb
 
+from costlens.attribution.owners import load_owners
 from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
 from costlens.refresh import anomalies, coverage, forecasts, rollups
@@ -166,6 +167,7 @@ def refresh(
     ctx = BuildContext(
         con, settings, published, periods, frozenset(reused), tuple(extra), anomaly_cost_type,
         detector_options, marks,
+        load_owners(settings.owners) if settings.owners.is_file() else None,
     )  # fmt: skip
     results: dict[str, Any] = {}
     tmp = build_target(settings.data_dir)

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from costlens.attribution.owners import OwnersRegistry
 from costlens.config import Settings
 from costlens.refresh.fingerprints import PeriodState
 from costlens.serving.tables import (
@@ -73,6 +74,8 @@ class BuildContext:
     detector_options: dict[str, Any] | None
     marks: dict[str, str]
     """Anomaly marks of the state database (anomaly id -> verdict)."""
+    owners: OwnersRegistry | None
+    """``owners.yaml`` (for the budgets), parsed once before the steps; None without one."""
 
 
 @dataclass(frozen=True)

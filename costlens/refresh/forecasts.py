@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from costlens.config import Settings
+from costlens.attribution.owners import OwnersRegistry
 from costlens.refresh.context import BuildContext, Step
 from costlens.schema import COST_TYPES, cost_column
 from costlens.serving.tables import FORECAST_CACHE_SQL
@@ -128,10 +128,11 @@ def _plan(mtd: Decimal, forecast: tuple[float, float, float, float]) -> Plan:
 
 
 def write_forecasts_and_budgets(
-    con: duckdb.DuckDBPyConnection, settings: Settings, budget_cost_type: str
+    con: duckdb.DuckDBPyConnection, owners: OwnersRegistry | None, budget_cost_type: str
 ) -> int:
     """Month-end forecasts per owner and in total (``'*'``) in every cost type, and budget
-    status from ``owners.yaml`` in ``budget_cost_type``; returns the number of budgets written."""
+    status of ``owners`` (``owners.yaml``, None without one) in ``budget_cost_type``; returns
+    the number of budgets written."""
     from costlens.forecast import budget_status
 
     found = _owner_series(con)
@@ -147,12 +148,10 @@ def write_forecasts_and_budgets(
     # as queries.forecasts orders them, per cost type
     rows.sort(key=lambda r: (r[6], r[1] != "*", -r[3], r[1]))
     insert_rows(con, "INSERT INTO snapshot.forecasts VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-    if not settings.owners.is_file():
+    if owners is None:
         return 0
-    from costlens.attribution.owners import load_owners
-
     budgets = []
-    for entry in load_owners(settings.owners).owners.values():
+    for entry in owners.owners.values():
         budget = entry.monthly_budget
         if budget is None:
             continue
@@ -169,7 +168,7 @@ def write_forecasts_and_budgets(
 
 def write(ctx: BuildContext) -> dict[str, Any]:
     """The refresh step: ``write_forecasts_and_budgets``; returns ``budgets``."""
-    return {"budgets": write_forecasts_and_budgets(ctx.con, ctx.settings, ctx.cost_type)}
+    return {"budgets": write_forecasts_and_budgets(ctx.con, ctx.owners, ctx.cost_type)}
 
 
 STEP = Step("forecasts", write, tables=("forecasts", "budgets", "forecast_cache"),
