@@ -44,6 +44,30 @@ from costlens.anomalies.driver_ranking import (
 )
 from costlens.anomalies.events import AnomalyEvent, effect_until, find_events
 from costlens.anomalies.incidents import group_incidents
+from costlens.anomalies.scan_cache import (
+    PREVIOUS_CAUSES_SQL as _PREVIOUS_CAUSES_SQL,
+)
+from costlens.anomalies.scan_cache import (
+    PREVIOUS_DAYS_SQL as _PREVIOUS_DAYS_SQL,
+)
+from costlens.anomalies.scan_cache import (
+    PREVIOUS_SERIES_SQL as _PREVIOUS_SERIES_SQL,
+)
+from costlens.anomalies.scan_cache import (
+    events_from_json as _events_from_json,
+)
+from costlens.anomalies.scan_cache import (
+    events_json as _events_json,
+)
+from costlens.anomalies.scan_cache import (
+    months as _months,
+)
+from costlens.anomalies.scan_cache import (
+    previous as _previous,
+)
+from costlens.anomalies.scan_cache import (
+    series_hash as _series_hash,
+)
 from costlens.schema import cost_column
 from costlens.sql import quote
 
@@ -110,61 +134,6 @@ class ScanResult:
     days: pd.DataFrame | None = None
     """Per event and day around it: the scanned cost (exact), the expected one (cents) and
     whether the day is one of the event's anomalous days (``DAY_COLUMNS``)."""
-
-
-def _series_hash(series: pd.Series, opts: Mapping[str, Any], cost_type: str) -> str:
-    digest = hashlib.sha256(json.dumps([sorted(opts.items()), cost_type], default=str).encode())
-    digest.update(series.index.to_numpy(dtype="datetime64[ns]").view(np.int64).tobytes())
-    digest.update(series.to_numpy(np.float64).tobytes())
-    return digest.hexdigest()[:32]
-
-
-def _events_json(events: list[AnomalyEvent]) -> str:
-    return json.dumps([
-        [e.start.isoformat(), e.last_seen.isoformat(),
-         None if e.end is None else e.end.isoformat(), e.actual, e.expected, e.max_score, e.points]
-        for e in events
-    ])  # fmt: skip
-
-
-def _events_from_json(text: str) -> list[AnomalyEvent]:
-    return [
-        AnomalyEvent(pd.Timestamp(a), pd.Timestamp(b), None if c is None else pd.Timestamp(c),
-                     float(d), float(e), float(f), int(g))
-        for a, b, c, d, e, f, g in json.loads(text)
-    ]  # fmt: skip
-
-
-def _previous(
-    con: duckdb.DuckDBPyConnection, previous: str | None, sql: str
-) -> list[tuple[Any, ...]]:
-    if previous is None:
-        return []
-    try:
-        return con.execute(sql.format(previous=quote(previous))).fetchall()
-    except duckdb.Error:
-        return []  # an older snapshot without the table: nothing to re-use
-
-
-_PREVIOUS_SERIES_SQL = (
-    "SELECT dimension, value, series_hash, events, state FROM {previous}.anomaly_series"
-)
-_PREVIOUS_CAUSES_SQL = """
-SELECT k.anomaly_id, k.cause_key, c.rank, c.dimension, c.value, c.baseline_cost, c.event_cost,
-       c.delta_cost, c.share
-FROM {previous}.anomaly_cause_keys k
-LEFT JOIN {previous}.anomaly_root_causes c USING (anomaly_id)
-ORDER BY k.anomaly_id, c.rank
-"""
-
-
-def _months(start: pd.Timestamp, end: pd.Timestamp) -> set[dt.date]:
-    return {p.date() for p in pd.date_range(start.replace(day=1), end, freq="MS")}
-
-
-_PREVIOUS_DAYS_SQL = (
-    "SELECT anomaly_id, usage_date, expected_cost, anomalous FROM {previous}.anomaly_days"
-)
 
 
 def _cents(estimate: float) -> Decimal | None:
