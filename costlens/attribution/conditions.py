@@ -25,6 +25,7 @@ import duckdb
 
 from costlens.attribution._sql import Bind, quote_ident, tag_column
 from costlens.attribution._yaml import YNode, check_keys
+from costlens.errors import first_line
 from costlens.tags import normalize_tag_key
 
 __all__ = [
@@ -234,7 +235,7 @@ def _matcher(node: YNode, entries: dict[str, YNode]) -> Matcher:
             _regex_checker.execute("SELECT regexp_matches('', $1)", [values[0]]).fetchall()
         except duckdb.Error as exc:
             raise operand.error(
-                f"invalid regular expression {values[0]!r} ({str(exc).splitlines()[0]})",
+                f"invalid regular expression {values[0]!r} ({first_line(exc)})",
                 "use RE2 syntax (https://github.com/google/re2/wiki/Syntax)",
             ) from None
     if op == "in" and not values:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,7 +13,7 @@ from costlens.errors import CostlensError
 from costlens.progress import terminal_progress
 
 if TYPE_CHECKING:
-    from ingest.model import DeliveryResult, IngestReport
+    from ingest.model import IngestReport
 
 __all__ = ["print_partial", "register"]
 
@@ -41,10 +41,11 @@ def _summary(report: IngestReport) -> Table:
     return table
 
 
-def _delivery_line(d: DeliveryResult) -> str:
+def _delivery_line(d: dict[str, Any]) -> str:
+    """One whole line for a delivery (``DeliveryResult.as_dict``), as a log reads it."""
     return (
-        f"ingest: {d.source} {d.report} {d.billing_period:%Y-%m}: {d.rows:,} rows, "
-        f"unblended {d.totals['unblended_cost']:,.2f}, {d.status}"
+        f"ingest: {d['source']} {d['report']} {d['billing_period'][:7]}: {d['rows']:,} rows, "
+        f"unblended {Decimal(d['totals']['unblended_cost']):,.2f}, {d['status']}"
     )
 
 
@@ -55,10 +56,7 @@ def print_partial(exc: CostlensError) -> None:
     if not report:
         return
     for d in report["deliveries"]:
-        console.print(
-            f"ingest: {d['source']} {d['report']} {d['billing_period'][:7]}: {d['rows']:,} rows, "
-            f"unblended {Decimal(d['totals']['unblended_cost']):,.2f}, {d['status']}"
-        )
+        console.print(_delivery_line(d))
     for kind, rows in (("refused", report["refused"]), ("not reached", report["not_reached"])):
         for u in rows:
             period = (u["billing_period"] or "(period from the data)")[:7]
@@ -106,7 +104,7 @@ def ingest_command(
         console.print(_summary(report))
     else:  # a log: one whole line per delivery, never a cut source name
         for d in report.deliveries:
-            console.print(_delivery_line(d))
+            console.print(_delivery_line(d.as_dict()))
     for collision in report.tag_key_collisions:
         console.print(f"ingest: warning: {collision.message()}")
 

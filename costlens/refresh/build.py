@@ -36,10 +36,8 @@ from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
 from costlens.refresh import anomalies, coverage, forecasts, rollups
 from costlens.refresh.context import (
-    INFO_SQL,
     PREVIOUS,
     SNAPSHOT,
-    TABLES_SQL,
     BuildContext,
     Step,
     attach,
@@ -71,6 +69,7 @@ from costlens.serving import (
     discard,
     publish,
 )
+from costlens.serving.tables import INFO_SQL, TABLES_SQL
 from costlens.sql import fetch_one, has_column, quote
 from costlens.warehouse import Warehouse
 
@@ -165,7 +164,7 @@ def refresh(
             record_refresh_source(warehouse, published, source, kept)
             return kept
     ctx = BuildContext(
-        con, settings, published, periods, frozenset(reused), tuple(extra), anomaly_cost_type,
+        con, published, periods, frozenset(reused), tuple(extra), anomaly_cost_type,
         detector_options, marks,
         load_owners(settings.owners) if settings.owners.is_file() else None,
     )  # fmt: skip

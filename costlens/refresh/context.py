@@ -1,9 +1,9 @@
 """The serving snapshot's fixed tables and the helpers that write them during a refresh.
 
 ``SNAPSHOT`` and ``PREVIOUS`` name the snapshot being built and the published one while they are
-attached to the warehouse connection (``attach``). The DDL of the snapshot's tables is
-``costlens.serving.tables`` (re-exported here for the refresh). ``drop_derived`` clears a copy
-of the previous snapshot down to the tables an incremental refresh updates in place.
+attached to the warehouse connection (``attach``); the DDL of the snapshot's tables is
+``costlens.serving.tables``. ``drop_derived`` clears a copy of the previous snapshot down to the
+tables an incremental refresh updates in place.
 """
 
 from __future__ import annotations
@@ -18,39 +18,19 @@ import duckdb
 import pandas as pd
 
 from costlens.attribution.owners import OwnersRegistry
-from costlens.config import Settings
 from costlens.refresh.fingerprints import PeriodState
-from costlens.serving.tables import (
-    COVERAGE_SQL,
-    DELIVERIES_SQL,
-    INFO_SQL,
-    NO_DELIVERIES_SQL,
-    SHARE_SQL,
-    TABLES_SQL,
-    UNTAGGED_SQL,
-)
-from costlens.sql import has_table, insert_rows, quote, sorted_rows
+from costlens.sql import insert_rows, quote
 
 __all__ = [
-    "COVERAGE_SQL",
-    "DELIVERIES_SQL",
-    "INFO_SQL",
-    "NO_DELIVERIES_SQL",
     "PREVIOUS",
-    "SHARE_SQL",
     "SNAPSHOT",
-    "TABLES_SQL",
-    "UNTAGGED_SQL",
     "BuildContext",
     "Step",
     "attach",
     "drop_derived",
-    "has_table",
     "insert_frame",
-    "insert_rows",
     "last_period",
     "record_periods",
-    "sorted_rows",
 ]
 
 
@@ -61,7 +41,6 @@ class BuildContext:
     billing periods and those kept from the published snapshot, and the inputs loaded once."""
 
     con: duckdb.DuckDBPyConnection
-    settings: Settings
     published: Path
     """The published snapshot (still in service while the next is built)."""
     periods: dict[dt.date, PeriodState]
