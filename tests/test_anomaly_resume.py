@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from costlens.anomalies.detect import DetectorState, detect, detect_from
+from costlens.anomalies.detect import detect, detect_from
+from costlens.anomalies.detector_state import DetectorState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import series_gen  # benchmarks/series_gen.py: the evaluation's labelled series

@@ -4,17 +4,13 @@
 """
 
 from costlens.anomalies.describe import describe_driver
-from costlens.anomalies.detect import (
-    COLUMNS,
-    DetectorOptions,
-    DetectorState,
-    detect,
-    detect_from,
-    infer_period,
-)
+from costlens.anomalies.detect import COLUMNS, detect, detect_from
+from costlens.anomalies.detector_options import DetectorOptions
+from costlens.anomalies.detector_state import DetectorState
 from costlens.anomalies.events import AnomalyEvent, find_events
 from costlens.anomalies.incidents import group_incidents
 from costlens.anomalies.root_cause import DRIVERS, root_cause
+from costlens.anomalies.time_index import infer_period
 
 __all__ = [
     "COLUMNS",

@@ -34,18 +34,18 @@ its expectation. Once the series settles, the chain ends and its level is the ne
 History: no verdict for the first ``min_history`` points (default 14 = two weeks of daily data,
 48 hours for hourly data); the day-1 effect is learnt from the previous month's day 1; the drift
 test needs 10 cycles (70 days) of history since the last regime change.
+
+This module holds the scoring loop; its options are in ``detector_options``, its resumable state
+in ``detector_state``, the index checks and the inferred period in ``time_index`` and the
+statistical estimates it composes in ``components``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from costlens.anomalies.components import (
@@ -60,122 +60,27 @@ from costlens.anomalies.components import (
 from costlens.anomalies.components import (
     still_growing as _still_growing,
 )
+from costlens.anomalies.detector_options import DetectorOptions
+from costlens.anomalies.detector_options import parse_options as _parse_options
+from costlens.anomalies.detector_state import STATE_ARRAYS as _STATE_ARRAYS
+from costlens.anomalies.detector_state import DetectorState
+from costlens.anomalies.detector_state import prefix_key as _prefix_key
+from costlens.anomalies.time_index import check_regular as _check_regular
+from costlens.anomalies.time_index import infer_period
+from costlens.anomalies.time_index import is_daily as _is_daily
 from costlens.errors import CostlensError
 from costlens.stats import median as _median
 
-__all__ = ["COLUMNS", "DetectorOptions", "DetectorState", "detect", "detect_from", "infer_period"]
+__all__ = ["COLUMNS", "detect", "detect_from"]
 
 COLUMNS = ("expected", "lower", "upper", "score", "is_anomaly")
 """The columns of every detector's (and baseline's) output, in order."""
 
-_FloatArray = npt.NDArray[np.float64]
 _SIGMA_FLOOR_REL = 0.01  # relative noise never assumed below 1 %
 _SIGMA_FLOOR_ABS = 0.01  # one cent: a flat-zero series still has a finite scale
-_MAD_TO_SIGMA = 1.4826 / math.sqrt(2.0)  # median |diff| of iid noise -> its sigma
 _FEE_SLACK = 0.1  # a month-start fee may vary 10 % from month to month
 _SEASON_CYCLES = 6
 _MEDIAN_VAR = math.pi / 2  # variance of a median of m normal points: (pi/2) sigma^2 / m
-_MIN_FACTOR = 0.02  # a weekday that costs nothing still divides safely
-_STATE_VERSION = 2  # saved states of another version are not resumed
-
-
-@dataclass(frozen=True)
-class DetectorOptions:
-    """Options of :func:`detect`; every field can be passed to it as a keyword."""
-
-    min_impact: float = 100.0
-    """Minimum absolute impact ``|actual - expected|`` of a point, in the series' unit (dollars)."""
-    min_percent: float = 20.0
-    """Minimum impact as a percentage of the expected value."""
-    threshold: float = 5.0
-    """Robust z-score (deviation / noise scale) a point must exceed; ``score`` is 0.5 there."""
-    min_history: int | None = None
-    """Points observed before the first verdict (the quiet period); None: 14, or two cycles when
-    that is longer (48 points for hourly data)."""
-    period: int | None = None
-    """Seasonality period in points; None infers it (7 daily, 24 hourly, else 1 = none)."""
-    adapt_after: int = 5
-    """Consecutive same-direction outliers after which the new level is accepted as normal."""
-    min_drop_days: int = 2
-    """Consecutive low points before a decrease is reported (a one-off credit is benign)."""
-    drift_threshold: float = 0.3
-    """Minimum log-acceleration of the level (4 cycles vs the 4 before) to report a drift."""
-    month_start: bool = True
-    """Learn the day-1-of-month effect (daily series only)."""
-
-    def __post_init__(self) -> None:
-        for name in ("min_history", "adapt_after", "min_drop_days"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise CostlensError(f"option {name} must be >= 1", fix=f"pass {name}=1 or more")
-        if self.period is not None and self.period < 1:
-            raise CostlensError("option period must be >= 1", fix="pass period=None to infer it")
-        if self.threshold <= 0 or self.min_impact < 0 or self.min_percent < 0:
-            raise CostlensError(
-                "options threshold must be > 0, min_impact and min_percent >= 0",
-                fix="use non-negative thresholds",
-            )
-
-
-def _options(options: dict[str, Any]) -> DetectorOptions:
-    valid = {f.name for f in fields(DetectorOptions)}
-    unknown = sorted(set(options) - valid)
-    if unknown:
-        raise CostlensError(
-            f"unknown detector option(s) {', '.join(unknown)}",
-            fix=f"use one of {', '.join(sorted(valid))}",
-        )
-    return DetectorOptions(**options)
-
-
-def _step(index: pd.DatetimeIndex) -> pd.Timedelta:
-    """The median spacing of the index (any datetime unit)."""
-    return pd.Timedelta(int(np.median(np.diff(index.as_unit("ns").asi8))), unit="ns")
-
-
-def infer_period(index: pd.DatetimeIndex) -> int:
-    """The seasonality period of a regular index: 7 for daily, 24 for hourly, otherwise 1.
-
-    >>> infer_period(pd.date_range("2024-01-01", periods=30, freq="D"))
-    7
-    >>> infer_period(pd.date_range("2024-01-01", periods=30, freq="W"))
-    1
-    """
-    if len(index) < 3:
-        return 1
-    step = _step(index)
-    if step == pd.Timedelta(days=1):
-        return 7
-    if step == pd.Timedelta(hours=1):
-        return 24
-    return 1
-
-
-def _calendar_freq(index: pd.DatetimeIndex) -> object:
-    """The calendar frequency (month starts, business days) pandas infers, or None."""
-    with pd.option_context("future.infer_freq_returns_offset", True):
-        return pd.infer_freq(index)
-
-
-def _check_regular(index: pd.DatetimeIndex) -> None:
-    """Refuse an index whose points are not in time order at a regular step: the verdicts would
-    then use later points for earlier ones, or treat a gap as adjacent days."""
-    if not index.is_monotonic_increasing or index.has_duplicates:
-        raise CostlensError(
-            "the series' dates are not strictly increasing",
-            fix="sort it and add up repeated dates: series.groupby(level=0).sum()",
-        )
-    steps = np.diff(index.as_unit("ns").asi8)
-    if steps.size and (steps != steps[0]).any() and _calendar_freq(index) is None:
-        raise CostlensError(
-            f"the series is not regular: its steps range from {pd.Timedelta(int(steps.min()))} "
-            f"to {pd.Timedelta(int(steps.max()))}",
-            fix="put it on a full range of dates, e.g. series.asfreq('D', fill_value=0.0)",
-        )
-
-
-def _is_daily(index: pd.DatetimeIndex) -> bool:
-    return len(index) >= 2 and _step(index) == pd.Timedelta(days=1)
 
 
 def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
@@ -190,32 +95,7 @@ def detect(series: pd.Series, **options: Any) -> pd.DataFrame:
     >>> detect(s)["is_anomaly"].tolist()[-2:]
     [False, True]
     """
-    return _detect(series, _options(options), None, None)[0]
-
-
-@dataclass(frozen=True)
-class DetectorState:
-    """The detector's state entering point ``t`` of a series (see :func:`detect_from`)."""
-
-    t: int
-    key: str
-    """Hash of the options and of the series' first ``t`` points and dates."""
-    arrays: dict[str, list[float]]
-    """``clean``, ``fee``, ``expected``, ``sigma``, ``score``, ``flag`` up to ``t``; ``factors``;
-    ``chain``: the run's level and whether it was reported, the anchor, its direction and the
-    last point its chain lasts to."""
-    scalars: tuple[int, int, int, int, int]
-    """cycles, regime, drift_from, run, run_dir."""
-
-    def to_json(self) -> str:
-        """A JSON text (floats round-trip exactly)."""
-        return json.dumps([self.t, self.key, self.arrays, list(self.scalars)])
-
-    @classmethod
-    def from_json(cls, text: str) -> DetectorState:
-        """The state ``to_json`` wrote."""
-        t, key, arrays, scalars = json.loads(text)
-        return cls(int(t), str(key), dict(arrays), tuple(int(v) for v in scalars))  # type: ignore[arg-type]
+    return _detect(series, _parse_options(options), None, None)[0]
 
 
 def detect_from(
@@ -237,17 +117,7 @@ def detect_from(
     >>> out.equals(detect(s))
     True
     """
-    return _detect(series, _options(options), resume, save_at)
-
-
-def _prefix_key(index: pd.DatetimeIndex, x: _FloatArray, opts: DetectorOptions, t: int) -> str:
-    digest = hashlib.sha256(repr([_STATE_VERSION, *sorted(vars(opts).items())]).encode())
-    digest.update(np.asarray(index[:t].as_unit("ns").asi8).tobytes())
-    digest.update(x[:t].tobytes())
-    return f"{t}:{digest.hexdigest()[:32]}"
-
-
-_STATE_ARRAYS = ("clean", "fee", "expected", "sigma", "score", "flag")
+    return _detect(series, _parse_options(options), resume, save_at)
 
 
 def _detect(

@@ -19,6 +19,10 @@ Incremental: with the previous snapshot attached (``previous``), a series whose 
 unchanged (same hash; the detector is causal and deterministic) re-uses its events, and an event
 whose root-cause window lies in billing periods re-used unchanged (``stable_periods``) re-uses
 its ranked drivers. Both give exactly what a full scan would.
+
+Layout: this module holds the scan itself; the series it reads are prepared in ``scan_series``,
+the events' money is in ``scan_amounts``, what it returns in ``scan_result`` and what it re-uses
+from the previous snapshot in ``scan_cache``.
 """
 
 from __future__ import annotations
@@ -27,8 +31,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -36,7 +39,9 @@ import numpy as np
 import pandas as pd
 
 from costlens.anomalies.describe import describe_driver
-from costlens.anomalies.detect import DetectorOptions, DetectorState, detect_from
+from costlens.anomalies.detect import detect_from
+from costlens.anomalies.detector_options import DetectorOptions
+from costlens.anomalies.detector_state import DetectorState
 from costlens.anomalies.driver_ranking import (
     DRIVERS_BY_DIMENSION,
     CauseRequest,
@@ -44,6 +49,11 @@ from costlens.anomalies.driver_ranking import (
 )
 from costlens.anomalies.events import AnomalyEvent, effect_until, find_events
 from costlens.anomalies.incidents import group_incidents
+from costlens.anomalies.scan_amounts import cents as _cents
+from costlens.anomalies.scan_amounts import event_days as _event_days
+from costlens.anomalies.scan_amounts import exact_days as _exact_days
+from costlens.anomalies.scan_amounts import money as _money
+from costlens.anomalies.scan_amounts import percent as _percent
 from costlens.anomalies.scan_cache import (
     PREVIOUS_CAUSES_SQL as _PREVIOUS_CAUSES_SQL,
 )
@@ -68,6 +78,18 @@ from costlens.anomalies.scan_cache import (
 from costlens.anomalies.scan_cache import (
     series_hash as _series_hash,
 )
+from costlens.anomalies.scan_result import (
+    CAUSE_KEY_COLUMNS,
+    EVENT_COLUMNS,
+    ROOT_CAUSE_COLUMNS,
+    SERIES_CACHE_COLUMNS,
+    ScanResult,
+)
+from costlens.anomalies.scan_result import empty_frame as _empty_frame
+from costlens.anomalies.scan_series import SERIES_FLOAT_SQL as _SERIES_FLOAT_SQL
+from costlens.anomalies.scan_series import SERIES_SQL as _SERIES_SQL
+from costlens.anomalies.scan_series import SERIES_TABLE as _SERIES_TABLE
+from costlens.anomalies.scan_series import daily_series as _daily_series
 from costlens.schema import cost_column
 from costlens.sql import quote
 
@@ -75,7 +97,6 @@ __all__ = [
     "DRIVERS_BY_DIMENSION",
     "SCANNED_CHARGE_CATEGORY",
     "SCAN_DIMENSIONS",
-    "ScanResult",
     "anomaly_id",
     "scan_anomalies",
 ]
@@ -93,76 +114,8 @@ BASELINE_DAYS = 28
 """Days before an event that its root cause compares against."""
 RESOURCE_EVENTS = 25
 """Events (largest impact first) whose root cause also ranks resources, read from allocations."""
-DAYS_BEFORE = 21
-"""Days before an event whose scanned cost and expectation are kept for its chart."""
-DAYS_AFTER = 7
-"""Days after an event's last anomalous day kept for its chart."""
 CAUSE_METHOD = "sql-4"
 """Version of the root-cause computation; a cached cause of another version is recomputed."""
-
-EVENT_COLUMNS = (
-    "anomaly_id", "dimension", "value", "owner", "start_date", "end_date", "last_seen",
-    "ongoing", "direction", "actual_cost", "expected_cost", "impact_cost", "impact_percent",
-    "max_score", "days", "top_driver", "cost_type", "incident_id", "also_seen",
-)  # fmt: skip
-ROOT_CAUSE_COLUMNS = (
-    "anomaly_id", "rank", "dimension", "value", "baseline_cost", "event_cost", "delta_cost",
-    "share",
-)  # fmt: skip
-
-
-SERIES_CACHE_COLUMNS = ("dimension", "value", "series_hash", "events", "state")
-CAUSE_KEY_COLUMNS = ("anomaly_id", "cause_key")
-DAY_COLUMNS = ("anomaly_id", "usage_date", "actual_cost", "expected_cost", "anomalous")
-_CENT = Decimal("0.01")
-_MONEY_PLACES = Decimal("1E-10")
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    """Events (``EVENT_COLUMNS``) and their ranked root causes (``ROOT_CAUSE_COLUMNS``), plus
-    what the next scan re-uses: per series its hash and events (``SERIES_CACHE_COLUMNS``), per
-    event the key of its root cause (``CAUSE_KEY_COLUMNS``)."""
-
-    events: pd.DataFrame
-    root_causes: pd.DataFrame
-    series_scanned: int
-    series_cache: pd.DataFrame | None = None
-    cause_keys: pd.DataFrame | None = None
-    series_reused: int = 0
-    causes_reused: int = 0
-    days: pd.DataFrame | None = None
-    """Per event and day around it: the scanned cost (exact), the expected one (cents) and
-    whether the day is one of the event's anomalous days (``DAY_COLUMNS``)."""
-
-
-def _cents(estimate: float) -> Decimal | None:
-    """A model estimate in dollars, rounded half up to the cent (None when not finite).
-
-    >>> _cents(1234.565), _cents(float("nan"))
-    (Decimal('1234.57'), None)
-    """
-    if not np.isfinite(estimate):
-        return None
-    return Decimal(repr(float(estimate))).quantize(_CENT, rounding=ROUND_HALF_UP)
-
-
-def _event_days(
-    event: AnomalyEvent, series: pd.Series, verdicts: pd.DataFrame
-) -> list[tuple[dt.date, Decimal | None, bool]]:
-    """The event's days with ``DAYS_BEFORE`` days before and ``DAYS_AFTER`` after it: the day,
-    the detector's expectation (None in its quiet period) in cents, and whether it is one of
-    the event's anomalous days. The scanned cost is added exactly from SQL (``_exact_days``)."""
-    index = series.index
-    lo = max(0, int(index.searchsorted(event.start)) - DAYS_BEFORE)
-    hi = min(len(index) - 1, int(index.searchsorted(event.last_seen)) + DAYS_AFTER)
-    expected = verdicts["expected"].to_numpy(np.float64)
-    flags = verdicts["is_anomaly"].to_numpy(dtype=bool)
-    return [
-        (index[t].date(), _cents(float(expected[t])),
-         bool(flags[t]) and event.start <= index[t] <= event.last_seen)
-        for t in range(lo, hi + 1)
-    ]  # fmt: skip
 
 
 def anomaly_id(dimension: str, value: str, start: pd.Timestamp, cost_type: str) -> str:
@@ -175,52 +128,11 @@ def anomaly_id(dimension: str, value: str, start: pd.Timestamp, cost_type: str) 
     return "a-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-_SERIES_TABLE = "_costlens_scan_series"
-"""Temporary table of the scanned series: exact ``DECIMAL(38,10)`` cost per dimension, value and
-day (a day without cost has no row)."""
-
-_SERIES_SQL = """
-CREATE OR REPLACE TEMP TABLE {table} AS
-SELECT CASE GROUPING(owner, microservice, service_code)
-         WHEN 3 THEN 'owner' WHEN 5 THEN 'microservice' WHEN 6 THEN 'service_code'
-         ELSE 'account_id' END AS dimension,
-       COALESCE(owner, microservice, service_code, account_id) AS value,
-       usage_date, CAST(SUM({cost}) AS DECIMAL(38,10)) AS cost
-FROM {schema}.daily
-WHERE charge_category = $charge_category
-GROUP BY GROUPING SETS ((owner, usage_date), (microservice, usage_date),
-                        (service_code, usage_date), (account_id, usage_date))
-"""
-
-_SERIES_FLOAT_SQL = "SELECT dimension, value, usage_date, CAST(cost AS DOUBLE) AS cost FROM {table}"
-
-_EXACT_DAYS_SQL = """
-SELECT d.anomaly_id, d.usage_date, CAST(COALESCE(s.cost, 0) AS DECIMAL(38,10)) AS actual_cost,
-       CAST(SUM(CASE WHEN d.anomalous THEN COALESCE(s.cost, 0) ELSE 0 END)
-            OVER (PARTITION BY d.anomaly_id) AS DECIMAL(38,10)) AS event_cost
-FROM _scan_event_days d
-LEFT JOIN {table} s
-  ON s.dimension = d.dimension AND s.value = d.value AND s.usage_date = d.usage_date
-"""
-
 _OWNERS_SQL = """
 SELECT microservice, arg_max(owner, total) FROM (
   SELECT microservice, owner, SUM(unblended_cost) AS total FROM {schema}.daily GROUP BY ALL
 ) GROUP BY microservice
 """
-
-
-def _series(frame: pd.DataFrame, days: pd.DatetimeIndex) -> dict[tuple[str, str], pd.Series]:
-    """One zero-filled daily series per (dimension, value), sorted; ``frame`` has one row per
-    dimension, value and day (the scan's query groups by them)."""
-    keys = list(zip(frame["dimension"].astype(str), frame["value"].astype(str), strict=True))
-    names = sorted(set(keys))
-    row = {k: i for i, k in enumerate(names)}
-    matrix = np.zeros((len(names), len(days)))
-    cols = days.get_indexer(pd.DatetimeIndex(frame["usage_date"]))
-    rows = np.fromiter((row[k] for k in keys), dtype=np.intp, count=len(keys))
-    np.add.at(matrix, (rows, cols), frame["cost"].to_numpy(np.float64))
-    return {k: pd.Series(matrix[i], index=days) for i, k in enumerate(names)}
 
 
 def scan_anomalies(
@@ -266,7 +178,7 @@ def _scan(
     frame = con.execute(_SERIES_FLOAT_SQL.format(table=quote(_SERIES_TABLE))).df()
     owners = dict(con.execute(_OWNERS_SQL.format(schema=target)).fetchall())
     if frame.empty:
-        return ScanResult(_empty(EVENT_COLUMNS), _empty(ROOT_CAUSE_COLUMNS), 0)
+        return ScanResult(_empty_frame(EVENT_COLUMNS), _empty_frame(ROOT_CAUSE_COLUMNS), 0)
     first, last = pd.Timestamp(frame["usage_date"].min()), pd.Timestamp(frame["usage_date"].max())
     days = pd.date_range(first, last, freq="D")
     found: list[tuple[str, str, AnomalyEvent]] = []
@@ -282,7 +194,7 @@ def _scan(
         old_days.setdefault(str(aid), []).append(tuple(day_row))
     day_rows: list[tuple[Any, ...]] = []  # anomaly id, dimension, value, day, expected, anomalous
     held: dict[str, dt.date] = {}  # microservice event -> the last day its change held
-    for (dimension, value), series in _series(frame, days).items():
+    for (dimension, value), series in _daily_series(frame, days).items():
         if float(np.abs(series.to_numpy()).max()) < min_impact:
             continue  # no day can move by min_impact dollars
         scanned += 1
@@ -375,12 +287,12 @@ def _scan(
     cause_frame = (
         pd.DataFrame(causes, columns=list(ROOT_CAUSE_COLUMNS))
         if causes
-        else _empty(ROOT_CAUSE_COLUMNS)
+        else _empty_frame(ROOT_CAUSE_COLUMNS)
     )
     event_frame = (
         group_incidents(pd.DataFrame(events, columns=list(EVENT_COLUMNS[:-2])), cause_frame, held)
         if events
-        else _empty(EVENT_COLUMNS)
+        else _empty_frame(EVENT_COLUMNS)
     )
     return ScanResult(
         event_frame,
@@ -392,55 +304,3 @@ def _scan(
         reused_causes,
         day_frame,
     )
-
-
-def _money(value: Any) -> Decimal:
-    return Decimal(value).quantize(_MONEY_PLACES)
-
-
-def _percent(impact: Decimal, expected: Decimal) -> float | None:
-    """Impact as a percentage of the expected cost (None when nothing was expected).
-
-    >>> _percent(Decimal("50.0000000001"), Decimal("-200.00")), _percent(Decimal(1), Decimal(0))
-    (25.0, None)
-    """
-    if expected == 0:
-        return None if impact else 0.0
-    return round(float(100 * impact / abs(expected)), 2)
-
-
-def _exact_days(
-    con: duckdb.DuckDBPyConnection, day_rows: list[tuple[Any, ...]]
-) -> tuple[pd.DataFrame, dict[str, Decimal]]:
-    """``DAY_COLUMNS`` rows with each day's exact scanned cost, and per event the exact sum over
-    its anomalous days, both summed by DuckDB from the scanned series."""
-    if not day_rows:
-        return _empty(DAY_COLUMNS), {}
-    rows = pd.DataFrame(
-        day_rows,
-        columns=["anomaly_id", "dimension", "value", "usage_date", "expected_cost", "anomalous"],
-    )
-    keys = rows[["anomaly_id", "dimension", "value", "usage_date", "anomalous"]].astype(
-        {"usage_date": "datetime64[us]", "anomalous": bool}
-    )
-    con.register("_scan_event_days", keys)
-    try:
-        exact = con.execute(_EXACT_DAYS_SQL.format(table=quote(_SERIES_TABLE))).fetchall()
-    finally:
-        con.unregister("_scan_event_days")
-    by_day = {(str(a), pd.Timestamp(d).date()): Decimal(c) for a, d, c, _ in exact}
-    by_event = {str(a): Decimal(e) for a, _, _, e in exact}
-    out = pd.DataFrame({
-        "anomaly_id": rows["anomaly_id"].astype(str),
-        "usage_date": [pd.Timestamp(d).date() for d in rows["usage_date"]],
-        "actual_cost": [by_day[(str(a), pd.Timestamp(d).date())]
-                        for a, d in zip(rows["anomaly_id"], rows["usage_date"], strict=True)],
-        "expected_cost": [None if v is None or v != v else _money(v).quantize(_CENT)
-                          for v in rows["expected_cost"]],
-        "anomalous": rows["anomalous"].astype(bool),
-    })  # fmt: skip
-    return out[list(DAY_COLUMNS)], by_event
-
-
-def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
-    return pd.DataFrame({c: [] for c in columns})
