@@ -25,11 +25,14 @@ from costlens.errors import QueryError
 __all__ = [
     "ALLOCATION_BASE",
     "CHARGE_CATEGORIES",
+    "COMMITMENT_ATTRIBUTES",
     "COST_COLUMNS",
     "DELIVERIES",
+    "KPI_ATTRIBUTES",
     "LINE_ITEMS",
     "LINE_KEYS",
     "MONEY",
+    "PRODUCT_ATTRIBUTES",
     "PURCHASE_OPTIONS",
     "SUM_MONEY",
     "Column",
@@ -70,6 +73,15 @@ LINE_ITEMS: tuple[Column, ...] = (
     Column("operation", "VARCHAR", "CUR operation, e.g. RunInstances."),
     Column("resource_id", "VARCHAR", "Resource id or ARN, '' when the export has none."),
     Column("instance_type", "VARCHAR", "Instance type where the product has one, else ''."),
+    Column("volume_api_name", "VARCHAR", "EBS volume type (gp2, gp3, io1, ...), else ''."),
+    Column("storage_class", "VARCHAR", "S3 storage class (Standard, Intelligent-Tiering, ...)."),
+    Column("database_engine", "VARCHAR", "RDS database engine (MySQL, Oracle, ...), else ''."),
+    Column("license_model", "VARCHAR", "RDS license model (License included, ...), else ''."),
+    Column("operating_system", "VARCHAR", "Operating system of an instance (Linux, ...)."),
+    Column("physical_processor", "VARCHAR", "Processor of an instance (AWS Graviton2, ...)."),
+    Column("commitment_discount_id", "VARCHAR", "ARN of the reservation or Savings Plan, else ''."),
+    Column("commitment_discount_type", "VARCHAR", "Reservation or Savings Plan, else ''."),
+    Column("commitment_offering_type", "VARCHAR", "Savings Plan type or RI offering class."),
     Column("purchase_option", "VARCHAR", "OnDemand, Spot, Reserved or SavingsPlan."),
     Column("usage_amount", "DOUBLE", "Consumed quantity in pricing_unit."),
     Column("pricing_unit", "VARCHAR", "Unit of usage_amount, e.g. Hrs, GB-Mo; '' for none."),
@@ -81,6 +93,26 @@ LINE_ITEMS: tuple[Column, ...] = (
     Column("delivery_id", "VARCHAR", "Ledger row (deliveries.delivery_id) of this line."),
     Column("line_key", "UBIGINT", "Key of the line's description (costlens.line_keys)."),
 )
+
+PRODUCT_ATTRIBUTES: tuple[str, ...] = (
+    "volume_api_name",
+    "storage_class",
+    "database_engine",
+    "license_model",
+    "operating_system",
+    "physical_processor",
+)
+"""The product attributes of ``line_items`` the scorecards' KPIs read (schema version 3)."""
+
+COMMITMENT_ATTRIBUTES: tuple[str, ...] = (
+    "commitment_discount_id",
+    "commitment_discount_type",
+    "commitment_offering_type",
+)
+"""The reservation or Savings Plan of a line (schema version 3), FOCUS's names."""
+
+KPI_ATTRIBUTES: tuple[str, ...] = (*PRODUCT_ATTRIBUTES, *COMMITMENT_ATTRIBUTES)
+"""Every text column added for the scorecards (schema version 3)."""
 
 COST_COLUMNS: tuple[str, ...] = (
     "unblended_cost",

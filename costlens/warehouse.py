@@ -21,7 +21,14 @@ import duckdb
 
 from costlens.errors import WarehouseBusyError, WarehouseError, data_dir_error
 from costlens.line_keys import key_unkeyed_lines
-from costlens.schema import DELIVERIES, LINE_ITEMS, LINE_KEYS, create_table_sql
+from costlens.schema import (
+    DELIVERIES,
+    KPI_ATTRIBUTES,
+    LINE_ITEMS,
+    LINE_KEYS,
+    create_table_sql,
+)
+from costlens.sql import quote
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "FileLock", "Warehouse", "open_warehouse"]
 
@@ -36,14 +43,25 @@ def _v1(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(create_table_sql("deliveries", DELIVERIES))
 
 
+def _v3(con: duckdb.DuckDBPyConnection) -> None:
+    """The product attributes the scorecards read (``KPI_ATTRIBUTES``): '' on lines loaded
+    before they existed, as for a format that lacks them (a re-delivery fills them in)."""
+    for table in ("line_items", "line_keys"):
+        for name in KPI_ATTRIBUTES:
+            con.execute(
+                f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} VARCHAR DEFAULT ''"
+            )
+
+
 def _v2(con: duckdb.DuckDBPyConnection) -> None:
     """Line keys (``costlens.line_keys``): key the lines loaded before they existed."""
     con.execute("ALTER TABLE line_items ADD COLUMN IF NOT EXISTS line_key UBIGINT")
     con.execute(create_table_sql("line_keys", LINE_KEYS))
+    _v3(con)  # keys hash today's key columns, which include version 3's
     key_unkeyed_lines(con)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3)
 """Migration ``i`` brings the schema from version ``i`` to ``i + 1``. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

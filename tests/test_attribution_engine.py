@@ -154,7 +154,7 @@ def test_new_dimensions_rebuild_every_period(wh: Warehouse) -> None:
     )
     assert result.rebuilt and result.notes
     cols = [r[0] for r in wh.con.execute("DESCRIBE allocations").fetchall()]
-    assert "environment" not in cols and cols[-7:-5] == ["basis", "rule_version"]
+    assert "environment" not in cols and cols[-8:-6] == ["basis", "rule_version"]
 
 
 def test_daily_grain_sums_hours_of_the_same_day(data_dir: Path) -> None:

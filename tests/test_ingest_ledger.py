@@ -20,12 +20,15 @@ from test_ingest_support import Line, cur2_table, total, write_cur2_export
 
 from costlens.config import Settings
 from costlens.errors import IngestError
+from costlens.schema import LINE_ITEMS, column_names
 from ingest import ingest
 from ingest.hooks import KILL_ENV
 
 NOV = date(2024, 11, 1)
 A = [Line(unblended_cost="1.10"), Line(unblended_cost="2.20")]
 A2 = [Line(unblended_cost="1.10"), Line(unblended_cost="2.25"), Line("Credit", "-0.35")]
+
+_UNBLENDED = column_names(LINE_ITEMS).index("unblended_cost")
 
 
 def _state(data_dir: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
@@ -69,14 +72,14 @@ def test_sigkill_leaves_previous_data_and_next_run_completes(
 
     lines, ledger = _state(data_dir)
     if point == "after-commit":  # the new delivery was committed before the kill
-        assert sum(Decimal(str(r[19])) for r in lines) == total(A2)
+        assert sum(Decimal(str(r[_UNBLENDED])) for r in lines) == total(A2)
     else:
         assert (lines, ledger) == before
 
     [done] = ingest(Settings(data_dir=data_dir), str(exports)).deliveries
     assert done.status == ("unchanged" if point == "after-commit" else "replaced")
     lines, ledger = _state(data_dir)
-    assert sum(Decimal(str(r[19])) for r in lines) == total(A2) == Decimal("3.00")
+    assert sum(Decimal(str(r[_UNBLENDED])) for r in lines) == total(A2) == Decimal("3.00")
     assert [r[-1] for r in ledger].count("current") == 1
 
 
@@ -103,7 +106,7 @@ def test_a_then_a_prime_equals_a_prime_alone(
     lines_alone, ledger_alone = _state(alone)
     assert lines_both == lines_alone
     assert [r for r in ledger_both if r[-1] == "current"] == ledger_alone
-    assert sum(Decimal(str(r[19])) for r in lines_both) == sum(Decimal(c) for c in second)
+    assert sum(Decimal(str(r[_UNBLENDED])) for r in lines_both) == sum(Decimal(c) for c in second)
 
 
 def _current(data_dir: Path) -> list[tuple[object, ...]]:

@@ -17,8 +17,8 @@ from costlens.attribution.preview import preview_rules
 from costlens.config import Settings
 from costlens.errors import RuleError
 from costlens.line_keys import KEY_COLUMNS, key_sql, key_unkeyed_lines, unkeyed_lines
-from costlens.schema import LINE_ITEMS, create_table_sql
-from costlens.warehouse import open_warehouse
+from costlens.schema import KPI_ATTRIBUTES, LINE_ITEMS, create_table_sql
+from costlens.warehouse import SCHEMA_VERSION, open_warehouse
 from ingest import ingest
 
 NOV = date(2024, 11, 1)
@@ -128,13 +128,14 @@ def test_migration_keys_lines_of_a_version_1_warehouse(data_dir: Path) -> None:
         con.execute("CREATE TABLE costlens_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute("INSERT INTO costlens_meta VALUES ('schema_version', '1')")
         con.execute(create_table_sql("line_items", LINE_ITEMS))
-        con.execute("ALTER TABLE line_items DROP COLUMN line_key")
+        for name in ("line_key", *KPI_ATTRIBUTES):  # added by versions 2 and 3
+            con.execute(f"ALTER TABLE line_items DROP COLUMN {name}")
         con.execute(
             "INSERT INTO line_items (billing_period, account_id, unblended_cost) "
             "VALUES (DATE '2024-11-01', '1', 1.5), (DATE '2024-11-01', '1', 2.5), "
             "(DATE '2024-11-01', '2', 0.5)"
         )
     with open_warehouse(data_dir) as wh:
-        assert wh.schema_version == 2
+        assert wh.schema_version == SCHEMA_VERSION
         assert wh.con.execute("SELECT count(*) FROM line_keys").fetchone() == (2,)
         assert wh.con.execute(_MISMATCHES_SQL).fetchone() == (0,)

@@ -78,6 +78,7 @@ def allocation_columns(rules: RuleSet) -> tuple[Column, ...]:
         Column("rule_version", "VARCHAR", "Rule-set version id (see the state database)."),
         *(Column(c, SUM_MONEY, f"Sum of line_items.{c}.") for c in COST_COLUMNS),
         Column("usage_amount", "DOUBLE", "Sum of usage_amount (shares: split by weight)."),
+        Column("line_key", "UBIGINT", "The line key the row sums (its attributes: line_keys)."),
     )
 
 
@@ -234,7 +235,7 @@ def compile_attribution(
     direct = (
         f"SELECT d.usage_date, {', '.join('k.' + c for c in key_base)}, {dim_cols},"
         f" 'direct' AS allocation, k.rule, k.basis, {version} AS rule_version,"
-        f" {', '.join('d.' + c for c in costs)}\n  {from_daily} WHERE k._split = 0"
+        f" {', '.join('d.' + c for c in costs)}, d.line_key\n  {from_daily} WHERE k._split = 0"
     )
     sums = ", ".join(f"SUM({c}) AS {c}" for c in costs)
     ctes = [
@@ -260,7 +261,7 @@ def compile_attribution(
                 rules,
                 bind,
                 "split_rows",
-                (*column_names(ALLOCATION_BASE), *rules.dimensions),
+                (*column_names(ALLOCATION_BASE), *rules.dimensions, "line_key"),
                 row_id=("usage_date", "line_key"),
             ),
         ]
@@ -281,7 +282,7 @@ def compile_attribution(
             f"\nUNION ALL\nSELECT {', '.join(base[:11])}, {', '.join(shared_dims)},"
             f" 'shared' AS allocation,\n    {split_names}[_split] AS rule,"
             f" CASE WHEN owner = {unallocated} THEN 'unallocated' ELSE 'split' END AS basis,"
-            f" {version} AS rule_version, {', '.join(costs)}\n  FROM split_shares"
+            f" {version} AS rule_version, {', '.join(costs)}, line_key\n  FROM split_shares"
         )
     # Generated from allowlisted, quoted identifiers and $-placeholders only; values are bound.
     sql = "WITH " + ",\n".join(ctes) + "\n" + body

@@ -7,6 +7,7 @@ differ: CUR 2.0 has a ``resource_tags`` map, legacy CUR one ``resource_tags_*`` 
 
 from __future__ import annotations
 
+from costlens.schema import PRODUCT_ATTRIBUTES
 from ingest.normalize import (
     Columns,
     Part,
@@ -31,6 +32,16 @@ REQUIRED = (
     "line_item_usage_start_date",
 )
 """Columns without which a CUR file cannot be loaded."""
+
+
+def _storage_class(columns: Columns) -> tuple[str, ...]:
+    """``storage_class``: for S3 the product's volume type, as AWS's KPI dashboard reads it
+    (``Standard``, ``Standard - Infrequent Access``, ...; its storage class says ``General
+    Purpose``), else the storage class. The other ``PRODUCT_ATTRIBUTES`` are named as the CUR
+    names them (``product_<name>``, or the key of CUR 2.0's ``product`` map)."""
+    volume_type = ", ".join(f"NULLIF({c}, '')" for c in _product(columns, "volume_type"))
+    s3 = f"{text(columns, 'line_item_product_code')} IN ('AmazonS3', 'AmazonGlacier')"
+    return (f"CASE WHEN {s3} THEN COALESCE({volume_type}) END", *_product(columns, "storage_class"))
 
 
 def _product(columns: Columns, name: str) -> tuple[str, ...]:
@@ -87,6 +98,8 @@ def select_list(columns: Columns, tags_sql: str) -> str:
     has_net = "line_item_net_unblended_cost" in columns
     codes = (text(columns, "line_item_product_code"), *_product(columns, "servicecode"))
     names = (*_product(columns, "servicename"), *_product(columns, "product_name"))
+    reservation_arn = text(columns, "reservation_reservation_a_r_n")
+    savings_plan_arn = text(columns, "savings_plan_savings_plan_a_r_n")
     parts: dict[str, Part] = {
         "billing_period": "CAST(date_trunc('month', "
         f"{timestamp(columns, 'bill_billing_period_start_date', as_written=True)}) AS DATE)",
@@ -105,6 +118,19 @@ def select_list(columns: Columns, tags_sql: str) -> str:
         "operation": text(columns, "line_item_operation"),
         "resource_id": text(columns, "line_item_resource_id"),
         "instance_type": _product(columns, "instance_type"),
+        **{
+            name: _storage_class(columns) if name == "storage_class" else _product(columns, name)
+            for name in PRODUCT_ATTRIBUTES
+        },
+        "commitment_discount_id": (reservation_arn, savings_plan_arn),
+        "commitment_discount_type": (
+            f"CASE WHEN {reservation_arn} <> '' THEN 'Reservation'"
+            f" WHEN {savings_plan_arn} <> '' THEN 'Savings Plan' END",
+        ),
+        "commitment_offering_type": (
+            text(columns, "savings_plan_offering_type"),
+            f"CASE WHEN {reservation_arn} <> '' THEN {text(columns, 'pricing_offering_class')} END",
+        ),
         "purchase_option": purchase_option_sql(
             line_item_type,
             f"{column(columns, 'pricing_term')} = 'Spot'"

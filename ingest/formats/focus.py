@@ -7,6 +7,7 @@ charge frequency; FOCUS has no instance type column.
 
 from __future__ import annotations
 
+from costlens.schema import PRODUCT_ATTRIBUTES
 from ingest.formats.readers import FileKind, reader_sql
 from ingest.normalize import (
     Columns,
@@ -72,6 +73,7 @@ def build_sql(columns: Columns, kind: FileKind) -> str:
     Text columns follow ``first_text`` (empty, NULL and absent are all ''), with the fallbacks
     of the CUR formats: the service code falls back to the service name and back.
     """
+    commitment = text(columns, "CommitmentDiscountType")
     line_item_type = _line_item_type(
         column(columns, "ChargeCategory"),
         column(columns, "CommitmentDiscountType"),
@@ -99,6 +101,12 @@ def build_sql(columns: Columns, kind: FileKind) -> str:
         "operation": text(columns, "x_Operation"),
         "resource_id": text(columns, "ResourceId"),
         "instance_type": (),
+        **{name: () for name in PRODUCT_ATTRIBUTES},  # FOCUS has no product attributes
+        "commitment_discount_id": text(columns, "CommitmentDiscountId"),
+        "commitment_discount_type": (
+            f"CASE WHEN {_reserved(commitment)} THEN 'Reservation' ELSE {commitment} END",
+        ),
+        "commitment_offering_type": (),
         "purchase_option": purchase_option_sql(line_item_type, spot),
         "usage_amount": double(columns, "ConsumedQuantity"),
         "pricing_unit": text(columns, "PricingUnit"),
