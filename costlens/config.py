@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     )
     rules: Path = Field(Path("data/rules.yaml"), description="Attribution rules file.")
     owners: Path = Field(Path("data/owners.yaml"), description="Owners and microservices file.")
+    business_metrics: Path | None = Field(
+        None,
+        description="CSV of business metrics for the unit-cost KPI: owner or microservice, "
+        "date, metric, value (docs/scorecards.md). Unset: no unit cost.",
+    )
     dashboard_url: str = Field("http://localhost:8501", description="Link used in digests.")
     state_url: str | None = Field(
         None, description="SQLAlchemy URL of the state database; default sqlite in data_dir."
@@ -240,6 +245,9 @@ def _absolute(settings: Settings, base: Path, from_cwd: set[str]) -> Settings:
         "data_dir": rebase(settings.data_dir, "data_dir"),
         "rules": rebase(settings.rules, "rules"),
         "owners": rebase(settings.owners, "owners"),
+        "business_metrics": None
+        if settings.business_metrics is None
+        else rebase(settings.business_metrics, "business_metrics"),
         "sources": [
             s.model_copy(update={"path": rebase(s.path)}) if s.path is not None else s
             for s in settings.sources
@@ -276,7 +284,7 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
     given = {name.upper() for name in env}
     from_cwd = {
         key
-        for key in ("data_dir", "rules", "owners")
+        for key in ("data_dir", "rules", "owners", "business_metrics")
         if key in overrides or f"{ENV_PREFIX}{key.upper()}" in given
     }
     return _absolute(settings, config.parent if config else Path.cwd(), from_cwd)

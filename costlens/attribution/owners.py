@@ -196,9 +196,17 @@ def _budget(node: YNode) -> Decimal:
 
 
 def _goals(node: YNode) -> dict[str, Decimal]:
-    return {
-        name: goal.decimal(f"a goal for {name}") for name, goal in node.mapping("KPI goals").items()
-    }
+    from costlens.scorecards.registry import KPI_NAMES  # the KPI registry names the goals
+
+    goals = {}
+    for name, goal in node.mapping("KPI goals").items():
+        if name not in KPI_NAMES:
+            raise goal.error(f"unknown KPI {name!r}", f"use one of: {', '.join(KPI_NAMES)}")
+        value = goal.decimal(f"a goal for {name}")
+        if value < 0:
+            raise goal.error(f"the goal of {name} cannot be negative", "write 0 or more")
+        goals[name] = value
+    return goals
 
 
 def _owner(node: YNode, log: ErrorLog) -> tuple[Owner | None, list[YNode]]:

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from costlens.commands import analytics, dashboard, demo, ingest, rules, sample
+from costlens.commands import analytics, dashboard, demo, ingest, rules, sample, scorecard
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (demo, sample, ingest, rules, analytics, dashboard)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    demo,
+    sample,
+    ingest,
+    rules,
+    analytics,
+    scorecard,
+    dashboard,
+)

@@ -24,6 +24,14 @@ from __future__ import annotations
 from costlens.queries._anomalies import anomalies, anomaly_days, anomaly_root_cause
 from costlens.queries._health import allocation_health, untagged_resources
 from costlens.queries._plans import budgets, forecasts
+from costlens.queries._scorecards import (
+    grade_trend,
+    owner_ranking,
+    scorecard,
+    scorecard_kpis,
+    scorecard_periods,
+    top_actions,
+)
 from costlens.queries._spend import (
     PeriodWindows,
     date_range,
@@ -62,9 +70,15 @@ __all__ = [
     "dimension_column",
     "dimension_values",
     "forecasts",
+    "grade_trend",
     "open_snapshot",
+    "owner_ranking",
     "period_windows",
+    "scorecard",
+    "scorecard_kpis",
+    "scorecard_periods",
     "spend",
+    "top_actions",
     "top_movers",
     "untagged_resources",
 ]

@@ -31,10 +31,10 @@ from typing import Any
 
 import duckdb
 
-from costlens.attribution.owners import load_owners
+from costlens.attribution.owners import OwnersRegistry, load_owners
 from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
-from costlens.refresh import anomalies, coverage, forecasts, rollups
+from costlens.refresh import anomalies, coverage, forecasts, rollups, scorecards
 from costlens.refresh.context import (
     PREVIOUS,
     SNAPSHOT,
@@ -62,6 +62,8 @@ from costlens.refresh.reuse import (
 )
 from costlens.refresh.rollups import extra_dimensions
 from costlens.schema import cost_column
+from costlens.scorecards.compute import ScorecardInputs
+from costlens.scorecards.metrics import load_metrics
 from costlens.serving import (
     SERVING_FILE,
     SERVING_LAYOUT,
@@ -105,11 +107,31 @@ def _files_version(settings: Settings) -> str:
     return digest.hexdigest()[:12]
 
 
-STEPS: tuple[Step, ...] = (rollups.STEP, anomalies.STEP, forecasts.STEP, coverage.STEP)
+STEPS: tuple[Step, ...] = (
+    rollups.STEP,
+    anomalies.STEP,
+    forecasts.STEP,
+    scorecards.STEP,
+    coverage.STEP,
+)
 """The refresh, in order: each step writes its tables into the attached snapshot. A new analytic
 is a model module, one step here, its tables in ``costlens.serving.tables`` and its questions in
 ``costlens.queries``. After the first step, ``TABLES_SQL`` creates the fixed tables; after the
 last, ``snapshot_info`` is written (the progress bar counts it as one more)."""
+
+
+def scorecard_inputs(owners: OwnersRegistry | None, settings: Settings) -> ScorecardInputs:
+    """The scorecards' goals and budgets (``owners.yaml``) and business metrics, read once."""
+    metrics = None if settings.business_metrics is None else load_metrics(settings.business_metrics)
+    if owners is None:
+        return ScorecardInputs(metrics=metrics)
+    return ScorecardInputs(
+        goals={o.id: o.kpi_goals for o in owners.owners.values() if o.kpi_goals},
+        budgets={
+            o.id: o.monthly_budget for o in owners.owners.values() if o.monthly_budget is not None
+        },
+        metrics=metrics,
+    )
 
 
 def _still_right(ctx: BuildContext) -> set[str]:
@@ -163,10 +185,10 @@ def refresh(
                 con.execute(f"DETACH {quote(PREVIOUS)}")
             record_refresh_source(warehouse, published, source, kept)
             return kept
+    owners = load_owners(settings.owners) if settings.owners.is_file() else None
     ctx = BuildContext(
         con, published, periods, frozenset(reused), tuple(extra), anomaly_cost_type,
-        detector_options, marks,
-        load_owners(settings.owners) if settings.owners.is_file() else None,
+        detector_options, marks, owners, scorecard_inputs(owners, settings),
     )  # fmt: skip
     results: dict[str, Any] = {}
     tmp = build_target(settings.data_dir)

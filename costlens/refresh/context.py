@@ -19,6 +19,7 @@ import pandas as pd
 
 from costlens.attribution.owners import OwnersRegistry
 from costlens.refresh.fingerprints import PeriodState
+from costlens.scorecards.compute import ScorecardInputs
 from costlens.sql import insert_rows, quote
 
 __all__ = [
@@ -55,6 +56,8 @@ class BuildContext:
     """Anomaly marks of the state database (anomaly id -> verdict)."""
     owners: OwnersRegistry | None
     """``owners.yaml`` (for the budgets), parsed once before the steps; None without one."""
+    scorecards: ScorecardInputs | None = None
+    """The scorecards' goals, budgets and business metrics, loaded once before the steps."""
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,8 @@ def snapshot_source(
     warehouse: Warehouse, settings: Settings, cost_type: str, options: dict[str, Any] | None
 ) -> dict[str, Any]:
     """What a snapshot is built from, but the anomaly marks (JSON-able): the warehouse files'
-    and the SQLite state database's stamps, a key of the rules, owners and options."""
+    and the SQLite state database's stamps, a key of the rules, owners, business metrics and
+    options."""
     url = settings.state_database_url
     state = (
         files_stamp(Path(url.removeprefix("sqlite:///")), "-wal", "-journal")
@@ -135,11 +136,14 @@ def snapshot_source(
         else None
     )
     rules, owners = _file_digest(settings.rules), _file_digest(settings.owners)
+    metrics = None if settings.business_metrics is None else _file_digest(settings.business_metrics)
+    key = (SERVING_LAYOUT, rules, owners, cost_type, options or {})
     source: dict[str, Any] = as_json(
         {
             "warehouse": files_stamp(warehouse.path, ".wal"),
             "state": state,
-            "inputs": inputs_key(SERVING_LAYOUT, rules, owners, cost_type, options or {}),
+            # the metrics file joins the key only when configured: snapshots without it stay valid
+            "inputs": inputs_key(*key) if metrics is None else inputs_key(*key, metrics),
         }
     )
     return source

@@ -21,23 +21,28 @@ __all__ = [
     "INFO_SQL",
     "NO_DELIVERIES_SQL",
     "PRESORTED_LAYOUTS",
+    "SCORECARDS_SQL",
+    "SCORECARD_LAYOUTS",
     "SERVING_LAYOUT",
     "SHARE_SQL",
     "TABLES_SQL",
     "UNTAGGED_SQL",
 ]
 
-SERVING_LAYOUT = "serving-4"
+SERVING_LAYOUT = "serving-5"
 """Layout of the snapshot's tables, recorded in ``snapshot_info.layout``. ``serving-2``: the
 small tables are stored in the order ``costlens.queries`` returns them, and
 ``allocation_coverage`` carries each cost type's share of its period. ``serving-3``: also
 ``forecasts`` has a row per cost type (``cost_type``), not only for the budget cost type.
 ``serving-4``: ``allocation_coverage`` carries each cost type's charges (its positive amounts)
 and its ``<type>_share`` is of the period's charges, always in [0, 1], as the CLI's and
-``tag_coverage``'s unallocated share is (a credit no longer makes a share negative or above 1)."""
-PRESORTED_LAYOUTS = ("serving-2", "serving-3", SERVING_LAYOUT)
+``tag_coverage``'s unallocated share is (a credit no longer makes a share negative or above 1).
+``serving-5``: the scorecards (``scorecard_kpis``, ``scorecards``, ``scorecard_actions``)."""
+PRESORTED_LAYOUTS = ("serving-2", "serving-3", "serving-4", SERVING_LAYOUT)
 """Layouts whose small tables are stored in the order ``costlens.queries`` returns them."""
-FORECASTS_PER_COST_TYPE = ("serving-3", SERVING_LAYOUT)
+FORECASTS_PER_COST_TYPE = ("serving-3", "serving-4", SERVING_LAYOUT)
+SCORECARD_LAYOUTS = (SERVING_LAYOUT,)
+"""Layouts with the scorecard tables."""
 """Layouts whose ``forecasts`` have a row per cost type."""
 
 TABLES_SQL = """
@@ -150,3 +155,26 @@ CREATE TABLE IF NOT EXISTS snapshot.forecast_cache (
 """
 """Each owner series' hash and forecast, per cost type: what the next refresh re-uses (kept
 across incremental refreshes, so created only where missing)."""
+
+SCORECARDS_SQL = """
+CREATE TABLE snapshot.scorecard_kpis (
+  billing_period DATE, scope VARCHAR, scope_id VARCHAR, owner VARCHAR, kpi VARCHAR,
+  detail VARCHAR, value DOUBLE, goal DECIMAL(18,6), direction VARCHAR, unit VARCHAR,
+  eligible_spend DECIMAL(38,10), numerator DECIMAL(38,10), denominator DECIMAL(38,10),
+  potential_savings DECIMAL(38,10), savings_at_goal DECIMAL(38,10), trend DOUBLE, score DOUBLE,
+  grade VARCHAR
+);
+CREATE TABLE snapshot.scorecards (
+  billing_period DATE, scope VARCHAR, scope_id VARCHAR, owner VARCHAR, spend DECIMAL(38,10),
+  eligible_spend DECIMAL(38,10), potential_savings DECIMAL(38,10),
+  savings_at_goal DECIMAL(38,10), score DOUBLE, grade VARCHAR, previous_grade VARCHAR,
+  rank INTEGER
+);
+CREATE TABLE snapshot.scorecard_actions (
+  billing_period DATE, owner VARCHAR, microservice VARCHAR, kpi VARCHAR, resources INTEGER,
+  resource_ids VARCHAR, savings DECIMAL(38,10), text VARCHAR, rank INTEGER
+);
+"""
+"""The scorecards of every period and scope (``costlens.scorecards.compute``): each KPI's row
+(``value`` NULL is n/a), each scorecard's overall grade and savings counting each resource once,
+and the owners' actions by dollars (``resource_ids``: a JSON list)."""

@@ -1,0 +1,47 @@
+# ruff: noqa: S608  (SQL from a fixed name)
+"""The scorecards step of the refresh: every period's scorecards per owner, microservice and
+account (``costlens.scorecards``), from the warehouse's allocations and line keys.
+
+Computed whole on every refresh that builds a snapshot: the KPIs read one pre-aggregate of
+``allocations`` (small beside the line items), and a snapshot's age or a goal in
+``owners.yaml`` can change any period's figures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from costlens.refresh.context import SNAPSHOT, BuildContext, Step, insert_frame
+from costlens.scorecards.compute import ScorecardInputs, compute_scorecards
+from costlens.serving.tables import SCORECARDS_SQL
+from costlens.sql import quote
+
+__all__ = ["STEP", "write"]
+
+_OPEN_INCIDENTS_SQL = (
+    "SELECT dimension, value, owner, start_date, last_seen"
+    f" FROM {quote(SNAPSHOT)}.anomalies"
+    " WHERE incident_id = anomaly_id AND feedback IS NULL"
+)
+
+
+def write(ctx: BuildContext) -> dict[str, Any]:
+    """Write ``scorecard_kpis``, ``scorecards`` and ``scorecard_actions``."""
+    con = ctx.con
+    con.execute(SCORECARDS_SQL)
+    incidents = con.execute(_OPEN_INCIDENTS_SQL).fetch_df()
+    for column in ("start_date", "last_seen"):
+        incidents[column] = pd.to_datetime(incidents[column]).dt.date
+    inputs = ctx.scorecards or ScorecardInputs()
+    cards = compute_scorecards(con, ScorecardInputs(
+        goals=inputs.goals, budgets=inputs.budgets, metrics=inputs.metrics, anomalies=incidents,
+    ))  # fmt: skip
+    insert_frame(con, "scorecard_kpis", cards.kpis)
+    insert_frame(con, "scorecards", cards.cards)
+    insert_frame(con, "scorecard_actions", cards.actions)
+    return {"scorecards": int((cards.cards["scope"] == "owner").sum()) if len(cards.cards) else 0}
+
+
+STEP = Step("scorecards", write, tables=("scorecard_kpis", "scorecards", "scorecard_actions"))

@@ -1,0 +1,393 @@
+# ruff: noqa: S608  (SQL from fixed names; values are bound)
+"""Scorecards from ``kpi_facts``: every KPI per period and scope, grades, savings and actions.
+
+``compute_scorecards`` runs on a connection holding ``allocations`` and ``line_keys`` (the
+warehouse during a refresh) and returns three frames, the snapshot's ``scorecard_kpis``,
+``scorecards`` and ``scorecard_actions`` (``costlens.serving.tables``):
+
+- each KPI's value (None: n/a, no eligible spend), goal (the owner's ``kpi_goals`` or the
+  default), eligible spend, potential savings, CID's savings at goal, score and grade;
+- per scorecard, the overall grade (the efficiency KPIs' scores weighted by their eligible
+  spend) and its previous month's, the potential savings counting each resource once (its best
+  action, at most its spend), and the owners' rank by those dollars;
+- per owner and microservice, the actions in plain words naming the resources, by dollars.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from costlens.scorecards.facts import create_facts
+from costlens.scorecards.model import Kpi, grade
+from costlens.scorecards.registry import EFFICIENCY, KPIS, SQL_KPIS, kpi
+from costlens.scorecards.sums import RESOURCES, RESOURCES_SQL, kpi_sums_sql
+
+__all__ = [
+    "ACTION_COLUMNS",
+    "CARD_COLUMNS",
+    "KPI_COLUMNS",
+    "ScorecardInputs",
+    "Scorecards",
+    "compute_scorecards",
+]
+
+ZERO = Decimal(0)
+UNALLOCATED = "unallocated"
+ACTION_RESOURCES = 5
+"""Resource ids an action names (the rest are counted)."""
+
+KPI_COLUMNS = (
+    "billing_period", "scope", "scope_id", "owner", "kpi", "detail", "value", "goal",
+    "direction", "unit", "eligible_spend", "numerator", "denominator", "potential_savings",
+    "savings_at_goal", "trend", "score", "grade",
+)  # fmt: skip
+CARD_COLUMNS = (
+    "billing_period", "scope", "scope_id", "owner", "spend", "eligible_spend",
+    "potential_savings", "savings_at_goal", "score", "grade", "previous_grade", "rank",
+)  # fmt: skip
+ACTION_COLUMNS = (
+    "billing_period", "owner", "microservice", "kpi", "resources", "resource_ids", "savings",
+    "text", "rank",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ScorecardInputs:
+    """What the scorecards read besides the warehouse, loaded once before the refresh."""
+
+    goals: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
+    """Per owner id, its ``kpi_goals`` (names checked against the registry)."""
+    budgets: Mapping[str, Decimal] = field(default_factory=dict)
+    """Per owner id, its monthly budget."""
+    metrics: pd.DataFrame | None = None
+    """Business metrics (``costlens.scorecards.metrics``): scope, scope_id, date, metric,
+    value; None without a file."""
+    anomalies: pd.DataFrame | None = None
+    """Open incidents: dimension, value, owner, start_date, last_seen."""
+
+
+@dataclass(frozen=True)
+class Scorecards:
+    """The three frames a refresh publishes."""
+
+    kpis: pd.DataFrame
+    cards: pd.DataFrame
+    actions: pd.DataFrame
+
+
+def _scope(row: Mapping[str, Any]) -> tuple[str, str]:
+    if row["by_account"]:
+        return "account", str(row["account_id"])
+    if row["by_microservice"]:
+        return "microservice", str(row["microservice"])
+    return "owner", str(row["owner"])
+
+
+def _share(num: Decimal | None, base: Decimal | None) -> float | None:
+    if base is None or base <= 0:
+        return None
+    return float((num or ZERO) / base)
+
+
+def _at_goal_savings(k: Kpi, value: float | None, goal: Decimal, savings: Decimal) -> Decimal:
+    """CID's savings at goal: the potential savings times the gap to the goal (0 at goal)."""
+    if value is None or k.at_goal(value, goal):
+        return ZERO
+    gap = abs(Decimal(str(round(value, 10))) - goal)
+    return (savings * gap).quantize(Decimal("1e-10"))
+
+
+def _period_end(period: dt.date) -> dt.date:
+    following = dt.date(period.year + period.month // 12, period.month % 12 + 1, 1)
+    return following - dt.timedelta(days=1)
+
+
+def _days(con: duckdb.DuckDBPyConnection) -> dict[dt.date, int]:
+    rows = con.execute(
+        "SELECT billing_period, count(DISTINCT usage_date) FROM allocations GROUP BY 1"
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    """The rows of ``sql`` with exact ``Decimal`` money (through Arrow, never float)."""
+    table = con.sql(sql).to_arrow_table()
+    rows: list[dict[str, Any]] = table.to_pylist()
+    return rows
+
+
+def _previous(period: dt.date) -> dt.date:
+    return (period - dt.timedelta(days=1)).replace(day=1)
+
+
+class _Rows:
+    """Collects ``scorecard_kpis`` rows."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        key: tuple[dt.date, str, str, str],
+        k: Kpi,
+        value: float | None,
+        goal: Decimal,
+        *,
+        eligible: Decimal | None = None,
+        numerator: Decimal | None = None,
+        denominator: Decimal | None = None,
+        savings: Decimal | None = None,
+        trend: float | None = None,
+        detail: str = "",
+    ) -> None:
+        graded = trend if k.unit == "unit_cost" else value
+        score = k.score(graded, goal)
+        at_goal = None if savings is None else _at_goal_savings(k, value, goal, savings)
+        period, scope, scope_id, owner = key
+        self.rows.append(
+            dict(
+                billing_period=period, scope=scope, scope_id=scope_id, owner=owner, kpi=k.name,
+                detail=detail, value=value, goal=goal, direction=k.direction, unit=k.unit,
+                eligible_spend=eligible, numerator=numerator, denominator=denominator,
+                potential_savings=savings, savings_at_goal=at_goal, trend=trend, score=score,
+                grade=grade(score),
+            )
+        )  # fmt: skip
+
+
+def _goal(inputs: ScorecardInputs, owner: str, k: Kpi) -> Decimal:
+    return inputs.goals.get(owner, {}).get(k.name, k.default_goal)
+
+
+def compute_scorecards(
+    con: duckdb.DuckDBPyConnection, inputs: ScorecardInputs | None = None
+) -> Scorecards:
+    """Every scorecard of every billing period of ``con``'s ``allocations``."""
+    inputs = inputs or ScorecardInputs()
+    create_facts(con)
+    sums = _records(con, kpi_sums_sql())
+    con.execute(RESOURCES_SQL)
+    days = _days(con)
+    rows = _Rows()
+    spend: dict[tuple[dt.date, str, str], Decimal] = {}
+    owners: dict[tuple[str, str], str] = {}
+    for row in sums:
+        scope, scope_id = _scope(row)
+        owner = "" if scope == "account" else str(row["owner"])
+        if owner == UNALLOCATED:
+            continue
+        period = row["billing_period"]
+        key = (period, scope, scope_id, owner)
+        spend[(period, scope, scope_id)] = row["spend"] or ZERO
+        owners[(scope, scope_id)] = owner
+        for i, k in enumerate(SQL_KPIS):
+            base, num = row[f"k{i}_base"], row[f"k{i}_num"]
+            rows.add(
+                key, k, _share(num, base), _goal(inputs, owner, k),
+                eligible=row[f"k{i}_spend"] or ZERO, numerator=num or ZERO,
+                denominator=base or ZERO,
+                savings=(row[f"k{i}_save"] or ZERO) if k.savings else None,
+            )  # fmt: skip
+    _governance(rows, inputs, spend, owners, days)
+    kpis = pd.DataFrame(rows.rows, columns=list(KPI_COLUMNS))
+    cards = _cards(con, kpis, spend, owners)
+    actions = _actions(con)
+    con.execute(f"DROP TABLE IF EXISTS {RESOURCES}")
+    return Scorecards(kpis, cards, actions)
+
+
+def _governance(
+    rows: _Rows,
+    inputs: ScorecardInputs,
+    spend: Mapping[tuple[dt.date, str, str], Decimal],
+    owners: Mapping[tuple[str, str], str],
+    days: Mapping[dt.date, int],
+) -> None:
+    growth, budget, anomalies, unit = (
+        kpi(n) for n in ("cost_growth", "budget_adherence", "open_anomalies", "unit_cost")
+    )
+    open_incidents = inputs.anomalies
+    for (period, scope, scope_id), cost in sorted(spend.items()):
+        owner = owners[(scope, scope_id)]
+        key = (period, scope, scope_id, owner)
+        before = spend.get((_previous(period), scope, scope_id))
+        n, m = days.get(period, 0), days.get(_previous(period), 0)
+        value = None
+        if before is not None and before > 0 and n and m:
+            value = float((cost / n) / (before / m)) - 1.0
+        rows.add(key, growth, value, _goal(inputs, owner, growth), eligible=cost)
+        if scope == "owner" and scope_id in inputs.budgets:
+            limit = inputs.budgets[scope_id]
+            full = (_period_end(period) - period).days + 1
+            projected = cost / n * full if n else cost
+            ratio = float(projected / limit) if limit > 0 else None
+            rows.add(key, budget, ratio, _goal(inputs, owner, budget), eligible=cost)
+        if open_incidents is not None:
+            count = _open_count(open_incidents, period, scope, scope_id)
+            rows.add(key, anomalies, float(count), _goal(inputs, owner, anomalies))
+        if inputs.metrics is not None:
+            _unit_costs(rows, inputs, key, cost, before, unit)
+
+
+def _open_count(frame: pd.DataFrame, period: dt.date, scope: str, scope_id: str) -> int:
+    active = (frame["start_date"] <= _period_end(period)) & (frame["last_seen"] >= period)
+    if scope == "owner":
+        mine = frame["owner"] == scope_id
+    else:
+        dimension = "account_id" if scope == "account" else "microservice"
+        mine = (frame["dimension"] == dimension) & (frame["value"] == scope_id)
+    return int((active & mine).sum())
+
+
+def _unit_costs(
+    rows: _Rows,
+    inputs: ScorecardInputs,
+    key: tuple[dt.date, str, str, str],
+    cost: Decimal,
+    before: Decimal | None,
+    k: Kpi,
+) -> None:
+    period, scope, scope_id, owner = key
+    metrics = inputs.metrics
+    assert metrics is not None
+    mine = metrics[(metrics["scope"] == scope) & (metrics["scope_id"] == scope_id)]
+    for metric, group in mine.groupby("metric", sort=True):
+        units = _units(group, period)
+        if units is None or units <= 0:
+            continue
+        value = float(cost / units)
+        earlier = _units(group, _previous(period))
+        trend = None
+        if before is not None and earlier and earlier > 0 and before > 0:
+            trend = value / float(before / earlier) - 1.0
+        rows.add(
+            key, k, value, _goal(inputs, owner, k), eligible=cost, numerator=cost,
+            denominator=units, trend=trend, detail=str(metric),
+        )  # fmt: skip
+
+
+def _units(group: pd.DataFrame, period: dt.date) -> Decimal | None:
+    inside = group[(group["date"] >= period) & (group["date"] <= _period_end(period))]
+    if inside.empty:
+        return None
+    return Decimal(sum(inside["value"], ZERO))
+
+
+_TOTALS_SQL = f"""
+SELECT billing_period, owner, microservice, account_id,
+       GROUPING(microservice) = 0 AS by_microservice, GROUPING(account_id) = 0 AS by_account,
+       CAST(COALESCE(SUM(spend) FILTER (WHERE eligible), 0) AS DECIMAL(38,10)) AS eligible_spend,
+       CAST(COALESCE(SUM(savings), 0) AS DECIMAL(38,10)) AS potential_savings
+FROM {RESOURCES}
+GROUP BY GROUPING SETS ((billing_period, owner), (billing_period, owner, microservice),
+                        (billing_period, account_id))
+"""
+
+
+def _overall(group: pd.DataFrame) -> float | None:
+    efficiency = {k.name for k in EFFICIENCY}
+    rated = group[group["kpi"].isin(efficiency) & group["score"].notna()]
+    weights = [float(w or 0) for w in rated["eligible_spend"]]
+    if not rated.size or sum(weights) <= 0:
+        return None
+    total = sum(float(s) * w for s, w in zip(rated["score"], weights, strict=True))
+    return total / sum(weights)
+
+
+def _cards(
+    con: duckdb.DuckDBPyConnection,
+    kpis: pd.DataFrame,
+    spend: Mapping[tuple[dt.date, str, str], Decimal],
+    owners: Mapping[tuple[str, str], str],
+) -> pd.DataFrame:
+    totals = {}
+    for row in _records(con, _TOTALS_SQL):
+        scope, scope_id = _scope(row)
+        totals[(row["billing_period"], scope, scope_id)] = row
+    cards = []
+    groups = {key: g for key, g in kpis.groupby(["billing_period", "scope", "scope_id"])}
+    for (period, scope, scope_id), cost in sorted(spend.items()):
+        group = groups.get((period, scope, scope_id), kpis.iloc[0:0])
+        score = _overall(group)
+        total = totals.get((period, scope, scope_id), {})
+        at_goal = group["savings_at_goal"].dropna()
+        cards.append(
+            dict(
+                billing_period=period, scope=scope, scope_id=scope_id,
+                owner=owners[(scope, scope_id)], spend=cost,
+                eligible_spend=total.get("eligible_spend", ZERO),
+                potential_savings=total.get("potential_savings", ZERO),
+                savings_at_goal=sum(at_goal, ZERO), score=score, grade=grade(score),
+                previous_grade=None, rank=None,
+            )
+        )  # fmt: skip
+    frame = pd.DataFrame(cards, columns=list(CARD_COLUMNS))
+    if frame.empty:
+        return frame
+    by_key = {(r["billing_period"], r["scope"], r["scope_id"]): r["grade"] for r in cards}
+    frame["previous_grade"] = [
+        by_key.get((_previous(p), s, i)) for p, s, i in zip(
+            frame["billing_period"], frame["scope"], frame["scope_id"], strict=True
+        )
+    ]  # fmt: skip
+    owner_rows = frame["scope"] == "owner"
+    ranked = frame[owner_rows].sort_values(
+        ["billing_period", "potential_savings", "scope_id"], ascending=[True, False, True]
+    )
+    frame.loc[ranked.index, "rank"] = ranked.groupby("billing_period").cumcount() + 1
+    return frame
+
+
+_ACTIONS_SQL = f"""
+SELECT billing_period, owner, microservice, best_kpi AS kpi, count(*) AS resources,
+       CAST(SUM(savings) AS DECIMAL(38,10)) AS savings,
+       list(resource ORDER BY savings DESC, resource)
+         FILTER (WHERE named)[1:{ACTION_RESOURCES}] AS resource_ids
+FROM {RESOURCES}
+WHERE savings > 0 AND owner <> '{UNALLOCATED}'
+GROUP BY ALL
+ORDER BY billing_period, owner, savings DESC, microservice, kpi
+"""
+
+
+def _action_text(
+    microservice: str, k: Kpi, count: int, ids: Sequence[str], savings: Decimal
+) -> str:
+    things = k.things[0] if count == 1 else k.things[1]
+    named = ", ".join(ids)
+    if named and count > len(ids):
+        named += f", and {count - len(ids)} more"
+    where = f" ({named})" if named else ""
+    dollars = f"{savings.quantize(Decimal(1)):,}"
+    return (
+        f"{microservice}: {k.action.format(n=count, things=things)}{where}, about ${dollars}/month"
+    )
+
+
+def _actions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    rows = []
+    rank: dict[tuple[dt.date, str], int] = {}
+    for r in con.execute(_ACTIONS_SQL).fetchall():
+        period, owner, microservice, name, count, savings, ids = r
+        k = kpi(str(name))
+        ids = [str(i) for i in (ids or [])]
+        place = rank[(period, owner)] = rank.get((period, owner), 0) + 1
+        rows.append(
+            dict(
+                billing_period=period, owner=owner, microservice=microservice, kpi=k.name,
+                resources=int(count), resource_ids=json.dumps(ids), savings=savings,
+                text=_action_text(str(microservice), k, int(count), ids, savings), rank=place,
+            )
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=list(ACTION_COLUMNS))
+
+
+KPI_TITLES = {k.name: k.title for k in KPIS}

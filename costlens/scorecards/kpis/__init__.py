@@ -1,0 +1,1 @@
+"""One module per KPI; ``costlens.scorecards.registry`` lists them in order."""
