@@ -22,6 +22,10 @@ How the generator uses it (stable contract):
   ``shared-services``, Enterprise Support (``AWSSupportEnterprise``, on the payer account) and tax.
 - ``RETIRED_MICROSERVICE`` stops a third of the way through the history, ``NEW_MICROSERVICE``
   starts two thirds of the way through and ramps up.
+- A microservice's ``ec2_fleet`` (``EC2_FLEETS``) and ``s3_classes`` (``S3_CLASSES``) decide
+  what its instances, volumes and buckets are (previous-generation Intel, Graviton, AMD; S3
+  Standard with lifecycle rules or Intelligent-Tiering): what the owners' efficiency scorecards
+  grade. They rename products but never change an amount (docs/sample-data.md, "Efficiency").
 
 >>> len(ACCOUNTS), len(OWNERS), len(MICROSERVICES)
 (6, 10, 40)
@@ -40,12 +44,14 @@ __all__ = [
     "ACCOUNTS",
     "ACCOUNT_ATTRIBUTED",
     "COMPANY_NAME",
+    "EC2_FLEETS",
     "MICROSERVICES",
     "NEW_MICROSERVICE",
     "NEW_MICROSERVICE_USD_PER_DAY",
     "OWNERS",
     "PAYER_ACCOUNT",
     "RETIRED_MICROSERVICE",
+    "S3_CLASSES",
     "SHARED_EKS_CLUSTER",
     "UNATTRIBUTABLE_SHARE",
     "UNTAGGED_SHARE",
@@ -134,23 +140,41 @@ class Microservice:
     tag_variants: tuple[TagVariant, ...]
     weight: float = 1.0
     """Relative size: the number of resources it gets, relative to the other microservices."""
+    ec2_fleet: str = "mixed"
+    """How its on-demand EC2 instances are chosen, a key of ``EC2_FLEETS``."""
+    s3_classes: str = "lifecycle"
+    """Where its S3 buckets keep their data, a key of ``S3_CLASSES``."""
 
 
 WORKLOADS: dict[str, str] = {
-    "ec2": "EC2 on-demand instances (m6i/c6i, some previous-generation m4/c4), with EBS gp2/gp3",
+    "ec2": "EC2 on-demand instances (per EC2_FLEETS), with EBS gp2/gp3",
     "ec2-graviton": "EC2 Graviton instances (m7g/c7g), with EBS gp3",
     "ec2-spot": "EC2 Spot instances (c6i/m6i) for batch work",
     "eks": "pods on the shared EKS cluster (its nodes are shared cost, owned by platform)",
     "rds-postgres": "RDS for PostgreSQL (open-source engine), Multi-AZ",
     "rds-mysql": "RDS for MySQL (open-source engine)",
     "rds-sqlserver": "RDS for SQL Server Standard (commercial engine, license included)",
-    "rds-oracle": "RDS for Oracle (commercial engine, license included)",
+    "rds-oracle": "RDS for Oracle Standard Edition Two (commercial engine, license included)",
     "lambda": "AWS Lambda requests and GB-seconds",
     "dynamodb": "DynamoDB on-demand read and write request units and storage",
-    "s3": "S3 Standard, Standard-IA and Glacier storage, requests",
+    "s3": "S3 storage (classes per S3_CLASSES) and requests",
     "cloudfront": "CloudFront data transfer out and requests",
     "snapshots": "EBS snapshots",
 }
+
+EC2_FLEETS: dict[str, str] = {
+    "mixed": "current-generation Intel m6i/c6i, a third previous-generation m4/c4; gp3, some gp2",
+    "legacy": "previous-generation Intel only (m4, c4, r3, c3), every volume gp2",
+    "graviton": "AWS Graviton only (r6g, c6gn, r7g, m7gd), every volume gp3",
+    "amd": "AMD EPYC (m6a, m5a) instead of m6i/c6i, previous-generation m4/c4 left as they are",
+}
+"""EC2 fleet styles of ``ec2`` workloads (``costlens.sample.catalog.FLEET_RENAMES``)."""
+
+S3_CLASSES: dict[str, str] = {
+    "lifecycle": "lifecycle rules: half the bytes in S3 Standard, 30 % Standard-IA, 20 % Glacier",
+    "intelligent-tiering": "S3 Intelligent-Tiering: Frequent, Infrequent and Archive Access tiers",
+}
+"""S3 storage styles (``costlens.sample.catalog.S3_TIERS``); both cost the same per bucket."""
 
 
 def _tags(*variants: tuple[dict[str, str], float]) -> tuple[TagVariant, ...]:
@@ -218,38 +242,38 @@ MICROSERVICES: tuple[Microservice, ...] = (
     # catalog
     Microservice("catalog-api", "catalog", (_P, _S), ("eks", "rds-postgres"), _std("catalog-api", "catalog"), 1.2),
     Microservice("product-images", "catalog", (_P,), ("s3", "cloudfront", "lambda"), _std("product-images", "catalog"), 1.5),
-    Microservice("inventory", "catalog", (_P,), ("ec2", "rds-sqlserver"), _std("inventory", "catalog"), 1.2),
+    Microservice("inventory", "catalog", (_P,), ("ec2", "rds-sqlserver"), _std("inventory", "catalog"), 1.2, ec2_fleet="legacy"),
     Microservice("reviews", "catalog", (_P,), ("lambda", "dynamodb", "s3"), _clean("reviews", "catalog"), 0.5),
     # search
-    Microservice("search-api", "search", (_P, _S), ("ec2-graviton", "s3"), _std("search-api", "search"), 1.5),
-    Microservice("search-indexer", "search", (_P,), ("ec2-spot", "s3"), _std("search-indexer", "search"), 1.2),
-    Microservice("recommendations", "search", (_P, _D), ("ec2", "dynamodb", "s3"), _std("recommendations", "search"), 1.5),
+    Microservice("search-api", "search", (_P, _S), ("ec2-graviton", "s3"), _std("search-api", "search"), 1.5, s3_classes="intelligent-tiering"),
+    Microservice("search-indexer", "search", (_P,), ("ec2-spot", "s3"), _std("search-indexer", "search"), 1.2, s3_classes="intelligent-tiering"),
+    Microservice("recommendations", "search", (_P, _D), ("ec2", "dynamodb", "s3"), _std("recommendations", "search"), 1.5, ec2_fleet="graviton", s3_classes="intelligent-tiering"),
     Microservice("autocomplete", "search", (_P,), ("eks", "dynamodb"), _clean("autocomplete", "search"), 0.6),
     # identity
     Microservice("auth", "identity", (_P, _S), ("eks", "rds-postgres"), _std("auth", "identity"), 0.8),
     Microservice("user-profile", "identity", (_P,), ("lambda", "dynamodb"), _std("user-profile", "identity"), 0.6),
     Microservice("sessions", "identity", (_P,), ("ec2-graviton", "dynamodb"), _clean("sessions", "identity"), 0.5),
     # fulfillment
-    Microservice("orders", "fulfillment", (_P, _S), ("ec2", "rds-mysql", "s3"), _std("orders", "fulfillment"), 1.4),
+    Microservice("orders", "fulfillment", (_P, _S), ("ec2", "rds-mysql", "s3"), _std("orders", "fulfillment"), 1.4, ec2_fleet="amd"),
     Microservice("shipping", "fulfillment", (_P,), ("eks", "lambda"), _std("shipping", "fulfillment"), 0.8),
-    Microservice("warehouse-sync", "fulfillment", (_P,), ("ec2", "snapshots"), _std("warehouse-sync", "fulfillment"), 0.6),
+    Microservice("warehouse-sync", "fulfillment", (_P,), ("ec2", "snapshots"), _std("warehouse-sync", "fulfillment"), 0.6, ec2_fleet="amd"),
     Microservice("returns", "fulfillment", (_P,), ("lambda", "dynamodb"), _clean("returns", "fulfillment"), 0.4),
     # data-platform
-    Microservice("data-lake", "data-platform", (_D,), ("s3", "lambda"), _std("data-lake", "data-platform"), 2.5),
-    Microservice("etl-batch", "data-platform", (_D,), ("ec2-spot", "s3"), _std("etl-batch", "data-platform"), 2.0),
+    Microservice("data-lake", "data-platform", (_D,), ("s3", "lambda"), _std("data-lake", "data-platform"), 2.5, s3_classes="intelligent-tiering"),
+    Microservice("etl-batch", "data-platform", (_D,), ("ec2-spot", "s3"), _std("etl-batch", "data-platform"), 2.0, s3_classes="intelligent-tiering"),
     Microservice("analytics-warehouse", "data-platform", (_D,), ("ec2", "rds-postgres", "snapshots"), _std("analytics-warehouse", "data-platform"), 2.0),
-    Microservice("ml-training", "data-platform", (_D, _SB), ("ec2-spot", "s3"), _std("ml-training", "data-platform"), 1.5),
+    Microservice("ml-training", "data-platform", (_D, _SB), ("ec2-spot", "s3"), _std("ml-training", "data-platform"), 1.5, s3_classes="intelligent-tiering"),
     Microservice("event-stream", "data-platform", (_D,), ("ec2-graviton", "dynamodb"), _clean("event-stream", "data-platform"), 1.0),
     # marketing
     Microservice("email-campaigns", "marketing", (_P,), ("lambda", "s3"), _std("email-campaigns", "marketing"), 0.6),
     Microservice("web-analytics", "marketing", (_P, _D), ("ec2", "s3"), _std("web-analytics", "marketing"), 0.8),
     Microservice("cms", "marketing", (_P, _S), ("ec2", "rds-mysql", "cloudfront"), _std("cms", "marketing"), 0.8),
-    Microservice("legacy-newsletter", "marketing", (_P,), ("ec2", "rds-mysql"), _std("legacy-newsletter", "marketing"), 0.6),
+    Microservice("legacy-newsletter", "marketing", (_P,), ("ec2", "rds-mysql"), _std("legacy-newsletter", "marketing"), 0.6, ec2_fleet="legacy"),
     # platform
     Microservice("ci-runners", "platform", (_SS,), ("ec2-spot", "s3"), _std("ci-runners", "platform"), 1.5),
     Microservice("observability", "platform", (_SS,), ("ec2", "s3", "snapshots"), _std("observability", "platform"), 1.5),
     Microservice("service-mesh", "platform", (_P, _S), ("eks",), _clean("service-mesh", "platform"), 0.6),
-    Microservice("artifact-registry", "platform", (_SS,), ("s3",), _std("artifact-registry", "platform"), 0.6),
+    Microservice("artifact-registry", "platform", (_SS,), ("s3",), _std("artifact-registry", "platform"), 0.6, s3_classes="intelligent-tiering"),
     Microservice("dev-sandboxes", "platform", (_SB,), ("ec2", "ec2-graviton"), _std("dev-sandboxes", "platform"), 0.8),
     # security
     Microservice("siem", "security", (_SS,), ("ec2", "s3"), _std("siem", "security"), 1.0),

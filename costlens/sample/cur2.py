@@ -54,6 +54,7 @@ CUR2_PROJECTION = ", ".join(
         "instance_type AS product_instance_type",
         "usage_type AS product_usagetype",
         "pricing_term",
+        "pricing_offering_class",
         "pricing_unit",
         "CAST(list_rate AS VARCHAR) AS pricing_public_on_demand_rate",
         "list_cost AS pricing_public_on_demand_cost",
@@ -67,6 +68,7 @@ CUR2_PROJECTION = ", ".join(
         "reservation_unused_quantity",
         "reservation_upfront_value",
         "COALESCE(savings_plan_arn, '') AS savings_plan_savings_plan_a_r_n",
+        "savings_plan_offering_type",
         "savings_plan_rate AS savings_plan_savings_plan_rate",
         "savings_plan_effective_cost AS savings_plan_savings_plan_effective_cost",
         "savings_plan_total_commitment_to_date",
@@ -78,7 +80,8 @@ CUR2_PROJECTION = ", ".join(
         "cur2_product AS product",
     )
 )
-"""The CUR 2.0 columns, projected from ``canon`` (AWS's Data Exports column names)."""
+"""The CUR 2.0 columns, projected from ``canon`` (AWS's Data Exports column names). The product
+attributes (``volume_api_name``, ``physical_processor``, ...) are keys of the ``product`` map."""
 
 
 def write_cur2_period(

@@ -23,6 +23,7 @@ __all__ = [
     "CUR2_PRODUCT_SQL",
     "CUR2_TAGS_SQL",
     "FOCUS_TAGS_SQL",
+    "PRODUCT_ATTRIBUTES",
     "PRODUCT_SERVICENAME_SQL",
     "TIME_INTERVAL_SQL",
     "prepare_hourly",
@@ -44,11 +45,23 @@ PRODUCT_SERVICENAME_SQL = (
 """``product/servicename`` as AWS writes it: empty on lines without a product (tax, credits,
 refunds, support) and on Savings Plan fees, whose product name still names the service (ingest
 falls back to it)."""
+PRODUCT_ATTRIBUTES: tuple[str, ...] = (
+    "volume_api_name", "volume_type", "storage_class", "database_engine", "license_model",
+    "operating_system", "physical_processor",
+)  # fmt: skip
+"""The product attributes a line carries ('' when its product has none), as canon columns and as
+keys of CUR 2.0's ``product`` map (legacy CUR: ``product/volumeApiName``, ...)."""
+_OPTIONAL_PRODUCT = ", ".join(f"{{'key': '{a}', 'value': {a}}}" for a in PRODUCT_ATTRIBUTES)
 CUR2_PRODUCT_SQL = (
-    f"MAP {{'servicename': {PRODUCT_SERVICENAME_SQL}, 'product_name': service_name,"
-    " 'region': region, 'product_family': product_family, 'instance_type': instance_type}"
+    "map_from_entries(list_concat("
+    f"[{{'key': 'servicename', 'value': {PRODUCT_SERVICENAME_SQL}}},"
+    " {'key': 'product_name', 'value': service_name}, {'key': 'region', 'value': region},"
+    " {'key': 'product_family', 'value': product_family},"
+    " {'key': 'instance_type', 'value': instance_type}],"
+    f" list_filter([{_OPTIONAL_PRODUCT}], lambda e: e.value <> '')))"
 )
-"""CUR 2.0 ``product`` map."""
+"""CUR 2.0 ``product`` map: five keys on every line, the product attributes only where the
+product has them (as AWS writes the map)."""
 TIME_INTERVAL_SQL = "strftime(usage_start, '%Y-%m-%dT%H:%M:%SZ') || '/' || strftime(usage_end, '%Y-%m-%dT%H:%M:%SZ')"
 """``identity_time_interval`` (CUR 2.0, legacy CUR)."""
 
@@ -80,7 +93,8 @@ SELECT
     'Savings Plan Negation used by AccountId : ' || m.account_id AS negation_description,
     COALESCE(a.kind, '') AS anomaly_kind, a.start_ts AS anomaly_start, a.end_ts AS anomaly_end,
     a.factor AS anomaly_factor,
-    p.seed, p.hours_in_month, p.invoice_id, p.ri_arn, p.sp_arn,
+    p.seed, p.hours_in_month, p.invoice_id, p.ri_arn, p.sp_arn, p.sp_offering_type,
+    p.ri_offering_class,
     CAST(p.period_start AS DATE) AS billing_period, CAST(p.period_end AS DATE) AS billing_period_end,
     p.ri_effective_rate, p.ri_recurring_rate, p.ri_upfront_rate,
     CAST(p.ri_effective_rate AS DOUBLE) AS ri_effective_d,
@@ -163,11 +177,13 @@ SELECT
          WHEN sp_now THEN 'SavingsPlanCoveredUsage'
          WHEN ri_covered THEN 'DiscountedUsage' ELSE 'Usage' END AS line_item_type,
     service_code, service_name, product_family, region, usage_type, operation, resource_id,
-    instance_type,
+    instance_type, volume_api_name, volume_type, storage_class, database_engine, license_model,
+    operating_system, physical_processor,
     CASE WHEN sp_now THEN 'SavingsPlan' WHEN ri_covered THEN 'Reserved'
          ELSE purchase_option END AS purchase_option,
     CASE WHEN ri_covered THEN 'Reserved' WHEN purchase_option = 'Spot' THEN 'Spot'
          ELSE 'OnDemand' END AS pricing_term,
+    CASE WHEN ri_covered THEN ri_offering_class ELSE '' END AS pricing_offering_class,
     amount AS usage_amount, pricing_unit,
     CASE WHEN neg = 1 OR sp_now THEN list_rate WHEN ri_covered THEN {_ZERO}
          ELSE rate END AS unblended_rate,
@@ -190,6 +206,7 @@ SELECT
     CAST(NULL AS DOUBLE) AS reservation_unused_quantity,
     CAST(NULL AS {_DEC}) AS reservation_upfront_value,
     CASE WHEN sp_now THEN sp_arn END AS savings_plan_arn,
+    CASE WHEN sp_now THEN sp_offering_type ELSE '' END AS savings_plan_offering_type,
     CASE WHEN sp_now AND neg = 0 THEN sp_rate END AS savings_plan_rate,
     CASE WHEN neg = 0 THEN c_sp END AS savings_plan_effective_cost,
     CAST(NULL AS {_DEC}) AS savings_plan_total_commitment_to_date,

@@ -4,7 +4,8 @@
 Four kinds, chosen per seed among the microservices and sized like real incidents, in dollars
 proportional to the scale: a **spike** (+$900/day at scale 1 for two days), a **level shift**
 (+$350/day from the middle of the last month on), a **slow drift** (storage accumulating
-linearly through the last month, +$400/day by its last day) and the **new-service ramp** (the
+linearly through the last month, +$400/day by its last day: S3 Standard, or Intelligent-Tiering's
+Frequent Access tier in a bucket of ``company.S3_CLASSES`` ``intelligent-tiering``) and the **new-service ramp** (the
 new microservice, ~$450/day at full size, ramping from 10 % to full size over 14 days). None
 starts in the first ``QUIET_DAYS`` of the history. The expected daily impact is measured on the
 generated data itself: the sum over the window of cost minus the cost without the anomaly, divided
@@ -63,7 +64,7 @@ _KINDS = (
     ("spike", ("lambda", "dynamodb", "cloudfront"),
      ("Request", "Lambda-GB-Second", "ReadRequestUnits", "WriteRequestUnits", "US-DataTransfer-Out-Bytes")),
     ("level_shift", ("dynamodb", "lambda"), ("WriteRequestUnits", "ReadRequestUnits", "Lambda-GB-Second")),
-    ("slow_drift", ("s3",), ("TimedStorage-ByteHrs",)),
+    ("slow_drift", ("s3",), ("TimedStorage-ByteHrs", "TimedStorage-INT-FA-ByteHrs")),
 )  # fmt: skip
 
 SPIKE_USD_PER_DAY = 900.0

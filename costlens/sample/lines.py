@@ -21,15 +21,18 @@ from typing import Any
 
 import duckdb
 
+from costlens.sample import catalog as cat
 from costlens.sample import company as co
+from costlens.sample.catalog import RI_RECURRING_HOURLY, RI_UPFRONT_HOURLY, SP_DISCOUNT
 from costlens.sample.hourly import (
     CUR2_PRODUCT_SQL,
     CUR2_TAGS_SQL,
     FOCUS_TAGS_SQL,
+    PRODUCT_ATTRIBUTES,
     TIME_INTERVAL_SQL,
     prepare_hourly,
 )
-from costlens.sample.meters import RI_RECURRING_HOURLY, RI_UPFRONT_HOURLY, SP_DISCOUNT, Meter
+from costlens.sample.meters import Meter
 from costlens.sample.tables import create_temp_table
 
 __all__ = [
@@ -50,8 +53,12 @@ CANON_COLUMNS: tuple[tuple[str, str], ...] = (
     ("line_item_id", "VARCHAR"), ("line_item_type", "VARCHAR"),
     ("service_code", "VARCHAR"), ("service_name", "VARCHAR"), ("product_family", "VARCHAR"),
     ("region", "VARCHAR"), ("usage_type", "VARCHAR"), ("operation", "VARCHAR"),
-    ("resource_id", "VARCHAR"), ("instance_type", "VARCHAR"), ("purchase_option", "VARCHAR"),
-    ("pricing_term", "VARCHAR"), ("usage_amount", "DOUBLE"), ("pricing_unit", "VARCHAR"),
+    ("resource_id", "VARCHAR"), ("instance_type", "VARCHAR"), ("volume_api_name", "VARCHAR"),
+    ("volume_type", "VARCHAR"), ("storage_class", "VARCHAR"), ("database_engine", "VARCHAR"),
+    ("license_model", "VARCHAR"), ("operating_system", "VARCHAR"),
+    ("physical_processor", "VARCHAR"), ("purchase_option", "VARCHAR"),
+    ("pricing_term", "VARCHAR"), ("pricing_offering_class", "VARCHAR"),
+    ("usage_amount", "DOUBLE"), ("pricing_unit", "VARCHAR"),
     ("unblended_rate", MONEY), ("unblended_cost", MONEY), ("list_rate", MONEY),
     ("list_cost", MONEY), ("description", "VARCHAR"), ("tags", "MAP(VARCHAR, VARCHAR)"),
     ("reservation_arn", "VARCHAR"), ("reservation_effective_cost", MONEY),
@@ -61,7 +68,8 @@ CANON_COLUMNS: tuple[tuple[str, str], ...] = (
     ("reservation_unused_amortized_upfront_fee_for_billing_period", MONEY),
     ("reservation_unused_recurring_fee", MONEY), ("reservation_unused_quantity", "DOUBLE"),
     ("reservation_upfront_value", MONEY),
-    ("savings_plan_arn", "VARCHAR"), ("savings_plan_rate", MONEY),
+    ("savings_plan_arn", "VARCHAR"), ("savings_plan_offering_type", "VARCHAR"),
+    ("savings_plan_rate", MONEY),
     ("savings_plan_effective_cost", MONEY), ("savings_plan_total_commitment_to_date", MONEY),
     ("savings_plan_used_commitment", MONEY),
     ("savings_plan_amortized_upfront_commitment_for_billing_period", MONEY),
@@ -71,9 +79,12 @@ CANON_COLUMNS: tuple[tuple[str, str], ...] = (
     ("focus_tags", "MAP(VARCHAR, VARCHAR)"), ("cur2_product", "MAP(VARCHAR, VARCHAR)"),
     ("time_interval", "VARCHAR"),
 )  # fmt: skip
-"""Every column of ``canon``, in order, with its DuckDB type."""
+"""Every column of ``canon``, in order, with its DuckDB type. The product attributes
+(``volume_api_name`` ... ``physical_processor``), ``pricing_offering_class`` and
+``savings_plan_offering_type`` are ``''`` where a line has none."""
 
 _NAMES = tuple(n for n, _ in CANON_COLUMNS)
+_TEXT_ATTRIBUTES = (*PRODUCT_ATTRIBUTES, "pricing_offering_class", "savings_plan_offering_type")
 TAX_RATE = Decimal("0.06")
 SUPPORT_RATE = Decimal("0.03")
 SANDBOX_CREDIT = Decimal("-250.00")
@@ -144,7 +155,9 @@ CREATE OR REPLACE TEMP TABLE period AS SELECT
     CAST($ri_effective_rate AS DECIMAL(18,10)) AS ri_effective_rate,
     CAST($ri_upfront_rate AS DECIMAL(18,10)) AS ri_upfront_rate,
     CAST($ri_recurring_rate AS DECIMAL(18,10)) AS ri_recurring_rate,
-    CAST($sp_discount AS DECIMAL(18,10)) AS sp_discount
+    CAST($sp_discount AS DECIMAL(18,10)) AS sp_discount,
+    CAST($sp_offering_type AS VARCHAR) AS sp_offering_type,
+    CAST($ri_offering_class AS VARCHAR) AS ri_offering_class
 """
 
 # The Savings Plan's hourly recurring fee: commitment, and the part used by covered usage.
@@ -171,8 +184,10 @@ SELECT
     'SavingsPlanRecurringFee' AS line_item_type,
     'ComputeSavingsPlans' AS service_code, 'Savings Plans for AWS Compute usage' AS service_name,
     'Savings Plan' AS product_family, '' AS region, 'ComputeSP:1yrNoUpfront' AS usage_type,
-    '' AS operation, p.sp_arn AS resource_id, '' AS instance_type, '' AS purchase_option,
-    '' AS pricing_term, 1.0 AS usage_amount, 'Hrs' AS pricing_unit,
+    '' AS operation, p.sp_arn AS resource_id, '' AS instance_type, '' AS volume_api_name,
+    '' AS volume_type, '' AS storage_class, '' AS database_engine, '' AS license_model,
+    '' AS operating_system, '' AS physical_processor, '' AS purchase_option,
+    '' AS pricing_term, '' AS pricing_offering_class, 1.0 AS usage_amount, 'Hrs' AS pricing_unit,
     p.sp_commitment AS unblended_rate, p.sp_commitment AS unblended_cost,
     CAST(0 AS DECIMAL(18,10)) AS list_rate, CAST(0 AS DECIMAL(18,10)) AS list_cost,
     '1 year No Upfront Compute Savings Plan' AS description,
@@ -183,7 +198,8 @@ SELECT
     NULL AS reservation_unused_amortized_upfront_fee_for_billing_period,
     NULL AS reservation_unused_recurring_fee, NULL AS reservation_unused_quantity,
     NULL AS reservation_upfront_value,
-    p.sp_arn AS savings_plan_arn, NULL AS savings_plan_rate, NULL AS savings_plan_effective_cost,
+    p.sp_arn AS savings_plan_arn, p.sp_offering_type AS savings_plan_offering_type,
+    NULL AS savings_plan_rate, NULL AS savings_plan_effective_cost,
     p.sp_commitment AS savings_plan_total_commitment_to_date,
     CAST(u.used AS DECIMAL(18,10)) AS savings_plan_used_commitment,
     CAST(0 AS DECIMAL(18,10)) AS savings_plan_amortized_upfront_commitment_for_billing_period,
@@ -250,7 +266,8 @@ def prepare_period(
         "ri_arn": commitments.ri_arn, "sp_commitment": str(commitments.sp_hourly_commitment),
         "ri_effective_rate": str(RI_UPFRONT_HOURLY + RI_RECURRING_HOURLY),
         "ri_upfront_rate": str(RI_UPFRONT_HOURLY), "ri_recurring_rate": str(RI_RECURRING_HOURLY),
-        "sp_discount": str(SP_DISCOUNT),
+        "sp_discount": str(SP_DISCOUNT), "sp_offering_type": cat.SP_OFFERING_TYPE,
+        "ri_offering_class": cat.RI_OFFERING_CLASS,
     }  # fmt: skip
     con.execute(_PERIOD_SQL, params)
     prepare_hourly(con, hours, payer.account_id, payer.name)
@@ -297,6 +314,7 @@ def _row(start: date, end: date, invoice: str, **kw: Any) -> dict[str, Any]:
         billing_period=start, billing_period_end=end, payer_account_id=payer.account_id,
         payer_account_name=payer.name, invoice_id=invoice, region="", operation="",
         resource_id="", instance_type="", purchase_option="", pricing_term="", tags=[],
+        **dict.fromkeys(_TEXT_ATTRIBUTES, ""),
         usage_start=datetime(start.year, start.month, 1), usage_end=datetime(end.year, end.month, 1),
         list_rate=Decimal(0), list_cost=Decimal(0), microservice="", file_no=0,
     )  # fmt: skip
@@ -316,7 +334,9 @@ def _fixed_lines(
     ri = {"account_id": prod.account_id, "account_name": prod.name, "service_code": "AmazonEC2",
           "service_name": "Amazon Elastic Compute Cloud", "product_family": "Compute Instance",
           "region": "us-east-1", "usage_type": "HeavyUsage:m6i.2xlarge", "operation": "RunInstances",
-          "instance_type": "m6i.2xlarge", "reservation_arn": c.ri_arn, "pricing_term": "Reserved"}  # fmt: skip
+          "instance_type": "m6i.2xlarge", "reservation_arn": c.ri_arn, "pricing_term": "Reserved",
+          "pricing_offering_class": cat.RI_OFFERING_CLASS, "operating_system": cat.LINUX,
+          "physical_processor": cat.physical_processor(cat.EKS_NODE[0])}  # fmt: skip
     n = Decimal(c.ri_units)
     if start == c.ri_start.date():
         upfront = RI_UPFRONT_HOURLY * 8760 * n

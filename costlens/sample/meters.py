@@ -4,7 +4,9 @@
 A *meter* is the static part of a line item (account, product, usage type, rates, tags, how its
 usage moves over time); ``costlens.sample.lines`` crosses the meters with the hours of a billing
 period in DuckDB. The list is built once per seed and scale, in Python, and is small (a few
-hundred meters at scale 1, a few thousand at the 10-million-line scale).
+hundred meters at scale 1, a few thousand at the 10-million-line scale). What each workload kind
+bills is in ``costlens.sample.workloads``, prices in ``costlens.sample.catalog``, the product
+attributes and fleet styles in ``costlens.sample.products``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from decimal import Decimal
 import duckdb
 
 from costlens.sample import company as co
+from costlens.sample.products import apply_fleet_styles, describe_product
 from costlens.sample.tables import create_temp_table
+from costlens.sample.workloads import ACCOUNT_REGION, REGION_PREFIX, add_shared, add_workload
 
 __all__ = [
     "METERS_PER_SCALE_UNIT",
@@ -33,45 +37,8 @@ __all__ = [
 METERS_PER_SCALE_UNIT = 0.6
 """Meter instances per unit of microservice weight at scale 1 (≈150k line items a month)."""
 
-_REGION_PREFIX = {"us-east-1": "", "us-west-2": "USW2-"}
-_ACCOUNT_REGION = {"northwind-data": "us-west-2"}
-
-# (instance type, on-demand $/h); Linux, us-east-1 public prices.
-_EC2_CURRENT = (
-    ("m6i.2xlarge", "0.384"), ("c6i.4xlarge", "0.68"), ("m6i.4xlarge", "0.768"),
-    ("c6i.8xlarge", "1.36"), ("m6i.8xlarge", "1.536"),
-)  # fmt: skip
-_EC2_PREVIOUS = (("m4.4xlarge", "0.80"), ("c4.4xlarge", "0.796"), ("c4.8xlarge", "1.591"))
-_EC2_GRAVITON = (
-    ("m7g.2xlarge", "0.3264"), ("c7g.4xlarge", "0.578"), ("m7g.4xlarge", "0.6528"),
-    ("c7g.8xlarge", "1.1563"),
-)  # fmt: skip
-_SPOT = (("c6i.8xlarge", "1.36", "0.5168"), ("m6i.8xlarge", "1.536", "0.5837"))
-_RDS = {
-    "rds-postgres": (
-        "Multi-AZUsage:db.r6g.2xlarge",
-        "CreateDBInstance:0014",
-        "1.808",
-        "PostgreSQL",
-    ),
-    "rds-mysql": ("InstanceUsage:db.r6g.xlarge", "CreateDBInstance:0002", "0.43", "MySQL"),
-    "rds-sqlserver": (
-        "InstanceUsage:db.m5.2xlarge",
-        "CreateDBInstance:0012",
-        "2.924",
-        "SQL Server",
-    ),
-    "rds-oracle": ("InstanceUsage:db.m5.xlarge", "CreateDBInstance:0005", "1.088", "Oracle"),
-}
 QUIET_DAYS = timedelta(days=21)
 """No change is injected in the first three weeks of history (detectors need a baseline)."""
-SP_DISCOUNT = Decimal("0.72")
-"""Savings Plan rate as a fraction of the on-demand rate (a 1-year no-upfront Compute SP)."""
-RI_UPFRONT_HOURLY = Decimal("0.1130")
-"""Amortized upfront per instance-hour of the m6i.2xlarge partial-upfront reservation."""
-RI_RECURRING_HOURLY = Decimal("0.1100")
-"""Recurring fee per instance-hour of that reservation."""
-EKS_NODE = ("m6i.2xlarge", "0.384")
 
 
 @dataclass
@@ -105,6 +72,14 @@ class Meter:
     ri_covered: bool = False
     active_from: datetime = datetime(2000, 1, 1)
     active_to: datetime = datetime(2100, 1, 1)
+    volume_api_name: str = ""
+    """The product attributes (``costlens.sample.products.describe_product``), '' if none."""
+    volume_type: str = ""
+    storage_class: str = ""
+    database_engine: str = ""
+    license_model: str = ""
+    operating_system: str = ""
+    physical_processor: str = ""
 
 
 _WEEK_FACTOR = (5 + 2 * 0.6) / 7
@@ -144,10 +119,6 @@ def expected_cost(m: Meter, start: datetime, end: datetime) -> float:
     mid = lo + (hi - lo) / 2
     months_in = (mid - start).total_seconds() / (720 * 3600)
     return expected_hourly_cost(m, months_in) * (hi - lo).total_seconds() / 3600
-
-
-def _dec(text: str) -> Decimal:
-    return Decimal(text)
 
 
 class _Builder:
@@ -200,182 +171,6 @@ def _tags_for(b: _Builder, ms: co.Microservice) -> dict[str, str]:
     return dict(ms.tag_variants[-1].tags)
 
 
-def _workload(b: _Builder, ms: co.Microservice, acct: co.Account, kind: str, tags: dict[str, str],
-              life: tuple[datetime, datetime]) -> None:  # fmt: skip
-    region = _ACCOUNT_REGION.get(acct.name, "us-east-1")
-    px = _REGION_PREFIX[region]
-    common = {
-        "microservice": ms.name, "owner": ms.owner, "account_id": acct.account_id,
-        "account_name": acct.name, "region": region, "tags": tags,
-        "active_from": life[0], "active_to": life[1],
-    }  # fmt: skip
-    rng = b.rng
-
-    def ec2(types: tuple[tuple[str, str], ...], volume: str) -> None:
-        itype, rate = rng.choice(types)
-        b.add(**common, service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
-              product_family="Compute Instance", usage_type=f"{px}BoxUsage:{itype}",
-              operation="RunInstances", resource_id=b._rid("i", acct.account_id, region),
-              instance_type=itype, pricing_unit="Hrs", list_rate=_dec(rate), rate=_dec(rate),
-              purchase_option="OnDemand", profile="const", base_amount=1.0,
-              description=f"${rate} per On Demand Linux {itype} Instance Hour")  # fmt: skip
-        gb = rng.choice((100, 200, 500, 1000))
-        vrate = "0.10" if volume == "gp2" else "0.08"
-        b.add(**common, service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
-              product_family="Storage", usage_type=f"{px}EBS:VolumeUsage.{volume}",
-              operation="CreateVolume-Gp" + volume[-1], resource_id=b._rid("vol", acct.account_id, region),
-              instance_type="", pricing_unit="GB-Mo", list_rate=_dec(vrate), rate=_dec(vrate),
-              purchase_option="OnDemand", profile="storage", base_amount=float(gb),
-              description=f"${vrate} per GB-month of {volume} provisioned storage")  # fmt: skip
-
-    def variable(code: str, name: str, family: str, utype: str, op: str, rid: str, unit: str,
-                 rate: str, base: float, desc: str, profile: str = "variable") -> None:  # fmt: skip
-        b.add(**common, service_code=code, service_name=name, product_family=family,
-              usage_type=utype, operation=op, resource_id=rid, instance_type="", pricing_unit=unit,
-              list_rate=_dec(rate), rate=_dec(rate), purchase_option="OnDemand", profile=profile,
-              base_amount=base, description=desc)  # fmt: skip
-
-    match kind:
-        case "ec2":
-            old = rng.random() < 0.3
-            ec2(
-                _EC2_PREVIOUS if old else _EC2_CURRENT,
-                "gp2" if old or rng.random() < 0.4 else "gp3",
-            )
-        case "ec2-graviton":
-            ec2(_EC2_GRAVITON, "gp3")
-        case "ec2-spot":
-            itype, od, spot = rng.choice(_SPOT)
-            b.add(**common, service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
-                  product_family="Compute Instance", usage_type=f"{px}SpotUsage:{itype}",
-                  operation="RunInstances:SV001", resource_id=b._rid("i", acct.account_id, region),
-                  instance_type=itype, pricing_unit="Hrs", list_rate=_dec(od), rate=_dec(spot),
-                  purchase_option="Spot", profile="batch", base_amount=1.0,
-                  description=f"${spot} per Linux/UNIX (Amazon VPC), {itype} Spot Instance-hour")  # fmt: skip
-        case "eks":
-            pass  # pods on the shared cluster: billed on its nodes (see _shared)
-        case "rds-postgres" | "rds-mysql" | "rds-sqlserver" | "rds-oracle":
-            utype, op, rate, engine = _RDS[kind]
-            rid = b._rid("db", acct.account_id, region)
-            itype = utype.split(":")[1]
-            b.add(**common, service_code="AmazonRDS", service_name="Amazon Relational Database Service",
-                  product_family="Database Instance", usage_type=f"{px}{utype}", operation=op,
-                  resource_id=rid, instance_type=itype, pricing_unit="Hrs", list_rate=_dec(rate),
-                  rate=_dec(rate), purchase_option="OnDemand", profile="const", base_amount=1.0,
-                  description=f"${rate} per {engine} {itype} instance hour (or partial hour)")  # fmt: skip
-            variable("AmazonRDS", "Amazon Relational Database Service", "Database Storage",
-                     f"{px}RDS:GP3-Storage", op, rid, "GB-Mo", "0.115", float(rng.choice((200, 500, 1000))),
-                     "$0.115 per GB-month of provisioned GP3 storage", "storage")  # fmt: skip
-        case "lambda":
-            rid = b._rid("fn", acct.account_id, region)
-            req = float(rng.choice((40_000, 150_000, 600_000)))
-            variable("AWSLambda", "AWS Lambda", "Serverless", f"{px}Request", "Invoke", rid,
-                     "Requests", "0.0000002", req, "AWS Lambda - Total Requests")  # fmt: skip
-            variable("AWSLambda", "AWS Lambda", "Serverless", f"{px}Lambda-GB-Second", "Invoke",
-                     rid, "Lambda-GB-Second", "0.0000166667", req * 0.4,
-                     "AWS Lambda - Total Compute")  # fmt: skip
-        case "dynamodb":
-            rid = b._rid("table", acct.account_id, region)
-            base = float(rng.choice((400_000, 1_600_000, 6_000_000)))
-            variable("AmazonDynamoDB", "Amazon DynamoDB", "Amazon DynamoDB PayPerRequest Throughput",
-                     f"{px}ReadRequestUnits", "PayPerRequestThroughput", rid, "ReadRequestUnits",
-                     "0.00000025", base, "$0.25 per million read request units")  # fmt: skip
-            variable("AmazonDynamoDB", "Amazon DynamoDB", "Amazon DynamoDB PayPerRequest Throughput",
-                     f"{px}WriteRequestUnits", "PayPerRequestThroughput", rid, "WriteRequestUnits",
-                     "0.00000125", base / 4, "$1.25 per million write request units")  # fmt: skip
-            variable("AmazonDynamoDB", "Amazon DynamoDB", "Database Storage",
-                     f"{px}TimedStorage-ByteHrs", "StandardStorage", rid, "GB-Mo", "0.25",
-                     base / 10_000, "$0.25 per GB-Month of storage used", "storage")  # fmt: skip
-        case "s3":
-            rid = b._rid("bucket", acct.account_id, region)
-            tb = float(rng.choice((3_000, 12_000, 50_000)))
-            for utype, op, rate, share, label in (
-                ("TimedStorage-ByteHrs", "StandardStorage", "0.023", 0.5, "Standard"),
-                ("TimedStorage-SIA-ByteHrs", "StandardIAStorage", "0.0125", 0.3, "Standard-IA"),
-                ("TimedStorage-GlacierByteHrs", "GlacierStorage", "0.0036", 0.2, "Glacier"),
-            ):
-                variable("AmazonS3", "Amazon Simple Storage Service", "Storage", f"{px}{utype}", op,
-                         rid, "GB-Mo", rate, tb * share, f"${rate} per GB-Month of {label} storage",
-                         "storage")  # fmt: skip
-            variable("AmazonS3", "Amazon Simple Storage Service", "API Request", f"{px}Requests-Tier1",
-                     "PutObject", rid, "Requests", "0.000005", tb * 5,
-                     "$0.005 per 1,000 PUT, COPY, POST, or LIST requests")  # fmt: skip
-        case "cloudfront":
-            rid = b._rid("dist", acct.account_id, region)
-            gb = float(rng.choice((3, 8, 20)))
-            b.add(**{**common, "region": ""}, service_code="AmazonCloudFront",
-                  service_name="Amazon CloudFront", product_family="Data Transfer",
-                  usage_type="US-DataTransfer-Out-Bytes", operation="GET", resource_id=rid,
-                  instance_type="", pricing_unit="GB", list_rate=_dec("0.085"), rate=_dec("0.085"),
-                  purchase_option="OnDemand", profile="variable", base_amount=gb,
-                  description="$0.085 per GB - first 10 TB / month data transfer out (US)")  # fmt: skip
-            b.add(**{**common, "region": ""}, service_code="AmazonCloudFront",
-                  service_name="Amazon CloudFront", product_family="Request",
-                  usage_type="US-Requests-Tier2-HTTPS", operation="GET", resource_id=rid,
-                  instance_type="", pricing_unit="Requests", list_rate=_dec("0.000001"),
-                  rate=_dec("0.000001"), purchase_option="OnDemand", profile="variable",
-                  base_amount=gb * 20_000, description="$0.010 per 10,000 HTTPS requests (US)")  # fmt: skip
-        case "snapshots":
-            variable("AmazonEC2", "Amazon Elastic Compute Cloud", "Storage Snapshot",
-                     f"{px}EBS:SnapshotUsage", "CreateSnapshot", b._rid("snap", acct.account_id, region),
-                     "GB-Mo", "0.05", float(rng.choice((300, 1500, 5000))),
-                     "$0.05 per GB-Month of snapshot data stored", "storage")  # fmt: skip
-        case _:
-            raise ValueError(kind)
-
-
-def _shared(b: _Builder, scale: float, eks_slots: int) -> None:
-    prod, shared = co.account("northwind-prod"), co.account("northwind-shared-services")
-    platform = co.microservice("service-mesh")
-    common = {"microservice": "", "owner": "", "account_id": prod.account_id,
-              "account_name": prod.name, "region": "us-east-1"}  # fmt: skip
-    cluster = b._rid("eks", prod.account_id, "us-east-1")
-    b.add(**common, service_code="AmazonEKS", service_name="Amazon Elastic Container Service for Kubernetes",
-          product_family="Compute", usage_type="AmazonEKS-Hours:perCluster", operation="CreateOperation",
-          resource_id=cluster, instance_type="", pricing_unit="Hours", list_rate=_dec("0.10"),
-          rate=_dec("0.10"), purchase_option="OnDemand", profile="const", base_amount=1.0,
-          description="Amazon EKS cluster usage", tags={"team": "platform", "eks:cluster-name": co.SHARED_EKS_CLUSTER})  # fmt: skip
-    itype, rate = EKS_NODE
-    nodes = max(3, round(eks_slots * scale * METERS_PER_SCALE_UNIT * 1.5))
-    for i in range(nodes):
-        b.add(**common, service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
-              product_family="Compute Instance", usage_type=f"BoxUsage:{itype}",
-              operation="RunInstances", resource_id=b._rid("i", prod.account_id, "us-east-1"),
-              instance_type=itype, pricing_unit="Hrs", list_rate=_dec(rate), rate=_dec(rate),
-              purchase_option="OnDemand", profile="const", base_amount=1.0,
-              description=f"${rate} per On Demand Linux {itype} Instance Hour",
-              tags={"team": "platform", "eks:cluster-name": co.SHARED_EKS_CLUSTER},
-              ri_covered=i < nodes - 1)  # fmt: skip
-    del platform
-    nats = max(1, round(2 * math.sqrt(scale)))
-    for _ in range(nats):
-        nat = b._rid("nat", shared.account_id, "us-east-1")
-        c2 = {**common, "account_id": shared.account_id, "account_name": shared.name}
-        b.add(**c2, service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
-              product_family="NAT Gateway", usage_type="NatGateway-Hours", operation="NatGateway",
-              resource_id=nat, instance_type="", pricing_unit="Hrs", list_rate=_dec("0.045"),
-              rate=_dec("0.045"), purchase_option="OnDemand", profile="const", base_amount=1.0,
-              description="$0.045 per NAT Gateway Hour")  # fmt: skip
-        b.add(**c2, service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
-              product_family="NAT Gateway", usage_type="NatGateway-Bytes", operation="NatGateway",
-              resource_id=nat, instance_type="", pricing_unit="GB", list_rate=_dec("0.045"),
-              rate=_dec("0.045"), purchase_option="OnDemand", profile="variable",
-              base_amount=60.0 * scale / nats + 2, description="$0.045 per GB Data Processed by NAT Gateways")  # fmt: skip
-    for acct in (prod, co.account("northwind-data")):
-        region = _ACCOUNT_REGION.get(acct.name, "us-east-1")
-        px = _REGION_PREFIX[region]
-        c3 = {**common, "account_id": acct.account_id, "account_name": acct.name, "region": region}
-        for utype, rate, base, desc in (
-            ("DataTransfer-Regional-Bytes", "0.01", 120.0, "$0.010 per GB - regional data transfer"),
-            ("DataTransfer-Out-Bytes", "0.09", 35.0, "$0.090 per GB - first 10 TB / month data transfer out"),
-        ):  # fmt: skip
-            b.add(**c3, service_code="AWSDataTransfer", service_name="AWS Data Transfer",
-                  product_family="Data Transfer", usage_type=f"{px}{utype}", operation="",
-                  resource_id="", instance_type="", pricing_unit="GB", list_rate=_dec(rate),
-                  rate=_dec(rate), purchase_option="OnDemand", profile="variable",
-                  base_amount=base * scale + 2, description=desc)  # fmt: skip
-
-
 def build_meters(
     seed: int, scale: float, start: datetime, end: datetime, forced: frozenset[str]
 ) -> list[Meter]:
@@ -408,12 +203,15 @@ def build_meters(
                     count = max(count, 1)
                 for _ in range(count):
                     first = len(b.meters)
-                    _workload(b, ms, co.account(acct_name), kind, _tags_for(b, ms), life)
+                    add_workload(b, ms, co.account(acct_name), kind, _tags_for(b, ms), life)
                     b.resources.append(b.meters[first:])
-    _shared(b, scale, eks_slots)
+    add_shared(b, scale, max(3, round(eks_slots * scale * METERS_PER_SCALE_UNIT * 1.5)))
     _size_new_service(b, co.NEW_MICROSERVICE_USD_PER_DAY * scale)
     _untag_by_budget(b, forced)
     _assign_savings_plan(b)
+    apply_fleet_styles(b.meters)
+    for m in b.meters:
+        describe_product(m)
     return b.meters
 
 
@@ -483,12 +281,12 @@ def _orphaned_snapshots(b: _Builder, usd: float) -> None:
 
 
 def _orphan(b: _Builder, acct: co.Account, gb: float) -> Meter:
-    region = _ACCOUNT_REGION.get(acct.name, "us-east-1")
+    region = ACCOUNT_REGION.get(acct.name, "us-east-1")
     return b.add(microservice="", owner="", account_id=acct.account_id, account_name=acct.name,
                  region=region, service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
-                 product_family="Storage Snapshot", usage_type=f"{_REGION_PREFIX[region]}EBS:SnapshotUsage",
+                 product_family="Storage Snapshot", usage_type=f"{REGION_PREFIX[region]}EBS:SnapshotUsage",
                  operation="CreateSnapshot", resource_id=b._rid("snap", acct.account_id, region),
-                 instance_type="", pricing_unit="GB-Mo", list_rate=_dec("0.05"), rate=_dec("0.05"),
+                 instance_type="", pricing_unit="GB-Mo", list_rate=Decimal("0.05"), rate=Decimal("0.05"),
                  purchase_option="OnDemand", profile="storage", base_amount=gb,
                  description="$0.05 per GB-Month of snapshot data stored")  # fmt: skip
 
@@ -517,7 +315,9 @@ _METER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rate", "DECIMAL(18,10)"), ("purchase_option", "VARCHAR"), ("profile", "VARCHAR"),
     ("base_amount", "DOUBLE"), ("description", "VARCHAR"), ("tags", "MAP(VARCHAR, VARCHAR)"),
     ("sp_covered", "BOOLEAN"), ("ri_covered", "BOOLEAN"), ("active_from", "TIMESTAMP"),
-    ("active_to", "TIMESTAMP"),
+    ("active_to", "TIMESTAMP"), ("volume_api_name", "VARCHAR"), ("volume_type", "VARCHAR"),
+    ("storage_class", "VARCHAR"), ("database_engine", "VARCHAR"), ("license_model", "VARCHAR"),
+    ("operating_system", "VARCHAR"), ("physical_processor", "VARCHAR"),
 )  # fmt: skip
 
 
