@@ -30,7 +30,7 @@ import pytest
 from costlens.config import Settings
 from costlens.line_keys import key_sql, key_unkeyed_lines
 from costlens.sample import generate_sample
-from costlens.schema import LINE_ITEMS, column_names
+from costlens.schema import LINE_ITEMS, PRODUCT_ATTRIBUTES, column_names
 from ingest import ingest
 
 FORMATS = ("cur2", "cur1-csv", "cur1-parquet", "focus")
@@ -38,10 +38,13 @@ NOT_CARRIED: dict[str, frozenset[str]] = {
     "cur2": frozenset(),
     "cur1-csv": frozenset({"account_name"}),
     "cur1-parquet": frozenset({"account_name"}),
-    "focus": frozenset({"instance_type", "line_item_type", "charge_category"}),
+    "focus": frozenset(
+        {"instance_type", "line_item_type", "charge_category", *PRODUCT_ATTRIBUTES}
+        | {"commitment_offering_type"}
+    ),
 }
 """What each format lacks (docs/ingest.md): legacy CUR has no account names; FOCUS has no
-instance type, and its ChargeCategory (and the line item type derived from it) has no CUR
+instance type, product attributes or Savings Plan offering type, and its ChargeCategory (and the line item type derived from it) has no CUR
 negation or refund lines: a Savings Plan negation is covered usage, a refund an Adjustment."""
 COLUMNS = tuple(c for c in column_names(LINE_ITEMS) if c not in ("delivery_id", "line_key"))
 TEXT_COLUMNS = tuple(c.name for c in LINE_ITEMS if c.sql_type == "VARCHAR" and c.name in COLUMNS)

@@ -9,6 +9,7 @@ Computed whole on every refresh that builds a snapshot: the KPIs read one pre-ag
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -27,6 +28,16 @@ _OPEN_INCIDENTS_SQL = (
 )
 
 
+def _exact(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its Decimal columns as text: DuckDB would type a column of Python
+    Decimals from its first values (too narrow for the rest); the insert casts text exactly."""
+    out = frame.copy()
+    for column in out.columns:
+        if any(isinstance(v, Decimal) for v in out[column]):
+            out[column] = [None if v is None else str(v) for v in out[column]]
+    return out
+
+
 def write(ctx: BuildContext) -> dict[str, Any]:
     """Write ``scorecard_kpis``, ``scorecards`` and ``scorecard_actions``."""
     con = ctx.con
@@ -38,9 +49,12 @@ def write(ctx: BuildContext) -> dict[str, Any]:
     cards = compute_scorecards(con, ScorecardInputs(
         goals=inputs.goals, budgets=inputs.budgets, metrics=inputs.metrics, anomalies=incidents,
     ))  # fmt: skip
-    insert_frame(con, "scorecard_kpis", cards.kpis)
-    insert_frame(con, "scorecards", cards.cards)
-    insert_frame(con, "scorecard_actions", cards.actions)
+    for table, frame in (
+        ("scorecard_kpis", cards.kpis),
+        ("scorecards", cards.cards),
+        ("scorecard_actions", cards.actions),
+    ):
+        insert_frame(con, table, _exact(frame))
     return {"scorecards": int((cards.cards["scope"] == "owner").sum()) if len(cards.cards) else 0}
 
 

@@ -36,12 +36,14 @@ SAVING_KPIS: tuple[Kpi, ...] = tuple(k for k in SQL_KPIS if k.savings)
 """The KPIs with a savings formula (their order breaks ties between best actions)."""
 
 _MONEY = "DECIMAL(38,10)"
+_ZERO = f"CAST(0 AS {_MONEY})"
 
 
 def saving_sql(k: Kpi) -> str:
     """A ``kpi_facts`` row's savings for ``k``: its formula, never below 0 and never above the
     row's amortized cost (a credit row saves nothing)."""
-    return f"CAST(GREATEST(LEAST(COALESCE({k.savings}, 0), GREATEST(amortized, 0)), 0) AS {_MONEY})"
+    saved = f"COALESCE(CAST(({k.savings}) AS {_MONEY}), {_ZERO})"
+    return f"GREATEST(LEAST({saved}, GREATEST(amortized, {_ZERO})), {_ZERO})"
 
 
 def kpi_sums_sql() -> str:
@@ -85,7 +87,7 @@ WITH per_resource AS (
 best AS (SELECT *, {best} AS best FROM per_resource)
 SELECT billing_period, owner, microservice, account_id, resource, named, spend, eligible,
        CASE {arms} END AS best_kpi,
-       CAST(LEAST(best, GREATEST(spend, 0)) AS {_MONEY}) AS savings
+       LEAST(best, GREATEST(spend, {_ZERO})) AS savings
 FROM best
 """
 

@@ -2,7 +2,7 @@
 
 Each one unmarked costs 0.2 of the score: one is a B, three a D.
 
->>> KPI.name, KPI.score(0), KPI.score(3)
+>>> KPI.name, KPI.score(0), round(KPI.score(3), 2)
 ('open_anomalies', 1.0, 0.4)
 """
 
