@@ -44,8 +44,9 @@ NOT_CARRIED: dict[str, frozenset[str]] = {
     ),
 }
 """What each format lacks (docs/ingest.md): legacy CUR has no account names; FOCUS has no
-instance type, product attributes or Savings Plan offering type, and its ChargeCategory (and the line item type derived from it) has no CUR
-negation or refund lines: a Savings Plan negation is covered usage, a refund an Adjustment."""
+instance type, product attributes or Savings Plan offering type, and its ChargeCategory (and the
+line item type derived from it) has no CUR negation or refund lines: a Savings Plan negation is
+covered usage, a refund an Adjustment."""
 COLUMNS = tuple(c for c in column_names(LINE_ITEMS) if c not in ("delivery_id", "line_key"))
 TEXT_COLUMNS = tuple(c.name for c in LINE_ITEMS if c.sql_type == "VARCHAR" and c.name in COLUMNS)
 MAR = date(2025, 3, 1)
