@@ -44,6 +44,8 @@ def _value(v: Any) -> Any:
         return v.isoformat()
     if isinstance(v, tuple | list):
         return [_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _value(x) for k, x in v.items()}
     if hasattr(v, "item"):  # numpy scalars
         return _value(v.item())
     return v
@@ -96,6 +98,15 @@ def _answers(data_dir: Path, *, presorted: bool = True) -> dict[str, Any]:
                 q.allocation_health(snap, cost_type=cost_type)
             )
         out["budgets"] = _frame(q.budgets(snap))
+        for period in q.scorecard_periods(snap):
+            out[f"owner_ranking/{period}"] = _frame(q.owner_ranking(snap, period=period))
+            for owner in owners:
+                out[f"scorecard/{period}/{owner}"] = _frame(
+                    q.scorecard_kpis(snap, "owner", owner, period=period)
+                )
+                out[f"top_actions/{period}/{owner}"] = _value(
+                    q.top_actions(snap, owner, 5, period=period)
+                )
         out["untagged_resources"] = _frame(q.untagged_resources(snap))
         for incidents in (True, False):
             for include_marked in (False, True):
