@@ -13,8 +13,8 @@ table but ``daily`` and ``rollup_daily`` is dropped, the rows of the other perio
 aggregated again from ``allocations``; the previous snapshot is also attached read-only for the
 anomaly scan's caches. ``full=True`` rebuilds everything.
 
-This module holds the orchestration (``refresh``: inputs, reuse check, ``STEPS``, publish) and
-``rule_set_version``. The steps live beside it, each declaring the tables it writes:
+This module holds the orchestration (``refresh``: reuse check, inputs (``inputs``), ``STEPS``,
+publish) and ``rule_set_version``. The steps live beside it, each declaring the tables it writes:
 ``rollups``, ``anomalies``, ``forecasts`` (and budgets), ``coverage``; ``reuse`` decides whether
 the published snapshot or some of its periods can be kept, ``context`` holds the build context
 and the attached snapshot's helpers, ``report`` the ``RefreshReport``.
@@ -31,7 +31,6 @@ from typing import Any
 
 import duckdb
 
-from costlens.attribution.owners import OwnersRegistry, load_owners
 from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
 from costlens.refresh import anomalies, coverage, forecasts, rollups, scorecards
@@ -50,6 +49,7 @@ from costlens.refresh.fingerprints import (
     inputs_key,
     recorded_source,
 )
+from costlens.refresh.inputs import load_inputs
 from costlens.refresh.report import RefreshReport, kept_report, recorded_report
 from costlens.refresh.reuse import (
     anomaly_marks,
@@ -62,8 +62,6 @@ from costlens.refresh.reuse import (
 )
 from costlens.refresh.rollups import extra_dimensions
 from costlens.schema import cost_column
-from costlens.scorecards.compute import ScorecardInputs
-from costlens.scorecards.metrics import load_metrics
 from costlens.serving import (
     SERVING_FILE,
     SERVING_LAYOUT,
@@ -120,20 +118,6 @@ is a model module, one step here, its tables in ``costlens.serving.tables`` and 
 last, ``snapshot_info`` is written (the progress bar counts it as one more)."""
 
 
-def scorecard_inputs(owners: OwnersRegistry | None, settings: Settings) -> ScorecardInputs:
-    """The scorecards' goals and budgets (``owners.yaml``) and business metrics, read once."""
-    metrics = None if settings.business_metrics is None else load_metrics(settings.business_metrics)
-    if owners is None:
-        return ScorecardInputs(metrics=metrics)
-    return ScorecardInputs(
-        goals={o.id: o.kpi_goals for o in owners.owners.values() if o.kpi_goals},
-        budgets={
-            o.id: o.monthly_budget for o in owners.owners.values() if o.monthly_budget is not None
-        },
-        metrics=metrics,
-    )
-
-
 def _still_right(ctx: BuildContext) -> set[str]:
     """Tables of the copied published snapshot that need no rewrite in this refresh."""
     return {"untagged_resources"} if coverage.untagged_kept(ctx) else set()
@@ -185,10 +169,9 @@ def refresh(
                 con.execute(f"DETACH {quote(PREVIOUS)}")
             record_refresh_source(warehouse, published, source, kept)
             return kept
-    owners = load_owners(settings.owners) if settings.owners.is_file() else None
     ctx = BuildContext(
-        con, published, periods, frozenset(reused), tuple(extra), anomaly_cost_type,
-        detector_options, marks, owners, scorecard_inputs(owners, settings),
+        con, published, periods, frozenset(reused), tuple(extra),
+        load_inputs(settings, anomaly_cost_type, detector_options, marks),
     )  # fmt: skip
     results: dict[str, Any] = {}
     tmp = build_target(settings.data_dir)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from costlens.attribution.owners import OwnersRegistry
 from costlens.refresh.fingerprints import PeriodState
+from costlens.refresh.inputs import RefreshInputs
 from costlens.scorecards.compute import ScorecardInputs
 from costlens.sql import insert_rows, quote
 
@@ -49,15 +50,32 @@ class BuildContext:
     """Billing periods whose rows are kept from the published snapshot."""
     extra: tuple[str, ...]
     """The rules' extra dimensions."""
-    cost_type: str
-    """The cost type of the anomaly scan, forecasts and budgets."""
-    detector_options: dict[str, Any] | None
-    marks: dict[str, str]
-    """Anomaly marks of the state database (anomaly id -> verdict)."""
-    owners: OwnersRegistry | None
-    """``owners.yaml`` (for the budgets), parsed once before the steps; None without one."""
-    scorecards: ScorecardInputs | None = None
-    """The scorecards' goals, budgets and business metrics, loaded once before the steps."""
+    inputs: RefreshInputs
+    """What the refresh reads besides the warehouse, loaded once (``costlens.refresh.inputs``)."""
+
+    @property
+    def cost_type(self) -> str:
+        """The cost type of the anomaly scan, forecasts and budgets."""
+        return self.inputs.cost_type
+
+    @property
+    def detector_options(self) -> dict[str, Any] | None:
+        return self.inputs.detector_options
+
+    @property
+    def marks(self) -> dict[str, str]:
+        """Anomaly marks of the state database (anomaly id -> verdict)."""
+        return self.inputs.marks
+
+    @property
+    def owners(self) -> OwnersRegistry | None:
+        """``owners.yaml`` (for the budgets); None without one."""
+        return self.inputs.owners
+
+    @property
+    def scorecards(self) -> ScorecardInputs:
+        """The scorecards' goals, budgets and business metrics."""
+        return self.inputs.scorecards
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def write(ctx: BuildContext) -> dict[str, Any]:
     incidents = con.execute(_OPEN_INCIDENTS_SQL).fetch_df()
     for column in ("start_date", "last_seen"):
         incidents[column] = pd.to_datetime(incidents[column]).dt.date
-    inputs = ctx.scorecards or ScorecardInputs()
+    inputs = ctx.scorecards
     cards = compute_scorecards(con, ScorecardInputs(
         goals=inputs.goals, budgets=inputs.budgets, metrics=inputs.metrics, anomalies=incidents,
     ))  # fmt: skip
