@@ -25,10 +25,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from costlens.scorecards.facts import create_facts
+from costlens.scorecards.facts import PERIOD_DAYS, ensure_facts
 from costlens.scorecards.model import Kpi, grade
 from costlens.scorecards.registry import EFFICIENCY, KPIS, SQL_KPIS, kpi
-from costlens.scorecards.sums import RESOURCES, RESOURCES_SQL, kpi_sums_sql
+from costlens.scorecards.sums import ACTIONS_SQL, TOTALS_SQL, kpi_sums_sql
 
 __all__ = [
     "ACTION_COLUMNS",
@@ -41,8 +41,6 @@ __all__ = [
 
 ZERO = Decimal(0)
 UNALLOCATED = "unallocated"
-ACTION_RESOURCES = 5
-"""Resource ids an action names (the rest are counted)."""
 
 KPI_COLUMNS = (
     "billing_period", "scope", "scope_id", "owner", "kpi", "detail", "value", "goal",
@@ -111,9 +109,7 @@ def _period_end(period: dt.date) -> dt.date:
 
 
 def _days(con: duckdb.DuckDBPyConnection) -> dict[dt.date, int]:
-    rows = con.execute(
-        "SELECT billing_period, count(DISTINCT usage_date) FROM allocations GROUP BY 1"
-    ).fetchall()
+    rows = con.execute(f"SELECT billing_period, days FROM {PERIOD_DAYS}").fetchall()
     return {r[0]: int(r[1]) for r in rows}
 
 
@@ -172,9 +168,14 @@ def compute_scorecards(
 ) -> Scorecards:
     """Every scorecard of every billing period of ``con``'s ``allocations``."""
     inputs = inputs or ScorecardInputs()
-    create_facts(con)
+    if not ensure_facts(con):
+        empty = pd.DataFrame
+        return Scorecards(
+            empty(columns=list(KPI_COLUMNS)),
+            empty(columns=list(CARD_COLUMNS)),
+            empty(columns=list(ACTION_COLUMNS)),
+        )
     sums = _records(con, kpi_sums_sql())
-    con.execute(RESOURCES_SQL)
     days = _days(con)
     rows = _Rows()
     spend: dict[tuple[dt.date, str, str], Decimal] = {}
@@ -198,9 +199,8 @@ def compute_scorecards(
             )  # fmt: skip
     _governance(rows, inputs, spend, owners, days)
     kpis = pd.DataFrame(rows.rows, columns=list(KPI_COLUMNS))
-    cards = _cards(con, kpis, spend, owners)
+    cards = _cards(con, rows.rows, spend, owners)
     actions = _actions(con)
-    con.execute(f"DROP TABLE IF EXISTS {RESOURCES}")
     return Scorecards(kpis, cards, actions)
 
 
@@ -281,81 +281,61 @@ def _units(group: pd.DataFrame, period: dt.date) -> Decimal | None:
     return Decimal(sum(inside["value"], ZERO))
 
 
-_TOTALS_SQL = f"""
-SELECT billing_period, owner, microservice, account_id,
-       GROUPING(microservice) = 0 AS by_microservice, GROUPING(account_id) = 0 AS by_account,
-       CAST(COALESCE(SUM(spend) FILTER (WHERE eligible), 0) AS DECIMAL(38,10)) AS eligible_spend,
-       CAST(COALESCE(SUM(savings), 0) AS DECIMAL(38,10)) AS potential_savings
-FROM {RESOURCES}
-GROUP BY GROUPING SETS ((billing_period, owner), (billing_period, owner, microservice),
-                        (billing_period, account_id))
-"""
+_EFFICIENCY_NAMES = frozenset(k.name for k in EFFICIENCY)
 
 
-def _overall(group: pd.DataFrame) -> float | None:
-    efficiency = {k.name for k in EFFICIENCY}
-    rated = group[group["kpi"].isin(efficiency) & group["score"].notna()]
-    weights = [float(w or 0) for w in rated["eligible_spend"]]
-    if not rated.size or sum(weights) <= 0:
+def _overall(group: Sequence[Mapping[str, Any]]) -> float | None:
+    """The efficiency KPIs' scores weighted by their eligible spend (None: none rated)."""
+    rated = [
+        (float(r["score"]), float(r["eligible_spend"] or 0))
+        for r in group
+        if r["kpi"] in _EFFICIENCY_NAMES and r["score"] is not None
+    ]
+    weight = sum(w for _, w in rated)
+    if weight <= 0:
         return None
-    total = sum(float(s) * w for s, w in zip(rated["score"], weights, strict=True))
-    return total / sum(weights)
+    return sum(s * w for s, w in rated) / weight
 
 
 def _cards(
     con: duckdb.DuckDBPyConnection,
-    kpis: pd.DataFrame,
+    kpis: Sequence[Mapping[str, Any]],
     spend: Mapping[tuple[dt.date, str, str], Decimal],
     owners: Mapping[tuple[str, str], str],
 ) -> pd.DataFrame:
     totals = {}
-    for row in _records(con, _TOTALS_SQL):
+    for row in _records(con, TOTALS_SQL):
         scope, scope_id = _scope(row)
         totals[(row["billing_period"], scope, scope_id)] = row
-    cards = []
-    groups = {key: g for key, g in kpis.groupby(["billing_period", "scope", "scope_id"])}
+    groups: dict[tuple[dt.date, str, str], list[Mapping[str, Any]]] = {}
+    for r in kpis:
+        groups.setdefault((r["billing_period"], r["scope"], r["scope_id"]), []).append(r)
+    cards: dict[tuple[dt.date, str, str], dict[str, Any]] = {}
     for (period, scope, scope_id), cost in sorted(spend.items()):
-        group = groups.get((period, scope, scope_id), kpis.iloc[0:0])
+        group = groups.get((period, scope, scope_id), [])
         score = _overall(group)
         total = totals.get((period, scope, scope_id), {})
-        at_goal = group["savings_at_goal"].dropna()
-        cards.append(
-            dict(
-                billing_period=period, scope=scope, scope_id=scope_id,
-                owner=owners[(scope, scope_id)], spend=cost,
-                eligible_spend=total.get("eligible_spend", ZERO),
-                potential_savings=total.get("potential_savings", ZERO),
-                savings_at_goal=sum(at_goal, ZERO), score=score, grade=grade(score),
-                previous_grade=None, rank=None,
-            )
+        savings = total.get("potential_savings", ZERO)
+        # the KPIs' savings at goal overlap as their savings do: never more than the total
+        at_goal = sum((r["savings_at_goal"] for r in group if r["savings_at_goal"]), ZERO)
+        cards[(period, scope, scope_id)] = dict(
+            billing_period=period, scope=scope, scope_id=scope_id,
+            owner=owners[(scope, scope_id)], spend=cost,
+            eligible_spend=total.get("eligible_spend", ZERO), potential_savings=savings,
+            savings_at_goal=min(at_goal, savings), score=score, grade=grade(score),
+            previous_grade=None, rank=None,
         )  # fmt: skip
-    frame = pd.DataFrame(cards, columns=list(CARD_COLUMNS))
-    if frame.empty:
-        return frame
-    by_key = {(r["billing_period"], r["scope"], r["scope_id"]): r["grade"] for r in cards}
-    frame["previous_grade"] = [
-        by_key.get((_previous(p), s, i)) for p, s, i in zip(
-            frame["billing_period"], frame["scope"], frame["scope_id"], strict=True
-        )
-    ]  # fmt: skip
-    owner_rows = frame["scope"] == "owner"
-    ranked = frame[owner_rows].sort_values(
-        ["billing_period", "potential_savings", "scope_id"], ascending=[True, False, True]
+    for (period, scope, scope_id), card in cards.items():
+        before = cards.get((_previous(period), scope, scope_id))
+        card["previous_grade"] = before["grade"] if before else None
+    ranked = sorted(
+        (c for c in cards.values() if c["scope"] == "owner"),
+        key=lambda c: (c["billing_period"], -c["potential_savings"], c["scope_id"]),
     )
-    frame.loc[ranked.index, "rank"] = ranked.groupby("billing_period").cumcount() + 1
-    return frame
-
-
-_ACTIONS_SQL = f"""
-SELECT billing_period, owner, microservice, best_kpi AS kpi, count(*) AS resources,
-       CAST(SUM(savings) AS DECIMAL(38,10)) AS savings,
-       list(resource ORDER BY savings DESC, resource)
-         FILTER (WHERE named)[1:{ACTION_RESOURCES}] AS resource_ids
-FROM {RESOURCES}
-WHERE savings > 0 AND owner <> '{UNALLOCATED}'
-GROUP BY ALL
-ORDER BY billing_period, owner, savings DESC, microservice, kpi
-"""
+    place: dict[dt.date, int] = {}
+    for card in ranked:
+        card["rank"] = place[card["billing_period"]] = place.get(card["billing_period"], 0) + 1
+    return pd.DataFrame(list(cards.values()), columns=list(CARD_COLUMNS))
 
 
 def _action_text(
@@ -375,7 +355,7 @@ def _action_text(
 def _actions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     rows = []
     rank: dict[tuple[dt.date, str], int] = {}
-    for r in con.execute(_ACTIONS_SQL).fetchall():
+    for r in con.execute(ACTIONS_SQL, {"unallocated": UNALLOCATED}).fetchall():
         period, owner, microservice, name, count, savings, ids = r
         k = kpi(str(name))
         ids = [str(i) for i in (ids or [])]

@@ -75,6 +75,9 @@ class Kpi:
     """What the resources are called, singular and plural."""
     cid: str = ""
     """The CID field or view it follows, and any deliberate difference."""
+    dated: bool = False
+    """Its numerator and savings read ``snapshot_first_seen`` (a resource's first use in any
+    period), so they are summed when scorecards are computed, not stored per period."""
     tolerance: float = 0.5
     """Growth-like KPIs: how far past the goal the score reaches 0."""
 

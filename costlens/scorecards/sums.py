@@ -1,27 +1,30 @@
 # ruff: noqa: S608  (SQL from the registry's fixed pieces and fixed names; values are bound)
-"""The SQL of the scorecards: every KPI's sums in one pass, and the savings per resource.
+"""The SQL that reads the pre-aggregates (``costlens.scorecards.facts``) into scorecards.
 
-``KPI_SUMS_SQL`` reads ``kpi_facts`` once and returns, per billing period and scope (owner,
-owner x microservice, account), for each KPI of ``SQL_KPIS``: its eligible spend (amortized),
-the denominator and numerator of its value (each in the KPI's cost basis) and its potential
-savings. ``RESOURCES_SQL`` gives each resource (a resource id, or the usage type for lines
-without one) its best action: the KPI that would save it the most, at most its spend.
+``attribute`` leaves, per billing period, owner, microservice and account, the sums of every
+KPI's columns (``kpi_partials``), the eligible resources' spend and best-action savings
+(``kpi_resource_totals``) and the actions (``kpi_actions``). Reading them is therefore small
+work whatever the bill's size: ``kpi_sums_sql`` rolls the partial sums up to each scope (owner,
+owner x microservice, account): for each KPI ``i`` of ``SQL_KPIS``, ``k<i>_spend`` (its eligible
+spend, amortized), ``k<i>_base`` and ``k<i>_num`` (the denominator and numerator of its value in
+the KPI's cost basis) and ``k<i>_save`` (its potential savings). A dated KPI (EBS snapshots,
+dated by their first use in any period) is summed here from its own rows of ``kpi_facts``, and
+its resources join the totals and actions (``TOTALS_SQL``, ``ACTIONS_SQL``).
 """
 
 from __future__ import annotations
 
-from costlens.scorecards.facts import FACTS
-from costlens.scorecards.model import Kpi
+from costlens.scorecards.facts import (
+    ACTION_RESOURCES,
+    ACTIONS,
+    FACTS,
+    PARTIALS,
+    RESOURCE_TOTALS,
+    saving_sql,
+)
 from costlens.scorecards.registry import SQL_KPIS
 
-__all__ = [
-    "RESOURCES",
-    "RESOURCES_SQL",
-    "SAVING_KPIS",
-    "SCOPE_COLUMNS",
-    "kpi_sums_sql",
-    "saving_sql",
-]
+__all__ = ["ACTIONS_SQL", "SCOPE_COLUMNS", "TOTALS_SQL", "kpi_sums_sql", "scoped"]
 
 SCOPE_COLUMNS = {
     "owner": ("owner",),
@@ -30,68 +33,88 @@ SCOPE_COLUMNS = {
 }
 """The columns that name a scorecard's subject, per scope."""
 
-RESOURCES = "_kpi_resources"
-
-SAVING_KPIS: tuple[Kpi, ...] = tuple(k for k in SQL_KPIS if k.savings)
-"""The KPIs with a savings formula (their order breaks ties between best actions)."""
-
 _MONEY = "DECIMAL(38,10)"
-_ZERO = f"CAST(0 AS {_MONEY})"
+_SUBJECT = "billing_period, owner, microservice, account_id"
+_SEEN = (
+    f"seen AS (SELECT resource_id, MIN(first_date) AS snapshot_first_seen FROM {FACTS}"
+    " WHERE snapshot_line GROUP BY 1)"
+)
+_DATED = [(i, k) for i, k in enumerate(SQL_KPIS) if k.dated]
+_DATED_ROWS = f"FROM {FACTS} JOIN seen USING (resource_id) WHERE snapshot_line"
 
 
-def saving_sql(k: Kpi) -> str:
-    """A ``kpi_facts`` row's savings for ``k``: its formula, never below 0 and never above the
-    row's amortized cost (a credit row saves nothing)."""
-    saved = f"COALESCE(CAST(({k.savings}) AS {_MONEY}), {_ZERO})"
-    return f"GREATEST(LEAST({saved}, GREATEST(amortized, {_ZERO})), {_ZERO})"
-
-
-def kpi_sums_sql() -> str:
-    """One row per period and scope with ``<i>_spend``, ``<i>_base``, ``<i>_num`` and
-    ``<i>_save`` for the i-th KPI of ``SQL_KPIS`` (``k0_...``), plus ``spend``."""
-    sums = ["CAST(SUM(amortized) AS DECIMAL(38,10)) AS spend"]
-    for i, k in enumerate(SQL_KPIS):
-        sums += [
-            f"CAST(SUM(amortized) FILTER (WHERE {k.eligible}) AS {_MONEY}) AS k{i}_spend",
-            f"CAST(SUM({k.eligible_cost}) FILTER (WHERE {k.eligible}) AS {_MONEY}) AS k{i}_base",
-            f"CAST(SUM({k.numerator_cost}) FILTER (WHERE {k.numerator}) AS {_MONEY}) AS k{i}_num",
-            f"CAST(SUM({saving_sql(k)}) AS {_MONEY}) AS k{i}_save" if k.savings else "NULL",
-        ]
+def scoped(partial: str, sums: list[str]) -> str:
+    """Roll the relation ``partial`` (rows per period, owner, microservice and account) up to
+    every scope, with the aggregate ``sums``."""
     sets = ", ".join(f"(billing_period, {', '.join(cols)})" for cols in SCOPE_COLUMNS.values())
     return (
-        "SELECT billing_period, owner, microservice, account_id,"
-        " GROUPING(microservice) = 0 AS by_microservice, GROUPING(account_id) = 0 AS by_account,\n"
-        f"  {', '.join(s for s in sums if s != 'NULL')}\nFROM {FACTS}\n"
+        f"SELECT {_SUBJECT}, GROUPING(microservice) = 0 AS by_microservice,"
+        f" GROUPING(account_id) = 0 AS by_account,\n  {', '.join(sums)}\nFROM {partial}\n"
         f"GROUP BY GROUPING SETS ({sets})"
     )
 
 
-def _resources_sql() -> str:
-    saves = [f"SUM({saving_sql(k)}) AS s{i}" for i, k in enumerate(SAVING_KPIS)]
-    eligible = " OR ".join(f"({k.eligible})" for k in SAVING_KPIS)
-    best = f"GREATEST({', '.join(f's{i}' for i in range(len(SAVING_KPIS)))})"
-    arms = " ".join(
-        f"WHEN s{i} = best AND best > 0 THEN '{k.name}'" for i, k in enumerate(SAVING_KPIS)
+def kpi_sums_sql() -> str:
+    """One row per period and scope: ``spend`` and each KPI's four sums (see the module)."""
+    outer = [f"CAST(SUM(spend) AS {_MONEY}) AS spend"]
+    for i, k in enumerate(SQL_KPIS):
+        outer += [
+            f"CAST(SUM(e{i}) AS {_MONEY}) AS k{i}_spend",
+            f"CAST(SUM(b{i}) AS {_MONEY}) AS k{i}_base",
+            f"CAST(SUM(n{i}) AS {_MONEY}) AS k{i}_num",
+        ]
+        if k.savings:
+            outer.append(f"CAST(SUM(s{i}) AS {_MONEY}) AS k{i}_save")
+    dated = [
+        f"SELECT {_SUBJECT}, SUM({k.numerator_cost}) FILTER (WHERE {k.numerator}) AS n{i},"
+        f" SUM({saving_sql(k)}) AS s{i} {_DATED_ROWS} GROUP BY ALL"
+        for i, k in _DATED
+    ]
+    partial = "\nUNION ALL BY NAME\n".join([f"SELECT * FROM {PARTIALS}", *dated])
+    return f"WITH {_SEEN}, partial AS (\n{partial}\n)\n" + scoped("partial", outer)
+
+
+def _dated_resources() -> str:
+    """The dated KPIs' resources, each with its savings (its only action)."""
+    parts = []
+    for _, k in _DATED:
+        save = f"SUM({saving_sql(k)})"
+        parts.append(
+            f"SELECT {_SUBJECT}, resource_id AS resource, CAST(SUM(amortized) AS {_MONEY})"
+            f" AS spend, CAST(LEAST({save}, GREATEST(SUM(amortized), 0)) AS {_MONEY})"
+            f" AS savings, '{k.name}' AS kpi {_DATED_ROWS} GROUP BY ALL"
+        )
+    return "\nUNION ALL\n".join(parts) or (
+        f"SELECT {_SUBJECT}, '' AS resource, 0 AS spend, 0 AS savings, '' AS kpi FROM {FACTS}"
+        " WHERE FALSE"
     )
-    return f"""
-CREATE OR REPLACE TEMP TABLE {RESOURCES} AS
-WITH per_resource AS (
-  SELECT billing_period, owner, microservice, account_id,
-         CASE WHEN resource_id <> '' THEN resource_id ELSE usage_type END AS resource,
-         resource_id <> '' AS named,
-         CAST(SUM(amortized) AS {_MONEY}) AS spend,
-         bool_or({eligible}) AS eligible,
-         {", ".join(saves)}
-  FROM {FACTS} GROUP BY ALL
-),
-best AS (SELECT *, {best} AS best FROM per_resource)
-SELECT billing_period, owner, microservice, account_id, resource, named, spend, eligible,
-       CASE {arms} END AS best_kpi,
-       LEAST(best, GREATEST(spend, {_ZERO})) AS savings
-FROM best
+
+
+TOTALS_SQL = f"WITH {_SEEN}, dated AS ({_dated_resources()})\n" + scoped(
+    f"""(SELECT * FROM {RESOURCE_TOTALS}
+     UNION ALL BY NAME
+     SELECT {_SUBJECT}, SUM(spend) AS eligible_spend, SUM(savings) AS savings
+     FROM dated GROUP BY ALL)""",
+    [
+        f"CAST(COALESCE(SUM(eligible_spend), 0) AS {_MONEY}) AS eligible_spend",
+        f"CAST(COALESCE(SUM(savings), 0) AS {_MONEY}) AS potential_savings",
+    ],
+)
+"""Per period and scope: the spend of the eligible resources and the savings of their best
+actions, counting each resource once."""
+
+ACTIONS_SQL = f"""
+WITH {_SEEN}, dated AS ({_dated_resources()})
+SELECT billing_period, owner, microservice, kpi, resources, savings, resource_ids FROM (
+  SELECT * FROM {ACTIONS}
+  UNION ALL BY NAME
+  SELECT billing_period, owner, microservice, kpi, count(*) AS resources,
+         CAST(SUM(savings) AS {_MONEY}) AS savings,
+         max_by(resource, struct_pack(s := savings, r := resource), {ACTION_RESOURCES})
+           AS resource_ids
+  FROM dated WHERE savings > 0 GROUP BY ALL
+)
+WHERE owner <> $unallocated
+ORDER BY billing_period, owner, savings DESC, microservice, kpi
 """
-
-
-RESOURCES_SQL = _resources_sql()
-"""``kpi_resources``: per period, owner, microservice, account and resource: its spend, whether
-any efficiency KPI finds it eligible, its best action's KPI and savings (at most its spend)."""
+"""Every owner's actions (``kpi_actions`` and the dated KPIs'), largest first."""

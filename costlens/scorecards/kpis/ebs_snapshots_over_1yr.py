@@ -12,10 +12,8 @@ from decimal import Decimal
 
 from costlens.scorecards.model import Kpi
 
-_SNAPSHOT = (
-    "resource_id <> '' AND line_item_type LIKE '%Usage%' AND service_code = 'AmazonEC2'"
-    " AND usage_type LIKE '%EBS:Snapshot%' AND usage_type NOT LIKE '%EBS:SnapshotArchive%'"
-)
+_SNAPSHOT = "snapshot_line"
+"""EC2 usage of an EBS snapshot (not archived) with its id (``kpi_facts``)."""
 _OLD = f"{_SNAPSHOT} AND snapshot_first_seen <= billing_period - INTERVAL 12 MONTH"
 
 KPI = Kpi(
@@ -34,4 +32,5 @@ KPI = Kpi(
     action="delete or archive {n} {things}",
     things=("snapshot over a year old", "snapshots over a year old"),
     cid="kpi_ebs_snap: ebs_snapshots_over_1yr_cost / ebs_snapshot_cost",
+    dated=True,
 )
