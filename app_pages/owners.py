@@ -1,16 +1,43 @@
-"""Owners: one business owner's microservices, budget, anomalies and month-over-month table."""
+"""Owners: one business owner's budget, scorecard, microservices, anomalies and month-over-month
+table. ``?owner=ID`` in the address chooses the owner (the Scorecards page links here so)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import _shared as ui
 from costlens import queries
+from costlens.scorecards.model import GRADES  # each grade's lowest score, drawn on the trend
+from costlens.scorecards.registry import kpi as kpi_info
+
+# How the scorecard's KPI table is shown, in order.
+DIRECTIONS = {"higher": "↑ higher is better", "lower": "↓ lower is better"}
+KPI_COLUMNS: dict[str, Any] = {
+    "title": st.column_config.TextColumn("KPI", help="Hover a row's KPI in the list below"),
+    "value": "Value",
+    "goal": "Goal",
+    "direction": "Better",
+    "eligible_spend": st.column_config.NumberColumn("Eligible spend", format="dollar"),
+    "potential_savings": st.column_config.NumberColumn(
+        "Potential savings / month",
+        format="dollar",
+        help="The KPI's own savings at 100 %; KPIs may overlap, so add up the scorecard's total",
+    ),
+    "grade": "Grade",
+}
+
+
+def _keep_owner() -> None:
+    # The address names the owner chosen, so that it can be shared or bookmarked.
+    st.query_params["owner"] = st.session_state["owner"]
+
 
 STATUS_ICONS = {
     "on track": ":material/check_circle:",
@@ -27,11 +54,15 @@ with ui.page_errors():
     # The owners with spend, most expensive first, then those with a budget but no spend yet.
     spending = queries.dimension_values(snap, "owner")
     owners = [*spending, *sorted(set(budgets["owner"]) - set(spending))]
+    wanted = st.query_params.get("owner")
+    if wanted in owners:
+        st.session_state["owner"] = wanted
     owner = st.columns([2, 3])[0].selectbox(
         "Owner",
         owners,
         format_func=lambda o: f"{names[o]} ({o})" if o in names else o,
         key="owner",
+        on_change=_keep_owner,
     )
     first, last = queries.date_range(snap)
     assert first is not None and last is not None
@@ -108,6 +139,114 @@ with ui.page_errors():
             height=180, margin={"t": 30, "b": 10}, showlegend=False, xaxis_tickprefix="$"
         )
         st.plotly_chart(gauge)
+
+    # --- scorecard: KPIs against goals, grade trend, top actions ---------------------------------
+    st.subheader("Scorecard")
+    card = queries.scorecard(snap, "owner", owner) if owner is not None else None
+    if card is None:
+        st.info(
+            f"No scorecard for {owner} yet — the next `costlens refresh` computes it.",
+            icon=":material/info:",
+        )
+    else:
+        period = card["billing_period"]
+        st.caption(
+            f"{ui.SCORECARD_COST_NOTE}, whatever the cost type chosen; "
+            f"{ui.scorecard_period(period)}."
+        )
+        grade_col, savings_col, goal_col, rank_col = st.columns(4)
+        grade_col.metric(
+            "Overall grade",
+            card["grade"] or "n/a",
+            border=True,
+            delta=ui.grade_change(card["grade"], card["previous_grade"])
+            if card["previous_grade"]
+            else None,
+            delta_arrow="off",
+            delta_color="off",
+            delta_description="from last month",
+            help="The efficiency KPIs' scores weighted by their eligible spend",
+        )
+        savings_col.metric(
+            "Savings left / month",
+            ui.money(card["potential_savings"]),
+            border=True,
+            help="Each resource counted once, at its best action",
+        )
+        goal_col.metric("Savings at goal / month", ui.money(card["savings_at_goal"]), border=True)
+        rank_col.metric(
+            "Rank",
+            "—" if card["rank"] is None else f"{int(card['rank'])}",
+            border=True,
+            help="Among all owners, by savings left (Scorecards page)",
+        )
+        kpis = card["kpis"]
+        table = pd.DataFrame(
+            {
+                "title": [
+                    kpi_info(k["kpi"]).title + (f" ({k['detail']})" if k["detail"] else "")
+                    for k in kpis
+                ],
+                "value": [ui.kpi_figure(k["value"], k["unit"]) for k in kpis],
+                "goal": [ui.kpi_figure(k["goal"], k["unit"]) for k in kpis],
+                "direction": [DIRECTIONS.get(k["direction"], k["direction"]) for k in kpis],
+                "eligible_spend": [k["eligible_spend"] for k in kpis],
+                "potential_savings": [k["potential_savings"] for k in kpis],
+                "grade": [k["grade"] or "n/a" for k in kpis],
+            },
+            columns=list(KPI_COLUMNS),
+        )
+        st.dataframe(
+            ui.as_float(table, ["eligible_spend", "potential_savings"]),
+            hide_index=True,
+            column_config=KPI_COLUMNS,
+            height=35 * (len(table) + 1) + 3,  # every KPI at once, no scrolling
+        )
+        with st.expander("What each KPI measures"):
+            for name in dict.fromkeys(k["kpi"] for k in kpis):
+                info = kpi_info(name)
+                assumption = f" Savings: {info.assumption}" if info.assumption else ""
+                st.markdown(f"**{info.title}** — {ui.plain_text(info.description + assumption)}")
+
+        trend = queries.grade_trend(snap, "owner", owner)
+        trend = trend[trend["score"].notna()]
+        if len(trend) >= 1:
+            st.markdown("**Overall grade by month**")
+            chart = go.Figure(
+                go.Scatter(
+                    x=list(trend["billing_period"]),
+                    y=[float(v) for v in trend["score"]],
+                    mode="lines+markers+text",
+                    line_shape="hv",
+                    text=list(trend["grade"]),
+                    textposition="top center",
+                    name="Score",
+                    hovertemplate="%{x|%B %Y}: grade %{text}, score %{y:.2f}<extra></extra>",
+                )
+            )
+            for floor, letter in GRADES:
+                chart.add_hline(
+                    y=floor,
+                    line_dash="dot",
+                    line_color="#b8bcc4",
+                    annotation_text=letter,
+                    annotation_position="right",
+                )
+            chart.update_layout(
+                height=260,
+                margin={"t": 20, "b": 10, "r": 30},
+                yaxis={"range": [0, 1.08], "title": "Score"},
+                xaxis={"tickformat": "%b %Y", "dtick": "M1"},
+                showlegend=False,
+            )
+            st.plotly_chart(chart)
+
+        st.markdown("**Top actions**")
+        actions = queries.top_actions(snap, owner, 3, period=period)
+        if not actions:
+            st.success("Nothing left to save: no action found.", icon=":material/check:")
+        for i, action in enumerate(actions, start=1):
+            st.markdown(f"{i}\\. {ui.plain_text(action['text'])}")
 
     # --- spend trend of the owner's microservices -----------------------------------------------
     st.subheader("Spend by microservice")

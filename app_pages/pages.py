@@ -24,6 +24,7 @@ class PageSpec(NamedTuple):
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/overview.py", "Overview", ":material/dashboard:", default=True),
     PageSpec("app_pages/owners.py", "Owners", ":material/groups:"),
+    PageSpec("app_pages/scorecards.py", "Scorecards", ":material/scoreboard:"),
     PageSpec("app_pages/anomalies.py", "Anomalies", ":material/warning:"),
     PageSpec("app_pages/allocation_health.py", "Allocation health", ":material/rule:"),
     PageSpec("app_pages/explore.py", "Explore", ":material/query_stats:"),

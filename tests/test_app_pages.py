@@ -250,3 +250,135 @@ def test_an_anomaly_shows_its_impact_percent_and_new_when_nothing_was_expected(
     assert not at.exception, [e.value for e in at.exception]
     assert at.dataframe[0].value["impact_percent"].iloc[0] == "new"
     assert next(m.delta for m in at.metric if m.label == "Impact") == "new"
+
+
+# --- scorecards --------------------------------------------------------------------------------
+
+
+def _grade_change(grade: str | None, previous: str | None) -> str:
+    """ "C → B ↑" (better), "B → C ↓" (worse), "B → B", just "B" on a first month: written
+    independently of the app's formatter."""
+    if previous not in tuple("ABCDF"):
+        return grade or "n/a"
+    if grade not in tuple("ABCDF"):
+        return f"{previous} → n/a"
+    arrow = "" if grade == previous else " ↑" if grade < previous else " ↓"  # "A" < "B"
+    return f"{previous} → {grade}{arrow}"
+
+
+def _unescaped(markdown: str) -> str:
+    return markdown.replace("\\", "")
+
+
+@pytest.mark.slow
+def test_scorecards_page_ranks_every_owner_with_the_figures_of_the_queries(
+    demo: DemoData, app: AppTest
+) -> None:
+    from costlens import queries
+
+    with queries.open_snapshot(demo.data_dir) as snap:
+        periods = queries.scorecard_periods(snap)  # the refresh's 'scorecards' step wrote them
+        ranking = queries.owner_ranking(snap)
+        earlier = queries.owner_ranking(snap, period=periods[-1])
+        budgets = queries.budgets(snap)
+    names = dict(zip(budgets["owner"], budgets["display_name"], strict=True))
+    assert len(periods) >= 2 and len(ranking) >= 2
+    assert len(set(ranking["grade"])) > 1, "every owner got the same grade"
+
+    _page(app, "app_pages/scorecards.py")
+    assert not app.error, [e.value for e in app.error]
+    assert app.selectbox(key="scorecard_period").value == periods[0]  # the latest by default
+    (shown,) = [d.value for d in app.dataframe]
+    assert list(shown.columns) == [
+        "rank", "owner_name", "grade_change", "spend", "potential_savings", "savings_at_goal",
+    ]  # fmt: skip
+    assert list(shown["rank"]) == list(ranking["rank"])
+    assert list(shown["owner_name"]) == [names.get(o, o) for o in ranking["scope_id"]]
+    assert list(shown["grade_change"]) == [
+        _grade_change(g, p if isinstance(p, str) else None)
+        for g, p in zip(ranking["grade"], ranking["previous_grade"], strict=True)
+    ]
+    for column in ("spend", "potential_savings", "savings_at_goal"):
+        assert list(shown[column]) == [float(v) for v in ranking[column]], column
+    # Ranked by the dollars left on the table, largest first.
+    assert list(shown["potential_savings"]) == sorted(shown["potential_savings"], reverse=True)
+
+    metrics = {m.label: m.value for m in app.metric}
+    left, at_goal = (sum(ranking[c]) for c in ("potential_savings", "savings_at_goal"))
+    assert metrics["Savings left / month, all owners"] == dollars(left)
+    assert metrics["Savings at goal / month, all owners"] == dollars(at_goal)
+    captions = " ".join(c.value for c in app.caption)
+    assert "Scorecards use amortized cost (as AWS's KPI dashboard)" in captions
+    assert "each resource once" in captions
+
+    # The bar chart of savings left, in rank order, and a link to each owner's scorecard.
+    (chart,) = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+    assert chart["data"][0]["x"] == [float(v) for v in ranking["potential_savings"]]
+    links = [link.proto for link in app.get("page_link")]
+    assert [link.query_string for link in links] == [f"owner={o}" for o in ranking["scope_id"]]
+    top = ranking.iloc[0]
+    assert dollars(top["potential_savings"]) in links[0].label
+    assert _grade_change(top["grade"], None) in links[0].label
+
+    app.selectbox(key="scorecard_period").set_value(periods[-1]).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert list(app.dataframe[0].value["potential_savings"]) == [
+        float(v) for v in earlier["potential_savings"]
+    ]
+
+
+@pytest.mark.slow
+def test_owners_page_shows_the_owner_scorecard_with_its_top_actions(
+    demo: DemoData, app: AppTest
+) -> None:
+    from costlens import queries
+    from costlens.scorecards.registry import kpi
+
+    with queries.open_snapshot(demo.data_dir) as snap:
+        owner, other = (str(o) for o in queries.owner_ranking(snap)["scope_id"].iloc[:2])
+        card = queries.scorecard(snap, "owner", owner)
+        trend = queries.grade_trend(snap, "owner", owner)
+        actions = queries.top_actions(snap, owner, 3)
+    assert card is not None and actions
+
+    # The Scorecards page links here with ?owner=...
+    app.query_params["owner"] = owner
+    _page(app, "app_pages/owners.py")
+    assert app.selectbox(key="owner").value == owner
+    assert "Scorecard" in [h.value for h in app.subheader]
+    assert "Scorecards use amortized cost (as AWS's KPI dashboard)" in " ".join(
+        c.value for c in app.caption
+    )
+    metrics = {m.label: m for m in app.metric}
+    assert metrics["Overall grade"].value == (card["grade"] or "n/a")
+    if card["previous_grade"]:
+        change = _grade_change(card["grade"], card["previous_grade"])
+        assert metrics["Overall grade"].delta == change
+    assert metrics["Savings left / month"].value == dollars(card["potential_savings"])
+
+    (kpis,) = [d.value for d in app.dataframe if "goal" in d.value.columns]
+    assert list(kpis["title"]) == [
+        kpi(k["kpi"]).title + (f" ({k['detail']})" if k["detail"] else "") for k in card["kpis"]
+    ]
+    for k, value, grade in zip(card["kpis"], kpis["value"], kpis["grade"], strict=True):
+        if k["value"] is None:  # no eligible spend: n/a, never 0 %
+            assert (value, grade) == ("n/a", "n/a"), k["kpi"]
+        elif k["unit"] in ("share", "ratio"):
+            assert value == f"{float(k['value']) * 100:.1f}%", k["kpi"]
+    assert any(k["value"] is None for k in card["kpis"]) == ("n/a" in set(kpis["value"]))
+
+    (chart,) = [
+        json.loads(c.proto.spec)
+        for c in app.get("plotly_chart")
+        if json.loads(c.proto.spec)["data"][0].get("name") == "Score"
+    ]
+    assert chart["data"][0]["text"] == list(trend["grade"])
+    assert chart["data"][0]["y"] == [float(v) for v in trend["score"]]
+
+    shown = [_unescaped(m.value) for m in app.markdown]
+    for i, action in enumerate(actions, start=1):
+        assert f"{i}. {action['text']}" in shown
+
+    # Choosing another owner puts it in the address, for a link to share.
+    app.selectbox(key="owner").set_value(other).run()
+    assert app.query_params["owner"] == other

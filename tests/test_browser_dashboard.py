@@ -109,10 +109,21 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    from costlens import queries
+
     _, last = warehouse_dates(demo)
     month_start, prev_start, prev_same_day = month_to_date_windows(last)
     mtd = spend(demo, month_start, last)
     prev = spend(demo, prev_start, prev_same_day)
+    with queries.open_snapshot(demo.data_dir) as snap:
+        ranking = queries.owner_ranking(snap)
+        budgets = queries.budgets(snap)
+        top = ranking.iloc[0]
+        top_action = queries.top_actions(snap, str(top["scope_id"]), 1)[0]["text"]
+    names = dict(zip(budgets["owner"], budgets["display_name"], strict=True))
+    savings = sum(ranking["potential_savings"])
+    top_name = names.get(top["scope_id"], top["scope_id"])
+    top_grade, top_savings = str(top["grade"]), top["potential_savings"]
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -134,6 +145,7 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
 
             for title, heading in [
                 ("Owners", "Budget this month"),
+                ("Scorecards", "Savings left by owner"),
                 ("Anomalies", "Anomalies"),
                 ("Allocation health", "Top untagged resources"),
                 ("Explore", "Explore"),
@@ -146,5 +158,23 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
                 name = title.lower().replace(" ", "-")
                 page.screenshot(path=str(SCREENSHOTS / f"costlens-dashboard-{name}.png"),
                                 full_page=True)  # fmt: skip
+
+            # Scorecards: the top owner's grade and savings left, and its link to the Owners page.
+            page.get_by_test_id("stSidebarNav").get_by_text("Scorecards", exact=True).click()
+            total = page.get_by_test_id("stMetric").filter(has_text="Savings left / month, all")
+            expect(total.get_by_test_id("stMetricValue")).to_have_text(dollars(savings))
+            link = page.get_by_test_id("stPageLink").filter(has_text=f"1. {top_name} — grade")
+            expect(link).to_contain_text(f"grade {top_grade}")
+            expect(link).to_contain_text(f"{dollars(top_savings)} left / month")
+            link.click()
+            expect(page.get_by_role("heading", name="Scorecard", exact=True)).to_be_visible()
+            grade = page.get_by_test_id("stMetric").filter(has_text="Overall grade")
+            expect(grade.get_by_test_id("stMetricValue")).to_have_text(top_grade)
+            expect(page.get_by_text(top_action, exact=False).first).to_be_visible()
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+            expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(SCREENSHOTS / "costlens-dashboard-owner-scorecard.png"),
+                            full_page=True)  # fmt: skip
         finally:
             browser.close()
