@@ -435,3 +435,19 @@ def test_styles_rename_products_but_move_no_amount(monkeypatch: pytest.MonkeyPat
         assert [getattr(a, f) for f in same] == [getattr(b, f) for f in same]
         renamed += a.usage_type != b.usage_type
     assert renamed > 20
+
+
+@pytest.mark.parametrize("fmt", ["cur2", "cur1-parquet", "focus"])
+def test_every_parquet_column_is_nullable_as_aws_writes_it(
+    samples: dict[str, SampleResult], fmt: str
+) -> None:
+    # DuckDB marks a column it can prove NULL-free as required; AWS's are all optional, and a
+    # reader (or a test) that blanks a value must be able to (costlens.sample.manifests)
+    import pyarrow.parquet as pq
+
+    files = [p for p in samples[fmt].files if p.name.endswith(".parquet")]
+    assert files
+    for path in files:
+        schema = pq.read_schema(path)
+        required = [f.name for f in schema if not f.nullable]
+        assert required == [], (path.name, required)

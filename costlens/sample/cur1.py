@@ -19,7 +19,12 @@ import duckdb
 
 from costlens.progress import Task
 from costlens.sample.hourly import PRODUCT_SERVICENAME_SQL
-from costlens.sample.manifests import Delivery, copy_to_file, write_json
+from costlens.sample.manifests import (
+    Delivery,
+    copy_to_file,
+    nullable_parquet_columns,
+    write_json,
+)
 
 __all__ = ["athena_name", "legacy_columns", "write_cur1_csv_period", "write_cur1_parquet_period"]
 
@@ -224,7 +229,8 @@ def _write(
         status = out / delivery.export / "cost_and_usage_data_status"
         status.mkdir(parents=True, exist_ok=True)
         path = status / "cost_and_usage_data_status.parquet"
-        con.execute(f"COPY (SELECT 'READY' AS status) TO '{_quote(path)}' (FORMAT parquet)")
+        with nullable_parquet_columns(con):
+            con.execute(f"COPY (SELECT 'READY' AS status) TO '{_quote(path)}' (FORMAT parquet)")
         if path not in files:
             files.append(path)
     return files, rows

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ __all__ = [
     "Delivery",
     "copy_to_file",
     "iso_z",
+    "nullable_parquet_columns",
     "parquet_columns",
     "write_data_export_period",
     "write_json",
@@ -75,15 +78,43 @@ def copy_to_file(
     ``projection`` is a select list built by a writer from fixed column lists; ``options`` is a
     fixed COPY option string. DuckDB preserves the insertion order, so the bytes are the same
     for a seed.
+
+    Every Parquet column is written nullable (``OPTIONAL``), as AWS writes every CUR and FOCUS
+    column: DuckDB marks a column ``REQUIRED`` when the optimizer's statistics prove it has no
+    NULL (a literal, a column no line leaves NULL), so the COPY runs without the
+    ``statistics_propagation`` optimizer, which changes no value and no order.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     # A fixed projection and an escaped temporary path; the file number is bound.
     select = f"SELECT {projection} FROM canon WHERE file_no = $file_no"  # noqa: S608
     sql = f"COPY ({select}) TO '{_quote(tmp)}' ({options})"
-    row = con.execute(sql, {"file_no": file_no}).fetchone()
+    with nullable_parquet_columns(con):
+        row = con.execute(sql, {"file_no": file_no}).fetchone()
     tmp.replace(path)
     return int(row[0]) if row else 0
+
+
+_NO_STATISTICS = "statistics_propagation"
+
+
+@contextmanager
+def nullable_parquet_columns(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Disable DuckDB's ``statistics_propagation`` optimizer on ``con`` for the block, then put
+    back the connection's own ``disabled_optimizers`` (only a Parquet file's schema differs)."""
+    row = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    before = str(row[0]) if row and row[0] is not None else ""
+    names = [n.strip() for n in before.split(",") if n.strip()]
+    if _NO_STATISTICS not in names:
+        names.append(_NO_STATISTICS)
+    con.execute("SET disabled_optimizers = $names", {"names": ", ".join(names)})
+    try:
+        yield
+    finally:
+        if before:
+            con.execute("SET disabled_optimizers = $names", {"names": before})
+        else:
+            con.execute("RESET disabled_optimizers")
 
 
 def _quote(path: Path) -> str:
