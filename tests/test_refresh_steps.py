@@ -23,7 +23,13 @@ BUILT_BY_QUERY = {"daily", "rollup_daily", "rollup_monthly"}
 
 
 def test_steps_are_in_data_flow_order_and_declare_distinct_tables() -> None:
-    assert [s.name for s in STEPS] == ["rollups", "anomalies", "forecasts", "scorecards", "coverage"]
+    assert [s.name for s in STEPS] == [
+        "rollups",
+        "anomalies",
+        "forecasts",
+        "scorecards",
+        "coverage",
+    ]
     declared = [t for s in STEPS for t in s.tables]
     assert len(declared) == len(set(declared))
     assert all(set(s.keeps) <= set(s.tables) for s in STEPS)
