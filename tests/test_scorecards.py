@@ -2,7 +2,8 @@
 
 One crafted month (June 2025) whose every KPI figure is worked out by hand below, written in
 the three CUR formats (the same figures from each), checked against a reference computed
-directly from AWS CID's SQL (/work/notes/cid_kpi.md) per account, and the card's savings,
+directly from the SQL of AWS CID's KPI views (aws-samples/aws-cudos-framework-deployment,
+cid/builtin/core/data/queries/kpi/) per account, and the card's savings,
 n/a KPIs, goal overrides, business metrics and actions.
 """
 
@@ -291,7 +292,8 @@ def test_every_cur_format_gives_the_same_scorecards(
 
 
 # ---------------------------------------------------------------------------------------------
-# A reference straight from CID's SQL (/work/notes/cid_kpi.md secs. 2-8), over line_items.
+# A reference straight from the SQL of CID's KPI views (kpi_instance_all, kpi_ebs_storage_all,
+# kpi_ebs_snap, kpi_s3_storage_all, kpi_tracker), over line_items.
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Family:
@@ -610,3 +612,34 @@ def test_actions_name_the_resources(cards: Scorecards) -> None:
     data = got[got.owner == "data"]
     assert list(data["resource_ids"]) == ['["db-mysql", "db-oracle"]', '["logs-bucket"]']
     assert list(data["rank"]) == [1, 2]
+
+
+def test_utilization_belongs_to_whoever_pays_the_commitment(tmp_path: Path) -> None:
+    # May: the data team's account B pays RI ri-2 (fee 100, of which 20 unused); web/api runs
+    # on it (effective cost 80). Utilization 80 / (80 + 20) = 0.8 for data (and account B),
+    # eligible spend its fee 100; web pays no fee: n/a, not 0 %.
+    arn = "arn:aws:ec2:us-east-1:222222222222:reserved-instances/ri-2"
+    lines = [
+        _ec2(MAY, "i-0onri", "r5.large", "0", "api", line_item_type="DiscountedUsage",
+             ri_effective_cost="80.00", public_cost="120.00", pricing_term="Reserved",
+             reservation_arn=arn),
+        KpiLine(MAY, "ri-2", "100.00", account=B, line_item_type="RIFee",
+                usage_type="USE1-HeavyUsage:r5.large", operation="RunInstances",
+                ri_unused_recurring="20.00", pricing_term="Reserved", reservation_arn=arn,
+                tags={"app": "warehouse"}),
+    ]  # fmt: skip
+    write_export(tmp_path / "export", "cur2", lines)
+    data = tmp_path / "data"
+    ingest(Settings(data_dir=data), str(tmp_path / "export"))
+    with open_warehouse(data) as wh:
+        attribute(wh, parse_rules(RULES_YAML, "rules.yaml", parse_owners(OWNERS_YAML, "o.yaml")))
+    sc = _cards(data)
+    for scope, scope_id in (("owner", "data"), ("microservice", "warehouse"), ("account", B)):
+        row = _row(sc, scope, scope_id, "commitment_utilization", MAY)
+        assert row["value"] == pytest.approx(0.8) and row["grade"] == "B", (scope, row)
+        assert row["eligible_spend"] == D("100") and row["potential_savings"] is None
+        assert row["denominator"] == D("100") and row["numerator"] == D("80")
+    for scope, scope_id in (("owner", "web"), ("account", A)):
+        row = _row(sc, scope, scope_id, "commitment_utilization", MAY)
+        assert row["value"] is None or row["value"] != row["value"], (scope, row)  # n/a
+        assert row["grade"] is None or row["grade"] != row["grade"]

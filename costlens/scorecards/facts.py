@@ -82,7 +82,7 @@ _TEXT = ", ".join(
     for c in (
         "operation", "instance_type", "pricing_unit", "volume_api_name", "storage_class",
         "database_engine", "license_model", "operating_system", "physical_processor",
-        "commitment_discount_type", "commitment_offering_type",
+        "commitment_discount_id", "commitment_discount_type", "commitment_offering_type",
     )
 )  # fmt: skip
 """The line keys' text columns the KPIs read, '' where a line written by other means has NULL."""
@@ -210,10 +210,12 @@ def kpi_columns() -> str:
     """Per KPI ``i`` of ``SQL_KPIS``, a row's ``e<i>`` (its amortized cost where eligible),
     ``b<i>`` (its cost in the KPI's basis where eligible), ``n<i>`` (where it counts towards the
     value) and ``s<i>`` (its savings): NULL where they do not apply. A dated KPI's numerator and
-    savings depend on every period (a snapshot's first use): they are left to ``costlens.
-    scorecards.sums``."""
+    savings depend on every period (a snapshot's first use), a pooled KPI's on every scope (the
+    commitments' use): they are left to ``costlens.scorecards.sums``."""
     cols = []
     for i, k in enumerate(SQL_KPIS):
+        if k.pooled:
+            continue
         cols += [
             f"CAST(CASE WHEN {k.eligible} THEN amortized END AS {_MONEY}) AS e{i}",
             f"CAST(CASE WHEN {k.eligible} THEN {k.eligible_cost} END AS {_MONEY}) AS b{i}",
@@ -285,6 +287,8 @@ def _partials_select() -> str:
     per-KPI column of ``kpi_facts``."""
     sums = ["CAST(SUM(amortized) AS DECIMAL(38,10)) AS spend"]
     for i, k in enumerate(SQL_KPIS):
+        if k.pooled:
+            continue
         names = ["e", "b"] + ([] if k.dated else ["n"] + (["s"] if k.savings else []))
         sums += [f"CAST(SUM({c}{i}) AS {_MONEY}) AS {c}{i}" for c in names]
     return f"SELECT {_SUBJECT}, {', '.join(sums)} FROM {FACTS} WHERE {{in_periods}} GROUP BY ALL"

@@ -78,6 +78,9 @@ class Kpi:
     dated: bool = False
     """Its numerator and savings read ``snapshot_first_seen`` (a resource's first use in any
     period), so they are summed when scorecards are computed, not stored per period."""
+    pooled: bool = False
+    """Its value pools over the commitments a scope pays for, whoever used them (RI and Savings
+    Plan utilization): summed when scorecards are computed."""
     tolerance: float = 0.5
     """Growth-like KPIs: how far past the goal the score reaches 0."""
 

@@ -40,6 +40,36 @@ _SEEN = (
     " WHERE snapshot_line GROUP BY 1)"
 )
 _DATED = [(i, k) for i, k in enumerate(SQL_KPIS) if k.dated]
+_POOLED = [i for i, k in enumerate(SQL_KPIS) if k.pooled]
+_USED = "line_item_type IN ('DiscountedUsage', 'SavingsPlanCoveredUsage')"
+_FEE = "line_item_type IN ('RIFee', 'SavingsPlanRecurringFee')"
+_COMMITMENTS = (
+    f"commitments AS (SELECT billing_period, commitment_discount_id,"
+    f" SUM(amortized) FILTER (WHERE {_USED}) AS used,"
+    f" SUM(amortized) FILTER (WHERE {_FEE}) AS unused,"
+    f" SUM(unblended) FILTER (WHERE {_FEE}) AS fee"
+    f" FROM {FACTS} WHERE commitment_discount_id <> '' GROUP BY ALL)"
+)
+"""Per month and commitment: the usage it covered, its unused part and its fee."""
+
+
+def _pooled(i: int) -> str:
+    """A scope's share of each commitment whose fee it carries: ``e<i>`` the fees, ``b<i>`` and
+    ``n<i>`` the commitments' total and used parts, weighted by that share."""
+    share = "CAST(f.carried AS DOUBLE) / CAST(c.fee AS DOUBLE)"
+    total = "COALESCE(c.used, 0) + COALESCE(c.unused, 0)"
+    return (
+        f"SELECT f.billing_period, f.owner, f.microservice, f.account_id,"
+        f" CAST(SUM(f.carried) AS {_MONEY}) AS e{i},"
+        f" CAST(SUM({share} * CAST({total} AS DOUBLE)) AS {_MONEY}) AS b{i},"
+        f" CAST(SUM({share} * CAST(COALESCE(c.used, 0) AS DOUBLE)) AS {_MONEY}) AS n{i}"
+        f" FROM (SELECT {_SUBJECT}, commitment_discount_id, SUM(unblended) AS carried"
+        f" FROM {FACTS} WHERE {_FEE} AND commitment_discount_id <> '' GROUP BY ALL) f"
+        f" JOIN commitments c USING (billing_period, commitment_discount_id)"
+        f" WHERE c.fee > 0 GROUP BY ALL"
+    )
+
+
 _DATED_ROWS = f"FROM {FACTS} JOIN seen USING (resource_id) WHERE snapshot_line"
 
 
@@ -70,8 +100,9 @@ def kpi_sums_sql() -> str:
         f" SUM({saving_sql(k)}) AS s{i} {_DATED_ROWS} GROUP BY ALL"
         for i, k in _DATED
     ]
-    partial = "\nUNION ALL BY NAME\n".join([f"SELECT * FROM {PARTIALS}", *dated])
-    return f"WITH {_SEEN}, partial AS (\n{partial}\n)\n" + scoped("partial", outer)
+    pooled = [_pooled(i) for i in _POOLED]
+    partial = "\nUNION ALL BY NAME\n".join([f"SELECT * FROM {PARTIALS}", *dated, *pooled])
+    return f"WITH {_SEEN}, {_COMMITMENTS}, partial AS (\n{partial}\n)\n" + scoped("partial", outer)
 
 
 def _dated_resources() -> str:
