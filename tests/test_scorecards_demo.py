@@ -20,6 +20,7 @@ from app_snapshot import DemoData, build_demo_data
 
 from costlens import queries
 from costlens.attribution.owners import load_owners
+from costlens.errors import QueryError
 from costlens.scorecards import grade
 from costlens.scorecards.model import grade_points
 
@@ -185,3 +186,24 @@ def test_a_metrics_file_gives_unit_cost_and_its_trend(demo: DemoData, tmp_path: 
     assert unit["value"] == pytest.approx(float(june["spend"] / 2000))
     may_unit = float(may["spend"] / 1000)
     assert unit["trend"] == pytest.approx(unit["value"] / may_unit - 1)
+
+
+def test_the_resources_behind_a_kpi_are_real_and_add_up_to_its_top(demo: DemoData) -> None:
+    resources = _warehouse_resources(demo)
+    with queries.open_snapshot(demo.data_dir) as snap:
+        behind = queries.kpi_resources(snap, "catalog", "spot_coverage")
+        row = next(
+            k
+            for k in queries.scorecard(snap, "owner", "catalog")["kpis"]  # type: ignore[index]
+            if k["kpi"] == "spot_coverage"
+        )
+        with pytest.raises(QueryError, match="unknown KPI 'spot'"):
+            queries.kpi_resources(snap, "catalog", "spot")
+    assert not behind.empty and set(behind["resource"]) <= resources
+    assert list(behind["savings"]) == sorted(behind["savings"], reverse=True)
+    assert all(
+        Decimal(0) < s <= sp for s, sp in zip(behind["savings"], behind["spend"], strict=True)
+    )
+    # at most 20 per microservice: together they hold at most the KPI's potential savings
+    assert behind.groupby("microservice").size().max() <= 20
+    assert sum(behind["savings"], Decimal(0)) <= row["potential_savings"]

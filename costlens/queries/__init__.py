@@ -26,6 +26,7 @@ from costlens.queries._health import allocation_health, untagged_resources
 from costlens.queries._plans import budgets, forecasts
 from costlens.queries._scorecards import (
     grade_trend,
+    kpi_resources,
     owner_ranking,
     scorecard,
     scorecard_kpis,
@@ -71,6 +72,7 @@ __all__ = [
     "dimension_values",
     "forecasts",
     "grade_trend",
+    "kpi_resources",
     "open_snapshot",
     "owner_ranking",
     "period_windows",

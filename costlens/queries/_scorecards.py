@@ -22,6 +22,7 @@ from costlens.serving.tables import SCORECARD_LAYOUTS
 __all__ = [
     "SCOPES",
     "grade_trend",
+    "kpi_resources",
     "owner_ranking",
     "scorecard",
     "scorecard_kpis",
@@ -167,3 +168,31 @@ def top_actions(
     for row in rows:
         row["resource_ids"] = json.loads(row["resource_ids"])
     return rows
+
+
+def kpi_resources(
+    snap: Snapshot,
+    owner: str,
+    kpi: str,
+    *,
+    microservice: str | None = None,
+    period: dt.date | None = None,
+) -> pd.DataFrame:
+    """The resources behind a KPI's savings for ``owner`` (one of its microservices): per
+    microservice, the 20 that would save most, ``resource`` (an id, or the usage type of lines
+    without one), ``spend`` and ``savings`` (Decimal dollars a month), largest first."""
+    from costlens.scorecards.registry import KPI_NAMES
+
+    if kpi not in KPI_NAMES:
+        raise QueryError(f"unknown KPI {kpi!r}", fix=f"use one of: {', '.join(KPI_NAMES)}")
+    chosen = _period(snap, period)
+    columns = "microservice, resource, spend, savings"
+    if chosen is None:
+        return _empty(columns)
+    return snap.frame(
+        f"SELECT {columns} FROM scorecard_resources WHERE billing_period = $period"  # noqa: S608
+        " AND owner = $owner AND kpi = $kpi"
+        " AND ($microservice IS NULL OR microservice = $microservice)"
+        " ORDER BY savings DESC, microservice, resource",
+        {"period": chosen, "owner": owner, "kpi": kpi, "microservice": microservice},
+    )

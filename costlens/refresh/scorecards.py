@@ -48,14 +48,20 @@ def write(ctx: BuildContext) -> dict[str, Any]:
     inputs = ctx.scorecards
     cards = compute_scorecards(con, ScorecardInputs(
         goals=inputs.goals, budgets=inputs.budgets, metrics=inputs.metrics, anomalies=incidents,
-    ))  # fmt: skip
+    ), resources=True)  # fmt: skip
     for table, frame in (
         ("scorecard_kpis", cards.kpis),
         ("scorecards", cards.cards),
         ("scorecard_actions", cards.actions),
+        ("scorecard_resources", cards.resources),
     ):
-        insert_frame(con, table, _exact(frame))
+        if frame is not None:
+            insert_frame(con, table, _exact(frame))
     return {"scorecards": int((cards.cards["scope"] == "owner").sum()) if len(cards.cards) else 0}
 
 
-STEP = Step("scorecards", write, tables=("scorecard_kpis", "scorecards", "scorecard_actions"))
+STEP = Step(
+    "scorecards",
+    write,
+    tables=("scorecard_kpis", "scorecards", "scorecard_actions", "scorecard_resources"),
+)

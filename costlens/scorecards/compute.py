@@ -28,12 +28,13 @@ import pandas as pd
 from costlens.scorecards.facts import PERIOD_DAYS, ensure_facts
 from costlens.scorecards.model import Kpi, grade
 from costlens.scorecards.registry import EFFICIENCY, KPIS, SQL_KPIS, kpi
-from costlens.scorecards.sums import ACTIONS_SQL, TOTALS_SQL, kpi_sums_sql
+from costlens.scorecards.sums import ACTIONS_SQL, TOTALS_SQL, behind_sql, kpi_sums_sql
 
 __all__ = [
     "ACTION_COLUMNS",
     "CARD_COLUMNS",
     "KPI_COLUMNS",
+    "RESOURCE_COLUMNS",
     "ScorecardInputs",
     "Scorecards",
     "compute_scorecards",
@@ -51,6 +52,15 @@ CARD_COLUMNS = (
     "billing_period", "scope", "scope_id", "owner", "spend", "eligible_spend",
     "potential_savings", "savings_at_goal", "score", "grade", "previous_grade", "rank",
 )  # fmt: skip
+RESOURCE_COLUMNS = (
+    "billing_period",
+    "owner",
+    "microservice",
+    "kpi",
+    "resource",
+    "spend",
+    "savings",
+)
 ACTION_COLUMNS = (
     "billing_period", "owner", "microservice", "kpi", "resources", "resource_ids", "savings",
     "text", "rank",
@@ -79,6 +89,9 @@ class Scorecards:
     kpis: pd.DataFrame
     cards: pd.DataFrame
     actions: pd.DataFrame
+    resources: pd.DataFrame | None = None
+    """With ``resources=True``: per KPI, owner and microservice, the resources behind its
+    savings (``RESOURCE_COLUMNS``)."""
 
 
 def _scope(row: Mapping[str, Any]) -> tuple[str, str]:
@@ -164,9 +177,13 @@ def _goal(inputs: ScorecardInputs, owner: str, k: Kpi) -> Decimal:
 
 
 def compute_scorecards(
-    con: duckdb.DuckDBPyConnection, inputs: ScorecardInputs | None = None
+    con: duckdb.DuckDBPyConnection,
+    inputs: ScorecardInputs | None = None,
+    *,
+    resources: bool = False,
 ) -> Scorecards:
-    """Every scorecard of every billing period of ``con``'s ``allocations``."""
+    """Every scorecard of every billing period of ``con``'s ``allocations`` (and, with
+    ``resources``, the resources behind each KPI's savings)."""
     inputs = inputs or ScorecardInputs()
     if not ensure_facts(con):
         empty = pd.DataFrame
@@ -174,6 +191,7 @@ def compute_scorecards(
             empty(columns=list(KPI_COLUMNS)),
             empty(columns=list(CARD_COLUMNS)),
             empty(columns=list(ACTION_COLUMNS)),
+            empty(columns=list(RESOURCE_COLUMNS)) if resources else None,
         )
     sums = _records(con, kpi_sums_sql())
     days = _days(con)
@@ -201,7 +219,11 @@ def compute_scorecards(
     kpis = pd.DataFrame(rows.rows, columns=list(KPI_COLUMNS))
     cards = _cards(con, rows.rows, spend, owners)
     actions = _actions(con)
-    return Scorecards(kpis, cards, actions)
+    behind = None
+    if resources:
+        table = con.sql(behind_sql(), params={"unallocated": UNALLOCATED}).to_arrow_table()
+        behind = table.to_pandas(date_as_object=True)
+    return Scorecards(kpis, cards, actions, behind)
 
 
 def _governance(

@@ -24,7 +24,15 @@ from costlens.scorecards.facts import (
 )
 from costlens.scorecards.registry import SQL_KPIS
 
-__all__ = ["ACTIONS_SQL", "SCOPE_COLUMNS", "TOTALS_SQL", "kpi_sums_sql", "scoped"]
+__all__ = [
+    "ACTIONS_SQL",
+    "BEHIND",
+    "SCOPE_COLUMNS",
+    "TOTALS_SQL",
+    "behind_sql",
+    "kpi_sums_sql",
+    "scoped",
+]
 
 SCOPE_COLUMNS = {
     "owner": ("owner",),
@@ -149,3 +157,31 @@ WHERE owner <> $unallocated
 ORDER BY billing_period, owner, savings DESC, microservice, kpi
 """
 """Every owner's actions (``kpi_actions`` and the dated KPIs'), largest first."""
+
+
+BEHIND = 20
+"""Resources kept per KPI, owner and microservice in ``scorecard_resources``."""
+
+
+def behind_sql() -> str:
+    """For every KPI with savings, the resources behind them: per period, owner and
+    microservice, the ``BEHIND`` resources (or usage types, for lines without an id) with the
+    most savings, each with its spend and that KPI's savings."""
+    parts = []
+    for i, k in enumerate(SQL_KPIS):
+        if not k.savings:
+            continue
+        save, rows = (saving_sql(k), _DATED_ROWS) if k.dated else (f"s{i}", f"FROM {FACTS}")
+        parts.append(
+            f"SELECT * FROM (SELECT billing_period, owner, microservice, '{k.name}' AS kpi,"
+            " CASE WHEN resource_id <> '' THEN resource_id ELSE usage_type END AS resource,"
+            f" CAST(SUM(amortized) AS {_MONEY}) AS spend, CAST(SUM({save}) AS {_MONEY})"
+            f" AS savings {rows} GROUP BY ALL HAVING SUM({save}) > 0)"
+            " QUALIFY row_number() OVER (PARTITION BY billing_period, owner, microservice"
+            f" ORDER BY savings DESC, resource) <= {BEHIND}"
+        )
+    union = "\nUNION ALL\n".join(parts)
+    return (
+        f"WITH {_SEEN}\nSELECT * FROM ({union}) WHERE owner <> $unallocated\n"
+        "ORDER BY billing_period, owner, microservice, kpi, savings DESC, resource"
+    )

@@ -174,7 +174,12 @@ CREATE TABLE snapshot.scorecard_actions (
   billing_period DATE, owner VARCHAR, microservice VARCHAR, kpi VARCHAR, resources INTEGER,
   resource_ids VARCHAR, savings DECIMAL(38,10), text VARCHAR, rank INTEGER
 );
+CREATE TABLE snapshot.scorecard_resources (
+  billing_period DATE, owner VARCHAR, microservice VARCHAR, kpi VARCHAR, resource VARCHAR,
+  spend DECIMAL(38,10), savings DECIMAL(38,10)
+);
 """
 """The scorecards of every period and scope (``costlens.scorecards.compute``): each KPI's row
 (``value`` NULL is n/a), each scorecard's overall grade and savings counting each resource once,
-and the owners' actions by dollars (``resource_ids``: a JSON list)."""
+the owners' actions by dollars (``resource_ids``: a JSON list) and, per KPI, owner and
+microservice, the resources behind its savings (the 20 that save most)."""
