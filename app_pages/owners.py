@@ -12,6 +12,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages import _scorecard_format as sc
 from app_pages import _shared as ui
 from costlens import queries
 from costlens.scorecards.model import GRADES  # each grade's lowest score, drawn on the trend
@@ -151,15 +152,15 @@ with ui.page_errors():
     else:
         period = card["billing_period"]
         st.caption(
-            f"{ui.SCORECARD_COST_NOTE}, whatever the cost type chosen; "
-            f"{ui.scorecard_period(period)}."
+            f"{sc.SCORECARD_COST_NOTE}, whatever the cost type chosen; "
+            f"{sc.scorecard_period(period)}."
         )
         grade_col, savings_col, goal_col, rank_col = st.columns(4)
         grade_col.metric(
             "Overall grade",
             card["grade"] or "n/a",
             border=True,
-            delta=ui.grade_change(card["grade"], card["previous_grade"])
+            delta=sc.grade_change(card["grade"], card["previous_grade"])
             if card["previous_grade"]
             else None,
             delta_arrow="off",
@@ -187,8 +188,8 @@ with ui.page_errors():
                     kpi_info(k["kpi"]).title + (f" ({k['detail']})" if k["detail"] else "")
                     for k in kpis
                 ],
-                "value": [ui.kpi_figure(k["value"], k["unit"]) for k in kpis],
-                "goal": [ui.kpi_figure(k["goal"], k["unit"]) for k in kpis],
+                "value": [sc.kpi_figure(k["value"], k["unit"]) for k in kpis],
+                "goal": [sc.kpi_figure(k["goal"], k["unit"]) for k in kpis],
                 "direction": [DIRECTIONS.get(k["direction"], k["direction"]) for k in kpis],
                 "eligible_spend": [k["eligible_spend"] for k in kpis],
                 "potential_savings": [k["potential_savings"] for k in kpis],
@@ -206,7 +207,7 @@ with ui.page_errors():
             for name in dict.fromkeys(k["kpi"] for k in kpis):
                 info = kpi_info(name)
                 assumption = f" Savings: {info.assumption}" if info.assumption else ""
-                st.markdown(f"**{info.title}** — {ui.plain_text(info.description + assumption)}")
+                st.markdown(f"**{info.title}** — {sc.plain_text(info.description + assumption)}")
 
         trend = queries.grade_trend(snap, "owner", owner)
         trend = trend[trend["score"].notna()]
@@ -246,7 +247,7 @@ with ui.page_errors():
         if not actions:
             st.success("Nothing left to save: no action found.", icon=":material/check:")
         for i, action in enumerate(actions, start=1):
-            st.markdown(f"{i}\\. {ui.plain_text(action['text'])}")
+            st.markdown(f"{i}\\. {sc.plain_text(action['text'])}")
 
     # --- spend trend of the owner's microservices -----------------------------------------------
     st.subheader("Spend by microservice")

@@ -9,6 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages import _scorecard_format as sc
 from app_pages import _shared as ui
 from costlens import queries
 
@@ -37,7 +38,7 @@ with ui.page_errors():
     ui.sidebar_controls(snap)
     st.title("Scorecards")
     st.caption(
-        f"{ui.SCORECARD_COST_NOTE}, whatever the cost type chosen. Owners are ranked by the "
+        f"{sc.SCORECARD_COST_NOTE}, whatever the cost type chosen. Owners are ranked by the "
         "potential savings they leave on the table each month, in dollars."
     )
     periods = queries.scorecard_periods(snap)
@@ -49,19 +50,19 @@ with ui.page_errors():
         )
         st.stop()
     period = st.columns([2, 3])[0].selectbox(
-        "Billing period", periods, format_func=ui.scorecard_period, key="scorecard_period"
+        "Billing period", periods, format_func=sc.scorecard_period, key="scorecard_period"
     )
     ranking = queries.owner_ranking(snap, period=period)
     if ranking.empty:
         st.info(
-            f"No owner has a scorecard for {ui.scorecard_period(period)}.", icon=":material/info:"
+            f"No owner has a scorecard for {sc.scorecard_period(period)}.", icon=":material/info:"
         )
         st.stop()
-    names = ui.owner_names(snap)
+    names = sc.owner_names(snap)
     ranking = ranking.assign(
         owner_name=[names.get(o, o) for o in ranking["scope_id"]],
         grade_change=[
-            ui.grade_change(g, p)
+            sc.grade_change(g, p)
             for g, p in zip(ranking["grade"], ranking["previous_grade"], strict=True)
         ],
     )
@@ -80,7 +81,7 @@ with ui.page_errors():
     )
     owners.metric("Owners ranked", f"{len(ranking)}", border=True)
 
-    st.subheader(f"Owners ranked, {ui.scorecard_period(period)}")
+    st.subheader(f"Owners ranked, {sc.scorecard_period(period)}")
     money_cols = ["spend", "potential_savings", "savings_at_goal"]
     st.dataframe(
         ui.as_float(ranking, money_cols)[list(RANKING_COLUMNS)],
