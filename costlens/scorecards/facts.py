@@ -354,7 +354,8 @@ def write_facts(con: duckdb.DuckDBPyConnection, periods: Sequence[dt.date] | Non
     where = _in_periods(periods)
     select = FACTS_SELECT.format(in_periods=where, kpi_columns=kpi_columns())
     if not has_table(con, FACTS):
-        con.execute(f"CREATE TABLE {FACTS} AS SELECT * FROM ({select}) LIMIT 0")
+        empty = FACTS_SELECT.format(in_periods="FALSE", kpi_columns=kpi_columns())
+        con.execute(f"CREATE TABLE {FACTS} AS SELECT * FROM ({empty}) LIMIT 0")
     con.execute(_RESOURCES_DDL)
     con.execute(_PERIODS_DDL)
     for table in (FACTS, RESOURCES, PERIOD_DAYS):

@@ -7,6 +7,8 @@ differ: CUR 2.0 has a ``resource_tags`` map, legacy CUR one ``resource_tags_*`` 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from costlens.schema import PRODUCT_ATTRIBUTES
 from ingest.normalize import (
     Columns,
@@ -24,6 +26,30 @@ from ingest.normalize import (
     text,
     timestamp,
 )
+
+MARKERS = frozenset(
+    {
+        "line_item_unblended_cost",
+        "line_item_line_item_type",
+        "bill_billing_period_start_date",
+        "identity_line_item_id",
+    }
+)
+"""Columns one of which every CUR with Athena-style names has (CUR 2.0, legacy Parquet)."""
+
+
+def is_cur2(columns: Columns, path: Path) -> bool:
+    """Whether Athena-style CUR columns are CUR 2.0's: a ``resource_tags`` or ``product`` map,
+    else (a CSV of CUR 2.0, all text) no legacy ``resource_tags_*`` column and either CUR 2.0's
+    ``BILLING_PERIOD=`` folder or a ``resource_tags`` column."""
+    if not set(columns) & MARKERS:
+        return False
+    if {n for n, t in columns.items() if t.startswith("MAP")} & {"resource_tags", "product"}:
+        return True
+    if any(n.startswith("resource_tags_") for n in columns):
+        return False
+    return "/data/BILLING_PERIOD=" in path.as_posix() or "resource_tags" in columns
+
 
 REQUIRED = (
     "bill_billing_period_start_date",

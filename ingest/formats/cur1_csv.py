@@ -11,6 +11,7 @@ the second as ``resourceTags/user:team_1``); both feed the one normalized key ``
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from costlens.tags import athena_column_name
 from ingest.formats import _cur
@@ -23,6 +24,14 @@ TAG_CATEGORY = "resourcetags/"
 """Header prefix of tag columns, compared case-insensitively."""
 
 _DEDUPED = re.compile(r"^(?P<name>.+)_\d+$")
+
+
+_CATEGORIES = frozenset({"lineItem", "bill", "identity", "product", "pricing"})
+
+
+def recognizes(columns: Columns, path: Path) -> bool:
+    """Legacy CUR CSV: ``category/Name`` headers (``lineItem/UnblendedCost``)."""
+    return any("/" in n and n.split("/", 1)[0] in _CATEGORIES for n in columns)
 
 
 def _is_tag(name: str) -> bool:

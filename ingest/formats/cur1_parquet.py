@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ingest.formats import _cur
 from ingest.formats.readers import FileKind, reader_sql
 from ingest.normalize import Columns
@@ -9,6 +11,11 @@ from ingest.tag_maps import Tags, tags_from_columns_sql
 
 NAME = "cur1-parquet"
 TAG_PREFIX = "resource_tags_"
+
+
+def recognizes(columns: Columns, path: Path) -> bool:
+    """Legacy CUR in Parquet: Athena-style CUR columns that are not CUR 2.0's."""
+    return bool(set(columns) & _cur.MARKERS) and not _cur.is_cur2(columns, path)
 
 
 def missing_columns(columns: Columns) -> list[str]:

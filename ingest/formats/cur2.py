@@ -6,12 +6,19 @@ Tag keys in the ``resource_tags`` map read ``user_cost_center`` (AWS's spelling 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ingest.formats import _cur
 from ingest.formats.readers import FileKind, reader_sql
 from ingest.normalize import Columns
 from ingest.tag_maps import NO_TAGS, Tags, tags_from_json_sql, tags_from_map_sql
 
 NAME = "cur2"
+
+
+def recognizes(columns: Columns, path: Path) -> bool:
+    """CUR 2.0: Athena-style CUR columns with its ``resource_tags`` / ``product`` maps."""
+    return _cur.is_cur2(columns, path)
 
 
 def missing_columns(columns: Columns) -> list[str]:

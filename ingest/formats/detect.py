@@ -127,32 +127,17 @@ def detail(exc: BaseException, path: Path, where: str) -> str:
 
 
 def detect_format(columns: dict[str, str], path: Path, where: str | None = None) -> str:
-    """``cur2``, ``cur1-csv``, ``cur1-parquet`` or ``focus`` from the column names."""
-    names = set(columns)
-    if any("/" in n for n in names) and any(
-        n.split("/", 1)[0] in {"lineItem", "bill", "identity", "product", "pricing"} for n in names
-    ):
-        return "cur1-csv"
-    if names & {"BilledCost", "ChargePeriodStart", "BillingPeriodStart"}:
-        return "focus"
-    cur_markers = {
-        "line_item_unblended_cost",
-        "line_item_line_item_type",
-        "bill_billing_period_start_date",
-        "identity_line_item_id",
-    }
-    if names & cur_markers:
-        maps = {n for n, t in columns.items() if t.startswith("MAP")}
-        if maps & {"resource_tags", "product"}:
-            return "cur2"
-        if any(n.startswith("resource_tags_") for n in names):
-            return "cur1-parquet"
-        if "/data/BILLING_PERIOD=" in path.as_posix() or "resource_tags" in names:
-            return "cur2"
-        return "cur1-parquet"
-    shown = ", ".join(sorted(names)[:6]) or "none"
+    """``cur2``, ``cur1-csv``, ``cur1-parquet`` or ``focus`` from the column names: the one
+    format of ``ingest.formats.FORMATS`` whose ``recognizes`` says so."""
+    from ingest.formats import FORMATS
+
+    found = [name for name, module in FORMATS.items() if module.recognizes(columns, path)]
+    if len(found) == 1:
+        return found[0]
+    shown = ", ".join(sorted(columns)[:6]) or "none"
+    what = "unknown export format" if not found else f"columns of {' and '.join(found)} at once"
     raise IngestError(
-        f"unknown export format (columns: {shown}...)",
+        f"{what} (columns: {shown}...)",
         where=where or str(path),
         fix="give a CUR 2.0, legacy CUR (CSV or Parquet) or FOCUS export; set format = ... "
         "on the source if detection is wrong",

@@ -7,7 +7,10 @@ charge frequency; FOCUS has no instance type column.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from costlens.schema import PRODUCT_ATTRIBUTES
+from ingest.formats._cur import MARKERS as _CUR_MARKERS
 from ingest.formats.readers import FileKind, reader_sql
 from ingest.normalize import (
     Columns,
@@ -26,6 +29,13 @@ NAME = "focus"
 REQUIRED = ("BilledCost", "BillingPeriodStart", "ChargePeriodStart", "ChargeCategory")
 RESERVATION_TYPES = ("Reservation", "Reserved Instance")
 """``CommitmentDiscountType`` values of a reservation: Microsoft's spelling and AWS's."""
+
+
+def recognizes(columns: Columns, path: Path) -> bool:
+    """FOCUS: its cost and period columns, and no CUR column."""
+    return bool(set(columns) & {"BilledCost", "ChargePeriodStart", "BillingPeriodStart"}) and not (
+        any("/" in n for n in columns) or set(columns) & _CUR_MARKERS
+    )
 
 
 def missing_columns(columns: Columns) -> list[str]:
