@@ -69,6 +69,9 @@ SELECT DATE '2024-03-01' AS billing_period,
   CASE WHEN r % 40 = 3 THEN 'arn:aws:eks:us-east-1:1:cluster/shared-' || (r % 7)
        ELSE 'i-' || lpad(CAST(r AS VARCHAR), 10, '0') END AS resource_id,
   'm5.large' AS instance_type,
+  '' AS volume_api_name, '' AS storage_class, '' AS database_engine, '' AS license_model,
+  'Linux' AS operating_system, 'Intel Xeon Platinum 8175' AS physical_processor,
+  '' AS commitment_discount_id, '' AS commitment_discount_type, '' AS commitment_offering_type,
   ['OnDemand', 'Spot', 'SavingsPlan'][1 + r % 3] AS purchase_option,
   1.0 AS usage_amount, 'Hrs' AS pricing_unit,
   CAST((r * 7919 + h * 104729) % 100000 AS DECIMAL(18,0)) * CAST(0.0000123457 AS DECIMAL(11,10))
