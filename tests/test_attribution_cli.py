@@ -156,7 +156,6 @@ def test_preview_shows_exact_deltas_and_writes_nothing(env: Path, data_dir: Path
     _invoke("attribute")
     with open_warehouse(data_dir) as wh:
         before = wh.con.execute("SELECT * FROM allocations ORDER BY ALL").fetchall()
-        facts = wh.con.execute("SELECT * FROM kpi_partials ORDER BY ALL").fetchall()
     new = env / "new.yaml"
     new.write_text(RULES_YAML.replace("{owner: platform}", "{owner: checkout}"))
     out = json.loads(_invoke("rules", "preview", str(new), "--json"))
@@ -166,18 +165,11 @@ def test_preview_shows_exact_deltas_and_writes_nothing(env: Path, data_dir: Path
     ]
     with open_warehouse(data_dir) as wh:
         assert wh.con.execute("SELECT * FROM allocations ORDER BY ALL").fetchall() == before
-        assert wh.con.execute("SELECT * FROM kpi_partials ORDER BY ALL").fetchall() == facts
         tables = wh.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    assert sorted(t[0] for t in tables) == [  # attribute's, the scorecards' pre-aggregates too
+    assert sorted(t[0] for t in tables) == [
         "allocations",
         "costlens_meta",
         "deliveries",
-        "kpi_actions",
-        "kpi_facts",
-        "kpi_partials",
-        "kpi_periods",
-        "kpi_resource_totals",
-        "kpi_resources",
         "line_items",
         "line_keys",
     ]

@@ -643,3 +643,35 @@ def test_utilization_belongs_to_whoever_pays_the_commitment(tmp_path: Path) -> N
         row = _row(sc, scope, scope_id, "commitment_utilization", MAY)
         assert row["value"] is None or row["value"] != row["value"], (scope, row)  # n/a
         assert row["grade"] is None or row["grade"] != row["grade"]
+
+
+def test_the_refresh_rewrites_only_the_periods_attribute_changed(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from costlens.scorecards.facts import ensure_facts
+
+    data = tmp_path / "data"
+    shutil.copytree(built["cur2"], data, ignore=shutil.ignore_patterns("*.lock"))
+    whole = _cards(data)
+    rules = parse_rules(RULES_YAML, "rules.yaml", parse_owners(OWNERS_YAML, "o.yaml"))
+    with open_warehouse(data) as wh:
+        before = wh.con.execute("SELECT * FROM kpi_facts WHERE billing_period = $p ORDER BY ALL",
+                                {"p": APR}).fetchall()  # fmt: skip
+        attribute(wh, rules, periods=[JUN])  # marks June stale, leaves the rest
+        stale = {r[0] for r in wh.con.execute("SELECT billing_period FROM kpi_periods").fetchall()}
+        assert JUN not in stale and APR in stale
+        assert ensure_facts(wh.con)
+        assert wh.con.execute("SELECT * FROM kpi_facts WHERE billing_period = $p ORDER BY ALL",
+                              {"p": APR}).fetchall() == before  # fmt: skip
+    again = _cards(data)
+    for a, b in zip(_frames(whole), _frames(again), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    with open_warehouse(data) as wh:  # a period no allocation holds any more is dropped
+        wh.con.execute("DELETE FROM allocations WHERE billing_period = $p", {"p": APR})
+        assert ensure_facts(wh.con)
+        left = wh.con.execute("SELECT count(*) FROM kpi_facts WHERE billing_period = $p",
+                              {"p": APR}).fetchone()  # fmt: skip
+    assert left == (0,)
+    assert APR not in set(_cards(data).cards["billing_period"])

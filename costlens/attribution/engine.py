@@ -1,10 +1,11 @@
 # ruff: noqa: S608  (SQL from fixed table and column names; values are bound $-placeholders)
 """``attribute``: re-write ``allocations`` from ``line_items`` with a rule set, atomically.
 
-One transaction deletes the periods' allocations, inserts the compiled query's rows, writes the
-scorecards' pre-aggregate of those periods (``costlens.scorecards.facts``) and checks
-conservation (per billing period and cost column, allocations sum exactly to line items); any
-failure rolls everything back, so readers never see a half-attributed period.
+One transaction deletes the periods' allocations, inserts the compiled query's rows, marks the
+scorecards' pre-aggregates of those periods stale (``costlens.scorecards.facts``: the next
+refresh rewrites them) and checks conservation (per billing period and cost column, allocations
+sum exactly to line items); any failure rolls everything back, so readers never see a
+half-attributed period.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from costlens.attribution.rules import RuleSet
 from costlens.errors import RuleError
 from costlens.line_keys import key_unkeyed_lines
 from costlens.schema import COST_COLUMNS, column_names, create_table_sql
-from costlens.scorecards.facts import write_facts
+from costlens.scorecards.facts import mark_stale
 from costlens.warehouse import Warehouse
 
 __all__ = ["ALLOCATIONS", "AttributionResult", "attribute", "check_conservation"]
@@ -194,7 +195,7 @@ def attribute(
             ).fetchone()
             written = int(row[0]) if row else 0
             totals_by_period = check_conservation(tx, periods)
-            write_facts(tx, periods)  # the scorecards' pre-aggregate, in the same pass
+            mark_stale(tx, periods)  # the scorecards' pre-aggregates: the refresh rewrites them
             left = tx.execute(_UNALLOCATED_TOTALS, {**in_periods, "owner": UNALLOCATED}).fetchone()
     finally:
         restore = "true" if setting is None or setting[0] else "false"

@@ -45,6 +45,7 @@ from costlens.refresh.context import (
 )
 from costlens.refresh.fingerprints import (
     PeriodState,
+    as_json,
     current_periods,
     inputs_key,
     recorded_source,
@@ -67,6 +68,7 @@ from costlens.serving import (
     SERVING_LAYOUT,
     build_target,
     discard,
+    files_stamp,
     publish,
 )
 from costlens.serving.tables import INFO_SQL, TABLES_SQL
@@ -222,6 +224,9 @@ def refresh(
                 task.advance()
             finally:
                 con.execute(f"DETACH {quote(SNAPSHOT)}")
+        # the scorecards step may have written the KPI pre-aggregates of the periods attribute
+        # re-wrote into the warehouse; this run holds its writer lock, so no one else wrote it
+        source["warehouse"] = as_json(files_stamp(warehouse.path, ".wal"))
         path = publish(tmp, settings.data_dir)
     except BaseException:
         discard(tmp)

@@ -1,5 +1,5 @@
 # ruff: noqa: S608  (SQL from fixed names; values are bound)
-"""The KPI pre-aggregates, written by ``attribute`` in its pass: ``kpi_facts`` and its roll-ups.
+"""The KPI pre-aggregates: ``kpi_facts`` and its roll-ups, warehouse tables kept per period.
 
 ``allocations`` carry each row's ``line_key``; joined to ``line_keys`` they give the product
 attributes of ``line_items`` (volume type, engine, processor, commitment, ...) per owner and
@@ -19,8 +19,9 @@ From it, per period: ``kpi_resources`` (each resource's best action, at most its
 three roll-ups per owner, microservice and account (``kpi_partials``, ``kpi_resource_totals``,
 ``kpi_actions``), which is all ``costlens.scorecards.sums`` reads, whatever the bill's size.
 Shared-cost splits carry their source line's key, so a split EC2 fleet keeps its instance
-family in every owner's share. ``write_facts`` re-writes the periods ``attribute`` re-wrote;
-``ensure_facts`` fills in periods attributed before these tables existed.
+family in every owner's share. ``attribute`` marks the periods it re-writes stale
+(``mark_stale``); ``ensure_facts`` (the refresh's scorecards step) rewrites them, fills in periods
+attributed before these tables existed and drops periods no allocation holds any more.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = [
     "RESOURCE_TOTALS",
     "ensure_facts",
     "kpi_columns",
+    "mark_stale",
     "saving_sql",
     "write_facts",
 ]
@@ -342,7 +344,7 @@ def _families(con: duckdb.DuckDBPyConnection) -> None:
 
 def write_facts(con: duckdb.DuckDBPyConnection, periods: Sequence[dt.date] | None = None) -> None:
     """Re-write the KPI pre-aggregates of ``periods`` (None: all) from ``allocations`` and
-    ``line_keys``, in the caller's transaction (``attribute`` writes them in its pass). A table
+    ``line_keys``, in the caller's transaction (``ensure_facts``'s). A table
     of another shape (an older costlens) is re-created whole."""
     _families(con)
     expected = _expected_columns(con)
@@ -374,23 +376,44 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
 
 
+def mark_stale(con: duckdb.DuckDBPyConnection, periods: Sequence[dt.date] | None) -> None:
+    """Mark the pre-aggregates of ``periods`` (None: all) stale, in the caller's transaction
+    (``attribute`` re-wrote their allocations): ``ensure_facts`` rewrites them."""
+    if has_table(con, PERIOD_DAYS):
+        params = {} if periods is None else {"periods": list(periods)}
+        con.execute(f"DELETE FROM {PERIOD_DAYS} WHERE {_in_periods(periods)}", params)
+
+
 def ensure_facts(con: duckdb.DuckDBPyConnection) -> bool:
-    """Make the pre-aggregates cover every period of ``allocations`` (written by ``attribute``;
-    missing when allocations were written before them or by other means). False when the
-    allocations carry no line keys (attributed by a costlens before them): no scorecards until
-    ``costlens attribute`` runs again."""
+    """Make the pre-aggregates match ``allocations``, in one transaction: rewrite the periods
+    ``attribute`` marked stale (or attributed before these tables existed), drop those no
+    allocation has any more. False when the allocations carry no line keys (attributed by a
+    costlens before them): no scorecards until ``costlens attribute`` runs again."""
     if not (has_column(con, "allocations", "line_key") and has_table(con, "line_keys")):
         return False
-    missing = None
-    if all(has_table(con, t) for t in (FACTS, RESOURCES, PERIOD_DAYS, *_DERIVED)):
-        _families(con)
-        if _columns(con, FACTS) == _expected_columns(con):
-            rows = con.execute(
-                f"SELECT DISTINCT billing_period FROM allocations EXCEPT"
-                f" SELECT billing_period FROM {PERIOD_DAYS}"
-            ).fetchall()
-            missing = [r[0] for r in rows]
-            if not missing:
-                return True
-    write_facts(con, missing)
+    tables = (FACTS, RESOURCES, PERIOD_DAYS, *_DERIVED)
+    current = {r[0] for r in con.execute(_ALLOCATION_PERIODS).fetchall()}
+    missing: list[dt.date] | None = None
+    gone: list[dt.date] = []
+    if all(has_table(con, t) for t in tables) and _columns(con, FACTS) == _expected_columns(con):
+        fresh = {r[0] for r in con.execute(f"SELECT billing_period FROM {PERIOD_DAYS}").fetchall()}
+        stored = {r[0] for r in con.execute(f"SELECT DISTINCT billing_period FROM {PARTIALS}")
+                  .fetchall()}  # fmt: skip
+        missing, gone = sorted(current - fresh), sorted(stored - current)
+        if not missing and not gone:
+            return True
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if gone:
+            for table in tables:
+                con.execute(f"DELETE FROM {table} WHERE {_in_periods(gone)}", {"periods": gone})
+        if missing is None or missing:
+            write_facts(con, missing)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
     return True
+
+
+_ALLOCATION_PERIODS = "SELECT DISTINCT billing_period FROM allocations"

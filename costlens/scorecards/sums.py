@@ -1,7 +1,7 @@
 # ruff: noqa: S608  (SQL from the registry's fixed pieces and fixed names; values are bound)
 """The SQL that reads the pre-aggregates (``costlens.scorecards.facts``) into scorecards.
 
-``attribute`` leaves, per billing period, owner, microservice and account, the sums of every
+The refresh keeps, per billing period, owner, microservice and account, the sums of every
 KPI's columns (``kpi_partials``), the eligible resources' spend and best-action savings
 (``kpi_resource_totals``) and the actions (``kpi_actions``). Reading them is therefore small
 work whatever the bill's size: ``kpi_sums_sql`` rolls the partial sums up to each scope (owner,
