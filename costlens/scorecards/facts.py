@@ -392,6 +392,7 @@ def ensure_facts(con: duckdb.DuckDBPyConnection) -> bool:
     if not (has_column(con, "allocations", "line_key") and has_table(con, "line_keys")):
         return False
     tables = (FACTS, RESOURCES, PERIOD_DAYS, *_DERIVED)
+    _families(con)  # the facts' query joins it (and so does binding it, for its columns)
     current = {r[0] for r in con.execute(_ALLOCATION_PERIODS).fetchall()}
     missing: list[dt.date] | None = None
     gone: list[dt.date] = []
