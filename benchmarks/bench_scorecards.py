@@ -41,7 +41,7 @@ from costlens.line_keys import key_sql, register_line_keys
 from costlens.schema import LINE_ITEMS, create_table_sql
 from costlens.scorecards.compute import compute_scorecards
 from costlens.scorecards.facts import FACTS, write_facts
-from costlens.scorecards.sums import ACTIONS_SQL, TOTALS_SQL, kpi_sums_sql
+from costlens.scorecards.sums import ACTIONS_SQL, DATED_SQL, TOTALS_SQL, kpi_sums_sql
 
 SERVICES, OWNERS, ACCOUNTS, HOURS, LINES_PER_RESOURCE = 50, 10, 12, 720, 20
 TARGET = 2.0
@@ -224,12 +224,13 @@ def _timed(con: duckdb.DuckDBPyConnection, sql: str) -> float:
 def stages(con: duckdb.DuckDBPyConnection, baseline: float) -> None:
     """Time the statements of ``compute_scorecards`` alone."""
     for label, sql, params in (
+        ("DATED_SQL (the EBS snapshots' rows, dated by their first use)", DATED_SQL, {}),
         ("kpi_sums_sql() (every KPI of every scope)", kpi_sums_sql(), {}),
         ("TOTALS_SQL (savings counting each resource once)", TOTALS_SQL, {}),
         ("ACTIONS_SQL (the owners' actions)", ACTIONS_SQL, {"unallocated": "unallocated"}),
     ):
         t = time.perf_counter()
-        con.execute(sql, params).fetchall()
+        con.execute(sql, params)
         took = time.perf_counter() - t
         print(f"  stage {label}: {took:.2f}s = {took / baseline:.2f}x baseline", flush=True)
 

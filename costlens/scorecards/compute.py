@@ -28,7 +28,14 @@ import pandas as pd
 from costlens.scorecards.facts import PERIOD_DAYS, ensure_facts
 from costlens.scorecards.model import Kpi, grade
 from costlens.scorecards.registry import EFFICIENCY, KPIS, SQL_KPIS, kpi
-from costlens.scorecards.sums import ACTIONS_SQL, TOTALS_SQL, behind_sql, kpi_sums_sql
+from costlens.scorecards.sums import (
+    ACTIONS_SQL,
+    DATED,
+    DATED_SQL,
+    TOTALS_SQL,
+    behind_sql,
+    kpi_sums_sql,
+)
 
 __all__ = [
     "ACTION_COLUMNS",
@@ -193,6 +200,7 @@ def compute_scorecards(
             empty(columns=list(ACTION_COLUMNS)),
             empty(columns=list(RESOURCE_COLUMNS)) if resources else None,
         )
+    con.execute(DATED_SQL)
     sums = _records(con, kpi_sums_sql())
     days = _days(con)
     rows = _Rows()
@@ -223,6 +231,7 @@ def compute_scorecards(
     if resources:
         table = con.sql(behind_sql(), params={"unallocated": UNALLOCATED}).to_arrow_table()
         behind = table.to_pandas(date_as_object=True)
+    con.execute(f"DROP TABLE IF EXISTS {DATED}")
     return Scorecards(kpis, cards, actions, behind)
 
 

@@ -27,6 +27,8 @@ from costlens.scorecards.registry import SQL_KPIS
 __all__ = [
     "ACTIONS_SQL",
     "BEHIND",
+    "DATED",
+    "DATED_SQL",
     "SCOPE_COLUMNS",
     "TOTALS_SQL",
     "behind_sql",
@@ -42,6 +44,7 @@ SCOPE_COLUMNS = {
 """The columns that name a scorecard's subject, per scope."""
 
 _MONEY = "DECIMAL(38,10)"
+_MONEY_ZERO = f"CAST(0 AS {_MONEY})"
 _SUBJECT = "billing_period, owner, microservice, account_id"
 _SEEN = (
     f"seen AS (SELECT resource_id, MIN(first_date) AS snapshot_first_seen FROM {FACTS}"
@@ -104,32 +107,47 @@ def kpi_sums_sql() -> str:
         if k.savings:
             outer.append(f"CAST(SUM(s{i}) AS {_MONEY}) AS k{i}_save")
     dated = [
-        f"SELECT {_SUBJECT}, SUM({k.numerator_cost}) FILTER (WHERE {k.numerator}) AS n{i},"
-        f" SUM({saving_sql(k)}) AS s{i} {_DATED_ROWS} GROUP BY ALL"
+        f"SELECT {_SUBJECT}, SUM(num) AS n{i}, SUM(save) AS s{i} FROM {DATED}"
+        f" WHERE kpi = '{k.name}' GROUP BY ALL"
         for i, k in _DATED
     ]
     pooled = [_pooled(i) for i in _POOLED]
     partial = "\nUNION ALL BY NAME\n".join([f"SELECT * FROM {PARTIALS}", *dated, *pooled])
-    return f"WITH {_SEEN}, {_COMMITMENTS}, partial AS (\n{partial}\n)\n" + scoped("partial", outer)
+    return f"WITH {_COMMITMENTS}, partial AS (\n{partial}\n)\n" + scoped("partial", outer)
 
 
-def _dated_resources() -> str:
-    """The dated KPIs' resources, each with its savings (its only action)."""
+DATED = "_kpi_dated"
+
+
+def _dated_sql() -> str:
     parts = []
     for _, k in _DATED:
         save = f"SUM({saving_sql(k)})"
         parts.append(
-            f"SELECT {_SUBJECT}, resource_id AS resource, CAST(SUM(amortized) AS {_MONEY})"
-            f" AS spend, CAST(LEAST({save}, GREATEST(SUM(amortized), 0)) AS {_MONEY})"
-            f" AS savings, '{k.name}' AS kpi {_DATED_ROWS} GROUP BY ALL"
+            f"SELECT {_SUBJECT}, resource_id AS resource, '{k.name}' AS kpi,"
+            f" CAST(SUM(amortized) AS {_MONEY}) AS spend,"
+            f" CAST(SUM({k.numerator_cost}) FILTER (WHERE {k.numerator}) AS {_MONEY}) AS num,"
+            f" CAST({save} AS {_MONEY}) AS save,"
+            f" CAST(LEAST({save}, GREATEST(SUM(amortized), 0)) AS {_MONEY}) AS savings"
+            f" {_DATED_ROWS} GROUP BY ALL"
         )
-    return "\nUNION ALL\n".join(parts) or (
-        f"SELECT {_SUBJECT}, '' AS resource, 0 AS spend, 0 AS savings, '' AS kpi FROM {FACTS}"
-        " WHERE FALSE"
+    union = "\nUNION ALL\n".join(parts) or (
+        f"SELECT {_SUBJECT}, '' AS resource, '' AS kpi, {_MONEY_ZERO} AS spend,"
+        f" {_MONEY_ZERO} AS num, {_MONEY_ZERO} AS save, {_MONEY_ZERO} AS savings"
+        f" FROM {FACTS} WHERE FALSE"
     )
+    return f"CREATE OR REPLACE TEMP TABLE {DATED} AS\nWITH {_SEEN}\n{union}"
 
 
-TOTALS_SQL = f"WITH {_SEEN}, dated AS ({_dated_resources()})\n" + scoped(
+DATED_SQL = _dated_sql()
+"""``_kpi_dated``: per subject and resource of a dated KPI (EBS snapshots, dated by their first
+use in any period), its spend, numerator, savings per row and savings at most its spend; read by
+the three queries below, written once per ``compute_scorecards``."""
+
+_DATED_RESOURCES = f"SELECT {_SUBJECT}, resource, spend, savings, kpi FROM {DATED}"
+
+
+TOTALS_SQL = f"WITH dated AS ({_DATED_RESOURCES})\n" + scoped(
     f"""(SELECT * FROM {RESOURCE_TOTALS}
      UNION ALL BY NAME
      SELECT {_SUBJECT}, SUM(spend) AS eligible_spend, SUM(savings) AS savings
@@ -143,7 +161,7 @@ TOTALS_SQL = f"WITH {_SEEN}, dated AS ({_dated_resources()})\n" + scoped(
 actions, counting each resource once."""
 
 ACTIONS_SQL = f"""
-WITH {_SEEN}, dated AS ({_dated_resources()})
+WITH dated AS ({_DATED_RESOURCES})
 SELECT billing_period, owner, microservice, kpi, resources, savings, resource_ids FROM (
   SELECT * FROM {ACTIONS}
   UNION ALL BY NAME
