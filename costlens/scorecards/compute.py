@@ -27,7 +27,7 @@ import pandas as pd
 
 from costlens.scorecards.facts import PERIOD_DAYS, ensure_facts
 from costlens.scorecards.model import Kpi, grade
-from costlens.scorecards.registry import EFFICIENCY, KPIS, SQL_KPIS, kpi
+from costlens.scorecards.registry import EFFICIENCY, SQL_KPIS, kpi
 from costlens.scorecards.sums import (
     ACTIONS_SQL,
     DATED,
@@ -193,12 +193,11 @@ def compute_scorecards(
     ``resources``, the resources behind each KPI's savings)."""
     inputs = inputs or ScorecardInputs()
     if not ensure_facts(con):
-        empty = pd.DataFrame
         return Scorecards(
-            empty(columns=list(KPI_COLUMNS)),
-            empty(columns=list(CARD_COLUMNS)),
-            empty(columns=list(ACTION_COLUMNS)),
-            empty(columns=list(RESOURCE_COLUMNS)) if resources else None,
+            pd.DataFrame(columns=list(KPI_COLUMNS)),
+            pd.DataFrame(columns=list(CARD_COLUMNS)),
+            pd.DataFrame(columns=list(ACTION_COLUMNS)),
+            pd.DataFrame(columns=list(RESOURCE_COLUMNS)) if resources else None,
         )
     con.execute(DATED_SQL)
     sums = _records(con, kpi_sums_sql())
@@ -399,6 +398,3 @@ def _actions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             )
         )  # fmt: skip
     return pd.DataFrame(rows, columns=list(ACTION_COLUMNS))
-
-
-KPI_TITLES = {k.name: k.title for k in KPIS}
