@@ -166,6 +166,7 @@ def generate_sample(
                         files=n_files,
                         restated=number == 2,
                         refund_period=periods[-2] if months > 1 else periods[-1],
+                        final=period < end,
                     )
                     measured = prepare_period(con, plan, commitments)
                     delivery = Delivery(name, period, seed, number, n_files, overwrite)

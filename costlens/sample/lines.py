@@ -115,6 +115,9 @@ class PeriodPlan:
     files: int
     restated: bool
     refund_period: date
+    final: bool = False
+    """The invoice is issued (a month before the last, or its restatement): ``bill_invoice_id``
+    is set; AWS leaves it empty until the month's invoice is final."""
 
 
 def commitments_for(meters: list[Meter], history_start: datetime, months: int) -> Commitments:
@@ -258,7 +261,7 @@ def prepare_period(
     end = _add_months(start, 1)
     hours = int((end - start).total_seconds() // 3600)
     payer = co.PAYER_ACCOUNT
-    invoice = f"{plan.seed % 10**6:06d}{start:%y%m}" if plan.restated else ""
+    invoice = f"{plan.seed % 10**6:06d}{start:%y%m}" if plan.restated or plan.final else ""
     params: dict[str, Any] = {
         "period_start": start, "period_end": end, "history_start": plan.history_start,
         "sp_start": commitments.sp_start, "hours": hours, "seed": plan.seed,
