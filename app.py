@@ -1,13 +1,16 @@
-"""The costlens dashboard: page setup and navigation only (run it with ``costlens serve``).
+"""The costlens dashboard: page setup, navigation and the sidebar (run it with ``costlens serve``).
 
-Each page lives in ``app_pages/`` and reads the serving snapshot through ``costlens.queries``;
-nothing here connects to anything.
+Each page lives in ``app_pages/`` and reads the serving snapshot through ``costlens.queries``.
+Streamlit runs this script on every rerun, before the page: the sidebar drawn here is the same
+widgets on every page, so the user's choices follow them (the pages read them with
+``controls()``).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from app_pages._shared import draw_sidebar
 from app_pages.pages import PAGES
 
 st.set_page_config(page_title="costlens", page_icon=":material/savings:", layout="wide")
@@ -15,4 +18,8 @@ st.set_page_config(page_title="costlens", page_icon=":material/savings:", layout
 st.set_option("client.showErrorDetails", "none")
 st.set_option("client.toolbarMode", "viewer")
 
-st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES]).run()
+page = st.navigation(
+    [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES]
+)
+draw_sidebar()
+page.run()

@@ -1,4 +1,4 @@
-"""What every dashboard page shares: settings, the open snapshot, sidebar controls, money.
+"""What every dashboard page shares: settings, the open snapshot, the sidebar, money.
 
 Caching lives here, in the UI layer: the settings are loaded once per browser session, and the
 serving snapshot is opened once per published file (keyed on its inode and modification time, so
@@ -33,6 +33,8 @@ __all__ = [
     "Controls",
     "anomaly_table",
     "as_float",
+    "controls",
+    "draw_sidebar",
     "feedback_marks",
     "mark_anomaly",
     "money",
@@ -42,7 +44,6 @@ __all__ = [
     "settings",
     "share_note",
     "side_by_side",
-    "sidebar_controls",
     "snapshot",
     "sums_by",
     "top_with_other",
@@ -283,13 +284,13 @@ def _open_snapshot(path: str, inode: int, mtime_ns: int) -> queries.Snapshot:
     return queries.open_snapshot(Path(path))
 
 
-def snapshot() -> queries.Snapshot:
-    """The current serving snapshot; shows "no data yet" and stops the page when there is none."""
+def _current_snapshot() -> queries.Snapshot | None:
+    """The current serving snapshot, or None when there is none or it holds no data yet."""
     path = settings().serving_path
     try:
         stat = os.stat(path)
     except FileNotFoundError:
-        _no_data()
+        return None
     key = (str(path), stat.st_ino, stat.st_mtime_ns)
     previous = st.session_state.get("_snapshot_key")
     if previous is not None and previous != key:
@@ -298,7 +299,13 @@ def snapshot() -> queries.Snapshot:
         _open_snapshot.clear(*previous)
     st.session_state["_snapshot_key"] = key
     snap = _open_snapshot(*key)
-    if snap.info.last_date is None:
+    return None if snap.info.last_date is None else snap
+
+
+def snapshot() -> queries.Snapshot:
+    """The current serving snapshot; shows "no data yet" and stops the page when there is none."""
+    snap = _current_snapshot()
+    if snap is None:
         _no_data()
     return snap
 
@@ -322,46 +329,47 @@ def trend_grain(controls: Controls) -> Literal["day", "week"]:
     return "day" if (controls.end - controls.start).days <= 92 else "week"
 
 
-def _remember(key: str, default: Any) -> None:
-    # A widget's state is per page (st.navigation): restore the user's choice from a copy kept
-    # aside (updated by the widget's on_change) so it follows them to the next page.
-    st.session_state[key] = st.session_state.get(f"_keep_{key}", default)
+_CONTROLS = "_costlens_controls"
 
 
-def _keep(key: str) -> None:
-    st.session_state[f"_keep_{key}"] = st.session_state[key]
+def draw_sidebar() -> None:
+    """Draw the cost type and date range pickers, from ``app.py`` on every rerun before the page.
 
-
-def sidebar_controls(snap: queries.Snapshot) -> Controls:
-    """Draw the cost type and date range pickers; the same choices follow the user across pages."""
-    first, last = queries.date_range(snap)
-    assert first is not None and last is not None  # snapshot() stops on an empty snapshot
+    Drawn by the entry script, the widgets are the same on every page, so Streamlit keeps the
+    user's choices across page switches. Pages read them with ``controls()``. Without a snapshot
+    (or when it cannot be opened) there is no sidebar: the page says so, once.
+    """
+    st.session_state.pop(_CONTROLS, None)
+    try:
+        snap = _current_snapshot()
+        if snap is None:
+            return
+        first, last = queries.date_range(snap)
+    except Exception:  # the page opens the same snapshot and shows the error (page_errors)
+        return
+    assert first is not None and last is not None  # a snapshot with data has dates
     default_start = max(first, (last.replace(day=1) - timedelta(days=1)).replace(day=1))
-    _remember("cost_type", "unblended")
-    _remember("dates", (default_start, last))
-    # A newer snapshot may cover other dates: keep the remembered range inside it.
-    kept = [min(max(d, first), last) for d in st.session_state["dates"]]
+    st.session_state.setdefault("cost_type", "unblended")
+    # A newer snapshot may cover other dates: keep the chosen range inside it.
+    chosen = st.session_state.get("dates", (default_start, last))
+    kept = [min(max(d, first), last) for d in chosen]
     st.session_state["dates"] = tuple(kept) or (default_start, last)
     with st.sidebar:
         st.selectbox(
-            "Cost type",
-            list(COST_TYPES),
-            format_func=COST_TYPES.__getitem__,
-            key="cost_type",
-            on_change=_keep,
-            args=("cost_type",),
+            "Cost type", list(COST_TYPES), format_func=COST_TYPES.__getitem__, key="cost_type"
         )
-        st.date_input(
-            "Dates",
-            min_value=first,
-            max_value=last,
-            key="dates",
-            on_change=_keep,
-            args=("dates",),
-        )
+        st.date_input("Dates", min_value=first, max_value=last, key="dates")
         st.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}")
-    _keep("cost_type")
-    _keep("dates")
-    chosen = st.session_state["dates"]
-    start, end = (chosen[0], chosen[-1]) if chosen else (default_start, last)
-    return Controls(cost_type=st.session_state["cost_type"], start=start, end=end)
+    dates = st.session_state["dates"]
+    start, end = (dates[0], dates[-1]) if dates else (default_start, last)
+    st.session_state[_CONTROLS] = Controls(
+        cost_type=st.session_state["cost_type"], start=start, end=end
+    )
+
+
+def controls() -> Controls:
+    """The sidebar's choices on this rerun (``draw_sidebar``); call it after ``snapshot()``."""
+    chosen: Controls | None = st.session_state.get(_CONTROLS)
+    if chosen is None:  # the snapshot was published after the sidebar was drawn: draw it now
+        st.rerun()
+    return chosen

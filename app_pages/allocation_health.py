@@ -24,7 +24,7 @@ BASIS_COLORS = {"tag": "#3182bd", "rule": "#6baed6", "split": "#9ecae1", "unallo
 
 with ui.page_errors():
     snap = ui.snapshot()
-    ctl = ui.sidebar_controls(snap)
+    ctl = ui.controls()
     st.title("Allocation health")
 
     # --- how the cost was attributed ------------------------------------------------------------

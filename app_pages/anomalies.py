@@ -27,7 +27,6 @@ def _short(label: str, width: int = 56) -> str:
 
 with ui.page_errors():
     snap = ui.snapshot()
-    ui.sidebar_controls(snap)
     st.title("Anomalies")
     st.caption(
         f"Detected on the daily {snap.info.anomaly_cost_type.replace('_', ' ')} cost of usage "

@@ -17,7 +17,7 @@ def _label(dimension: str) -> str:
 
 with ui.page_errors():
     snap = ui.snapshot()
-    ctl = ui.sidebar_controls(snap)
+    ctl = ui.controls()
     st.title("Explore")
 
     dim_col, grain_col = st.columns([3, 1])

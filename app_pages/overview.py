@@ -13,7 +13,7 @@ TOP_SERVICES = 8
 
 with ui.page_errors():
     snap = ui.snapshot()
-    ctl = ui.sidebar_controls(snap)
+    ctl = ui.controls()
     st.title("Overview")
     first, last = queries.date_range(snap)
     assert first is not None and last is not None

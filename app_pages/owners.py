@@ -48,7 +48,7 @@ STATUS_ICONS = {
 
 with ui.page_errors():
     snap = ui.snapshot()
-    ctl = ui.sidebar_controls(snap)
+    ctl = ui.controls()
     st.title("Owners")
     budgets = queries.budgets(snap)
     names = dict(zip(budgets["owner"], budgets["display_name"], strict=True))

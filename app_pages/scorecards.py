@@ -35,7 +35,6 @@ RANKING_COLUMNS: dict[str, Any] = {
 
 with ui.page_errors():
     snap = ui.snapshot()
-    ui.sidebar_controls(snap)
     st.title("Scorecards")
     st.caption(
         f"{sc.SCORECARD_COST_NOTE}, whatever the cost type chosen. Owners are ranked by the "

@@ -8,12 +8,12 @@ internal columns: ``microservice``, ``baseline_cost`` (the cost without injected
 tags and product (``cur2_resource_tags``, ``focus_tags``, ``cur2_product``, ``time_interval``).
 Hourly usage is the meters crossed with the hours (``costlens.sample.hourly``: vectorized; noise
 is a hash of the seed, meter and hour, so it is deterministic); the few monthly lines
-(reservation fees, credits, refunds, support, tax) are computed in Python with exact decimals.
+(reservation fees, credits, refunds, support, tax) are computed in Python with exact decimals
+(``costlens.sample.fixed_lines``).
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,11 +24,11 @@ import duckdb
 from costlens.sample import catalog as cat
 from costlens.sample import company as co
 from costlens.sample.catalog import RI_RECURRING_HOURLY, RI_UPFRONT_HOURLY, SP_DISCOUNT
+from costlens.sample.fixed_lines import _uuid, fixed_lines, support_and_tax
 from costlens.sample.hourly import (
     CUR2_PRODUCT_SQL,
     CUR2_TAGS_SQL,
     FOCUS_TAGS_SQL,
-    PRODUCT_ATTRIBUTES,
     TIME_INTERVAL_SQL,
     prepare_hourly,
 )
@@ -84,12 +84,6 @@ CANON_COLUMNS: tuple[tuple[str, str], ...] = (
 ``savings_plan_offering_type`` are ``''`` where a line has none."""
 
 _NAMES = tuple(n for n, _ in CANON_COLUMNS)
-_TEXT_ATTRIBUTES = (*PRODUCT_ATTRIBUTES, "pricing_offering_class", "savings_plan_offering_type")
-TAX_RATE = Decimal("0.06")
-SUPPORT_RATE = Decimal("0.03")
-SANDBOX_CREDIT = Decimal("-250.00")
-REFUND = Decimal("-123.45")
-RESTATEMENT_CREDIT = Decimal("-75.00")
 
 
 @dataclass(frozen=True)
@@ -136,10 +130,6 @@ def commitments_for(meters: list[Meter], history_start: datetime, months: int) -
         sp_start=datetime(sp_month.year, sp_month.month, 10),
         sp_hourly_commitment=max(commitment, Decimal("1.00")),
     )
-
-
-def _uuid(*parts: object) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(map(str, parts))))
 
 
 def _add_months(d: date, n: int) -> date:
@@ -278,8 +268,8 @@ def prepare_period(
     # Tables built from a fixed query: the payer is a fixed, known identifier-free literal.
     con.execute(_literal(_SP_FEE_SQL, names))
     con.execute(f"CREATE OR REPLACE TEMP TABLE sp_fees AS {_canon_select(_with_derived('sp_raw'))}")
-    fixed = _fixed_lines(plan, commitments, start, end, hours, invoice)
-    create_temp_table(con, "fixed_raw", _BASE_COLUMNS, fixed)
+    fixed = fixed_lines(plan, commitments, start, end, hours, invoice)
+    create_temp_table(con, "fixed_raw", _BASE_COLUMNS, _with_nulls(fixed))
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE fixed_lines AS {_canon_select(_with_derived('fixed_raw'))}"
     )
@@ -290,10 +280,10 @@ def prepare_period(
         totals[tuple(key)] = totals.get(tuple(key), Decimal(0)) + amount
         if anomaly:
             impacts[anomaly] = impacts.get(anomaly, Decimal(0)) + impact
-    extra = _support_and_tax(
+    extra = support_and_tax(
         [(*key, amount) for key, amount in sorted(totals.items())], start, end, plan.seed, invoice
     )
-    create_temp_table(con, "fixed_raw", _BASE_COLUMNS, extra)
+    create_temp_table(con, "fixed_raw", _BASE_COLUMNS, _with_nulls(extra))
     con.execute(f"INSERT INTO fixed_lines {_canon_select(_with_derived('fixed_raw'))}")
     con.execute(
         "CREATE OR REPLACE TEMP VIEW canon AS "
@@ -310,105 +300,9 @@ def _literal(sql: str, names: dict[str, str]) -> str:
     return sql
 
 
-def _row(start: date, end: date, invoice: str, **kw: Any) -> dict[str, Any]:
-    payer = co.PAYER_ACCOUNT
-    row: dict[str, Any] = dict.fromkeys(_NAMES)
-    row.update(
-        billing_period=start, billing_period_end=end, payer_account_id=payer.account_id,
-        payer_account_name=payer.name, invoice_id=invoice, region="", operation="",
-        resource_id="", instance_type="", purchase_option="", pricing_term="", tags=[],
-        **dict.fromkeys(_TEXT_ATTRIBUTES, ""),
-        usage_start=datetime(start.year, start.month, 1), usage_end=datetime(end.year, end.month, 1),
-        list_rate=Decimal(0), list_cost=Decimal(0), microservice="", file_no=0,
-    )  # fmt: skip
-    row.update(kw)
-    if row["amortized_cost"] is None:
-        row["amortized_cost"] = row["unblended_cost"]
-    if row["baseline_cost"] is None:
-        row["baseline_cost"] = row["amortized_cost"]
-    return row
-
-
-def _fixed_lines(
-    plan: PeriodPlan, c: Commitments, start: date, end: date, hours: int, invoice: str
-) -> list[dict[str, Any]]:
-    prod, sandbox = co.account("northwind-prod"), co.account("northwind-sandbox")
-    rows: list[dict[str, Any]] = []
-    ri = {"account_id": prod.account_id, "account_name": prod.name, "service_code": "AmazonEC2",
-          "service_name": "Amazon Elastic Compute Cloud", "product_family": "Compute Instance",
-          "region": "us-east-1", "usage_type": "HeavyUsage:m6i.2xlarge", "operation": "RunInstances",
-          "instance_type": "m6i.2xlarge", "reservation_arn": c.ri_arn, "pricing_term": "Reserved",
-          "pricing_offering_class": cat.RI_OFFERING_CLASS, "operating_system": cat.LINUX,
-          "physical_processor": cat.physical_processor(cat.EKS_NODE[0])}  # fmt: skip
-    n = Decimal(c.ri_units)
-    if start == c.ri_start.date():
-        upfront = RI_UPFRONT_HOURLY * 8760 * n
-        rows.append(_row(start, end, invoice, **ri, line_item_id=_uuid(plan.seed, "ri-fee", start),
-            line_item_type="Fee", usage_amount=float(n), pricing_unit="Quantity",
-            unblended_rate=RI_UPFRONT_HOURLY * 8760, unblended_cost=upfront, amortized_cost=Decimal(0),
-            reservation_upfront_value=upfront,
-            description="Sign up charge for subscription: m6i.2xlarge partial upfront, 1 year"))  # fmt: skip
-    h = Decimal(hours)
-    unused_upfront = RI_UPFRONT_HOURLY * h
-    unused_recurring = RI_RECURRING_HOURLY * h
-    rows.append(_row(start, end, invoice, **ri, line_item_id=_uuid(plan.seed, "ri-rifee", start),
-        line_item_type="RIFee", usage_amount=float(h * n), pricing_unit="Hrs",
-        unblended_rate=RI_RECURRING_HOURLY, unblended_cost=RI_RECURRING_HOURLY * h * n,
-        amortized_cost=unused_upfront + unused_recurring,
-        reservation_amortized_upfront_fee_for_billing_period=RI_UPFRONT_HOURLY * h * n,
-        reservation_unused_amortized_upfront_fee_for_billing_period=unused_upfront,
-        reservation_unused_recurring_fee=unused_recurring, reservation_unused_quantity=float(h),
-        description="USD 0.11 hourly fee per Linux/UNIX (Amazon VPC), m6i.2xlarge instance"))  # fmt: skip
-    rows.append(_row(start, end, invoice, account_id=sandbox.account_id, account_name=sandbox.name,
-        line_item_id=_uuid(plan.seed, "credit", start), line_item_type="Credit",
-        service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud", product_family="",
-        usage_type="", usage_amount=0.0, pricing_unit="", unblended_rate=Decimal(0),
-        unblended_cost=SANDBOX_CREDIT, description="AWS Activate credits"))  # fmt: skip
-    if start == plan.refund_period:
-        rows.append(_row(start, end, invoice, account_id=prod.account_id, account_name=prod.name,
-            line_item_id=_uuid(plan.seed, "refund", start), line_item_type="Refund",
-            service_code="AmazonRDS", service_name="Amazon Relational Database Service",
-            product_family="", usage_type="", usage_amount=0.0, pricing_unit="",
-            unblended_rate=Decimal(0), unblended_cost=REFUND,
-            description="Refund for an over-provisioned RDS storage charge"))  # fmt: skip
-    if plan.restated:
-        rows.append(_row(start, end, invoice, account_id=prod.account_id, account_name=prod.name,
-            line_item_id=_uuid(plan.seed, "sla-credit", start), line_item_type="Credit",
-            service_code="AmazonEC2", service_name="Amazon Elastic Compute Cloud",
-            product_family="", usage_type="", usage_amount=0.0, pricing_unit="",
-            unblended_rate=Decimal(0), unblended_cost=RESTATEMENT_CREDIT,
-            description="Service level agreement credit (restated invoice)"))  # fmt: skip
-    return rows
-
-
-def _support_and_tax(
-    totals: list[tuple[Any, ...]], start: date, end: date, seed: int, invoice: str
-) -> list[dict[str, Any]]:
-    cent = Decimal("0.01")
-    payer = co.PAYER_ACCOUNT
-    usage = sum((t[5] for t in totals), Decimal(0))
-    support = max(Decimal(0), usage * SUPPORT_RATE).quantize(cent, ROUND_HALF_UP)
-    rows = [_row(start, end, invoice, account_id=payer.account_id, account_name=payer.name,
-        line_item_id=_uuid(seed, "support", start), line_item_type="Fee",
-        service_code="AWSSupportEnterprise", service_name="AWS Support (Enterprise)",
-        product_family="", usage_type="Dollar", operation="", usage_amount=1.0, pricing_unit="",
-        unblended_rate=support, unblended_cost=support,
-        description="AWS Support (Enterprise) monthly fee")]  # fmt: skip
-    by_key: dict[tuple[Any, ...], Decimal] = {}
-    for t in totals:  # the tax base: every region, credits and refunds included
-        by_key[t[:4]] = by_key.get(t[:4], Decimal(0)) + t[5]
-    key = (payer.account_id, payer.name, "AWSSupportEnterprise", "AWS Support (Enterprise)")
-    by_key[key] = by_key.get(key, Decimal(0)) + support
-    for (acct_id, acct_name, code, name), amount in sorted(by_key.items()):
-        tax = (amount * TAX_RATE).quantize(cent, ROUND_HALF_UP)
-        if tax <= 0:
-            continue
-        rows.append(_row(start, end, invoice, account_id=acct_id, account_name=acct_name,
-            line_item_id=_uuid(seed, "tax", start, acct_id, code), line_item_type="Tax",
-            service_code=code, service_name=name, product_family="", usage_type="",
-            usage_amount=1.0, pricing_unit="", unblended_rate=Decimal(0), unblended_cost=tax,
-            description=f"Tax for product code {code}"))  # fmt: skip
-    return rows
+def _with_nulls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with NULL in every canon column a row does not set."""
+    return [{**dict.fromkeys(_NAMES), **row} for row in rows]
 
 
 def history_hours(start: date, months: int) -> timedelta:
