@@ -28,4 +28,5 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/anomalies.py", "Anomalies", ":material/warning:"),
     PageSpec("app_pages/allocation_health.py", "Allocation health", ":material/rule:"),
     PageSpec("app_pages/explore.py", "Explore", ":material/query_stats:"),
+    PageSpec("app_pages/reports.py", "Reports", ":material/request_quote:"),
 )

@@ -25,6 +25,7 @@ import duckdb
 
 from costlens.errors import WarehouseError
 from costlens.schema import LINE_ITEMS, LINE_KEYS, column_names, create_table_sql
+from costlens.sql import has_column, has_table
 
 __all__ = [
     "KEY_COLUMNS",
@@ -77,8 +78,16 @@ _UNKEYED_SQL = f"SELECT count(*) FROM line_items WHERE line_key IS NULL AND {_PE
 _PRUNE_SQL = """
 DELETE FROM line_keys WHERE billing_period = $period AND line_key NOT IN (
   SELECT DISTINCT line_key FROM line_items WHERE billing_period = $period AND line_key IS NOT NULL
-)
+){frozen}
 """
+
+_FROZEN_KEYS = """ AND line_key NOT IN (
+  SELECT DISTINCT line_key FROM allocations WHERE billing_period = $period AND line_key IS NOT NULL
+)"""
+"""The keys the frozen allocations of a closed period still hold (the scorecards and the finance
+export join allocations to ``line_keys``): kept when the period is restated."""
+
+_IS_CLOSED_SQL = "SELECT count(*) FROM closed_periods WHERE billing_period = $period"
 
 
 def key_sql(salt: int = 0) -> str:
@@ -147,5 +156,10 @@ def key_unkeyed_lines(con: duckdb.DuckDBPyConnection, periods: Sequence[date] | 
 
 
 def prune_line_keys(con: duckdb.DuckDBPyConnection, period: date) -> None:
-    """Forget ``period``'s keys that no line item holds any more (after a restatement)."""
-    con.execute(_PRUNE_SQL, {"period": period})
+    """Forget ``period``'s keys that no line item holds any more (after a restatement); of a
+    closed period (``costlens.closing``), only those its frozen allocations do not hold either."""
+    frozen = ""
+    if has_table(con, "closed_periods") and has_column(con, "allocations", "line_key"):
+        row = con.execute(_IS_CLOSED_SQL, {"period": period}).fetchone()
+        frozen = _FROZEN_KEYS if row and row[0] else ""
+    con.execute(_PRUNE_SQL.format(frozen=frozen), {"period": period})

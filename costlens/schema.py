@@ -23,8 +23,11 @@ from dataclasses import dataclass
 from costlens.errors import QueryError
 
 __all__ = [
+    "ADJUSTMENTS",
+    "ADJUSTMENT_GRAIN",
     "ALLOCATION_BASE",
     "CHARGE_CATEGORIES",
+    "CLOSED_PERIODS",
     "COMMITMENT_ATTRIBUTES",
     "COST_COLUMNS",
     "DELIVERIES",
@@ -147,6 +150,43 @@ DELIVERIES: tuple[Column, ...] = (
     Column("status", "VARCHAR", "current, or superseded once a newer delivery replaced it."),
     Column("ingested_at", "TIMESTAMP", "When this delivery was loaded (UTC)."),
 )
+
+CLOSED_PERIODS: tuple[Column, ...] = (
+    Column("billing_period", "DATE PRIMARY KEY", "First day of the closed billing month."),
+    Column("closed_at", "TIMESTAMP", "When it was closed (UTC)."),
+    Column("closed_by", "VARCHAR", "Who closed it (COSTLENS_USER or the login name)."),
+    Column("rule_version", "VARCHAR", "The frozen allocations' rule-set version."),
+    *(
+        Column(f"total_{c}", SUM_MONEY, f"Sum of the frozen allocations' {c} at close.")
+        for c in COST_COLUMNS
+    ),
+)
+"""Months finance closed (schema version 4): their ``allocations`` rows are frozen, attribution
+never rewrites them; a later restatement becomes ``adjustments`` (``costlens.closing``)."""
+
+ADJUSTMENT_GRAIN: tuple[str, ...] = (
+    "owner",
+    "microservice",
+    "payer_account_id",
+    "account_id",
+    "service_code",
+)
+"""What an adjustment row is per: the grain of finance's chargeback."""
+
+ADJUSTMENTS: tuple[Column, ...] = (
+    Column("adjustment_id", "VARCHAR", "Stable hash of the period, deliveries and grain."),
+    Column("billing_period", "DATE", "The closed billing month the adjustment belongs to."),
+    Column("owner", "VARCHAR", "Business owner id, or 'unallocated'."),
+    Column("microservice", "VARCHAR", "Microservice, or 'unallocated'."),
+    Column("payer_account_id", "VARCHAR", "Payer account."),
+    Column("account_id", "VARCHAR", "Usage account."),
+    Column("service_code", "VARCHAR", "AWS product code."),
+    *(Column(c, SUM_MONEY, f"Change of {c} since the close.") for c in COST_COLUMNS),
+    Column("delivery_id", "VARCHAR", "The period's current deliveries that caused it, ','-joined."),
+    Column("recorded_at", "TIMESTAMP", "When it was recorded (UTC)."),
+)
+"""Restatements of closed months (schema version 4): for a closed period and cost column,
+frozen allocations + adjustments = line items, exactly."""
 
 ALLOCATION_BASE: tuple[Column, ...] = (
     Column("usage_date", "DATE", "Day of usage (UTC)."),

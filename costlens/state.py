@@ -16,10 +16,25 @@ missing table.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import getpass
+import json
+import os
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import DateTime, Engine, Integer, String, create_engine
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    select,
+)
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -28,9 +43,16 @@ from costlens.errors import ConfigError, first_line
 __all__ = [
     "AnomalyFeedback",
     "Base",
+    "ExportRecord",
+    "PeriodEvent",
     "RuleSetVersion",
     "create_all",
+    "current_actor",
+    "export_records",
     "make_engine",
+    "period_events",
+    "record_export",
+    "record_period_event",
     "session_factory",
     "utc_now",
 ]
@@ -145,3 +167,160 @@ class AnomalyFeedback(Base):
     note: Mapped[str] = mapped_column(String(2000), default="")
     marked_by: Mapped[str] = mapped_column(String(200), default="")
     marked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class PeriodEvent(Base):
+    """A close or a reopen of a billing month (``costlens close`` / ``reopen``), with who, why
+    and the frozen totals at that moment (JSON: cost column -> decimal text)."""
+
+    __tablename__ = "period_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    billing_period: Mapped[date] = mapped_column(Date, index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    """``close`` or ``reopen``."""
+    reason: Mapped[str] = mapped_column(String(2000), default="")
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    totals: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class ExportRecord(Base):
+    """One finance export written by ``costlens export``: what, for whom, where, and whether it
+    reconciled to the line items."""
+
+    __tablename__ = "export_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    periods: Mapped[str] = mapped_column(String(32))
+    """``YYYY-MM..YYYY-MM``."""
+    format: Mapped[str] = mapped_column(String(16))
+    cost_type: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(1024), default="")
+    """The grouping, comma-separated (owner, microservice, ...)."""
+    path: Mapped[str] = mapped_column(String(4096))
+    totals: Mapped[str] = mapped_column(Text, default="{}")
+    reconciled: Mapped[bool] = mapped_column(Boolean, default=False)
+    snapshot_built_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, default=None
+    )
+
+
+def current_actor(environ: Mapping[str, str] | None = None) -> str:
+    """Who is acting: ``COSTLENS_USER``, else the login name, else ''.
+
+    >>> current_actor({"COSTLENS_USER": "finance-bot"})
+    'finance-bot'
+    """
+    env = os.environ if environ is None else environ
+    if env.get("COSTLENS_USER", "").strip():
+        return env["COSTLENS_USER"].strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return ""
+
+
+def _totals_json(totals: Mapping[str, Any] | None) -> str:
+    return json.dumps({k: str(v) for k, v in (totals or {}).items()}, sort_keys=True)
+
+
+def _with_session(url: str) -> tuple[Engine, sessionmaker[Session]]:
+    engine = make_engine(url)
+    create_all(engine)
+    return engine, session_factory(engine)
+
+
+def record_period_event(
+    url: str,
+    *,
+    billing_period: date,
+    action: str,
+    reason: str = "",
+    actor: str | None = None,
+    totals: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> PeriodEvent:
+    """Log a ``close`` or ``reopen`` of ``billing_period`` in the state database at ``url``."""
+    if action not in ("close", "reopen"):
+        raise ValueError(f"action must be close or reopen, not {action!r}")
+    engine, factory = _with_session(url)
+    try:
+        with factory() as session:
+            row = PeriodEvent(
+                billing_period=billing_period,
+                action=action,
+                reason=reason,
+                actor=current_actor() if actor is None else actor,
+                at=at or utc_now(),
+                totals=_totals_json(totals),
+            )
+            session.add(row)
+            session.commit()
+            return row
+    finally:
+        engine.dispose()
+
+
+def period_events(url: str, period: date | None = None) -> list[PeriodEvent]:
+    """The close and reopen events (of ``period``, or all), oldest first."""
+    engine, factory = _with_session(url)
+    try:
+        with factory() as session:
+            query = select(PeriodEvent).order_by(PeriodEvent.at, PeriodEvent.id)
+            if period is not None:
+                query = query.where(PeriodEvent.billing_period == period)
+            return list(session.scalars(query))
+    finally:
+        engine.dispose()
+
+
+def record_export(
+    url: str,
+    *,
+    periods: str,
+    format: str,
+    cost_type: str,
+    by: str,
+    path: str,
+    totals: Mapping[str, Any] | None = None,
+    reconciled: bool,
+    snapshot_built_at: datetime | None = None,
+    actor: str | None = None,
+    at: datetime | None = None,
+) -> ExportRecord:
+    """Log a finance export (``periods`` as ``YYYY-MM..YYYY-MM``) in the state database."""
+    engine, factory = _with_session(url)
+    try:
+        with factory() as session:
+            row = ExportRecord(
+                at=at or utc_now(),
+                actor=current_actor() if actor is None else actor,
+                periods=periods,
+                format=format,
+                cost_type=cost_type,
+                by=by,
+                path=path,
+                totals=_totals_json(totals),
+                reconciled=reconciled,
+                snapshot_built_at=snapshot_built_at,
+            )
+            session.add(row)
+            session.commit()
+            return row
+    finally:
+        engine.dispose()
+
+
+def export_records(url: str) -> list[ExportRecord]:
+    """Every logged finance export, oldest first."""
+    engine, factory = _with_session(url)
+    try:
+        with factory() as session:
+            return list(
+                session.scalars(select(ExportRecord).order_by(ExportRecord.at, ExportRecord.id))
+            )
+    finally:
+        engine.dispose()

@@ -22,6 +22,8 @@ import duckdb
 from costlens.errors import WarehouseBusyError, WarehouseError, data_dir_error
 from costlens.line_keys import key_unkeyed_lines
 from costlens.schema import (
+    ADJUSTMENTS,
+    CLOSED_PERIODS,
     DELIVERIES,
     KPI_ATTRIBUTES,
     LINE_ITEMS,
@@ -61,7 +63,13 @@ def _v2(con: duckdb.DuckDBPyConnection) -> None:
     key_unkeyed_lines(con)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3)
+def _v4(con: duckdb.DuckDBPyConnection) -> None:
+    """Period close (``costlens.closing``): the closed months and their adjustments."""
+    con.execute(create_table_sql("closed_periods", CLOSED_PERIODS))
+    con.execute(create_table_sql("adjustments", ADJUSTMENTS))
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4)
 """Migration ``i`` brings the schema from version ``i`` to ``i + 1``. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -67,3 +67,71 @@ def _no_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
         )
 
     monkeypatch.setattr("costlens.clock.wall_clock_today", refuse)
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database URL (SQLAlchemy, psycopg): ``COSTLENS_TEST_POSTGRES_URL`` when set
+    (CI starts a cluster), else a throwaway cluster on 127.0.0.1 started here and stopped at the
+    end; skips, saying why, where neither is possible."""
+    import os
+    import shutil
+    import subprocess
+
+    given = os.environ.get("COSTLENS_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[dev]')")
+    initdb, pg_ctl = PG_BIN / "initdb", PG_BIN / "pg_ctl"
+    if not initdb.is_file():
+        pytest.skip(f"no PostgreSQL binaries at {PG_BIN} and COSTLENS_TEST_POSTGRES_URL unset")
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL as postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    import tempfile
+
+    # Its own folder under the system temp dir: pytest's are private to this user, and the
+    # server runs as postgres when we are root.
+    root = Path(tempfile.mkdtemp(prefix="costlens-pg-"))
+    cluster = root / "cluster"
+    if run_as:
+        shutil.chown(root, "postgres")
+        root.chmod(0o700)
+    port = _free_port()
+    try:
+        subprocess.run(
+            [*run_as, str(initdb), "-D", str(cluster), "-U", "costlens", "--auth=trust", "-E",
+             "UTF8"], check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        subprocess.run(
+            [*run_as, str(pg_ctl), "-D", str(cluster), "-l", str(root / "log"), "-w", "-o",
+             f"-h 127.0.0.1 -p {port} -k {root}", "start"], check=True, capture_output=True,
+            timeout=120,
+        )  # fmt: skip
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"cannot start a PostgreSQL cluster: {exc} {detail.decode(errors='replace')}")
+    try:
+        yield f"postgresql+psycopg://costlens@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*run_as, str(pg_ctl), "-D", str(cluster), "-m", "fast", "stop"],
+            check=False, capture_output=True, timeout=120,
+        )  # fmt: skip
+        shutil.rmtree(root, ignore_errors=True)

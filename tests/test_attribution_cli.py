@@ -167,7 +167,9 @@ def test_preview_shows_exact_deltas_and_writes_nothing(env: Path, data_dir: Path
         assert wh.con.execute("SELECT * FROM allocations ORDER BY ALL").fetchall() == before
         tables = wh.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
     assert sorted(t[0] for t in tables) == [
+        "adjustments",
         "allocations",
+        "closed_periods",
         "costlens_meta",
         "deliveries",
         "line_items",

@@ -6,6 +6,11 @@ scorecards' pre-aggregates of those periods stale (``costlens.scorecards.facts``
 refresh rewrites them) and checks conservation (per billing period and cost column, allocations
 sum exactly to line items); any failure rolls everything back, so readers never see a
 half-attributed period.
+
+Closed periods (``costlens.closing``) are never re-attributed: their allocations are frozen,
+kept even when the table is rebuilt for new dimensions, and a restatement of one is recorded as
+adjustments in the same transaction; their conservation is frozen allocations + adjustments =
+line items.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from costlens.attribution.compile import allocation_columns, compile_attribution
 from costlens.attribution.coverage import UnallocatedFigure
 from costlens.attribution.owners import UNALLOCATED
 from costlens.attribution.rules import RuleSet
+from costlens.closing import Adjustment, adjustment_totals, closed_periods, record_adjustments
 from costlens.errors import RuleError
 from costlens.line_keys import key_unkeyed_lines
-from costlens.schema import COST_COLUMNS, column_names, create_table_sql
+from costlens.schema import COST_COLUMNS, Column, column_names, create_table_sql
 from costlens.scorecards.facts import mark_stale
 from costlens.warehouse import Warehouse
 
@@ -52,6 +58,17 @@ _PERIOD_TOTALS = {
 """Per-period sums of the cost columns (in ``COST_COLUMNS`` order), of both tables."""
 
 _DELETE_PERIODS = f"DELETE FROM allocations WHERE {_IN_PERIODS}"
+
+_ALL_PERIODS = """
+SELECT DISTINCT billing_period FROM line_items
+UNION SELECT DISTINCT billing_period FROM {allocations}
+"""
+
+_FROZEN_ASIDE = (
+    "CREATE OR REPLACE TEMP TABLE _frozen_allocations AS SELECT * FROM allocations"
+    " WHERE list_contains(CAST($closed AS DATE[]), billing_period)"
+)
+"""The frozen rows of the closed periods, kept while ``allocations`` is rebuilt."""
 
 _UNALLOCATED_TOTALS = (
     "SELECT "
@@ -87,6 +104,10 @@ class AttributionResult:
     """Sum of each cost column over the positive allocation rows (charges before credits)."""
     unallocated_charges: dict[str, Decimal] = field(default_factory=dict)
     """The part of ``charges`` left with the owner ``unallocated``."""
+    closed: tuple[date, ...] = ()
+    """Closed periods left as they were (frozen; ``costlens.closing``)."""
+    adjustments: tuple[Adjustment, ...] = ()
+    """Adjustments recorded for restated closed periods in this run."""
 
     def unallocated_figure(self, column: str = "amortized_cost") -> UnallocatedFigure:
         """What is left unallocated of ``column``, gross and net of credits."""
@@ -137,16 +158,21 @@ def _totals(
 def check_conservation(
     con: duckdb.DuckDBPyConnection, periods: Sequence[date] | None = None
 ) -> dict[date, tuple[Decimal, ...]]:
-    """Per-period line-item totals; raises ``RuleError`` if ``allocations`` differ anywhere."""
+    """Per-period line-item totals; raises ``RuleError`` if ``allocations`` differ anywhere
+    (for a closed period: if frozen allocations + adjustments do)."""
     want, got = _totals(con, "line_items", periods), _totals(con, ALLOCATIONS, periods)
+    zero = (Decimal(0),) * len(COST_COLUMNS)
+    closed = [p for p in closed_periods(con) if periods is None or p in periods]
+    for period, adjusted in adjustment_totals(con, closed).items():
+        got[period] = tuple(a + b for a, b in zip(got.get(period, zero), adjusted, strict=True))
     for period in sorted(set(want) | set(got)):
-        zero = (Decimal(0),) * len(COST_COLUMNS)
+        table = "allocations + adjustments" if period in closed else "allocations"
         for column, w, g in zip(
             COST_COLUMNS, want.get(period, zero), got.get(period, zero), strict=True
         ):
             if w != g:
                 raise RuleError(
-                    f"conservation failed: {column} of {period} is {g} in allocations but "
+                    f"conservation failed: {column} of {period} is {g} in {table} but "
                     f"{w} in line_items",
                     where=ALLOCATIONS,
                     fix="this is a bug in costlens: please report it with `costlens rules check`",
@@ -163,8 +189,10 @@ def attribute(
 ) -> AttributionResult:
     """Re-write ``allocations`` for ``periods`` (1st of the month; None: all), atomically.
 
-    Each row carries ``rule_version`` (default ``rules.version``). Raises ``RuleError`` (and
-    changes nothing) if conservation would not hold.
+    Closed periods are left out (their allocations are frozen; a list of closed periods only
+    writes nothing) and restatements of them are recorded as adjustments
+    (``costlens.closing.record_adjustments``). Each row carries ``rule_version`` (default
+    ``rules.version``). Raises ``RuleError`` (and changes nothing) if conservation would not hold.
     """
     started = time.perf_counter()
     con = target.con if isinstance(target, Warehouse) else target
@@ -173,8 +201,18 @@ def attribute(
     rebuild = bool(existing) and existing != column_names(columns)
     notes = []
     if rebuild and periods is not None:
-        notes.append("the rules' dimensions changed: re-attributed every period")
+        notes.append("the rules' dimensions changed: re-attributed every open period")
         periods = None
+    closed = closed_periods(con)
+    skipped: tuple[date, ...] = ()
+    if closed:
+        wanted = set(periods) if periods is not None else _every_period(con, bool(existing))
+        skipped = tuple(sorted(closed if periods is None else wanted & set(closed)))
+        periods = sorted(wanted - set(closed))
+        if skipped:
+            shown = ", ".join(f"{p:%Y-%m}" for p in skipped)
+            notes.append(f"closed period(s) {shown} kept frozen (`costlens reopen` to change)")
+    frozen = sorted(closed) if rebuild else []
     version = rule_version or rules.version
     query = compile_attribution(rules, periods=periods, rule_version=version)
     names = ", ".join(quote_ident(c) for c in column_names(columns))
@@ -183,19 +221,31 @@ def attribute(
     try:
         with _transaction(target) as tx:
             if rebuild:
+                if frozen:
+                    tx.execute(_FROZEN_ASIDE, {"closed": frozen})
                 tx.execute(f"DROP TABLE {quote_ident(ALLOCATIONS)}")
             tx.execute(create_table_sql(ALLOCATIONS, columns))
+            if frozen:
+                _restore_frozen(tx, columns, existing)
             in_periods = {"periods": None if periods is None else list(periods)}
-            tx.execute(_DELETE_PERIODS, in_periods)
-            keyed = key_unkeyed_lines(tx, periods)  # none when ingest loaded every line
-            if keyed:
-                notes.append(f"keyed {keyed} line item(s) not loaded by costlens ingest")
-            row = tx.execute(
-                f"INSERT INTO {quote_ident(ALLOCATIONS)} ({names})\n{query.sql}", query.params
-            ).fetchone()
-            written = int(row[0]) if row else 0
+            written = 0
+            if periods != []:
+                tx.execute(_DELETE_PERIODS, in_periods)
+                keyed = key_unkeyed_lines(tx, periods)  # none when ingest loaded every line
+                if keyed:
+                    notes.append(f"keyed {keyed} line item(s) not loaded by costlens ingest")
+                row = tx.execute(
+                    f"INSERT INTO {quote_ident(ALLOCATIONS)} ({names})\n{query.sql}", query.params
+                ).fetchone()
+                written = int(row[0]) if row else 0
+            adjustments = tuple(record_adjustments(tx, rules, version))
+            if adjustments:
+                notes.append(f"recorded {len(adjustments)} adjustment(s) of restated closed months")
             totals_by_period = check_conservation(tx, periods)
-            mark_stale(tx, periods)  # the scorecards' pre-aggregates: the refresh rewrites them
+            if closed:
+                check_conservation(tx, sorted(closed))  # frozen + adjustments = line items
+            if periods != []:
+                mark_stale(tx, periods)  # the scorecards' pre-aggregates: the refresh rewrites
             left = tx.execute(_UNALLOCATED_TOTALS, {**in_periods, "owner": UNALLOCATED}).fetchone()
     finally:
         restore = "true" if setting is None or setting[0] else "false"
@@ -216,4 +266,33 @@ def attribute(
         notes=notes,
         charges={c: figures[3 * i + 1] for i, c in enumerate(COST_COLUMNS)},
         unallocated_charges={c: figures[3 * i + 2] for i, c in enumerate(COST_COLUMNS)},
+        closed=skipped,
+        adjustments=adjustments,
     )
+
+
+def _every_period(con: duckdb.DuckDBPyConnection, allocated: bool) -> set[date]:
+    """Every billing period of the line items (and of the allocations, when there are any)."""
+    sql = _ALL_PERIODS.format(allocations=ALLOCATIONS if allocated else "line_items")
+    return {row[0] for row in con.execute(sql).fetchall() if row[0] is not None}
+
+
+_EMPTY = "''"
+
+
+def _restore_frozen(
+    con: duckdb.DuckDBPyConnection, columns: tuple[Column, ...], existing: tuple[str, ...]
+) -> None:
+    """Put the closed periods' frozen rows back into the rebuilt table, by name: a dimension
+    the rules added is '' for them, one they dropped is gone."""
+    kept = set(existing)
+    select = ", ".join(
+        quote_ident(c.name)
+        if c.name in kept
+        else f"{_EMPTY if c.sql_type == 'VARCHAR' else 'NULL'} AS {quote_ident(c.name)}"
+        for c in columns
+    )
+    con.execute(
+        f"INSERT INTO {quote_ident(ALLOCATIONS)} BY NAME SELECT {select} FROM _frozen_allocations"
+    )
+    con.execute("DROP TABLE _frozen_allocations")

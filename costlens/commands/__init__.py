@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from costlens.commands import analytics, dashboard, demo, ingest, rules, sample, scorecard
+from costlens.commands import (
+    analytics,
+    close,
+    dashboard,
+    demo,
+    export,
+    ingest,
+    rules,
+    sample,
+    scorecard,
+)
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     demo,
@@ -13,5 +23,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     rules,
     analytics,
     scorecard,
+    export,
+    close,
     dashboard,
 )

@@ -15,7 +15,8 @@ Typical use::
         snap = snap.reopen()
 
 One module per family of questions: spend (``_spend``), anomalies (``_anomalies``), forecasts
-and budgets (``_plans``), allocation health (``_health``); the open snapshot is
+and budgets (``_plans``), allocation health (``_health``), scorecards (``_scorecards``), the
+finance export's showback (``_showback``); the open snapshot is
 ``costlens.serving.snapshot``. Import them from here: this is the one module callers import.
 """
 
@@ -32,6 +33,18 @@ from costlens.queries._scorecards import (
     scorecard_kpis,
     scorecard_periods,
     top_actions,
+)
+from costlens.queries._showback import (
+    DETAIL_DIMENSIONS,
+    adjustments,
+    amortization_bridge,
+    finance_deliveries,
+    finance_periods,
+    reconciliation,
+    shared_costs,
+    showback_detail,
+    showback_summary,
+    unallocated_costs,
 )
 from costlens.queries._spend import (
     PeriodWindows,
@@ -54,6 +67,7 @@ from costlens.serving.snapshot import (
 
 __all__ = [
     "COST_TYPES",
+    "DETAIL_DIMENSIONS",
     "DIMENSIONS",
     "DIMENSION_LABELS",
     "GRAINS",
@@ -62,7 +76,9 @@ __all__ = [
     "PeriodWindows",
     "Snapshot",
     "SnapshotInfo",
+    "adjustments",
     "allocation_health",
+    "amortization_bridge",
     "anomalies",
     "anomaly_days",
     "anomaly_root_cause",
@@ -70,17 +86,24 @@ __all__ = [
     "date_range",
     "dimension_column",
     "dimension_values",
+    "finance_deliveries",
+    "finance_periods",
     "forecasts",
     "grade_trend",
     "kpi_resources",
     "open_snapshot",
     "owner_ranking",
     "period_windows",
+    "reconciliation",
     "scorecard",
     "scorecard_kpis",
     "scorecard_periods",
+    "shared_costs",
+    "showback_detail",
+    "showback_summary",
     "spend",
     "top_actions",
     "top_movers",
+    "unallocated_costs",
     "untagged_resources",
 ]

@@ -15,9 +15,10 @@ anomaly scan's caches. ``full=True`` rebuilds everything.
 
 This module holds the orchestration (``refresh``: reuse check, inputs (``inputs``), ``STEPS``,
 publish) and ``rule_set_version``. The steps live beside it, each declaring the tables it writes:
-``rollups``, ``anomalies``, ``forecasts`` (and budgets), ``coverage``; ``reuse`` decides whether
-the published snapshot or some of its periods can be kept, ``context`` holds the build context
-and the attached snapshot's helpers, ``report`` the ``RefreshReport``.
+``rollups``, ``anomalies``, ``forecasts`` (and budgets), ``scorecards``, ``finance``,
+``coverage``; ``reuse`` decides whether the published snapshot or some of its periods can be
+kept, ``context`` holds the build context and the attached snapshot's helpers, ``report`` the
+``RefreshReport``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import duckdb
 
 from costlens.config import Settings
 from costlens.progress import NullProgress, Progress
-from costlens.refresh import anomalies, coverage, forecasts, rollups, scorecards
+from costlens.refresh import anomalies, coverage, finance, forecasts, rollups, scorecards
 from costlens.refresh.context import (
     PREVIOUS,
     SNAPSHOT,
@@ -112,6 +113,7 @@ STEPS: tuple[Step, ...] = (
     anomalies.STEP,
     forecasts.STEP,
     scorecards.STEP,
+    finance.STEP,
     coverage.STEP,
 )
 """The refresh, in order: each step writes its tables into the attached snapshot. A new analytic
@@ -157,7 +159,7 @@ def refresh(
             return kept
     marks = anomaly_marks(settings) if marks is None else marks
     source["marks"] = marks_key(marks)
-    inputs = inputs_key(source["inputs"], source["marks"])
+    inputs = inputs_key(source["inputs"], source["marks"], finance.finance_key(con))
     extra = extra_dimensions(con)
     periods = current_periods(con, extra)
     version = rule_set_version(con, settings, periods)

@@ -1,9 +1,10 @@
 """What a refresh reads besides the warehouse, loaded once at its edge: ``RefreshInputs``.
 
 The cost type and detector options of the anomaly scan, forecasts and budgets, the anomaly marks
-of the state database, ``owners.yaml`` (budgets and goals) and the scorecards' inputs (goals,
-budgets and the business-metrics CSV). No step re-parses a file or opens the state database:
-each reads these from its ``BuildContext``. A bad file is refused here, before any work.
+of the state database, ``owners.yaml`` (budgets and goals), the scorecards' inputs (goals,
+budgets and the business-metrics CSV) and the shared-cost splits of ``rules.yaml``. No step
+re-parses a file or opens the state database: each reads these from its ``BuildContext``. A bad
+file is refused here, before any work.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from costlens.attribution.owners import OwnersRegistry, load_owners
+from costlens.attribution.rules import load_rules
+from costlens.attribution.splits import SplitRule
 from costlens.config import Settings
+from costlens.errors import CostlensError
 from costlens.scorecards.compute import ScorecardInputs
 from costlens.scorecards.metrics import load_metrics
 
@@ -31,6 +35,9 @@ class RefreshInputs:
     owners: OwnersRegistry | None
     """``owners.yaml``, None without one."""
     scorecards: ScorecardInputs
+    splits: tuple[SplitRule, ...] = ()
+    """The shared-cost splits of ``rules.yaml`` (their methods, for the finance export); empty
+    when the rules cannot be read (attribution, which needs them, says why)."""
 
 
 def scorecard_inputs(owners: OwnersRegistry | None, settings: Settings) -> ScorecardInputs:
@@ -58,5 +65,16 @@ def load_inputs(
     (which may have read them already)."""
     owners = load_owners(settings.owners) if settings.owners.is_file() else None
     return RefreshInputs(
-        cost_type, detector_options, marks, owners, scorecard_inputs(owners, settings)
-    )
+        cost_type, detector_options, marks, owners, scorecard_inputs(owners, settings),
+        _splits(settings, owners),
+    )  # fmt: skip
+
+
+def _splits(settings: Settings, owners: OwnersRegistry | None) -> tuple[SplitRule, ...]:
+    """The splits of ``rules.yaml``; none when it is missing or does not load."""
+    if owners is None or not settings.rules.is_file():
+        return ()
+    try:
+        return load_rules(settings.rules, owners).splits
+    except CostlensError:
+        return ()

@@ -16,6 +16,8 @@ from __future__ import annotations
 __all__ = [
     "COVERAGE_SQL",
     "DELIVERIES_SQL",
+    "FINANCE_LAYOUTS",
+    "FINANCE_SQL",
     "FORECASTS_PER_COST_TYPE",
     "FORECAST_CACHE_SQL",
     "INFO_SQL",
@@ -29,7 +31,7 @@ __all__ = [
     "UNTAGGED_SQL",
 ]
 
-SERVING_LAYOUT = "serving-5"
+SERVING_LAYOUT = "serving-6"
 """Layout of the snapshot's tables, recorded in ``snapshot_info.layout``. ``serving-2``: the
 small tables are stored in the order ``costlens.queries`` returns them, and
 ``allocation_coverage`` carries each cost type's share of its period. ``serving-3``: also
@@ -37,11 +39,12 @@ small tables are stored in the order ``costlens.queries`` returns them, and
 ``serving-4``: ``allocation_coverage`` carries each cost type's charges (its positive amounts)
 and its ``<type>_share`` is of the period's charges, always in [0, 1], as the CLI's and
 ``tag_coverage``'s unallocated share is (a credit no longer makes a share negative or above 1).
-``serving-5``: the scorecards (``scorecard_kpis``, ``scorecards``, ``scorecard_actions``)."""
-PRESORTED_LAYOUTS = ("serving-2", "serving-3", "serving-4", SERVING_LAYOUT)
+``serving-5``: the scorecards (``scorecard_kpis``, ``scorecards``, ``scorecard_actions``).
+``serving-6``: the finance tables (``FINANCE_SQL``)."""
+PRESORTED_LAYOUTS = ("serving-2", "serving-3", "serving-4", "serving-5", SERVING_LAYOUT)
 """Layouts whose small tables are stored in the order ``costlens.queries`` returns them."""
-FORECASTS_PER_COST_TYPE = ("serving-3", "serving-4", SERVING_LAYOUT)
-SCORECARD_LAYOUTS = (SERVING_LAYOUT,)
+FORECASTS_PER_COST_TYPE = ("serving-3", "serving-4", "serving-5", SERVING_LAYOUT)
+SCORECARD_LAYOUTS = ("serving-5", SERVING_LAYOUT)
 """Layouts with the scorecard tables."""
 """Layouts whose ``forecasts`` have a row per cost type."""
 
@@ -183,3 +186,53 @@ CREATE TABLE snapshot.scorecard_resources (
 (``value`` NULL is n/a), each scorecard's overall grade and savings counting each resource once,
 the owners' actions by dollars (``resource_ids``: a JSON list) and, per KPI, owner and
 microservice, the resources behind its savings (the 20 that save most)."""
+
+FINANCE_LAYOUTS = (SERVING_LAYOUT,)
+"""Layouts with the finance tables (``FINANCE_SQL``)."""
+
+_MONEY_COLUMNS = (
+    "unblended_cost DECIMAL(38,10), amortized_cost DECIMAL(38,10), "
+    "net_amortized_cost DECIMAL(38,10), list_cost DECIMAL(38,10)"
+)
+
+FINANCE_SQL = f"""
+CREATE TABLE snapshot.finance_ledger (
+  billing_period DATE, payer_account_id VARCHAR, invoice_id VARCHAR, line_item_type VARCHAR,
+  delivery_id VARCHAR, line_items BIGINT, {_MONEY_COLUMNS}
+);
+CREATE TABLE snapshot.finance_allocated (
+  billing_period DATE, payer_account_id VARCHAR, invoice_id VARCHAR, allocation VARCHAR,
+  {_MONEY_COLUMNS}
+);
+CREATE TABLE snapshot.finance_deliveries (
+  billing_period DATE, delivery_id VARCHAR, source VARCHAR, report VARCHAR, format VARCHAR,
+  assembly_id VARCHAR, row_count BIGINT, ingested_at TIMESTAMP, {_MONEY_COLUMNS}
+);
+CREATE TABLE snapshot.finance_shared (
+  billing_period DATE, rule VARCHAR, owner VARCHAR, {_MONEY_COLUMNS}
+);
+CREATE TABLE snapshot.finance_unallocated (
+  billing_period DATE, account_id VARCHAR, service_code VARCHAR, resource_id VARCHAR,
+  {_MONEY_COLUMNS}
+);
+CREATE TABLE snapshot.finance_splits (
+  rule VARCHAR, method VARCHAR, cost_column VARCHAR, targets VARCHAR, description VARCHAR
+);
+CREATE TABLE snapshot.finance_owners (
+  owner VARCHAR, display_name VARCHAR, monthly_budget DECIMAL(38,10)
+);
+CREATE TABLE snapshot.finance_closes (
+  billing_period DATE, closed_at TIMESTAMP, closed_by VARCHAR, rule_version VARCHAR,
+  {_MONEY_COLUMNS}
+);
+CREATE TABLE snapshot.finance_adjustments (
+  adjustment_id VARCHAR, billing_period DATE, owner VARCHAR, microservice VARCHAR,
+  payer_account_id VARCHAR, invoice_id VARCHAR, account_id VARCHAR, service_code VARCHAR,
+  delivery_id VARCHAR, recorded_at TIMESTAMP, {_MONEY_COLUMNS}
+);
+"""
+"""The finance export's tables (``costlens.refresh.finance``): the line items' totals per payer
+account, invoice, line item type and delivery (``finance_ledger``) and the allocations' per payer
+account, invoice and kind (``finance_allocated``: direct, shared, unallocated), the ledger's
+delivered totals, the shared splits per owner and their methods, the unallocated resources, the
+owners' budgets, and the closed periods with their restatement adjustments."""
