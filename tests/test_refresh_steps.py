@@ -28,6 +28,7 @@ def test_steps_are_in_data_flow_order_and_declare_distinct_tables() -> None:
         "anomalies",
         "forecasts",
         "scorecards",
+        "finance",
         "coverage",
     ]
     declared = [t for s in STEPS for t in s.tables]
