@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
             if sb.adjustments.rows:
                 console.print(f"{len(sb.adjustments.rows)} restatement adjustment(s) reported")
         if not sb.reconciled:
-            off = "; ".join(f"{k}: {v}" for k, v in sb.assumptions if k.startswith("Reconcil"))
+            off = "; ".join(f"{t} off by up to {v}" for t, v in sb.differences.items() if v)
             err_console.print(
                 "error: the export does NOT reconcile to the line items "
                 f"({off}); see its Reconciliation sheet. Fix: run `costlens sync` (a line "

@@ -43,13 +43,22 @@ TABLES = (
 )
 
 _SUMS = ", ".join(f"SUM({c})" for c in COST_COLUMNS)
+_SUMS_AS = ", ".join(f"SUM({c}) AS {c}" for c in COST_COLUMNS)
 _COSTS = ", ".join(COST_COLUMNS)
 
+_LEDGER = "_finance_ledger"
+"""Temporary table of the line items' totals: computed once per refresh, for its reuse key
+(``finance_key``) and, when the snapshot is rebuilt, as ``finance_ledger``."""
+
 _LEDGER_SQL = f"""
-INSERT INTO snapshot.finance_ledger
-SELECT billing_period, payer_account_id, invoice_id, line_item_type, COALESCE(delivery_id, ''),
-       count(*), {_SUMS}
-FROM line_items GROUP BY ALL ORDER BY ALL
+CREATE OR REPLACE TEMP TABLE {_LEDGER} AS
+SELECT billing_period, payer_account_id, invoice_id, line_item_type,
+       COALESCE(delivery_id, '') AS delivery_id, count(*) AS line_items, {_SUMS_AS}
+FROM line_items GROUP BY ALL
+"""
+
+_KEY_SQL = f"""
+SELECT billing_period, SUM(line_items), {_SUMS} FROM {_LEDGER} GROUP BY 1 ORDER BY 1
 """
 
 _ALLOCATED_SQL = f"""
@@ -97,17 +106,14 @@ FROM adjustments ORDER BY billing_period, recorded_at, owner, adjustment_id
 """
 
 
-_KEY_SQL = f"""
-SELECT billing_period, count(*), {_SUMS} FROM line_items GROUP BY 1 ORDER BY 1
-"""
-
-
 def finance_key(con: duckdb.DuckDBPyConnection) -> str:
     """What the finance tables depend on beyond the periods' fingerprints: the line items' totals
     (a line changed after attribution must show in the reconciliation), the closed periods and
-    their adjustments. One narrow scan of ``line_items``."""
+    their adjustments. One scan of ``line_items``, kept as the ``finance_ledger`` the step
+    writes."""
     parts: list[Any] = []
     if has_table(con, "line_items"):
+        con.execute(_LEDGER_SQL)
         parts.append(con.execute(_KEY_SQL).fetchall())
     for table in ("closed_periods", "adjustments"):
         if has_table(con, table):
@@ -120,7 +126,10 @@ def write(ctx: BuildContext) -> dict[str, Any]:
     con = ctx.con
     con.execute(FINANCE_SQL)
     if has_table(con, "line_items"):
-        con.execute(_LEDGER_SQL)
+        if not has_table(con, _LEDGER, "temp"):  # (a step run on its own, without the key)
+            con.execute(_LEDGER_SQL)
+        con.execute(f"INSERT INTO snapshot.finance_ledger SELECT * FROM {_LEDGER} ORDER BY ALL")
+        con.execute(f"DROP TABLE {_LEDGER}")
     join = _JOIN_KEYS if has_column(con, "allocations", "line_key") else _NO_KEYS
     join = join if has_table(con, "line_keys") else _NO_KEYS
     con.execute(_ALLOCATED_SQL.format(join=join), {"unallocated": UNALLOCATED})

@@ -100,6 +100,16 @@ def _total_row(
     return tuple(total)
 
 
+def _sheet(
+    name: str, frame: pd.DataFrame, columns: Sequence[Col], note: str, *, total: bool = False
+) -> Sheet:
+    """The sheet of ``frame``'s ``columns`` (with a total row of its money columns if asked)."""
+    rows = _rows(frame, [c.name for c in columns])
+    if total:
+        rows.append(_total_row(rows, columns, 1))
+    return Sheet(name, tuple(columns), rows, total_row=total, note=note)
+
+
 def _summary(snap: Snapshot, start: dt.date, end: dt.date, cost_type: str) -> Sheet:
     frame = queries.showback_summary(snap, start, end, cost_type=cost_type)  # type: ignore[arg-type]
     kind = _TYPE_LABELS[cost_type]
@@ -123,15 +133,8 @@ def _summary(snap: Snapshot, start: dt.date, end: dt.date, cost_type: str) -> Sh
     ]
     if cost_type == snap.info.anomaly_cost_type:  # one cost type: the budget's total is `total`
         columns = [c for c in columns if c.name != "budget_cost"]
-    rows = _rows(frame, [c.name for c in columns])
-    total = _total_row(rows, columns, 1)
-    return Sheet(
-        "Summary",
-        tuple(columns),
-        [*rows, total],
-        total_row=True,
-        note=f"Cost per owner in {kind} cost. " + BUDGET_NOTE.format(budget_type=budget_type),
-    )
+    note = f"Cost per owner in {kind} cost. " + BUDGET_NOTE.format(budget_type=budget_type)
+    return _sheet("Summary", frame, columns, note, total=True)
 
 
 def _detail(
@@ -144,15 +147,9 @@ def _detail(
         *(Col(d, _label(d), "text") for d in dims),
         Col("cost", f"Cost ({_TYPE_LABELS[cost_type]})", "money"),
     )
-    rows = _rows(frame, [c.name for c in columns])
-    return Sheet(
-        "Detail",
-        columns,
-        rows,
-        note=f"Every allocated dollar in {_TYPE_LABELS[cost_type]} cost, by "
-        + ", ".join(_label(d).lower() for d in dims)
-        + ".",
-    )
+    dimensions = ", ".join(_label(d).lower() for d in dims)
+    note = f"Every allocated dollar in {_TYPE_LABELS[cost_type]} cost, by {dimensions}."
+    return _sheet("Detail", frame, columns, note)
 
 
 def _shared(snap: Snapshot, start: dt.date, end: dt.date, cost_type: str) -> Sheet:
@@ -168,12 +165,8 @@ def _shared(snap: Snapshot, start: dt.date, end: dt.date, cost_type: str) -> She
         Col("amount", f"Owner's share ({kind})", "money"),
         Col("share", "Share %", "percent"),
     )
-    return Sheet(
-        "Shared costs",
-        columns,
-        _rows(frame, [c.name for c in columns]),
-        note="Each shared-cost split of rules.yaml: what it distributed and each owner's share.",
-    )
+    note = "Each shared-cost split of rules.yaml: what it distributed and each owner's share."
+    return _sheet("Shared costs", frame, columns, note)
 
 
 def _unallocated(snap: Snapshot, start: dt.date, end: dt.date, cost_type: str) -> Sheet:
@@ -186,14 +179,8 @@ def _unallocated(snap: Snapshot, start: dt.date, end: dt.date, cost_type: str) -
         Col("resources", "Resources", "count"),
         Col("top_resources", "Top resources", "text"),
     )
-    rows = _rows(frame, [c.name for c in columns])
-    return Sheet(
-        "Unallocated",
-        columns,
-        [*rows, _total_row(rows, columns, 1)],
-        total_row=True,
-        note="What no rule attributed: add a rule or a tag to give it an owner.",
-    )
+    note = "What no rule attributed: add a rule or a tag to give it an owner."
+    return _sheet("Unallocated", frame, columns, note, total=True)
 
 
 _RECONCILIATION_COLUMNS = (
@@ -231,11 +218,7 @@ def _reconciliation(
         " delivery, the line items loaded = the totals recorded when its files were read."
         " Every difference must be 0.00."
     )
-    sheet = Sheet(
-        "Reconciliation", _RECONCILIATION_COLUMNS,
-        _rows(frame, [c.name for c in _RECONCILIATION_COLUMNS]), note=note,
-    )  # fmt: skip
-    return sheet, worst
+    return _sheet("Reconciliation", frame, _RECONCILIATION_COLUMNS, note), worst
 
 
 def _bridge(snap: Snapshot, start: dt.date, end: dt.date, cost_type: str) -> Sheet:
@@ -248,15 +231,11 @@ def _bridge(snap: Snapshot, start: dt.date, end: dt.date, cost_type: str) -> She
         Col("cost", kind.capitalize(), "money"),
         Col("difference", "Difference", "money"),
     )
-    rows = _rows(frame, [c.name for c in columns])
-    return Sheet(
-        "Bridge",
-        columns,
-        [*rows, _total_row(rows, columns, 1)],
-        total_row=True,
-        note=f"From the invoice (unblended) to {kind} cost by line item type: commitment fees"
-        " spread over the usage they cover, Savings Plan negations, covered usage.",
+    note = (
+        f"From the invoice (unblended) to {kind} cost by line item type: commitment fees"
+        " spread over the usage they cover, Savings Plan negations, covered usage."
     )
+    return _sheet("Bridge", frame, columns, note, total=True)
 
 
 def _adjustments(snap: Snapshot, start: dt.date, end: dt.date, cost_type: str) -> Sheet:
@@ -337,7 +316,7 @@ def build_showback(
         bridge=None if cost_type == "unblended" else _bridge(snap, first, last, cost_type),
         assumptions=_assumptions(snap, periods, cost_type, status, deliveries, worst),
         not_final=not_final,
-        reconciled=all(v == 0 for v in worst.values()),
+        differences=worst,
         total=total,
         built_at=snap.info.built_at,
     )

@@ -87,12 +87,17 @@ class Showback:
     assumptions: list[tuple[str, str]] = field(default_factory=list)
     not_final: frozenset[date] = frozenset()
     """Billing periods without an invoice id: flagged in red on every sheet."""
-    reconciled: bool = True
-    """Every difference of the reconciliation is exactly 0.00."""
+    differences: dict[str, Decimal] = field(default_factory=dict)
+    """Per cost type, the largest absolute difference of the reconciliation (0 when it ties)."""
     total: Decimal = Decimal(0)
     """The export's total in ``cost_type`` (= the Detail rows' sum)."""
     built_at: datetime | None = None
     """When the snapshot it was read from was built."""
+
+    @property
+    def reconciled(self) -> bool:
+        """Every difference of the reconciliation, in every cost type, is exactly 0.00."""
+        return all(v == 0 for v in self.differences.values())
 
     def sheets(self) -> list[Sheet]:
         """The table sheets in workbook order (``assumptions`` is written after them)."""

@@ -72,7 +72,6 @@ def run_export(
 def export_payload(result: ExportResult) -> dict[str, Any]:
     """The ``--json`` summary of an export."""
     sb = result.showback
-    worst = [a for a in sb.assumptions if a[0].startswith("Reconciliation")]
     return {
         "periods": [f"{p:%Y-%m}" for p in sb.periods],
         "format": result.fmt,
@@ -82,7 +81,7 @@ def export_payload(result: ExportResult) -> dict[str, Any]:
         "total": str(sb.total),
         "detail_rows": len(sb.detail.rows),
         "reconciled": sb.reconciled,
-        "reconciliation": {label: value for label, value in worst},
+        "largest_difference": {t: str(v) for t, v in sb.differences.items()},
         "not_final": [f"{p:%Y-%m}" for p in sorted(sb.not_final)],
         "adjustments": len(sb.adjustments.rows),
     }
