@@ -5,7 +5,10 @@ A closed month's frozen figures are simply its ``allocations`` rows: attribution
 them while the month is in ``closed_periods`` (which also keeps their totals at close). When AWS
 restates the month afterwards, ``record_adjustments`` attributes the restated line items with
 the current rules (for that month only, without touching ``allocations``) and writes the
-difference, per owner, microservice, payer, account and service, into ``adjustments``. So for a
+difference, per owner, microservice, payer, invoice, account and service, into
+``adjustments``. The invoice comes from the line keys: the one the restated line items carry,
+and for the frozen allocations the one their line items carried at close (``prune_line_keys``
+keeps the keys of closed months). So for a
 closed month and every cost column, exactly::
 
     frozen allocations + adjustments = line items
@@ -93,6 +96,7 @@ class Adjustment:
     owner: str
     microservice: str
     payer_account_id: str
+    invoice_id: str
     account_id: str
     service_code: str
     costs: dict[str, Decimal]
@@ -157,11 +161,16 @@ _RECORD_SQL = """
 INSERT INTO adjustments ({columns})
 SELECT * FROM (
 WITH restated AS (
-  SELECT {grain_text}, {grain_sums} FROM ({attribution}) GROUP BY ALL
+  SELECT {grain_text}, {grain_sums} FROM (
+    SELECT r.*, k.invoice_id FROM ({attribution}) r LEFT JOIN line_keys k USING (line_key)
+  ) GROUP BY ALL
 ),
 recorded AS (
   SELECT {grain_text}, {grain_sums} FROM (
-    SELECT {grain}, {costs} FROM allocations WHERE billing_period = $closing_period
+    SELECT {grain}, {costs} FROM (
+      SELECT a.*, k.invoice_id FROM allocations a LEFT JOIN line_keys k USING (line_key)
+      WHERE a.billing_period = $closing_period
+    )
     UNION ALL
     SELECT {grain}, {costs} FROM adjustments WHERE billing_period = $closing_period
   ) GROUP BY ALL
@@ -178,7 +187,8 @@ ORDER BY {grain}
 RETURNING {columns}
 """
 """The restated period attributed with the current rules, minus what is recorded (frozen
-allocations and earlier adjustments), per grain; the non-zero differences become adjustments."""
+allocations and earlier adjustments), per grain (the invoice from the line keys); the non-zero
+differences become adjustments."""
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:

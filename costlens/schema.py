@@ -168,10 +168,12 @@ ADJUSTMENT_GRAIN: tuple[str, ...] = (
     "owner",
     "microservice",
     "payer_account_id",
+    "invoice_id",
     "account_id",
     "service_code",
 )
-"""What an adjustment row is per: the grain of finance's chargeback."""
+"""What an adjustment row is per: the grain of finance's chargeback, with the invoice the
+restated line items carry (so each invoice reconciles on its own)."""
 
 ADJUSTMENTS: tuple[Column, ...] = (
     Column("adjustment_id", "VARCHAR", "Stable hash of the period, deliveries and grain."),
@@ -179,6 +181,7 @@ ADJUSTMENTS: tuple[Column, ...] = (
     Column("owner", "VARCHAR", "Business owner id, or 'unallocated'."),
     Column("microservice", "VARCHAR", "Microservice, or 'unallocated'."),
     Column("payer_account_id", "VARCHAR", "Payer account."),
+    Column("invoice_id", "VARCHAR", "Invoice id of the line items ('' until final; schema v5)."),
     Column("account_id", "VARCHAR", "Usage account."),
     Column("service_code", "VARCHAR", "AWS product code."),
     *(Column(c, SUM_MONEY, f"Change of {c} since the close.") for c in COST_COLUMNS),

@@ -69,7 +69,13 @@ def _v4(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(create_table_sql("adjustments", ADJUSTMENTS))
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4)
+def _v5(con: duckdb.DuckDBPyConnection) -> None:
+    """Adjustments per invoice: ``invoice_id`` ('' on adjustments recorded before it existed,
+    as on a month that is not final)."""
+    con.execute("ALTER TABLE adjustments ADD COLUMN IF NOT EXISTS invoice_id VARCHAR DEFAULT ''")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5)
 """Migration ``i`` brings the schema from version ``i`` to ``i + 1``. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,6 +17,7 @@ import duckdb
 import pytest
 from helpers import assert_reconciles, totals_by_period
 
+from costlens.commands.analytics import describe_attribution
 from costlens.schema import COST_COLUMNS
 from costlens.state import period_events
 
@@ -97,6 +98,8 @@ def test_close_then_restatement_becomes_an_exact_adjustment(
     assert synced["attribute"]["periods"] == []
     assert synced["attribute"]["adjustments"], synced["attribute"]
     assert _rows(data_dir, FROZEN + " ORDER BY ALL") == frozen_rows  # frozen, exactly
+    said = describe_attribution(synced["attribute"])
+    assert said.startswith("closed 2024-02 restated: ") and "adjustment row" in said, said
 
     lines = _sums(data_dir, "SELECT * FROM line_items")
     adjustments = _sums(data_dir, "SELECT * FROM adjustments")
@@ -113,6 +116,19 @@ def test_close_then_restatement_becomes_an_exact_adjustment(
         "DATE '2024-02-01'",
     )
     assert deliveries == ",".join(sorted(d for (d,) in current))
+
+    # The next export shows the adjustment and still reconciles, per invoice and cost type.
+    out = data_dir.parent / "feb.xlsx"
+    exported = _ok(env, "export", "--period", "2024-02", "--out", str(out))
+    assert exported["reconciled"] is True
+    assert {Decimal(v) for v in exported["largest_difference"].values()} == {Decimal(0)}
+    restated = (
+        lines[("2024-02-01", "unblended_cost")] - lines_before[("2024-02-01", "unblended_cost")]
+    )
+    assert exported["adjustments"] > 0 and Decimal(exported["adjustments_total"]) == restated
+    total = Decimal(exported["total"])  # the closed figures, and apart what restated them
+    assert total == lines_before[("2024-02-01", "unblended_cost")]
+    assert total + Decimal(exported["adjustments_total"]) == lines[("2024-02-01", "unblended_cost")]
 
     # A sync with nothing new records nothing twice.
     assert not _ok(env, "sync", str(exports_of(sample)))["attribute"].get("adjustments")
@@ -216,7 +232,11 @@ def test_record_adjustments_in_process_with_a_pinned_clock(
     rules = load_rules(rules_path, load_owners(Path(env["COSTLENS_OWNERS"])))
     cent = Decimal("0.0000000001")
     with open_warehouse(data_dir) as wh:
-        with wh.transaction() as con:
+        with wh.transaction() as con:  # February is final: its lines carry an invoice id
+            for table in ("line_items", "line_keys"):
+                con.execute(
+                    f"UPDATE {table} SET invoice_id = 'INV-FEB' WHERE billing_period = ?", [FEB]
+                )
             closed = close_period(con, FEB, "anna")
         assert closed.closed_at == pinned and closed_periods(wh.con)[FEB] == closed
         with wh.transaction() as con:  # a restatement written by hand: one line, 1e-10 more
@@ -229,6 +249,7 @@ def test_record_adjustments_in_process_with_a_pinned_clock(
         assert sum((a.costs["unblended_cost"] for a in recorded), Decimal(0)) == cent
         assert all(a.recorded_at == pinned for a in recorded)
         assert all(a.costs["amortized_cost"] == 0 for a in recorded)
+        assert {a.invoice_id for a in recorded} == {"INV-FEB"}  # the invoice reconciles alone
         with wh.transaction() as con:
             assert record_adjustments(con, rules, rules.version) == []  # balanced now
         result = attribute(wh, rules)  # checks frozen + adjustments = line items

@@ -238,6 +238,38 @@ def test_restated_closed_month_rebuilds_it(data_dir: Path) -> None:
     _same_as_full(data_dir)
 
 
+_ADJUSTMENT = """
+INSERT INTO adjustments (adjustment_id, billing_period, owner, microservice, payer_account_id,
+  invoice_id, account_id, service_code, unblended_cost, amortized_cost, net_amortized_cost,
+  list_cost, delivery_id, recorded_at)
+VALUES ('adj-1', $p, 'owner-0', 'ms-0', '999', '', 'acct-0', 'AmazonEC2', 12.34, 0, 0, 0,
+  'd-jan-restated', TIMESTAMP '2024-04-02 00:00:00')
+"""
+
+
+def test_restated_closed_month_is_rebuilt_once_then_reused(data_dir: Path) -> None:
+    # A closed January restated by +$12.34: its allocations stay frozen, the ledger holds the
+    # restated totals and the difference is an adjustment (as costlens.closing records it).
+    _refresh(data_dir)
+    with open_warehouse(data_dir) as wh:
+        wh.con.execute(
+            "UPDATE deliveries SET status = 'superseded' WHERE billing_period = $p", {"p": JAN}
+        )
+        wh.con.execute(_LEDGER, {"id": "d-jan-restated", "period": JAN})
+        wh.con.execute(
+            "UPDATE deliveries SET total_unblended_cost = total_unblended_cost + 12.34"
+            " WHERE delivery_id = 'd-jan-restated'"
+        )
+        wh.con.execute(_ADJUSTMENT, {"p": JAN})
+    _refresh(data_dir)
+    assert _rebuilt(data_dir) == {JAN}  # a new delivery: rebuilt once
+    with open_warehouse(data_dir) as wh:
+        _deliver(wh.con, MAR, "d-mar-2", scale="0.1100000003")
+    _refresh(data_dir)
+    assert _rebuilt(data_dir) == {MAR}  # frozen + adjustments = ledger: January is re-used
+    _same_as_full(data_dir)
+
+
 def test_new_rule_set_version_rebuilds_the_periods_it_rewrote(data_dir: Path) -> None:
     _refresh(data_dir)
     with open_warehouse(data_dir) as wh:

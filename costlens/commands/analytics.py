@@ -8,6 +8,7 @@ run exits at once with status 75 (EX_TEMPFAIL) and one line naming the holder. R
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -43,12 +44,31 @@ def run_refresh(cfg: Settings, *, show_progress: bool = True, full: bool = False
 
 def describe_attribution(summary: dict[str, Any]) -> str:
     """One line for a person about what ``costlens.sync.attribute_changed`` did."""
-    if summary.get("skipped"):
-        return "nothing new to attribute"
+    restated = _describe_adjustments(summary.get("adjustments") or [])
+    if summary.get("skipped") or (not summary["periods"] and not summary["rows"]):
+        return restated or "nothing new to attribute"
     periods = ", ".join(p[:7] for p in summary["periods"]) or "every period"
     return (
         f"{summary['rows']:,} allocation rows ({periods}), "
         f"{summary['unallocated_share']:.1%} of amortized charges unallocated"
+    ) + (f"; {restated}" if restated else "")
+
+
+def _describe_adjustments(adjustments: list[dict[str, Any]]) -> str:
+    """What the restatements of closed months recorded ("" when none), per month in unblended
+    cost, the invoice's.
+
+    >>> _describe_adjustments([{"billing_period": "2026-10-01", "unblended_cost": "-12.5"},
+    ...                        {"billing_period": "2026-10-01", "unblended_cost": "2"}])
+    'closed 2026-10 restated: -$10.50 unblended recorded as 2 adjustment rows'
+    """
+    months: dict[str, list[Decimal]] = {}
+    for row in adjustments:
+        months.setdefault(str(row["billing_period"])[:7], []).append(Decimal(row["unblended_cost"]))
+    return "; ".join(
+        f"closed {month} restated: {'-' if sum(v) < 0 else ''}${abs(sum(v)):,.2f} unblended "
+        f"recorded as {len(v)} adjustment row{'s' if len(v) != 1 else ''}"
+        for month, v in sorted(months.items())
     )
 
 

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         reconciliation is not exactly 0.00 (the files show where).
         """
         from reports.exports.files import ExportFormat
-        from reports.exports.run import export_payload, run_export
+        from reports.exports.run import adjustments_total, export_payload, run_export
 
         start = parse_month(period, "--period", QueryError)
         end = None if to is None else parse_month(to, "--to", QueryError)
@@ -96,7 +96,10 @@ def register(app: typer.Typer) -> None:
                 months = ", ".join(f"{p:%Y-%m}" for p in sorted(sb.not_final))
                 console.print(f"not final (no invoice id yet): {months}")
             if sb.adjustments.rows:
-                console.print(f"{len(sb.adjustments.rows)} restatement adjustment(s) reported")
+                console.print(
+                    f"restated after close by ${adjustments_total(sb):,.2f} "
+                    f"({len(sb.adjustments.rows)} adjustment row(s), on the Adjustments sheet)"
+                )
         if not sb.reconciled:
             off = "; ".join(f"{t} off by up to {v}" for t, v in sb.differences.items() if v)
             err_console.print(

@@ -100,7 +100,7 @@ FROM closed_periods ORDER BY billing_period
 
 _ADJUSTMENTS_SQL = f"""
 INSERT INTO snapshot.finance_adjustments
-SELECT adjustment_id, billing_period, owner, microservice, payer_account_id, {{invoice}},
+SELECT adjustment_id, billing_period, owner, microservice, payer_account_id, invoice_id,
        account_id, service_code, delivery_id, recorded_at, {_COSTS}
 FROM adjustments ORDER BY billing_period, recorded_at, owner, adjustment_id
 """
@@ -153,8 +153,7 @@ def write(ctx: BuildContext) -> dict[str, Any]:
     if has_table(con, "closed_periods"):
         con.execute(_CLOSES_SQL)
     if has_table(con, "adjustments"):
-        invoice = "invoice_id" if has_column(con, "adjustments", "invoice_id") else "''"
-        con.execute(_ADJUSTMENTS_SQL.format(invoice=invoice))
+        con.execute(_ADJUSTMENTS_SQL)
     return {}
 
 

@@ -42,6 +42,7 @@ from typing import Any
 
 import duckdb
 
+from costlens.closing import adjustment_totals
 from costlens.schema import COST_COLUMNS
 from costlens.serving import file_stamp
 from costlens.sql import has_column
@@ -91,7 +92,8 @@ class PeriodState:
     deliveries: tuple[str, ...]
     """Current ledger deliveries of the period (empty: not from the ledger)."""
     ledger_totals: tuple[Decimal, ...] | None
-    """Sum of the current deliveries' ``total_<cost column>``, in ``COST_COLUMNS`` order."""
+    """Sum of the current deliveries' ``total_<cost column>``, in ``COST_COLUMNS`` order, less
+    the period's adjustments when it is closed and restated (what its allocations sum to)."""
     fingerprint: str | None
     """Hash of all of the above plus the layout; None when the period cannot be trusted."""
 
@@ -125,9 +127,14 @@ def current_periods(
             versions.add(str(rule_version))
         per_period[period] = (count + int(rows), versions)
     ledger = _ledger(con)
+    # A restated closed period: its allocations are frozen, its ledger restated; the cube holds
+    # the frozen figures, which are the ledger's minus the adjustments (costlens.closing).
+    adjusted = adjustment_totals(con, sorted(per_period))
     states = {}
     for period, (rows, versions) in sorted(per_period.items()):
         deliveries, totals = ledger.get(period, ((), None))
+        if totals is not None and period in adjusted:
+            totals = tuple(t - a for t, a in zip(totals, adjusted[period], strict=True))
         fingerprint = None
         if deliveries:
             key = json.dumps(

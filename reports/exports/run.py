@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -84,4 +85,12 @@ def export_payload(result: ExportResult) -> dict[str, Any]:
         "largest_difference": {t: str(v) for t, v in sb.differences.items()},
         "not_final": [f"{p:%Y-%m}" for p in sorted(sb.not_final)],
         "adjustments": len(sb.adjustments.rows),
+        "adjustments_total": str(adjustments_total(sb)),
     }
+
+
+def adjustments_total(showback: Showback) -> Decimal:
+    """The sum of the export's restatement adjustments, in its cost type (0 when none)."""
+    sheet = showback.adjustments
+    amount = sheet.names.index("amount")
+    return sum((Decimal(row[amount]) for row in sheet.rows), Decimal(0))
