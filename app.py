@@ -13,7 +13,9 @@ import streamlit as st
 from app_pages._shared import draw_sidebar
 from app_pages.pages import PAGES
 
-st.set_page_config(page_title="costlens", page_icon=":material/savings:", layout="wide")
+# An emoji icon is drawn by the browser itself; a Material icon as the page icon would be fetched
+# from a font host on the internet (the navigation's Material icons are bundled with Streamlit).
+st.set_page_config(page_title="costlens", page_icon="💰", layout="wide")
 # A user sees an error's message (pages turn costlens errors into st.error), never a traceback.
 st.set_option("client.showErrorDetails", "none")
 st.set_option("client.toolbarMode", "viewer")

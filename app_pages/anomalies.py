@@ -8,6 +8,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages import _accounts as accounts
+from app_pages import _charts as charts
 from app_pages import _shared as ui
 from costlens import queries
 from costlens.anomalies import describe_driver
@@ -27,12 +29,16 @@ def _short(label: str, width: int = 56) -> str:
 
 with ui.page_errors():
     snap = ui.snapshot()
+    ctl = ui.controls()
     st.title("Anomalies")
+    detected_on = snap.info.anomaly_cost_type.replace("_", " ")
     st.caption(
-        f"Detected on the daily {snap.info.anomaly_cost_type.replace('_', ' ')} cost of usage "
-        "per microservice, owner, AWS service and account (tax, credits, refunds and fees are "
-        "billing events, not scanned). A change seen on a microservice and on its owner, "
-        "account or service is one incident; pick a dimension to see each series' events."
+        f"Detection runs on {detected_on} cost, whatever the cost type chosen "
+        f"({ctl.cost_type.replace('_', ' ')}): every figure on this page is {detected_on}. "
+        f"Incidents overlapping {ctl.start:%d %b %Y} – {ctl.end:%d %b %Y}, scanned on the daily "
+        "cost of usage per microservice, owner, AWS service and account (tax, credits, refunds "
+        "and fees are billing events, not scanned). A change seen on a microservice and on its "
+        "owner, account or service is one incident; pick a dimension to see each series' events."
     )
 
     # --- the list -------------------------------------------------------------------------------
@@ -50,23 +56,35 @@ with ui.page_errors():
         include_marked=include_marked,
         marked=ui.feedback_marks(),
         incidents=dimension is None,
+        start=ctl.start,
+        end=ctl.end,
     )
     if events.empty:
         st.success("No open anomalies.", icon=":material/check:")
         st.stop()
-    st.dataframe(ui.anomaly_table(events), hide_index=True, column_config=ui.ANOMALY_COLUMNS)
+    names = accounts.account_names(snap)
+    shown = events.assign(
+        value=[
+            accounts.account_label(names, v) if d in accounts.ACCOUNT_DIMENSIONS else v
+            for d, v in zip(events["dimension"], events["value"], strict=True)
+        ],
+        top_driver=[accounts.with_account_names(names, t) for t in events["top_driver"]],
+        also_seen=[accounts.with_account_names(names, t) for t in events["also_seen"]],
+    )
+    st.dataframe(ui.anomaly_table(shown), hide_index=True, column_config=ui.ANOMALY_COLUMNS)
 
     # --- one event in detail --------------------------------------------------------------------
     st.subheader("Detail")
     labels = {
         r.anomaly_id: f"{ui.DIMENSION_LABELS.get(r.dimension, r.dimension)} {r.value} · "
         f"{r.start_date:%d %b} · {ui.money(r.impact_cost)}"
-        for r in events.itertuples()
+        for r in shown.itertuples()
     }
     chosen = st.selectbox("Anomaly", list(labels), format_func=labels.__getitem__, key="anomaly_id")
     event = events[events["anomaly_id"] == chosen].iloc[0]
     if isinstance(event["also_seen"], str):
-        st.caption(f"Also seen on {event['also_seen']} (the same change, one incident).")
+        seen = accounts.with_account_names(names, event["also_seen"])
+        st.caption(f"Also seen on {seen} (the same change, one incident).")
     elif event["incident_id"] != event["anomaly_id"]:
         st.caption("Part of a microservice's incident (listed without a dimension chosen).")
     end = event["end_date"] if not event["ongoing"] else event["last_seen"]
@@ -129,17 +147,18 @@ with ui.page_errors():
             height=320,
             margin={"t": 30, "b": 10},
             yaxis_tickprefix="$",
-            title="Actual against expected",
-            legend={"orientation": "h"},
+            title=f"Actual against expected ({detected_on} cost)",
         )
-        st.plotly_chart(detail)
+        charts.legend_below(detail, "")
+        detail.update_layout(margin={"t": 30, "b": 10})
+        charts.show(detail)
     with cause_col:
         causes = queries.anomaly_root_cause(snap, chosen).head(10)
         if causes.empty:
             st.info("No root cause was computed for this anomaly.")
         else:
             causes["driver"] = [
-                _short(describe_driver(d, v))
+                _short(str(accounts.with_account_names(names, describe_driver(d, v))))
                 for d, v in zip(causes["dimension"], causes["value"], strict=True)
             ]
             ranking = px.bar(
@@ -151,7 +170,7 @@ with ui.page_errors():
                 labels={"delta_cost": "Contribution", "driver": ""},
             )
             ranking.update_layout(height=320, margin={"t": 30, "b": 10}, xaxis_tickprefix="$")
-            st.plotly_chart(ranking)
+            charts.show(ranking)
 
     # --- feedback -------------------------------------------------------------------------------
     if isinstance(event["feedback"], str):

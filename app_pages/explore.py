@@ -5,10 +5,13 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from app_pages import _accounts as accounts
+from app_pages import _charts as charts
 from app_pages import _shared as ui
 from costlens import queries
 
 TOP_VALUES = 10
+GRAIN_HEADERS = {"day": "Day", "week": "Week starting", "month": "Billing period"}
 
 
 def _label(dimension: str) -> str:
@@ -58,6 +61,9 @@ with ui.page_errors():
         help=f"{ui.COST_TYPES[ctl.cost_type]}, {ctl.start:%d %b %Y} – {ctl.end:%d %b %Y}",
     )
 
+    names = accounts.account_names(snap)
+    if dimension in accounts.ACCOUNT_DIMENSIONS:  # "Payments prod (210987654301)"
+        frame[dimension] = [accounts.account_label(names, a) for a in frame[dimension]]
     bars, order = ui.top_with_other(frame, dimension, TOP_VALUES)
     chart = px.bar(
         bars,
@@ -68,8 +74,11 @@ with ui.page_errors():
         color_discrete_map={"Other": ui.OTHER_COLOR},
         labels={"period": grain.capitalize(), "cost": "Cost", dimension: _label(dimension)},
     )
-    chart.update_layout(height=380, margin={"t": 10, "b": 10}, yaxis_tickprefix="$")
-    st.plotly_chart(chart)
+    chart.update_layout(height=380, yaxis_tickprefix="$")
+    charts.legend_below(chart, _label(dimension))
+    notes = charts.mark_partial(chart, grain, ctl.start, ctl.end)
+    charts.time_axis(chart, grain, ctl.start, ctl.end)
+    charts.show(chart, notes)
 
     st.dataframe(
         ui.as_float(frame, ["cost"]),
@@ -80,10 +89,14 @@ with ui.page_errors():
             **ui.money_columns("cost"),
         },
     )
-    st.download_button(
-        "Download CSV",
-        frame.to_csv(index=False).encode(),
-        file_name=f"costlens-{ctl.cost_type}-by-{dimension}-{grain}.csv",
-        mime="text/csv",
-        icon=":material/download:",
+    charts.csv_download(
+        frame,
+        {
+            "period": GRAIN_HEADERS[grain],
+            dimension: _label(dimension),
+            "cost": f"{ctl.cost_type.replace('_', ' ').capitalize()} cost (USD)",
+        },
+        charts.csv_file_name(
+            f"{ctl.cost_type} spend by {_label(dimension)}", ctl.start, ctl.end, f"by-{grain}"
+        ),
     )

@@ -6,6 +6,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages import _charts as charts
 from app_pages import _shared as ui
 from costlens import queries
 
@@ -36,7 +37,8 @@ with ui.page_errors():
     budget_total = ui.total(queries.budgets(snap), "budget")
     budget_cost = snap.info.anomaly_cost_type  # what budgets are tracked on
     health = queries.allocation_health(snap, cost_type=ctl.cost_type)
-    latest = health[health["billing_period"] == health["billing_period"].max()]
+    latest_period = health["billing_period"].max()
+    latest = health[health["billing_period"] == latest_period]
     unallocated = latest.loc[latest["allocation"] == "unallocated", "share"].sum()
     open_anomalies = queries.anomalies(snap, marked=ui.feedback_marks())
 
@@ -69,9 +71,12 @@ with ui.page_errors():
             ),
         )
     unallocated_col.metric(
-        "Unallocated",
+        f"Unallocated, {latest_period:%b %Y}",
         ui.percent(unallocated),
-        help="Share of this month's cost no rule attributed." + ui.share_note(unallocated),
+        help=(
+            f"Share of {latest_period:%B %Y}'s {ctl.cost_type.replace('_', ' ')} charges no "
+            "rule attributed." + ui.share_note(unallocated)
+        ),
         border=True,
     )
     anomalies_col.metric(
@@ -91,7 +96,7 @@ with ui.page_errors():
         go.Scatter(
             x=daily["period"],
             y=daily["cost"],
-            mode="lines",
+            mode="lines+markers" if len(daily) <= 1 else "lines",
             name="Daily spend",
             hovertemplate="%{x|%a %d %b}: $%{y:,.2f}<extra></extra>",
         )
@@ -119,9 +124,10 @@ with ui.page_errors():
         height=320,
         margin={"t": 10, "b": 10},
         yaxis_tickprefix="$",
-        legend={"orientation": "h", "y": 1.1},
     )
-    st.plotly_chart(trend)
+    charts.legend_below(trend, "")
+    charts.time_axis(trend, "day", ctl.start, ctl.end)
+    charts.show(trend)
 
     # --- spend by AWS service -------------------------------------------------------------------
     st.subheader("Spend by AWS service")
@@ -142,23 +148,39 @@ with ui.page_errors():
         color="service_code",
         category_orders={"service_code": order},
         color_discrete_map={"Other": ui.OTHER_COLOR},
-        labels={"period": grain.capitalize(), "cost": "Cost", "service_code": "Service"},
+        labels={
+            "period": grain.capitalize(),
+            "cost": "Cost",
+            "service_code": ui.DIMENSION_LABELS["service_code"],
+        },
     )
-    chart.update_layout(height=360, margin={"t": 10, "b": 10}, yaxis_tickprefix="$", bargap=0.15)
-    st.plotly_chart(chart)
+    chart.update_layout(height=360, yaxis_tickprefix="$", bargap=0.15)
+    charts.legend_below(chart, ui.DIMENSION_LABELS["service_code"])
+    notes = charts.mark_partial(chart, grain, ctl.start, ctl.end)
+    charts.time_axis(chart, grain, ctl.start, ctl.end)
+    charts.show(chart, notes)
 
     # --- top movers -----------------------------------------------------------------------------
     st.subheader("Top movers")
+    moved = queries.range_windows(ctl.start, ctl.end)
     st.caption(
-        "Microservices whose month-to-date spend changed most against the same days of last month"
+        "Microservices whose spend changed most: the chosen dates "
+        f"({moved.current_start:%d %b %Y} – {moved.current_end:%d %b %Y}) against the "
+        f"{moved.days} days before them ({moved.previous_start:%d %b %Y} – "
+        f"{moved.previous_end:%d %b %Y}), {ui.COST_TYPES[ctl.cost_type].lower()}"
     )
     movers = queries.top_movers(
-        snap, dimension="microservice", grain="month", cost_type=ctl.cost_type, limit=10
+        snap,
+        dimension="microservice",
+        cost_type=ctl.cost_type,
+        start=ctl.start,
+        end=ctl.end,
+        limit=10,
     )
     movers["change"] = [
         "new" if pct is None or pct != pct else f"{pct:+.1f}%" for pct in movers["delta_percent"]
     ]
-    money_cols = {"previous_cost": "Same days last month", "current_cost": "Month to date",
+    money_cols = {"previous_cost": "Days before", "current_cost": "Chosen dates",
                   "delta_cost": "Change"}  # fmt: skip
     st.dataframe(
         ui.as_float(movers, list(money_cols)),

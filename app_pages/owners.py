@@ -12,6 +12,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages import _charts as charts
 from app_pages import _scorecard_format as sc
 from app_pages import _shared as ui
 from costlens import queries
@@ -74,20 +75,32 @@ with ui.page_errors():
 
     # --- budget status with the forecast interval -----------------------------------------------
     st.subheader("Budget this month")
+    budget_kind = snap.info.anomaly_cost_type.replace("_", " ")
+    chosen_kind = ctl.cost_type.replace("_", " ")
+    same_kind = ctl.cost_type == snap.info.anomaly_cost_type
     st.caption(
-        f"{snap.info.anomaly_cost_type.replace('_', ' ').capitalize()} cost, the cost budgets "
-        "are tracked on, whatever the cost type chosen"
+        f"Budgets are set on {budget_kind} cost: the budget row is {budget_kind}, whatever the "
+        "cost type chosen"
+        + ("." if same_kind else f"; the row below it is the chosen {chosen_kind} cost.")
     )
     row = budgets[budgets["owner"] == owner]
+    # The owner's month to date and month-end projection in the chosen cost type.
+    chosen_mtd = ui.total(
+        queries.spend(
+            snap, cost_type=ctl.cost_type, start=month_start, end=last, where={"owner": [owner]}
+        )
+    )
+    chosen_forecast = queries.forecasts(snap, cost_type=ctl.cost_type)
+    chosen_forecast = chosen_forecast[chosen_forecast["owner"] == owner]
     if row.empty:
         st.info(f"{owner} has no monthly budget in owners.yaml.", icon=":material/info:")
     else:
         b = row.iloc[0]
         budget_col, mtd_col, projected_col, status_col = st.columns(4)
-        budget_col.metric("Monthly budget", ui.money(b["budget"]), border=True)
-        mtd_col.metric("Month to date", ui.money(b["month_to_date"]), border=True)
+        budget_col.metric(f"Monthly budget ({budget_kind})", ui.money(b["budget"]), border=True)
+        mtd_col.metric(f"Month to date ({budget_kind})", ui.money(b["month_to_date"]), border=True)
         projected_col.metric(
-            "Projected month end",
+            f"Projected month end ({budget_kind})",
             ui.money(b["projected"]),
             border=True,
             delta=ui.money(b["projected"] - b["budget"]),
@@ -100,7 +113,9 @@ with ui.page_errors():
             "Status",
             str(b["status"]).capitalize(),
             border=True,
-            help="over: projected above budget; at risk: the interval reaches it",
+            help=f"over: projected above budget; at risk: the interval reaches it, or the "
+            "projection is at 90 % of it or more "
+            f"({budget_kind} cost)",
         )
         gauge = go.Figure()
         gauge.add_trace(
@@ -133,13 +148,30 @@ with ui.page_errors():
             x=float(b["budget"]),
             line_color="#d62728",
             line_width=3,
-            annotation_text=f"budget {ui.money(b['budget'])}",
+            annotation_text=f"budget {ui.money(b['budget'])} ({budget_kind})",
             annotation_position="top left",
         )
         gauge.update_layout(
             height=180, margin={"t": 30, "b": 10}, showlegend=False, xaxis_tickprefix="$"
         )
-        st.plotly_chart(gauge)
+        st.plotly_chart(gauge, config=charts.CONFIG)
+    if row.empty or not same_kind:
+        _, chosen_mtd_col, chosen_projected_col, _ = st.columns(4)
+        chosen_mtd_col.metric(
+            f"Month to date ({chosen_kind})",
+            ui.money(chosen_mtd),
+            border=True,
+            help=f"{month_start:%d %b}–{last:%d %b}, {ui.COST_TYPES[ctl.cost_type]}",
+        )
+        chosen_projected_col.metric(
+            f"Projected month end ({chosen_kind})",
+            "—" if chosen_forecast.empty else ui.money(chosen_forecast.iloc[0]["projected"]),
+            border=True,
+            help=None
+            if chosen_forecast.empty
+            else f"Interval {ui.money(chosen_forecast.iloc[0]['lower'])} – "
+            f"{ui.money(chosen_forecast.iloc[0]['upper'])} ({chosen_kind} cost)",
+        )
 
     # --- scorecard: KPIs against goals, grade trend, top actions ---------------------------------
     st.subheader("Scorecard")
@@ -251,6 +283,7 @@ with ui.page_errors():
 
     # --- spend trend of the owner's microservices -----------------------------------------------
     st.subheader("Spend by microservice")
+    st.caption(f"{ui.COST_TYPES[ctl.cost_type]}, {ctl.start:%d %b %Y} – {ctl.end:%d %b %Y}")
     grain = ui.trend_grain(ctl)
     trend = queries.spend(
         snap,
@@ -272,13 +305,21 @@ with ui.page_errors():
             x="period",
             y="cost",
             color="microservice",
-            labels={"period": grain.capitalize(), "cost": "Cost"},
+            labels={
+                "period": grain.capitalize(),
+                "cost": "Cost",
+                "microservice": ui.DIMENSION_LABELS["microservice"],
+            },
         )
-        chart.update_layout(height=340, margin={"t": 10, "b": 10}, yaxis_tickprefix="$")
-        st.plotly_chart(chart)
+        chart.update_layout(height=340, yaxis_tickprefix="$")
+        charts.legend_below(chart, ui.DIMENSION_LABELS["microservice"])
+        notes = charts.mark_partial(chart, grain, ctl.start, ctl.end)
+        charts.time_axis(chart, grain, ctl.start, ctl.end)
+        charts.show(chart, notes)
 
     # --- open anomalies -------------------------------------------------------------------------
     st.subheader("Open anomalies")
+    st.caption(f"Detected and measured on {budget_kind} cost, whatever the cost type chosen")
     events = queries.anomalies(snap, owner=owner, marked=ui.feedback_marks())
     if events.empty:
         st.success("No open anomalies for this owner.", icon=":material/check:")
@@ -290,7 +331,7 @@ with ui.page_errors():
     st.caption(
         f"Month to date ({month_start:%d %b}–{last:%d %b}) against as many days of last month "
         f"({windows.previous_start:%d %b}–{windows.previous_end:%d %b}) and the whole of "
-        f"{prev_start:%B}"
+        f"{prev_start:%B}, {ui.COST_TYPES[ctl.cost_type].lower()}"
     )
 
     def _by_microservice(start: dt.date, end: dt.date) -> dict[str, Decimal]:

@@ -25,7 +25,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 from costlens.errors import CostlensError
 from costlens.stats import median as _median
 
-__all__ = ["BudgetStatus", "MonthEndForecast", "budget_status", "forecast_month_end"]
+__all__ = [
+    "AT_RISK_SHARE",
+    "BudgetStatus",
+    "MonthEndForecast",
+    "budget_status",
+    "forecast_month_end",
+]
 
 BudgetStatus = Literal["on track", "at risk", "over"]
 
@@ -152,18 +158,25 @@ def forecast_month_end(series: pd.Series, *, interval: float = 0.9) -> MonthEndF
     )
 
 
+AT_RISK_SHARE = 0.9
+"""A projection at or above this share of the budget is "at risk" even when its interval stays
+within it (AWS Budgets' alerts are commonly set at 80–90 % of a budget)."""
+
+
 def budget_status(projected: float, lower: float, upper: float, budget: float) -> BudgetStatus:
     """Classify a month-end projection against a budget.
 
     ``"over"`` when the projection itself exceeds the budget (more likely than not);
-    ``"at risk"`` when only the interval's upper end does (plausible);
-    ``"on track"`` when even the upper end stays within the budget.
+    ``"at risk"`` when only the interval's upper end does (plausible), or when the projection
+    reaches ``AT_RISK_SHARE`` (90 %) of the budget: a complete month has no interval, and an
+    owner who spent 97 % of the budget is not simply on track;
+    ``"on track"`` otherwise.
     ``lower`` is accepted for symmetry and validated, not used by the rule.
 
-    >>> budget_status(900.0, 850.0, 950.0, 1000.0)
+    >>> budget_status(850.0, 800.0, 950.0, 1000.0)
     'on track'
-    >>> budget_status(900.0, 800.0, 1100.0, 1000.0)
-    'at risk'
+    >>> budget_status(850.0, 800.0, 1100.0, 1000.0), budget_status(970.0, 970.0, 970.0, 1000.0)
+    ('at risk', 'at risk')
     >>> budget_status(1050.0, 980.0, 1120.0, 1000.0)
     'over'
     """
@@ -176,6 +189,6 @@ def budget_status(projected: float, lower: float, upper: float, budget: float) -
         )
     if projected > budget:
         return "over"
-    if upper > budget:
+    if upper > budget or projected >= AT_RISK_SHARE * budget:
         return "at risk"
     return "on track"

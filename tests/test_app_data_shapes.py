@@ -310,9 +310,11 @@ def test_an_owner_without_spend_is_listed_at_zero(
     assert "ghost-team" not in warehouse_owners(data)
     at = _owner_page(_open(data, monkeypatch, tmp_path), "ghost-team")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Monthly budget"] == "$5,000.00"
-    assert metrics["Month to date"] == "$0.00"
-    assert metrics["Projected month end"] == "$0.00"
+    # Budgets are amortized; the chosen cost type (unblended) is shown beside them.
+    assert metrics["Monthly budget (amortized)"] == "$5,000.00"
+    assert metrics["Month to date (amortized)"] == "$0.00"
+    assert metrics["Projected month end (amortized)"] == "$0.00"
+    assert metrics["Month to date (unblended)"] == "$0.00"
     assert metrics["Status"] == "On track"
     assert _table(at) == {}
     assert "No spend by ghost-team from 01 May 2025 to 30 Jun 2025." in [i.value for i in at.info]

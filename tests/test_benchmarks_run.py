@@ -23,6 +23,8 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
          "attribute is"),
         ("bench_scorecards.py", ("--rows", "20000", "--repeat", "1", "--stages"),
          "ratio scorecards / baseline"),
+        ("bench_dashboard.py", ("--rows", "20000", "--small-rows", "10000", "--repeat", "1",
+                                "--no-browser"), "every page big"),
     ],
 )  # fmt: skip
 def test_benchmark_runs_to_its_verdict(script: str, args: tuple[str, ...], verdict: str) -> None:

@@ -1,6 +1,9 @@
 """The real dashboard server (``streamlit run app.py``) driven in headless Chromium.
 
-Screenshots of every page are saved as ``/tmp/costlens-dashboard-<page>.png``.
+Screenshots of every page are saved as test artefacts, ``build/screenshots/<page>.png`` in the
+checkout (``COSTLENS_SCREENSHOTS`` names another folder: ``make screenshots`` refreshes the
+README's pictures in ``docs/img`` so). Every request the browser makes is recorded: the
+dashboard must work on a network without internet, so none may leave 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from app_snapshot import (
@@ -35,7 +39,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path("/tmp")
+SCREENSHOTS = Path(
+    os.environ.get("COSTLENS_SCREENSHOTS")
+    or Path(__file__).resolve().parent.parent / "build" / "screenshots"
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -63,6 +70,16 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 45) 
         except OSError:
             time.sleep(0.2)
     pytest.fail(f"the dashboard did not answer {url}/_stcore/health in {timeout}s", pytrace=False)
+
+
+def _record_outside(url: str, outside: list[str]) -> None:
+    """Keep ``url`` in ``outside`` when it leaves the loopback server (data: and blob: URLs are
+    the page's own)."""
+    parsed = urlsplit(url)
+    if parsed.scheme in ("data", "blob", "about"):
+        return
+    if parsed.hostname not in ("127.0.0.1", "localhost"):
+        outside.append(url)
 
 
 @pytest.fixture(scope="module")
@@ -125,10 +142,13 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
     top_name = names.get(top["scope_id"], top["scope_id"])
     top_grade, top_savings = str(top["grade"]), top["potential_savings"]
 
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 2000})
+            page.on("request", lambda request: _record_outside(request.url, outside))
             page.set_default_timeout(30_000)
             expect.set_options(timeout=30_000)  # a busy 2-core machine: charts take a moment
             page.goto(dashboard)
@@ -139,8 +159,9 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
             )
             expect(metric.get_by_test_id("stMetricDelta")).to_contain_text(dollars(mtd - prev))
             expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+            expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
             page.wait_for_timeout(500)  # let the charts draw before the picture
-            page.screenshot(path=str(SCREENSHOTS / "costlens-dashboard-overview.png"),
+            page.screenshot(path=str(SCREENSHOTS / "overview.png"),
                             full_page=True)  # fmt: skip
 
             for title, heading in [
@@ -156,7 +177,7 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
                 expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
                 page.wait_for_timeout(500)
                 name = title.lower().replace(" ", "-")
-                page.screenshot(path=str(SCREENSHOTS / f"costlens-dashboard-{name}.png"),
+                page.screenshot(path=str(SCREENSHOTS / f"{name}.png"),
                                 full_page=True)  # fmt: skip
 
             # Scorecards: the top owner's grade and savings left, and its link to the Owners page.
@@ -174,7 +195,8 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
             expect(page.get_by_test_id("stException")).to_have_count(0)
             expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
             page.wait_for_timeout(500)
-            page.screenshot(path=str(SCREENSHOTS / "costlens-dashboard-owner-scorecard.png"),
+            page.screenshot(path=str(SCREENSHOTS / "owner-scorecard.png"),
                             full_page=True)  # fmt: skip
         finally:
             browser.close()
+    assert outside == [], "the dashboard asked hosts other than 127.0.0.1 for these"

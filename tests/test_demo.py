@@ -91,3 +91,23 @@ def test_the_demo_dashboard_uses_the_demo_state_database(
     assert env["COSTLENS_STATE_URL"] == f"sqlite:///{tmp_path / 'demo' / 'state.db'}"
     monkeypatch.setattr("os.environ", env)
     assert load_settings().state_database_url == env["COSTLENS_STATE_URL"]  # as Streamlit reads
+
+
+@pytest.mark.slow
+def test_the_default_demo_shows_every_budget_status(tmp_path: Path) -> None:
+    """The sample budgets (data/owners.yaml) are sized so that the demo's Owners page shows
+    over, at risk and on track, on a calendar other than the one they were sized on (a 28-day
+    February against a 30-day November)."""
+    from costlens import queries
+
+    demo_dir = tmp_path / "demo"
+    cmd = [sys.executable, "-m", "costlens", "demo", "--dir", str(demo_dir), "--no-serve"]
+    proc = subprocess.run(
+        [*cmd, "--end-month", "2025-02", "--json"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    with queries.open_snapshot(demo_dir) as snap:
+        budgets = queries.budgets(snap)
+    statuses = dict(zip(budgets["owner"], budgets["status"], strict=True))
+    assert set(statuses.values()) == {"over", "at risk", "on track"}, statuses
+    assert statuses["checkout"] == "over"

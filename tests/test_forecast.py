@@ -87,9 +87,11 @@ def test_backtest_error_stays_within_bound() -> None:
 @pytest.mark.parametrize(
     ("projected", "lower", "upper", "budget", "status"),
     [
-        (900.0, 850.0, 999.0, 1000.0, "on track"),
-        (900.0, 850.0, 1000.0, 1000.0, "on track"),  # the upper end exactly at the budget
-        (900.0, 850.0, 1000.01, 1000.0, "at risk"),
+        (880.0, 850.0, 999.0, 1000.0, "on track"),
+        (880.0, 850.0, 1000.0, 1000.0, "on track"),  # the upper end exactly at the budget
+        (880.0, 850.0, 1000.01, 1000.0, "at risk"),
+        (899.99, 899.99, 899.99, 1000.0, "on track"),  # a complete month: no interval
+        (900.0, 900.0, 900.0, 1000.0, "at risk"),  # ... at 90 % of the budget
         (1000.0, 950.0, 1050.0, 1000.0, "at risk"),  # the projection exactly at the budget
         (1000.01, 950.0, 1050.0, 1000.0, "over"),
         (10.0, 10.0, 10.0, 0.0, "over"),

@@ -392,3 +392,51 @@ def test_every_dimension_has_a_label() -> None:
 
     assert set(q.DIMENSION_LABELS) == set(q.DIMENSIONS)
     assert {k: DRIVER_LABELS[k] for k in q.DIMENSION_LABELS} == q.DIMENSION_LABELS
+
+
+# --- the dashboard's honest charts (issue 15 §2-3) ---------------------------------------------
+
+
+def test_top_movers_over_a_range_compare_the_as_many_days_before_it(
+    built: Path, snap: q.Snapshot
+) -> None:
+    start, end = dt.date(2024, 2, 10), dt.date(2024, 2, 19)
+    movers = q.top_movers(snap, dimension="microservice", start=start, end=end, limit=100)
+    for row in movers.itertuples():
+        now = _warehouse_total(
+            built,
+            "unblended_cost",
+            f"microservice = '{row.value}' AND usage_date BETWEEN DATE '{start}' AND DATE '{end}'",
+        )
+        before = _warehouse_total(
+            built,
+            "unblended_cost",
+            f"microservice = '{row.value}' "
+            "AND usage_date BETWEEN DATE '2024-01-31' AND DATE '2024-02-09'",
+        )
+        assert (row.current_cost, row.previous_cost) == (now, before), row.value
+        assert row.delta_cost == now - before
+    w = q.range_windows(start, end)
+    assert (w.previous_start, w.previous_end, w.days) == (
+        dt.date(2024, 1, 31),
+        dt.date(2024, 2, 9),
+        10,
+    )
+    with pytest.raises(QueryError, match="ends before it starts"):
+        q.range_windows(end, start)
+
+
+def test_untagged_resources_costing_only_leaves_out_zero_and_credited_ones(
+    snap: q.Snapshot,
+) -> None:
+    every = q.untagged_resources(snap, limit=1000)
+    costing = q.untagged_resources(snap, limit=1000, costing_only=True)
+    assert all(c > 0 for c in costing["unblended_cost"])
+    assert list(costing["resource_id"]) == [
+        r for r, c in zip(every["resource_id"], every["unblended_cost"], strict=True) if c > 0
+    ]
+
+
+def test_account_names_is_empty_without_names_on_the_bill(snap: q.Snapshot) -> None:
+    # This warehouse holds allocations only (no line items, so no names): ids stay bare.
+    assert q.account_names(snap) == {}

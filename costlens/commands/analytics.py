@@ -49,8 +49,8 @@ def describe_attribution(summary: dict[str, Any]) -> str:
         return restated or "nothing new to attribute"
     periods = ", ".join(p[:7] for p in summary["periods"]) or "every period"
     return (
-        f"{summary['rows']:,} allocation rows ({periods}), "
-        f"{summary['unallocated_share']:.1%} of amortized charges unallocated"
+        f"{summary['rows']:,} allocation rows, {summary['unallocated_share']:.1%} of the "
+        f"amortized charges of {periods} unallocated"
     ) + (f"; {restated}" if restated else "")
 
 

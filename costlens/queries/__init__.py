@@ -22,6 +22,7 @@ finance export's showback (``_showback``); the open snapshot is
 
 from __future__ import annotations
 
+from costlens.queries._accounts import account_names
 from costlens.queries._anomalies import anomalies, anomaly_days, anomaly_root_cause
 from costlens.queries._health import allocation_health, untagged_resources
 from costlens.queries._plans import budgets, forecasts
@@ -51,6 +52,7 @@ from costlens.queries._spend import (
     date_range,
     dimension_values,
     period_windows,
+    range_windows,
     spend,
     top_movers,
 )
@@ -76,6 +78,7 @@ __all__ = [
     "PeriodWindows",
     "Snapshot",
     "SnapshotInfo",
+    "account_names",
     "adjustments",
     "allocation_health",
     "amortization_bridge",
@@ -94,6 +97,7 @@ __all__ = [
     "open_snapshot",
     "owner_ranking",
     "period_windows",
+    "range_windows",
     "reconciliation",
     "scorecard",
     "scorecard_kpis",

@@ -3,6 +3,7 @@ their days, read from the serving snapshot (see ``docs/analytics.md`` for the co
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import duckdb
@@ -30,6 +31,8 @@ def anomalies(
     include_marked: bool = False,
     marked: Mapping[str, str] | None = None,
     incidents: bool = True,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
 ) -> pd.DataFrame:
     """Anomaly incidents (or events), largest absolute impact first.
 
@@ -42,13 +45,22 @@ def anomalies(
     microservices. Events marked expected, planned or real (or whose incident is) are left out
     unless ``include_marked``; ``marked`` (anomaly id -> verdict, from
     ``costlens.anomalies.feedback.marked_anomalies``) adds marks made since the snapshot was
-    built. Columns: see ``docs/analytics.md``.
+    built. ``start``/``end`` keep the events overlapping those dates (inclusive: started by
+    ``end`` and ended, or last seen when ongoing, on ``start`` or later). Columns: see
+    ``docs/analytics.md``.
     """
     clauses = Where()
     if not include_marked and not marked:
         clauses.add("feedback IS NULL")
     if incidents:
         clauses.add("incident_id = anomaly_id")
+    if end is not None:
+        clauses.add("start_date <= $range_end", range_end=end)
+    if start is not None:
+        clauses.add(
+            "CASE WHEN ongoing THEN last_seen ELSE end_date END >= $range_start",
+            range_start=start,
+        )
     for column, wanted in (("dimension", dimension), ("value", value), ("owner", owner)):
         if wanted is not None:
             clauses.equals(column, column, wanted)

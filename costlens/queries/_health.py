@@ -30,12 +30,17 @@ def allocation_health(snap: Snapshot, *, cost_type: CostType = "unblended") -> p
     )
 
 
-def untagged_resources(snap: Snapshot, *, limit: int = 20) -> pd.DataFrame:
+def untagged_resources(
+    snap: Snapshot, *, limit: int = 20, costing_only: bool = False
+) -> pd.DataFrame:
     """The most expensive resources no rule attributed (owner ``unallocated``), computed at
     refresh time: ``resource_id``, ``service_code``, ``account_id``, ``region`` and
-    ``unblended_cost`` over the snapshot's last billing period."""
+    ``unblended_cost`` over the snapshot's last billing period. ``costing_only`` leaves out
+    the resources that cost nothing (or were credited) that period."""
+    where = " WHERE unblended_cost > 0" if costing_only else ""
     return snap.frame(
         "SELECT resource_id, service_code, account_id, region, unblended_cost "  # noqa: S608
-        f"FROM untagged_resources{snap.order_by('unblended_cost DESC, resource_id')} LIMIT $limit",
+        f"FROM untagged_resources{where}{snap.order_by('unblended_cost DESC, resource_id')} "
+        "LIMIT $limit",
         {"limit": limit},
     )

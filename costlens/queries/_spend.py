@@ -28,6 +28,7 @@ __all__ = [
     "date_range",
     "dimension_values",
     "period_windows",
+    "range_windows",
     "spend",
     "top_movers",
 ]
@@ -161,6 +162,21 @@ def period_windows(grain: str, as_of: dt.date) -> PeriodWindows:
     return PeriodWindows(previous_start, previous_end, current_start, as_of)
 
 
+def range_windows(start: dt.date, end: dt.date) -> PeriodWindows:
+    """``start``..``end`` (inclusive) and the window of as many days just before it.
+
+    >>> w = range_windows(dt.date(2026, 11, 20), dt.date(2026, 11, 30))
+    >>> (w.previous_start, w.previous_end, w.days)
+    (datetime.date(2026, 11, 9), datetime.date(2026, 11, 19), 11)
+    """
+    if end < start:
+        raise QueryError(
+            f"the range {start} to {end} ends before it starts", fix="pass start <= end"
+        )
+    previous_end = start - dt.timedelta(days=1)
+    return PeriodWindows(previous_end - (end - start), previous_end, start, end)
+
+
 def top_movers(
     snap: Snapshot,
     *,
@@ -168,10 +184,14 @@ def top_movers(
     grain: Literal["week", "month"] = "month",
     cost_type: CostType = "unblended",
     as_of: dt.date | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
     limit: int = 10,
 ) -> pd.DataFrame:
     """The values of ``dimension`` whose spend changed most, period to date against as many days
-    of the period before (``period_windows``: month to date vs. the same days of last month).
+    of the period before (``period_windows``: month to date vs. the same days of last month);
+    or, given ``start`` and ``end``, those dates against the as many days just before them
+    (``range_windows``).
 
     ``as_of`` defaults to the snapshot's last date. Returns ``value``, ``previous_cost``,
     ``current_cost``, ``delta_cost`` (exact ``Decimal``) and ``delta_percent`` (float; None when
@@ -182,7 +202,10 @@ def top_movers(
     columns = ["value", "previous_cost", "current_cost", "delta_cost", "delta_percent"]
     if day is None:
         return pd.DataFrame({c: [] for c in columns}, dtype=object)
-    windows = period_windows(grain, day)
+    if start is not None or end is not None:
+        windows = range_windows(start or snap.info.first_date or day, end or day)
+    else:
+        windows = period_windows(grain, day)
     sql = _WINDOW_SQL.format(cost=quote(cost_column(cost_type)))
     rows = snap.con.execute(
         sql,

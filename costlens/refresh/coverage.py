@@ -8,8 +8,10 @@ from typing import Any
 from costlens.refresh.context import BuildContext, Step, last_period
 from costlens.schema import COST_TYPES
 from costlens.serving.tables import (
+    ACCOUNT_NAMES_SQL,
     COVERAGE_SQL,
     DELIVERIES_SQL,
+    NO_ACCOUNT_NAMES_SQL,
     NO_DELIVERIES_SQL,
     SHARE_SQL,
     UNTAGGED_SQL,
@@ -25,10 +27,11 @@ def untagged_kept(ctx: BuildContext) -> bool:
 
 
 def write(ctx: BuildContext) -> dict[str, Any]:
-    """Write ``snapshot_deliveries``, ``untagged_resources`` (unless kept) and
-    ``allocation_coverage`` with each cost type's share of its period."""
+    """Write ``snapshot_deliveries``, ``account_names``, ``untagged_resources`` (unless kept)
+    and ``allocation_coverage`` with each cost type's share of its period."""
     con = ctx.con
     con.execute(DELIVERIES_SQL if has_table(con, "deliveries") else NO_DELIVERIES_SQL)
+    con.execute(ACCOUNT_NAMES_SQL if has_table(con, "line_items") else NO_ACCOUNT_NAMES_SQL)
     if not untagged_kept(ctx):
         con.execute(UNTAGGED_SQL)
     shares = ", ".join(
@@ -40,5 +43,7 @@ def write(ctx: BuildContext) -> dict[str, Any]:
 
 
 STEP = Step(
-    "coverage", write, tables=("snapshot_deliveries", "untagged_resources", "allocation_coverage")
+    "coverage",
+    write,
+    tables=("snapshot_deliveries", "account_names", "untagged_resources", "allocation_coverage"),
 )

@@ -208,16 +208,16 @@ ACCOUNTS: tuple[Account, ...] = (
 PAYER_ACCOUNT = ACCOUNTS[0]
 
 OWNERS: tuple[Owner, ...] = (
-    Owner("payments", "Payments", "Amara Okafor", "amara.okafor@example.com", "CC-1010", Decimal("42000")),
-    Owner("checkout", "Checkout", "Jonas Lindqvist", "jonas.lindqvist@example.com", "CC-1020", Decimal("30000")),
-    Owner("catalog", "Catalog", "Priya Raman", "priya.raman@example.com", "CC-1030", Decimal("26000")),
-    Owner("search", "Search & Discovery", "Diego Herrera", "diego.herrera@example.com", "CC-1040", Decimal("28000")),
-    Owner("identity", "Identity", "Mei Tanaka", "mei.tanaka@example.com", "CC-1050", Decimal("12000")),
-    Owner("fulfillment", "Fulfillment", "Samuel Osei", "samuel.osei@example.com", "CC-1060", Decimal("24000")),
-    Owner("data-platform", "Data Platform", "Elena Petrova", "elena.petrova@example.com", "CC-2010", Decimal("55000")),
-    Owner("marketing", "Marketing Tech", "Lucas Moreau", "lucas.moreau@example.com", "CC-3010", Decimal("14000")),
-    Owner("platform", "Platform Engineering", "Hannah Weber", "hannah.weber@example.com", "CC-4010", Decimal("38000")),
-    Owner("security", "Security", "Omar Haddad", "omar.haddad@example.com", "CC-4020", Decimal("9000")),
+    Owner("payments", "Payments", "Amara Okafor", "amara.okafor@example.com", "CC-1010", Decimal("16000")),
+    Owner("checkout", "Checkout", "Jonas Lindqvist", "jonas.lindqvist@example.com", "CC-1020", Decimal("22000")),
+    Owner("catalog", "Catalog", "Priya Raman", "priya.raman@example.com", "CC-1030", Decimal("17000")),
+    Owner("search", "Search & Discovery", "Diego Herrera", "diego.herrera@example.com", "CC-1040", Decimal("15000")),
+    Owner("identity", "Identity", "Mei Tanaka", "mei.tanaka@example.com", "CC-1050", Decimal("9500")),
+    Owner("fulfillment", "Fulfillment", "Samuel Osei", "samuel.osei@example.com", "CC-1060", Decimal("14000")),
+    Owner("data-platform", "Data Platform", "Elena Petrova", "elena.petrova@example.com", "CC-2010", Decimal("11500")),
+    Owner("marketing", "Marketing Tech", "Lucas Moreau", "lucas.moreau@example.com", "CC-3010", Decimal("5000")),
+    Owner("platform", "Platform Engineering", "Hannah Weber", "hannah.weber@example.com", "CC-4010", Decimal("7500")),
+    Owner("security", "Security", "Omar Haddad", "omar.haddad@example.com", "CC-4020", Decimal("1000")),
 )  # fmt: skip
 
 _P, _S, _D, _SS, _SB = (

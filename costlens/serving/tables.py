@@ -14,6 +14,7 @@ run in order by ``costlens.refresh``.
 from __future__ import annotations
 
 __all__ = [
+    "ACCOUNT_NAMES_SQL",
     "COVERAGE_SQL",
     "DELIVERIES_SQL",
     "FINANCE_LAYOUTS",
@@ -21,6 +22,7 @@ __all__ = [
     "FORECASTS_PER_COST_TYPE",
     "FORECAST_CACHE_SQL",
     "INFO_SQL",
+    "NO_ACCOUNT_NAMES_SQL",
     "NO_DELIVERIES_SQL",
     "PRESORTED_LAYOUTS",
     "SCORECARDS_SQL",
@@ -31,7 +33,7 @@ __all__ = [
     "UNTAGGED_SQL",
 ]
 
-SERVING_LAYOUT = "serving-6"
+SERVING_LAYOUT = "serving-7"
 """Layout of the snapshot's tables, recorded in ``snapshot_info.layout``. ``serving-2``: the
 small tables are stored in the order ``costlens.queries`` returns them, and
 ``allocation_coverage`` carries each cost type's share of its period. ``serving-3``: also
@@ -40,11 +42,14 @@ small tables are stored in the order ``costlens.queries`` returns them, and
 and its ``<type>_share`` is of the period's charges, always in [0, 1], as the CLI's and
 ``tag_coverage``'s unallocated share is (a credit no longer makes a share negative or above 1).
 ``serving-5``: the scorecards (``scorecard_kpis``, ``scorecards``, ``scorecard_actions``).
-``serving-6``: the finance tables (``FINANCE_SQL``)."""
-PRESORTED_LAYOUTS = ("serving-2", "serving-3", "serving-4", "serving-5", SERVING_LAYOUT)
+``serving-6``: the finance tables (``FINANCE_SQL``). ``serving-7``: ``account_names``, each
+account's name from the bill (``ACCOUNT_NAMES_SQL``)."""
+PRESORTED_LAYOUTS = (
+    "serving-2", "serving-3", "serving-4", "serving-5", "serving-6", SERVING_LAYOUT,
+)  # fmt: skip
 """Layouts whose small tables are stored in the order ``costlens.queries`` returns them."""
-FORECASTS_PER_COST_TYPE = ("serving-3", "serving-4", "serving-5", SERVING_LAYOUT)
-SCORECARD_LAYOUTS = ("serving-5", SERVING_LAYOUT)
+FORECASTS_PER_COST_TYPE = ("serving-3", "serving-4", "serving-5", "serving-6", SERVING_LAYOUT)
+SCORECARD_LAYOUTS = ("serving-5", "serving-6", SERVING_LAYOUT)
 """Layouts with the scorecard tables."""
 """Layouts whose ``forecasts`` have a row per cost type."""
 
@@ -110,6 +115,16 @@ FROM allocations
 WHERE owner = 'unallocated' AND resource_id <> ''
   AND billing_period = (SELECT max(billing_period) FROM snapshot.daily)
 GROUP BY ALL ORDER BY unblended_cost DESC, resource_id LIMIT 200
+"""
+
+ACCOUNT_NAMES_SQL = """
+CREATE TABLE snapshot.account_names AS
+SELECT account_id, arg_max(account_name, billing_period) AS account_name
+FROM line_items WHERE account_name <> '' GROUP BY account_id ORDER BY account_id
+"""
+"""Each usage account's name as the bill gives it (the latest period's), for the pages."""
+NO_ACCOUNT_NAMES_SQL = """
+CREATE TABLE snapshot.account_names (account_id VARCHAR, account_name VARCHAR)
 """
 
 COVERAGE_SQL = """
@@ -187,7 +202,7 @@ CREATE TABLE snapshot.scorecard_resources (
 the owners' actions by dollars (``resource_ids``: a JSON list) and, per KPI, owner and
 microservice, the resources behind its savings (the 20 that save most)."""
 
-FINANCE_LAYOUTS = (SERVING_LAYOUT,)
+FINANCE_LAYOUTS = ("serving-6", SERVING_LAYOUT)
 """Layouts with the finance tables (``FINANCE_SQL``)."""
 
 _MONEY_COLUMNS = (
