@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages._shared import draw_sidebar
+from app_pages._shared import draw_freshness, draw_sidebar
 from app_pages.pages import PAGES
 
 # An emoji icon is drawn by the browser itself; a Material icon as the page icon would be fetched
@@ -24,4 +24,5 @@ page = st.navigation(
     [st.Page(p.path, title=p.title, icon=p.icon, default=p.default) for p in PAGES]
 )
 draw_sidebar()
+draw_freshness()
 page.run()

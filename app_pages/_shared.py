@@ -34,8 +34,10 @@ __all__ = [
     "anomaly_table",
     "as_float",
     "controls",
+    "draw_freshness",
     "draw_sidebar",
     "feedback_marks",
+    "freshness_text",
     "mark_anomaly",
     "money",
     "money_columns",
@@ -373,3 +375,44 @@ def controls() -> Controls:
     if chosen is None:  # the snapshot was published after the sidebar was drawn: draw it now
         st.rerun()
     return chosen
+
+
+def freshness_text(fresh: queries.Freshness) -> str:
+    """The freshness line every page shows: the data's last day, the last delivery loaded, the
+    snapshot's build time and the months that are not final yet.
+
+    >>> from datetime import datetime
+    >>> fresh = queries.Freshness(datetime(2026, 12, 1, 6, 12), date(2026, 11, 30),
+    ...     datetime(2026, 12, 1, 6, 5), date(2026, 11, 1), (date(2026, 11, 1),))
+    >>> for part in freshness_text(fresh).split(" · "):
+    ...     print(part)
+    Data to 30 Nov 2026
+    last delivery loaded 01 Dec 2026 06:05 UTC (Nov 2026)
+    snapshot built 01 Dec 2026 06:12 UTC
+    not final yet (no invoice id): Nov 2026
+    """
+    parts = []
+    if fresh.last_date is not None:
+        parts.append(f"Data to {fresh.last_date:%d %b %Y}")
+    if fresh.last_delivery_at is not None:
+        month = f" ({fresh.last_delivery_period:%b %Y})" if fresh.last_delivery_period else ""
+        parts.append(f"last delivery loaded {fresh.last_delivery_at:%d %b %Y %H:%M} UTC{month}")
+    parts.append(f"snapshot built {fresh.built_at:%d %b %Y %H:%M} UTC")
+    if fresh.not_final:
+        months = ", ".join(f"{p:%b %Y}" for p in fresh.not_final)
+        parts.append(f"not final yet (no invoice id): {months}")
+    else:
+        parts.append("every month final (invoiced)")
+    return " · ".join(parts)
+
+
+def draw_freshness() -> None:
+    """The freshness line, above every page (from ``app.py``); nothing without a snapshot."""
+    try:
+        snap = _current_snapshot()
+        if snap is None:
+            return
+        text = freshness_text(queries.freshness(snap))
+    except Exception:  # the page opens the same snapshot and shows the error (page_errors)
+        return
+    st.caption(text, help="Months not final yet can still change: AWS re-delivers them.")

@@ -25,8 +25,7 @@ with ui.page_errors():
         windows.previous_end,
     )
     st.caption(
-        f"Month to date: {month_start:%d %b} – {last:%d %b %Y} · "
-        f"{ui.COST_TYPES[ctl.cost_type]} · snapshot built {snap.info.built_at:%d %b %Y %H:%M} UTC"
+        f"Month to date: {month_start:%d %b} – {last:%d %b %Y} · {ui.COST_TYPES[ctl.cost_type]}"
     )
 
     # --- the metric row -------------------------------------------------------------------------

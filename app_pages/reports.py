@@ -2,7 +2,8 @@
 each month's status (final or not, closed or open) and the restatements of closed months.
 
 The files are the ones ``costlens export`` writes (``reports.exports``), in the sidebar's cost
-type; each download is logged in the state database like an export from the CLI.
+type; each download is logged in the state database like an export from the CLI. Below them,
+the weekly digest of an owner and week as ``costlens digest`` would send it (``reports.digest``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import streamlit as st
 
 from app_pages import _shared as ui
 from costlens import queries
+from costlens.attribution import load_owners
+from reports.digest import IsoWeek, last_complete_week, render_digest
 from reports.exports.build import build_showback
 from reports.exports.files import write_export
 from reports.exports.run import log_export
@@ -139,3 +142,34 @@ with ui.page_errors():
         "Adjustments, Assumptions); CSV and Parquet hold the Detail rows. The CLI writes the "
         "same files: `costlens export --period YYYY-MM --format xlsx --out m.xlsx`."
     )
+
+    # --- the weekly digest, as its owners receive it ----------------------------------------
+    st.subheader("Weekly digest preview")
+    registry = load_owners(ui.settings().owners)
+    emailed = {o.id: o for o in sorted(registry.owners.values(), key=lambda o: o.id) if o.emails}
+    newest = last_complete_week(snap.info.last_date)
+    first = snap.info.first_date
+    weeks: list[IsoWeek] = []
+    if newest is not None and first is not None:
+        weeks = [w for w in (newest.shift(-i) for i in range(8)) if w.start >= first]
+    if not emailed or not weeks:
+        st.info(
+            "Nothing to preview: no owner has an email address in owners.yaml, or the data "
+            "holds no complete ISO week yet.",
+            icon=":material/mail:",
+        )
+    else:
+        owner_col, week_col = st.columns(2)
+        owner_id = owner_col.selectbox(
+            "Owner",
+            list(emailed),
+            format_func=lambda o: f"{emailed[o].display_name} ({o})",
+            key="digest_owner",
+        )
+        week = week_col.selectbox("Week", weeks, format_func=str, key="digest_week")
+        digest_owner = emailed[owner_id]
+        st.caption(
+            f"What `costlens digest --week {week} --owner {owner_id} --send` sends to "
+            f"{', '.join(digest_owner.emails)} (docs/digest.md)."
+        )
+        st.html(render_digest(snap, digest_owner, week, dashboard_url=ui.settings().dashboard_url))

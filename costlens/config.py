@@ -31,7 +31,7 @@ from pydantic_settings import (
 from costlens import clock
 from costlens.errors import ConfigError
 
-__all__ = ["MailSettings", "Settings", "SourceSettings", "load_settings"]
+__all__ = ["DigestSettings", "MailSettings", "Settings", "SourceSettings", "load_settings"]
 
 ENV_PREFIX = "COSTLENS_"
 CONFIG_ENV = "COSTLENS_CONFIG"
@@ -89,6 +89,29 @@ class MailSettings(BaseModel):
     )
     sender: str = Field("costlens@example.com", description="From address of the digest.")
     ses_region: str | None = Field(None, description="AWS region for transport ses.")
+    ses_endpoint_url: str | None = Field(
+        None, description="SES endpoint override (a test server); unset: AWS's endpoint."
+    )
+    rate_per_second: float = Field(
+        5.0, gt=0, description="At most this many messages a second (the server's rate limit)."
+    )
+    timeout_seconds: float = Field(30.0, gt=0, description="SMTP connect/answer timeout.")
+
+
+class DigestSettings(BaseModel):
+    """Who gets the weekly digest and when (``[digest]``, docs/digest.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto: bool = Field(
+        False, description="`costlens sync` sends the digests of a week once it is complete."
+    )
+    leadership: list[str] = Field(
+        default_factory=list, description="Recipients of the all-owners ranking (leadership)."
+    )
+    unsubscribe: str | None = Field(
+        None, description="mailto: or https: address for List-Unsubscribe; unset: no header."
+    )
 
 
 class Settings(BaseSettings):
@@ -115,6 +138,7 @@ class Settings(BaseSettings):
     )
     sources: list[SourceSettings] = Field(default_factory=list, description="[[sources]].")
     mail: MailSettings = Field(default_factory=MailSettings, description="[mail].")
+    digest: DigestSettings = Field(default_factory=DigestSettings, description="[digest].")
     config_file: Path | None = Field(None, description="The file these settings came from.")
     today: date | None = Field(
         None,

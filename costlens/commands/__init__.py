@@ -9,6 +9,7 @@ from costlens.commands import (
     close,
     dashboard,
     demo,
+    digest,
     export,
     ingest,
     rules,
@@ -24,6 +25,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     analytics,
     scorecard,
     export,
+    digest,
     close,
     dashboard,
 )

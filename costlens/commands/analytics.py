@@ -152,10 +152,21 @@ def register(app: typer.Typer) -> None:
             if not json_output:  # --json: main prints the error with what was done
                 print_partial(exc)
             raise
+        if settings(ctx).digest.auto:  # `[digest] auto`: the last complete week, sent once
+            from costlens.commands.digest import deliver_week, exit_if_failed
+
+            summary["digest"] = deliver_week(settings(ctx), send=True)
         if json_output:
             emit_json(summary)
+            if "digest" in summary:
+                exit_if_failed(summary["digest"])
             return
         loaded = sum(d["status"] in ("new", "replaced") for d in summary["ingest"]["deliveries"])
         att = summary["attribute"]
         console.print(f"ingest: {loaded} deliveries loaded; attribute: {describe_attribution(att)}")
         _print_refresh(summary["refresh"])
+        if "digest" in summary:
+            d = summary["digest"]
+            sent = sum(x["status"] == "sent" for x in d["digests"])
+            console.print(f"digest {d['week']}: {sent} sent")
+            exit_if_failed(d)

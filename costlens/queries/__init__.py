@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from costlens.queries._accounts import account_names
 from costlens.queries._anomalies import anomalies, anomaly_days, anomaly_root_cause
+from costlens.queries._freshness import Freshness, freshness
 from costlens.queries._health import allocation_health, untagged_resources
 from costlens.queries._plans import budgets, forecasts
 from costlens.queries._scorecards import (
@@ -74,6 +75,7 @@ __all__ = [
     "DIMENSION_LABELS",
     "GRAINS",
     "CostType",
+    "Freshness",
     "Grain",
     "PeriodWindows",
     "Snapshot",
@@ -92,6 +94,7 @@ __all__ = [
     "finance_deliveries",
     "finance_periods",
     "forecasts",
+    "freshness",
     "grade_trend",
     "kpi_resources",
     "open_snapshot",
