@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck pytest bench constraints clean
+.PHONY: demo test lint typecheck pytest bench screenshots constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.stamp-dev
 	$(BIN)/python benchmarks/run_all.py
+
+# The README's pictures, taken by the browser tests (headless Chromium) on their sample data.
+screenshots: $(VENV)/.stamp-dev
+	$(BIN)/pytest -q tests/test_browser_dashboard.py tests/test_digest_delivery.py
+	mkdir -p docs/img
+	cp build/screenshots/overview.png build/screenshots/owner-scorecard.png \
+	   build/screenshots/digest.png docs/img/
 
 # Re-resolve and pin every dependency (run after changing pyproject.toml's dependencies).
 constraints: | $(BIN)/python

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal, NoReturn
@@ -21,7 +21,7 @@ from typing import Any, Literal, NoReturn
 import pandas as pd
 import streamlit as st
 
-from costlens import queries
+from costlens import links, queries
 from costlens.anomalies import feedback
 from costlens.config import Settings, load_settings
 from costlens.errors import CostlensError
@@ -38,6 +38,8 @@ __all__ = [
     "draw_sidebar",
     "feedback_marks",
     "freshness_text",
+    "keep_param",
+    "link_choice",
     "mark_anomaly",
     "money",
     "money_columns",
@@ -45,6 +47,7 @@ __all__ = [
     "percent",
     "settings",
     "share_note",
+    "show_notices",
     "side_by_side",
     "snapshot",
     "sums_by",
@@ -332,6 +335,44 @@ def trend_grain(controls: Controls) -> Literal["day", "week"]:
 
 
 _CONTROLS = "_costlens_controls"
+_LINK_ICON = ":material/link_off:"
+
+
+def show_notices(notices: Sequence[str | None]) -> None:
+    """Say, one line each, which of the link's parameters were ignored (``costlens.links``)."""
+    for notice in notices:
+        if notice:
+            st.warning(notice, icon=_LINK_ICON)
+
+
+def link_choice(name: str, key: str, options: Sequence[str], default: str | None) -> None:
+    """Start the widget ``key`` at the link's parameter ``name`` when it is one of ``options``
+    (a notice when it is not); only while the widget has no value yet, so a user's choice
+    stands."""
+    if key in st.session_state:
+        return
+    value, notice = links.parse_choice(st.query_params.to_dict(), name, options, default)
+    show_notices([notice])
+    if value is not None:
+        st.session_state[key] = value
+
+
+def keep_param(name: str, key: str) -> None:
+    """An ``on_change`` callback: the address's parameter ``name`` follows the widget ``key``."""
+    value = st.session_state.get(key)
+    if value is None or value == []:
+        st.query_params.pop(name, None)
+    else:
+        st.query_params[name] = value
+
+
+def _keep_view() -> None:
+    # The address holds the sidebar's choices, so that the view can be shared or bookmarked.
+    st.query_params["cost_type"] = st.session_state["cost_type"]
+    dates = st.session_state.get("dates") or ()
+    if len(dates) == 2:
+        st.query_params["start"], st.query_params["end"] = (d.isoformat() for d in dates)
+    st.query_params.pop("week", None)
 
 
 def draw_sidebar() -> None:
@@ -350,7 +391,13 @@ def draw_sidebar() -> None:
     except Exception:  # the page opens the same snapshot and shows the error (page_errors)
         return
     assert first is not None and last is not None  # a snapshot with data has dates
-    default_start = max(first, (last.replace(day=1) - timedelta(days=1)).replace(day=1))
+    default_start, _ = links.default_dates(first, last)
+    if "cost_type" not in st.session_state and "dates" not in st.session_state:
+        # A fresh session: a shared link's parameters choose the view (a bad one: a notice).
+        view, notices = links.parse_view(st.query_params.to_dict(), first=first, last=last)
+        st.session_state["cost_type"] = view.cost_type
+        st.session_state["dates"] = (view.start, view.end)
+        show_notices(notices)
     st.session_state.setdefault("cost_type", "unblended")
     # A newer snapshot may cover other dates: keep the chosen range inside it.
     chosen = st.session_state.get("dates", (default_start, last))
@@ -358,9 +405,13 @@ def draw_sidebar() -> None:
     st.session_state["dates"] = tuple(kept) or (default_start, last)
     with st.sidebar:
         st.selectbox(
-            "Cost type", list(COST_TYPES), format_func=COST_TYPES.__getitem__, key="cost_type"
+            "Cost type",
+            list(COST_TYPES),
+            format_func=COST_TYPES.__getitem__,
+            key="cost_type",
+            on_change=_keep_view,
         )
-        st.date_input("Dates", min_value=first, max_value=last, key="dates")
+        st.date_input("Dates", min_value=first, max_value=last, key="dates", on_change=_keep_view)
         st.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}")
     dates = st.session_state["dates"]
     start, end = (dates[0], dates[-1]) if dates else (default_start, last)

@@ -80,7 +80,19 @@ with ui.page_errors():
         f"{r.start_date:%d %b} · {ui.money(r.impact_cost)}"
         for r in shown.itertuples()
     }
+    linked = st.query_params.get("anomaly")
+    if linked is not None and linked != st.session_state.get("anomaly_id"):  # a link's choice
+        if linked in labels:
+            st.session_state["anomaly_id"] = linked
+        else:
+            ui.show_notices(
+                [
+                    f"Ignored anomaly={linked} (no such open anomaly in these dates); showing the "
+                    "first listed."
+                ]
+            )
     chosen = st.selectbox("Anomaly", list(labels), format_func=labels.__getitem__, key="anomaly_id")
+    st.query_params["anomaly"] = chosen  # the address names the anomaly shown, to share it
     event = events[events["anomaly_id"] == chosen].iloc[0]
     if isinstance(event["also_seen"], str):
         seen = accounts.with_account_names(names, event["also_seen"])

@@ -23,24 +23,59 @@ with ui.page_errors():
     ctl = ui.controls()
     st.title("Explore")
 
+    # Each widget starts at its link parameter (group_by, grain, filter, value) and writes it.
+    ui.link_choice("group_by", "explore_dimension", snap.dimensions, None)
+    ui.link_choice("grain", "explore_grain", queries.GRAINS, "week")
+    ui.link_choice("filter", "explore_filter", ["(none)", *snap.dimensions], None)
     dim_col, grain_col = st.columns([3, 1])
     dimension = dim_col.selectbox(
-        "Group by", snap.dimensions, format_func=_label, key="explore_dimension"
+        "Group by",
+        snap.dimensions,
+        format_func=_label,
+        key="explore_dimension",
+        on_change=ui.keep_param,
+        args=("group_by", "explore_dimension"),
     )
     grain = (
-        grain_col.segmented_control("Grain", queries.GRAINS, default="week", key="explore_grain")
+        grain_col.segmented_control(
+            "Grain",
+            queries.GRAINS,
+            key="explore_grain",
+            on_change=ui.keep_param,
+            args=("grain", "explore_grain"),
+        )
         or "week"
     )
     filter_col, values_col = st.columns([1, 3])
     filter_dimension = filter_col.selectbox(
-        "Filter on", ["(none)", *snap.dimensions], format_func=_label, key="explore_filter"
+        "Filter on",
+        ["(none)", *snap.dimensions],
+        format_func=_label,
+        key="explore_filter",
+        on_change=ui.keep_param,
+        args=("filter", "explore_filter"),
     )
     where: dict[str, list[str]] = {}
     if filter_dimension != "(none)":
+        values = queries.dimension_values(snap, filter_dimension)
+        values_key = f"explore_filter_{filter_dimension}"
+        if values_key not in st.session_state and "value" in st.query_params:
+            linked = st.query_params.get_all("value")
+            unknown = [v for v in linked if v not in values]
+            if unknown:
+                ui.show_notices(
+                    [
+                        f"Ignored value={', '.join(unknown)} (no such {_label(filter_dimension)}); "
+                        "showing the others."
+                    ]
+                )
+            st.session_state[values_key] = [v for v in linked if v in values]
         chosen = values_col.multiselect(
             f"{_label(filter_dimension)} is one of",
-            queries.dimension_values(snap, filter_dimension),
-            key=f"explore_filter_{filter_dimension}",
+            values,
+            key=values_key,
+            on_change=ui.keep_param,
+            args=("value", values_key),
         )
         if chosen:
             where[filter_dimension] = chosen

@@ -15,7 +15,7 @@ import streamlit as st
 from app_pages import _charts as charts
 from app_pages import _scorecard_format as sc
 from app_pages import _shared as ui
-from costlens import queries
+from costlens import links, queries
 from costlens.scorecards.model import GRADES  # each grade's lowest score, drawn on the trend
 from costlens.scorecards.registry import kpi as kpi_info
 
@@ -56,9 +56,19 @@ with ui.page_errors():
     # The owners with spend, most expensive first, then those with a budget but no spend yet.
     spending = queries.dimension_values(snap, "owner")
     owners = [*spending, *sorted(set(budgets["owner"]) - set(spending))]
-    wanted = st.query_params.get("owner")
-    if wanted in owners:
+    wanted, notice = links.parse_choice(
+        st.query_params.to_dict(),
+        "owner",
+        owners,
+        None,
+        what="owner",
+        showing=owners[0] if owners else "none",
+    )
+    if wanted is not None:
         st.session_state["owner"] = wanted
+    elif notice:  # said once: the address no longer names the unknown owner
+        ui.show_notices([notice])
+        del st.query_params["owner"]
     owner = st.columns([2, 3])[0].selectbox(
         "Owner",
         owners,

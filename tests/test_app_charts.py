@@ -270,7 +270,7 @@ def test_anomalies_follow_the_dates_and_say_their_cost_type(
     every = queries.anomalies(snap)
     assert len(every) >= 1
     _page(app, "app_pages/anomalies.py")
-    assert "Detection runs on amortized cost" in app.caption[0].value
+    assert "Detection runs on amortized cost" in " ".join(c.value for c in app.caption)
     app.date_input(key="dates").set_value((first, last)).run()
     assert len(app.dataframe[0].value) == len(every)
     event = every.iloc[0]
@@ -297,7 +297,7 @@ def test_shares_state_their_scope(app: AppTest, demo: DemoData, snap: queries.Sn
     assert metric.proto.label == f"Unallocated, {last:%b %Y}"
     assert f"{last:%B %Y}'s unblended charges" in metric.proto.help
     _page(app, "app_pages/allocation_health.py")
-    assert f"Shares of {last:%B %Y}'s unblended charges" in app.caption[0].value
+    assert f"Shares of {last:%B %Y}'s unblended charges" in " ".join(c.value for c in app.caption)
 
 
 def test_cli_unallocated_share_names_its_cost_type_and_periods() -> None:

@@ -1,13 +1,14 @@
 """The real dashboard server (``streamlit run app.py``) driven in headless Chromium.
 
 Screenshots of every page are saved as test artefacts, ``build/screenshots/<page>.png`` in the
-checkout (``COSTLENS_SCREENSHOTS`` names another folder: ``make screenshots`` refreshes the
-README's pictures in ``docs/img`` so). Every request the browser makes is recorded: the
-dashboard must work on a network without internet, so none may leave 127.0.0.1.
+checkout (``COSTLENS_SCREENSHOTS`` names another folder; ``make screenshots`` runs this test
+and copies the README's pictures into ``docs/img``). Every request the browser makes is
+recorded: the dashboard must work on a network without internet, so none may leave 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -170,9 +172,11 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
                 ("Anomalies", "Anomalies"),
                 ("Allocation health", "Top untagged resources"),
                 ("Explore", "Explore"),
+                ("Reports", "Summary"),
             ]:
                 page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
                 expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+                expect(page.get_by_text("snapshot built", exact=False).first).to_be_visible()
                 expect(page.get_by_test_id("stException")).to_have_count(0)
                 expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
                 page.wait_for_timeout(500)
@@ -197,6 +201,61 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
             page.wait_for_timeout(500)
             page.screenshot(path=str(SCREENSHOTS / "owner-scorecard.png"),
                             full_page=True)  # fmt: skip
+        finally:
+            browser.close()
+    assert outside == [], "the dashboard asked hosts other than 127.0.0.1 for these"
+
+
+def _metric(page: Any, label: str) -> Any:
+    return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+
+
+def test_deep_links_land_where_they_say(dashboard: str, demo: DemoData) -> None:
+    """Three shared links, opened in a fresh browser: an owner's page, the Overview in another
+    cost type, one anomaly; each shows the figures of ``costlens.queries`` for what it names. An
+    unknown page path lands on the Overview with Streamlit's "Page not found" notice."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from costlens import queries
+
+    _, last = warehouse_dates(demo)
+    month_start, _, _ = month_to_date_windows(last)
+    with queries.open_snapshot(demo.data_dir) as snap:
+        owners = queries.dimension_values(snap, "owner")
+        listed = queries.anomalies(snap, start=month_start - dt.timedelta(days=62), end=last)
+    owner = next(o for o in owners[1:] if o != "unallocated")  # not the page's default
+    owner_mtd = spend(demo, month_start, last, owner=owner)
+    amortized_mtd = spend(demo, month_start, last, "amortized_cost")
+    unblended_mtd = spend(demo, month_start, last)
+    assert not listed.empty, "the dashboard's sample has anomalies"
+    anomaly = listed.iloc[-1]  # not the page's default selection
+
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 2000})
+            page.on("request", lambda request: _record_outside(request.url, outside))
+            page.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)
+            for link, label, want, shot in (
+                (f"/owners?owner={owner}", "Month to date (unblended)", dollars(owner_mtd),
+                 "link-owner"),
+                ("/?cost_type=amortized", "Month-to-date spend", dollars(amortized_mtd),
+                 "link-overview-amortized"),
+                (f"/anomalies?anomaly={anomaly['anomaly_id']}", "Impact",
+                 dollars(anomaly["impact_cost"]), "link-anomaly"),
+            ):  # fmt: skip
+                page.goto(dashboard + link)
+                expect(_metric(page, label)).to_have_text(want, timeout=90_000)
+                expect(page.get_by_test_id("stException")).to_have_count(0)
+                expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+                page.wait_for_timeout(300)
+                page.screenshot(path=str(SCREENSHOTS / f"{shot}.png"), full_page=True)
+            # An unknown page: Streamlit says so and runs the main page, the Overview.
+            page.goto(dashboard + "/no-such-page")
+            expect(page.get_by_text("Page not found").first).to_be_visible(timeout=90_000)
+            expect(_metric(page, "Month-to-date spend")).to_have_text(dollars(unblended_mtd))
         finally:
             browser.close()
     assert outside == [], "the dashboard asked hosts other than 127.0.0.1 for these"

@@ -1,10 +1,9 @@
-"""Deep links into the dashboard for the digest: page path under ``dashboard_url`` plus the
-dashboard's URL parameters (``owner``, ``cost_type``, ``start``, ``end``, ``week``,
-``anomaly``; docs/dashboard.md "Links")."""
+"""Deep links into the dashboard for the digest: ``costlens.links.page_url`` (the one definition
+of the dashboard's pages and URL parameters, docs/dashboard.md "Links")."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from costlens.links import page_url
 
 __all__ = ["dashboard_link"]
 
@@ -15,5 +14,4 @@ def dashboard_link(base: str, page: str, **params: str | None) -> str:
     >>> dashboard_link("http://localhost:8501/", "owners", owner="pay ments", week="2025-W26")
     'http://localhost:8501/owners?owner=pay+ments&week=2025-W26'
     """
-    query = urlencode({k: v for k, v in params.items() if v is not None})
-    return f"{base.rstrip('/')}/{page}" + (f"?{query}" if query else "")
+    return page_url(base, page, **params)
