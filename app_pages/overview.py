@@ -168,6 +168,13 @@ with ui.page_errors():
         f"{moved.days} days before them ({moved.previous_start:%d %b %Y} – "
         f"{moved.previous_end:%d %b %Y}), {ui.COST_TYPES[ctl.cost_type].lower()}"
     )
+    if moved.previous_start < first:
+        covered = max(0, (moved.previous_end - first).days + 1)
+        st.warning(
+            f"Only {covered} of the {moved.days} days before the chosen dates have data (it "
+            f"starts {first:%d %b %Y}): the changes overstate growth. Choose a shorter range.",
+            icon=":material/warning:",
+        )
     movers = queries.top_movers(
         snap,
         dimension="microservice",

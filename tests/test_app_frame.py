@@ -81,3 +81,20 @@ def test_reports_previews_the_weekly_digest_an_owner_gets(demo: DemoData, app: A
     shown = [e.proto.body for e in app.get("html")]
     assert shown == [want]
     assert digest.total > 0 and f"${digest.total:,.2f}" in shown[0]  # the week's spend, exact
+
+
+def test_top_movers_warn_when_the_days_before_are_not_all_in_the_data(
+    demo: DemoData, app: AppTest
+) -> None:
+    with queries.open_snapshot(demo.data_dir) as snap:
+        first, _ = queries.date_range(snap)
+    assert first is not None
+    controls = app.session_state["_costlens_controls"]
+    moved = queries.range_windows(controls.start, controls.end)
+    assert moved.previous_start < first  # the default range: last month and this month
+    covered = (moved.previous_end - first).days + 1
+    notes = [w.value for w in app.warning if str(w.value).startswith("Only ")]
+    assert notes == [
+        f"Only {covered} of the {moved.days} days before the chosen dates have data (it starts "
+        f"{first:%d %b %Y}): the changes overstate growth. Choose a shorter range."
+    ]
