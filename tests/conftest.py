@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -135,3 +136,40 @@ def postgres_url() -> Iterator[str]:
             check=False, capture_output=True, timeout=120,
         )  # fmt: skip
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty state database of each kind (the PostgreSQL one of ``postgres_url``)."""
+    from costlens.state import Base, make_engine
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    url: str = request.getfixturevalue("postgres_url")
+
+    def drop_all() -> None:
+        engine = make_engine(url)
+        Base.metadata.drop_all(engine)
+        engine.dispose()
+
+    drop_all()
+    yield url
+    drop_all()
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The dashboard tests' sample snapshot (``app_snapshot.build_demo_data``, built once)."""
+    from app_snapshot import build_demo_data
+
+    return build_demo_data(tmp_path_factory.mktemp("dashboard"))
+
+
+@pytest.fixture
+def snap(demo: Any) -> Iterator[Any]:
+    """The sample's serving snapshot, open."""
+    from costlens import queries
+
+    with queries.open_snapshot(demo.data_dir) as opened:
+        yield opened

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.express as px
 import pytest
 import streamlit
-from app_snapshot import APP_FILE, DemoData, build_demo_data, dollars, warehouse_dates
+from app_snapshot import APP_FILE, DemoData, dollars, warehouse_dates
 from streamlit.testing.v1 import AppTest
 
 from app_pages._charts import PARTIAL_PATTERN, mark_partial, period_coverage
@@ -23,22 +23,11 @@ from costlens import queries
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
-    return build_demo_data(tmp_path_factory.mktemp("dashboard"))
-
-
 @pytest.fixture
 def app(demo: DemoData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
     monkeypatch.setenv("COSTLENS_DATA_DIR", str(demo.data_dir))
     monkeypatch.setenv("COSTLENS_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
     yield AppTest.from_file(str(APP_FILE), default_timeout=60).run()
-
-
-@pytest.fixture
-def snap(demo: DemoData) -> Iterator[queries.Snapshot]:
-    with queries.open_snapshot(demo.data_dir) as s:
-        yield s
 
 
 def _page(at: AppTest, page: str) -> AppTest:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from app_snapshot import APP_FILE, DemoData, build_demo_data
+from app_snapshot import APP_FILE, DemoData
 from streamlit.testing.v1 import AppTest
 
 from app_pages import pages
@@ -17,11 +17,6 @@ from app_pages._shared import freshness_text
 from costlens import queries
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
-    return build_demo_data(tmp_path_factory.mktemp("frame"))
 
 
 @pytest.fixture

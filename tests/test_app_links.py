@@ -11,7 +11,6 @@ import pytest
 from app_snapshot import (
     APP_FILE,
     DemoData,
-    build_demo_data,
     dollars,
     warehouse_dates,
     warehouse_spend,
@@ -21,11 +20,6 @@ from streamlit.testing.v1 import AppTest
 from costlens import links, queries
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
-    return build_demo_data(tmp_path_factory.mktemp("dashboard"))
 
 
 @pytest.fixture

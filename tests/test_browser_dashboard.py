@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +25,6 @@ import pytest
 from app_snapshot import (
     APP_FILE,
     DemoData,
-    build_demo_data,
     dollars,
     month_to_date_windows,
     warehouse_dates,
@@ -84,9 +84,25 @@ def _record_outside(url: str, outside: list[str]) -> None:
         outside.append(url)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
-    return build_demo_data(tmp_path_factory.mktemp("dashboard"))
+@contextmanager
+def _browser_page() -> Iterator[Any]:
+    """A page of headless Chromium that records every request; on leaving, none may have gone
+    to a host other than 127.0.0.1 (the dashboard works without internet)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 2000})
+            page.on("request", lambda request: _record_outside(request.url, outside))
+            page.set_default_timeout(30_000)
+            expect.set_options(timeout=30_000)  # a busy 2-core machine: charts take a moment
+            yield page
+        finally:
+            browser.close()
+    assert outside == [], f"the dashboard asked hosts other than 127.0.0.1 for {outside}"
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +142,7 @@ def dashboard(demo: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
     dashboard: str, demo: DemoData
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from costlens import queries
 
@@ -144,66 +160,53 @@ def test_dashboard_in_chromium_shows_exact_figures_and_navigates(
     top_name = names.get(top["scope_id"], top["scope_id"])
     top_grade, top_savings = str(top["grade"]), top["potential_savings"]
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    outside: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 2000})
-            page.on("request", lambda request: _record_outside(request.url, outside))
-            page.set_default_timeout(30_000)
-            expect.set_options(timeout=30_000)  # a busy 2-core machine: charts take a moment
-            page.goto(dashboard)
-            metric = page.get_by_test_id("stMetric").filter(has_text="Month-to-date spend")
-            # The first run imports plotly and opens the snapshot: allow for a busy machine.
-            expect(metric.get_by_test_id("stMetricValue")).to_have_text(
-                dollars(mtd), timeout=90_000
-            )
-            expect(metric.get_by_test_id("stMetricDelta")).to_contain_text(dollars(mtd - prev))
-            expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
-            expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
-            page.wait_for_timeout(500)  # let the charts draw before the picture
-            page.screenshot(path=str(SCREENSHOTS / "overview.png"),
-                            full_page=True)  # fmt: skip
+    with _browser_page() as page:
+        page.goto(dashboard)
+        metric = page.get_by_test_id("stMetric").filter(has_text="Month-to-date spend")
+        # The first run imports plotly and opens the snapshot: allow for a busy machine.
+        expect(metric.get_by_test_id("stMetricValue")).to_have_text(dollars(mtd), timeout=90_000)
+        expect(metric.get_by_test_id("stMetricDelta")).to_contain_text(dollars(mtd - prev))
+        expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+        expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
+        page.wait_for_timeout(500)  # let the charts draw before the picture
+        page.screenshot(path=str(SCREENSHOTS / "overview.png"),
+                        full_page=True)  # fmt: skip
 
-            for title, heading in [
-                ("Owners", "Budget this month"),
-                ("Scorecards", "Savings left by owner"),
-                ("Anomalies", "Anomalies"),
-                ("Allocation health", "Top untagged resources"),
-                ("Explore", "Explore"),
-                ("Reports", "Summary"),
-            ]:
-                page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
-                expect(page.get_by_role("heading", name=heading).first).to_be_visible()
-                expect(page.get_by_text("snapshot built", exact=False).first).to_be_visible()
-                expect(page.get_by_test_id("stException")).to_have_count(0)
-                expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-                page.wait_for_timeout(500)
-                name = title.lower().replace(" ", "-")
-                page.screenshot(path=str(SCREENSHOTS / f"{name}.png"),
-                                full_page=True)  # fmt: skip
-
-            # Scorecards: the top owner's grade and savings left, and its link to the Owners page.
-            page.get_by_test_id("stSidebarNav").get_by_text("Scorecards", exact=True).click()
-            total = page.get_by_test_id("stMetric").filter(has_text="Savings left / month, all")
-            expect(total.get_by_test_id("stMetricValue")).to_have_text(dollars(savings))
-            link = page.get_by_test_id("stPageLink").filter(has_text=f"1. {top_name} — grade")
-            expect(link).to_contain_text(f"grade {top_grade}")
-            expect(link).to_contain_text(f"{dollars(top_savings)} left / month")
-            link.click()
-            expect(page.get_by_role("heading", name="Scorecard", exact=True)).to_be_visible()
-            grade = page.get_by_test_id("stMetric").filter(has_text="Overall grade")
-            expect(grade.get_by_test_id("stMetricValue")).to_have_text(top_grade)
-            expect(page.get_by_text(top_action, exact=False).first).to_be_visible()
+        for title, heading in [
+            ("Owners", "Budget this month"),
+            ("Scorecards", "Savings left by owner"),
+            ("Anomalies", "Anomalies"),
+            ("Allocation health", "Top untagged resources"),
+            ("Explore", "Explore"),
+            ("Reports", "Summary"),
+        ]:
+            page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+            expect(page.get_by_role("heading", name=heading).first).to_be_visible()
+            expect(page.get_by_text("snapshot built", exact=False).first).to_be_visible()
             expect(page.get_by_test_id("stException")).to_have_count(0)
             expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
             page.wait_for_timeout(500)
-            page.screenshot(path=str(SCREENSHOTS / "owner-scorecard.png"),
+            name = title.lower().replace(" ", "-")
+            page.screenshot(path=str(SCREENSHOTS / f"{name}.png"),
                             full_page=True)  # fmt: skip
-        finally:
-            browser.close()
-    assert outside == [], "the dashboard asked hosts other than 127.0.0.1 for these"
+
+        # Scorecards: the top owner's grade and savings left, and its link to the Owners page.
+        page.get_by_test_id("stSidebarNav").get_by_text("Scorecards", exact=True).click()
+        total = page.get_by_test_id("stMetric").filter(has_text="Savings left / month, all")
+        expect(total.get_by_test_id("stMetricValue")).to_have_text(dollars(savings))
+        link = page.get_by_test_id("stPageLink").filter(has_text=f"1. {top_name} — grade")
+        expect(link).to_contain_text(f"grade {top_grade}")
+        expect(link).to_contain_text(f"{dollars(top_savings)} left / month")
+        link.click()
+        expect(page.get_by_role("heading", name="Scorecard", exact=True)).to_be_visible()
+        grade = page.get_by_test_id("stMetric").filter(has_text="Overall grade")
+        expect(grade.get_by_test_id("stMetricValue")).to_have_text(top_grade)
+        expect(page.get_by_text(top_action, exact=False).first).to_be_visible()
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(SCREENSHOTS / "owner-scorecard.png"),
+                        full_page=True)  # fmt: skip
 
 
 def _metric(page: Any, label: str) -> Any:
@@ -214,7 +217,7 @@ def test_deep_links_land_where_they_say(dashboard: str, demo: DemoData) -> None:
     """Three shared links, opened in a fresh browser: an owner's page, the Overview in another
     cost type, one anomaly; each shows the figures of ``costlens.queries`` for what it names. An
     unknown page path lands on the Overview with Streamlit's "Page not found" notice."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from costlens import queries
 
@@ -230,32 +233,22 @@ def test_deep_links_land_where_they_say(dashboard: str, demo: DemoData) -> None:
     assert not listed.empty, "the dashboard's sample has anomalies"
     anomaly = listed.iloc[-1]  # not the page's default selection
 
-    outside: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 2000})
-            page.on("request", lambda request: _record_outside(request.url, outside))
-            page.set_default_timeout(30_000)
-            expect.set_options(timeout=30_000)
-            for link, label, want, shot in (
-                (f"/owners?owner={owner}", "Month to date (unblended)", dollars(owner_mtd),
-                 "link-owner"),
-                ("/?cost_type=amortized", "Month-to-date spend", dollars(amortized_mtd),
-                 "link-overview-amortized"),
-                (f"/anomalies?anomaly={anomaly['anomaly_id']}", "Impact",
-                 dollars(anomaly["impact_cost"]), "link-anomaly"),
-            ):  # fmt: skip
-                page.goto(dashboard + link)
-                expect(_metric(page, label)).to_have_text(want, timeout=90_000)
-                expect(page.get_by_test_id("stException")).to_have_count(0)
-                expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-                page.wait_for_timeout(300)
-                page.screenshot(path=str(SCREENSHOTS / f"{shot}.png"), full_page=True)
-            # An unknown page: Streamlit says so and runs the main page, the Overview.
-            page.goto(dashboard + "/no-such-page")
-            expect(page.get_by_text("Page not found").first).to_be_visible(timeout=90_000)
-            expect(_metric(page, "Month-to-date spend")).to_have_text(dollars(unblended_mtd))
-        finally:
-            browser.close()
-    assert outside == [], "the dashboard asked hosts other than 127.0.0.1 for these"
+    with _browser_page() as page:
+        for link, label, want, shot in (
+            (f"/owners?owner={owner}", "Month to date (unblended)", dollars(owner_mtd),
+             "link-owner"),
+            ("/?cost_type=amortized", "Month-to-date spend", dollars(amortized_mtd),
+             "link-overview-amortized"),
+            (f"/anomalies?anomaly={anomaly['anomaly_id']}", "Impact",
+             dollars(anomaly["impact_cost"]), "link-anomaly"),
+        ):  # fmt: skip
+            page.goto(dashboard + link)
+            expect(_metric(page, label)).to_have_text(want, timeout=90_000)
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+            expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(SCREENSHOTS / f"{shot}.png"), full_page=True)
+        # An unknown page: Streamlit says so and runs the main page, the Overview.
+        page.goto(dashboard + "/no-such-page")
+        expect(page.get_by_text("Page not found").first).to_be_visible(timeout=90_000)
+        expect(_metric(page, "Month-to-date spend")).to_have_text(dollars(unblended_mtd))

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from app_snapshot import REPO, DemoData, build_demo_data, warehouse_spend
+from app_snapshot import REPO, DemoData, warehouse_spend
 from digest_servers import PASSWORD, USER, Inbox, self_signed, smtp_server
 
 from costlens import queries
@@ -41,17 +41,6 @@ from reports.digest.transport import SmtpTransport
 
 pytestmark = pytest.mark.slow
 LEADERS = ["cfo@example.com", "finance@example.com"]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
-    return build_demo_data(tmp_path_factory.mktemp("digest"))
-
-
-@pytest.fixture(scope="module")
-def snap(demo: DemoData) -> Iterator[queries.Snapshot]:
-    with queries.open_snapshot(demo.data_dir) as s:
-        yield s
 
 
 @pytest.fixture

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import email
 import os
-from collections.abc import Iterator
 from email.policy import default
 from pathlib import Path
 
 import pytest
-from app_snapshot import DemoData, build_demo_data
+from app_snapshot import DemoData
 from digest_servers import Inbox, free_port, smtp_server
 
 from costlens import queries
 from costlens.attribution import load_owners
 from costlens.config import DigestSettings, MailSettings, Settings
-from costlens.state import Base, make_engine
 from reports.digest import IsoWeek, SesTransport, digest_log, plan_digests, send_digests
 from reports.digest.message import dollars
 from reports.digest.run import render_digest
@@ -28,32 +26,6 @@ SCREENSHOTS = Path(
     os.environ.get("COSTLENS_SCREENSHOTS")
     or Path(__file__).resolve().parent.parent / "build" / "screenshots"
 )
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
-    return build_demo_data(tmp_path_factory.mktemp("digest"))
-
-
-@pytest.fixture(scope="module")
-def snap(demo: DemoData) -> Iterator[queries.Snapshot]:
-    with queries.open_snapshot(demo.data_dir) as s:
-        yield s
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    Base.metadata.drop_all(engine)
-    engine.dispose()
-    yield url
-    engine = make_engine(url)
-    Base.metadata.drop_all(engine)
-    engine.dispose()
 
 
 def test_digest_log_is_idempotent_on_sqlite_and_postgresql(

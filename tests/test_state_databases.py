@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
 
 from costlens.state import (
     AnomalyFeedback,
-    Base,
     RuleSetVersion,
     create_all,
     current_actor,
@@ -24,22 +21,6 @@ from costlens.state import (
     record_period_event,
     session_factory,
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty state database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    Base.metadata.drop_all(engine)
-    engine.dispose()
-    yield url
-    engine = make_engine(url)
-    Base.metadata.drop_all(engine)
-    engine.dispose()
 
 
 def test_create_all_makes_every_table(state_url: str) -> None:

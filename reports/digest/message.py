@@ -20,8 +20,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
+from costlens.links import page_url
 from reports.digest.figures import LeadershipDigest, OwnerDigest, change_percent
-from reports.digest.links import dashboard_link
 
 __all__ = [
     "build_message",
@@ -142,7 +142,7 @@ def _table(rows: str, head: Sequence[str] = (), chart: bool = False) -> str:
 
 def render_html(d: OwnerDigest, dashboard_url: str) -> str:
     """The owner's digest as a complete HTML document."""
-    link = dashboard_link(
+    link = page_url(
         dashboard_url, "owners", owner=d.owner, cost_type=d.cost_type, week=str(d.week),
         start=d.week.start.isoformat(), end=d.week.end.isoformat(),
     )  # fmt: skip
@@ -201,7 +201,7 @@ def render_html(d: OwnerDigest, dashboard_url: str) -> str:
     if d.anomalies:
         rows = []
         for a in d.anomalies:
-            href = dashboard_link(dashboard_url, "anomalies", owner=d.owner, anomaly=a.anomaly_id)
+            href = page_url(dashboard_url, "anomalies", owner=d.owner, anomaly=a.anomaly_id)
             state = "new" if a.new else "ongoing" if a.ongoing else "continued"
             rows.append(
                 f'<tr><td style="{_TD}"><a href="{_e(href)}">{_e(a.dimension)} {_e(a.value)}</a>'
@@ -214,7 +214,7 @@ def render_html(d: OwnerDigest, dashboard_url: str) -> str:
         parts.append("<p>No anomaly this week.</p>")
     if d.grade is not None:
         was = f" (was {d.previous_grade})" if d.previous_grade else ""
-        card = dashboard_link(dashboard_url, "scorecards", owner=d.owner)
+        card = page_url(dashboard_url, "scorecards", owner=d.owner)
         parts += [
             _h2("Scorecard"),
             f"<p>Grade <b>{_e(d.grade)}</b>{_e(was)}; savings left "
@@ -261,7 +261,7 @@ def render_text(d: OwnerDigest, dashboard_url: str) -> str:
         out += [f"  {m.microservice}: {dollars(m.delta)} ({percent(m.percent)})" for m in d.movers]
     out += ["", "Anomalies:"]
     for a in d.anomalies:
-        href = dashboard_link(dashboard_url, "anomalies", owner=d.owner, anomaly=a.anomaly_id)
+        href = page_url(dashboard_url, "anomalies", owner=d.owner, anomaly=a.anomaly_id)
         out.append(
             f"  {a.dimension} {a.value} ({'new' if a.new else 'ongoing'}, since {a.start_date}): "
             f"impact {dollars(a.impact)}; root cause {a.root_cause}; {href}"
@@ -276,7 +276,7 @@ def render_text(d: OwnerDigest, dashboard_url: str) -> str:
             f"{dollars(d.potential_savings or Decimal(0))} a month ({d.plan_cost_type})",
         ]
         out += [f"  {i}. {a['text']}" for i, a in enumerate(d.actions, 1)]
-    link = dashboard_link(dashboard_url, "owners", owner=d.owner, week=str(d.week))
+    link = page_url(dashboard_url, "owners", owner=d.owner, week=str(d.week))
     out += ["", f"Dashboard: {link}", ""]
     return "\n".join(out)
 
@@ -285,7 +285,7 @@ def render_leadership_html(d: LeadershipDigest, dashboard_url: str) -> str:
     """The all-owners ranking as HTML."""
     rows = "".join(
         f'<tr><td style="{_TD}"><a href="'
-        f'{_e(dashboard_link(dashboard_url, "owners", owner=r.owner, week=str(d.week)))}">'
+        f'{_e(page_url(dashboard_url, "owners", owner=r.owner, week=str(d.week)))}">'
         f'{_e(r.display_name)}</a></td><td style="{_NUM}">{_e(dollars(r.total))}</td>'
         f'{_change_td(r.percent)}<td style="{_TD}">{_e(r.budget_status or "")}</td>'
         f'<td style="{_NUM}">{_e(dollars(r.potential_savings or Decimal(0)))}</td></tr>'
@@ -308,7 +308,7 @@ def render_leadership_text(d: LeadershipDigest, dashboard_url: str) -> str:
         f"{r.budget_status or '-'}, savings left {dollars(r.potential_savings or Decimal(0))}"
         for i, r in enumerate(d.rows, 1)
     ]
-    out += ["", f"Dashboard: {dashboard_link(dashboard_url, 'owners', week=str(d.week))}", ""]
+    out += ["", f"Dashboard: {page_url(dashboard_url, 'owners', week=str(d.week))}", ""]
     return "\n".join(out)
 
 
