@@ -103,16 +103,27 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 @contextmanager
 def smtp_server(
-    inbox: Inbox, *, tls: tuple[Path, Path] | None = None, auth: bool = False
+    inbox: Inbox,
+    *,
+    tls: tuple[Path, Path] | None = None,
+    auth: bool = False,
+    implicit_tls: bool = False,
 ) -> Iterator[int]:
-    """Run aiosmtpd on 127.0.0.1 (STARTTLS required when ``tls``; AUTH when ``auth``)."""
+    """Run aiosmtpd on 127.0.0.1 (with ``tls``: STARTTLS required, or TLS from the first byte
+    when ``implicit_tls``, as on port 465; AUTH when ``auth``)."""
     kwargs: dict[str, Any] = {}
     if tls is not None:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(str(tls[0]), str(tls[1]))
-        kwargs.update(tls_context=ctx, require_starttls=True)
+        if implicit_tls:
+            kwargs.update(ssl_context=ctx)
+        else:
+            kwargs.update(tls_context=ctx, require_starttls=True)
     if auth:
-        kwargs.update(authenticator=_authenticate, auth_require_tls=tls is not None)
+        # aiosmtpd counts only STARTTLS as TLS: on an implicit-TLS port it would hide AUTH
+        kwargs.update(
+            authenticator=_authenticate, auth_require_tls=tls is not None and not implicit_tls
+        )
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()

@@ -180,6 +180,35 @@ def test_send_one_digest_per_owner_figures_equal_queries_then_none(
     assert new["Message-ID"] != first and new["References"] == first
 
 
+def test_month_to_date_is_as_of_the_chosen_week(demo: DemoData, snap: queries.Snapshot) -> None:
+    """Month to date runs to the week's last day, in the budgets' cost type; the forecast and
+    budget status (made on all the data) appear only for a week of the forecast's month."""
+    payments = load_owners(demo.owners).owner("payments")
+    assert payments.monthly_budget is not None
+    forecast = queries.forecasts(snap)
+    (month,) = set(forecast.loc[forecast["owner"] == "payments", "billing_period"])
+    last = snap.info.last_date
+    assert last is not None
+    weeks = {"latest": IsoWeek.of(last), "earlier": IsoWeek.of(month - dt.timedelta(days=10))}
+    for name, week in weeks.items():
+        d = owner_digest(snap, payments, week)
+        through = min(week.end, last)
+        assert d.through == through and d.billing_period == through.replace(day=1)
+        assert d.month_to_date == warehouse_spend(
+            demo, through.replace(day=1), through, "amortized_cost", owner="payments"
+        )
+        assert d.budget == payments.monthly_budget
+        text = render_text(d, "http://localhost:8501")
+        assert f"through {through:%d %b}: {dollars(d.month_to_date)}" in text
+        if name == "latest" and d.billing_period == month:
+            assert d.projected is not None and d.forecast_through == last
+            assert f"on data through {last:%d %b}" in text
+        else:
+            assert d.projected is None and "forecast" not in text
+            over = d.month_to_date > payments.monthly_budget
+            assert d.budget_status == ("over" if over else None)
+
+
 def test_without_send_prints_the_plan_and_dry_run_writes_files(
     demo: DemoData, port: int, inbox: Inbox, tmp_path: Path
 ) -> None:
@@ -299,6 +328,25 @@ def test_starttls_with_auth_and_a_self_signed_certificate(
         ):
             t.send(EmailMessage(), ["x@example.com"])
     assert len(inbox.received) == 1 and inbox.received[0][0] == ["amara.okafor@example.com"]
+
+
+def test_implicit_tls_ssl_with_auth(demo: DemoData, snap: queries.Snapshot, tmp_path: Path) -> None:
+    inbox = Inbox()
+    cert, key = self_signed(tmp_path)
+    week = IsoWeek.parse("2025-W25")
+    with smtp_server(inbox, tls=(cert, key), auth=True, implicit_tls=True) as port:
+        cfg = _settings(demo, port, tmp_path / "state.db", security="ssl", username=USER)
+        planned = plan_digests(cfg, snap, load_owners(demo.owners), week, owner="payments")
+        trust = ssl.create_default_context(cafile=str(cert))
+        with SmtpTransport(cfg.mail, PASSWORD, context=trust) as t:
+            assert send_digests(cfg, planned, week, t, sleep=lambda s: None)[0].status == "sent"
+        # The certificate is not trusted by default: one clear error, nothing sent.
+        with (
+            SmtpTransport(cfg.mail, PASSWORD) as t,
+            pytest.raises(MailError, match="certificate"),
+        ):
+            t.send(EmailMessage(), ["x@example.com"])
+    assert [r for r, _ in inbox.received] == [["amara.okafor@example.com"]]
 
 
 def test_plain_auth_without_tls(demo: DemoData, snap: queries.Snapshot, tmp_path: Path) -> None:

@@ -113,12 +113,18 @@ class OwnerDigest:
     plan_cost_type: str
     """The cost type of budgets, forecasts and savings (amortized)."""
     billing_period: dt.date | None = None
+    """The month of the week's last day (or of the data's, if earlier)."""
+    through: dt.date | None = None
+    """The last day ``month_to_date`` covers: the week's last day, or the data's if earlier."""
     month_to_date: Decimal | None = None
     budget: Decimal | None = None
     budget_status: str | None = None
     projected: Decimal | None = None
     lower: Decimal | None = None
     upper: Decimal | None = None
+    forecast_through: dt.date | None = None
+    """The last day of data the forecast and budget status were made on (the snapshot's), set
+    only when the forecast is of ``billing_period``."""
     grade: str | None = None
     previous_grade: str | None = None
     potential_savings: Decimal | None = None
@@ -231,8 +237,7 @@ def owner_digest(
         )
         for r in found.to_dict("records")
     )
-    budget = _first(queries.budgets(snap), "owner", owner.id)
-    forecast = _first(queries.forecasts(snap), "owner", owner.id)
+    plan = _plan(snap, owner, week)
     card = _first(queries.owner_ranking(snap), "scope_id", owner.id)
     actions = tuple(queries.top_actions(snap, owner.id, 3)) if card else ()
     return OwnerDigest(
@@ -249,18 +254,48 @@ def owner_digest(
         movers=tuple(movers[:MOVERS]),
         anomalies=lines,
         plan_cost_type=snap.info.anomaly_cost_type,
-        billing_period=forecast["billing_period"] if forecast else None,
-        month_to_date=_opt((forecast or budget or {}).get("month_to_date")),
-        budget=_opt(budget["budget"]) if budget else None,
-        budget_status=str(budget["status"]) if budget else None,
-        projected=_opt(forecast["projected"]) if forecast else None,
-        lower=_opt(forecast["lower"]) if forecast else None,
-        upper=_opt(forecast["upper"]) if forecast else None,
+        **plan,
         grade=str(card["grade"]) if card else None,
         previous_grade=str(card["previous_grade"]) if card and card["previous_grade"] else None,
         potential_savings=_opt(card["potential_savings"]) if card else None,
         actions=actions,
     )
+
+
+def _plan(snap: Snapshot, owner: Owner, week: IsoWeek) -> dict[str, Any]:
+    """Month to date through the week's end against the budget, in the budgets' cost type; the
+    forecast and budget status only when the snapshot's forecast is of that same month (they
+    are made on all the data, which may run past the week: ``forecast_through`` says so)."""
+    last = snap.info.last_date
+    if last is None or last < week.start:
+        return {}
+    through = min(week.end, last)
+    month = through.replace(day=1)
+    plan_type: CostType = snap.info.anomaly_cost_type  # type: ignore[assignment]
+    spent = queries.spend(
+        snap, grain="month", cost_type=plan_type, start=month, end=through,
+        where={"owner": [owner.id]},
+    )  # fmt: skip
+    mtd = sum((_money(c) for c in spent["cost"]), Decimal(0))
+    out: dict[str, Any] = {
+        "billing_period": month,
+        "through": through,
+        "month_to_date": mtd,
+        "budget": owner.monthly_budget,
+    }
+    forecast = _first(queries.forecasts(snap), "owner", owner.id)
+    if forecast and forecast["billing_period"] == month:
+        budget = _first(queries.budgets(snap), "owner", owner.id)
+        out |= {
+            "projected": _opt(forecast["projected"]),
+            "lower": _opt(forecast["lower"]),
+            "upper": _opt(forecast["upper"]),
+            "forecast_through": last,
+            "budget_status": str(budget["status"]) if budget else None,
+        }
+    elif owner.monthly_budget is not None and mtd > owner.monthly_budget:
+        out["budget_status"] = "over"
+    return out
 
 
 @dataclass(frozen=True)
@@ -311,11 +346,9 @@ def leadership_digest(
         ),
         "owner",
     )
-    budgets = queries.budgets(snap)
     ranking = queries.owner_ranking(snap)
     rows = []
     for o in owners:
-        b = _first(budgets, "owner", o.id)
         c = _first(ranking, "scope_id", o.id)
         rows.append(
             LeadershipRow(
@@ -323,7 +356,7 @@ def leadership_digest(
                 o.display_name,
                 cells.get((week, o.id), Decimal(0)),
                 cells.get((prev, o.id), Decimal(0)),
-                str(b["status"]) if b else None,
+                _plan(snap, o, week).get("budget_status"),
                 _opt(c["potential_savings"]) if c else None,
             )
         )

@@ -140,6 +140,21 @@ def _table(rows: str, head: Sequence[str] = (), chart: bool = False) -> str:
     )
 
 
+def plan_line(d: OwnerDigest) -> str:
+    """The month to date against budget and forecast, each with the day it is as of."""
+    spent = dollars(d.month_to_date or Decimal(0))
+    line = f"{d.billing_period:%B %Y} through {d.through:%d %b}: {spent}"
+    if d.budget is not None:
+        status = f" ({d.budget_status})" if d.budget_status else ""
+        line += f" of a {dollars(d.budget)} budget{status}"
+    if d.projected is not None:
+        line += (
+            f"; forecast {dollars(d.projected)} (interval {dollars(d.lower or Decimal(0))} to "
+            f"{dollars(d.upper or Decimal(0))}, on data through {d.forecast_through:%d %b})"
+        )
+    return line
+
+
 def render_html(d: OwnerDigest, dashboard_url: str) -> str:
     """The owner's digest as a complete HTML document."""
     link = page_url(
@@ -160,17 +175,9 @@ def render_html(d: OwnerDigest, dashboard_url: str) -> str:
         ),
     ]
     if d.month_to_date is not None:
-        period = f"{d.billing_period:%Y-%m}" if d.billing_period else "this month"
-        budget = f" of a {dollars(d.budget)} budget ({d.budget_status})" if d.budget else ""
-        forecast = (
-            f"; forecast {dollars(d.projected)} (interval {dollars(d.lower or Decimal(0))} to "
-            f"{dollars(d.upper or Decimal(0))})"
-            if d.projected is not None
-            else ""
-        )
         parts += [
             _h2(f"Month to date ({d.plan_cost_type} cost)"),
-            f"<p>{_e(period)}: {_e(dollars(d.month_to_date))}{_e(budget)}{_e(forecast)}</p>",
+            f"<p>{_e(plan_line(d))}</p>",
         ]
     parts += [_h2("Last 8 weeks"), _chart(d), _h2("By account and region")]
     parts.append(
@@ -239,15 +246,7 @@ def render_text(d: OwnerDigest, dashboard_url: str) -> str:
         f"({percent(d.percent_four_weeks)})",
     ]
     if d.month_to_date is not None:
-        line = f"Month to date ({d.plan_cost_type}): {dollars(d.month_to_date)}"
-        if d.budget:
-            line += f" of a {dollars(d.budget)} budget ({d.budget_status})"
-        if d.projected is not None:
-            line += (
-                f"; forecast {dollars(d.projected)} (interval {dollars(d.lower or Decimal(0))} "
-                f"to {dollars(d.upper or Decimal(0))})"
-            )
-        out.append(line)
+        out.append(f"Month to date ({d.plan_cost_type}): {plan_line(d)}")
     out += ["", "Last 8 weeks:"]
     out += [f"  {w}  {dollars(v)}" for w, v in d.weekly]
     out += ["", "By account and region (previous week, this week, change):"]

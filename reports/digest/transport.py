@@ -71,6 +71,14 @@ class SmtpTransport:
                 where="[mail]",
                 fix="check [mail] host, port, security, username and the password variable",
             ) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise MailError(
+                f"SMTP server {m.host}:{m.port}: its TLS certificate is not trusted "
+                f"({exc.verify_message})",
+                where="[mail]",
+                fix="add the server's CA to the system's trust store, or point SSL_CERT_FILE "
+                "at a bundle that holds it",
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise MailError(
                 f"cannot reach SMTP server {m.host}:{m.port} ({exc})",
