@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from costlens import queries
@@ -37,11 +38,13 @@ def with_account_names(names: Mapping[str, str], text: object) -> object:
 
     >>> with_account_names({"210987654301": "Payments prod"}, "AWSLambda · 210987654301")
     'AWSLambda · Payments prod (210987654301)'
+    >>> with_account_names({"2109": "p"}, "arn:aws:lambda:us-east-1:2109:function:f")
+    'arn:aws:lambda:us-east-1:2109:function:f'
     >>> with_account_names({"1": "x"}, None) is None
     True
     """
-    if not isinstance(text, str):
+    if not isinstance(text, str) or not names:
         return text
-    for account_id, name in names.items():
-        text = text.replace(account_id, f"{name} ({account_id})")
-    return text
+    ids = "|".join(re.escape(a) for a in sorted(names, key=len, reverse=True))
+    # A bare id only: not the account field inside an ARN (arn:aws:lambda:us-east-1:2109...:fn).
+    return re.sub(rf"(?<![\w:])({ids})(?![\w:])", lambda m: f"{names[m[1]]} ({m[1]})", text)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import _accounts as accounts
 from app_pages import _charts as charts
+from app_pages import _scorecard_format as sc
 from app_pages import _shared as ui
 from costlens import queries
 from costlens.anomalies import describe_driver
+from costlens.anomalies.describe import DRIVER_LABELS
+from costlens.anomalies.driver_ranking import HEADLINE_ORDER
 
 SCANNED = ("owner", "microservice", "service_code", "account_id")
 VERDICTS = {
@@ -25,6 +30,44 @@ CONTEXT_DAYS = 21
 
 def _short(label: str, width: int = 56) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def _root_cause(causes: pd.DataFrame, event: pd.Series, names: dict[str, str]) -> None:
+    """The headline, then one view of the impact's split (the headline's by default), its rows
+    adding up to the impact."""
+    headline = str(accounts.with_account_names(names, str(event["top_driver"])))
+    st.markdown(f"**Root cause:** {sc.plain_text(headline)}")
+    views = [v for v in HEADLINE_ORDER if v in set(causes["dimension"])]
+    view = st.segmented_control(
+        "Split by",
+        views,
+        default=str(causes["dimension"].iloc[0]),
+        format_func=lambda v: DRIVER_LABELS.get(v, v),
+        key=f"cause_view_{event['anomaly_id']}",
+    ) or str(causes["dimension"].iloc[0])
+    rows = causes[causes["dimension"] == view].copy()
+    rows["driver"] = [
+        f"({n} others)"
+        if n
+        else _short(str(accounts.with_account_names(names, describe_driver(d, v))))
+        for d, v, n in zip(rows["dimension"], rows["value"], rows["others"], strict=True)
+    ]
+    rows = ui.as_float(rows, ["delta_cost"]).sort_values("delta_cost")
+    ranking = px.bar(
+        rows, x="delta_cost", y="driver", orientation="h",
+        color=np.where(rows["delta_cost"] >= 0, "increase", "decrease"),
+        color_discrete_map={"increase": "#d62728", "decrease": "#2ca02c"},
+        labels={"delta_cost": "Contribution to the impact", "driver": "", "color": ""},
+    )  # fmt: skip
+    ranking.update_layout(
+        height=320, margin={"t": 10, "b": 10}, xaxis_tickprefix="$", showlegend=False
+    )
+    charts.show(ranking)
+    st.caption(
+        f"These rows add up to the impact, {ui.money(event['impact_cost'])}: each is the "
+        "driver's actual cost on the anomalous days less its part of the expected cost (the "
+        "expected cost split by its cost in the 28 days before)."
+    )
 
 
 with ui.page_errors():
@@ -165,24 +208,11 @@ with ui.page_errors():
         detail.update_layout(margin={"t": 30, "b": 10})
         charts.show(detail)
     with cause_col:
-        causes = queries.anomaly_root_cause(snap, chosen).head(10)
+        causes = queries.anomaly_root_cause(snap, chosen)
         if causes.empty:
             st.info("No root cause was computed for this anomaly.")
         else:
-            causes["driver"] = [
-                _short(str(accounts.with_account_names(names, describe_driver(d, v))))
-                for d, v in zip(causes["dimension"], causes["value"], strict=True)
-            ]
-            ranking = px.bar(
-                ui.as_float(causes, ["delta_cost"]).iloc[::-1],
-                x="delta_cost",
-                y="driver",
-                orientation="h",
-                title="Root cause",
-                labels={"delta_cost": "Contribution", "driver": ""},
-            )
-            ranking.update_layout(height=320, margin={"t": 30, "b": 10}, xaxis_tickprefix="$")
-            charts.show(ranking)
+            _root_cause(causes, event, names)
 
     # --- feedback -------------------------------------------------------------------------------
     if isinstance(event["feedback"], str):

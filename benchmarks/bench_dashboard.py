@@ -70,7 +70,7 @@ def build(root: Path, rows: int) -> dict[str, str]:
 
     print(f"--- building the snapshot of {rows:,} line items in {root}", flush=True)
     root.mkdir(parents=True, exist_ok=True)
-    settings = build_warehouse(root / "data", rows)
+    settings = build_warehouse(root / "data", rows, incidents=True)
     return {
         "COSTLENS_DATA_DIR": str(settings.data_dir),
         "COSTLENS_RULES": str(settings.rules),

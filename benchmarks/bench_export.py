@@ -64,9 +64,34 @@ FROM line_items GROUP BY delivery_id, billing_period
 """The ingest ledger's row for the generated delivery (ingest records its file sums so)."""
 
 
-def build_warehouse(data_dir: Path, rows: int) -> Any:
-    """Generate, key, attribute and refresh ``rows`` line items of one month; returns the
-    settings (the published snapshot is in ``data_dir``)."""
+_INCIDENTS = """
+INSERT INTO line_items BY NAME
+SELECT *, <key> AS line_key FROM (
+  SELECT l.* EXCLUDE (line_key) REPLACE (
+    'incident-' || i.app AS resource_id,
+    TIMESTAMP '2024-03-01' + INTERVAL (i.h) HOUR AS usage_start,
+    TIMESTAMP '2024-03-01' + INTERVAL (i.h + 1) HOUR AS usage_end,
+    i.cost AS unblended_cost, i.cost AS amortized_cost, i.cost AS net_amortized_cost,
+    i.cost AS list_cost)
+  FROM (SELECT DISTINCT ON (tags['app']) * FROM line_items
+        WHERE tags['app'] IN ('svc-1', 'svc-2') AND line_item_type = 'Usage'
+        ORDER BY tags['app'], line_key) AS l
+  JOIN (SELECT 'svc-1' AS app, h, CAST(25 AS DECIMAL(18,10)) AS cost
+        FROM range(23 * 24, 31 * 24) t(h)
+        UNION ALL
+        SELECT 'svc-2', h, CAST(60 AS DECIMAL(18,10)) FROM range(17 * 24, 18 * 24) t(h)) AS i
+    ON l.tags['app'] = i.app
+)
+"""
+"""Two changes of the same dollars at any size, as new resources: microservice svc-1 at +$25 an
+hour from 24 March on (a level shift, ongoing) and svc-2 at +$60 an hour on 18 March (a
+spike)."""
+
+
+def build_warehouse(data_dir: Path, rows: int, *, incidents: bool = False) -> Any:
+    """Generate, key, attribute and refresh ``rows`` line items of one month (with
+    ``incidents``, the ``_INCIDENTS`` changes in them); returns the settings (the published
+    snapshot is in ``data_dir``)."""
     from bench_scorecards import (
         ACCOUNTS,
         GENERATE,
@@ -97,6 +122,8 @@ def build_warehouse(data_dir: Path, rows: int) -> Any:
         params = {"rows": resources * LINES_PER_RESOURCE, "resources": resources,
                   "accounts": ACCOUNTS, "services": SERVICES, "owners": OWNERS}  # fmt: skip
         wh.con.execute(GENERATE.replace("<key>", key_sql()), params)
+        if incidents:
+            wh.con.execute(_INCIDENTS.replace("<key>", key_sql()))
         wh.con.execute("BEGIN TRANSACTION")
         register_line_keys(wh.con, "bench")
         wh.con.execute(_LEDGER)  # what ingest records, so the export reconciles to a ledger

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from costlens import queries as q
+from costlens.anomalies.driver_ranking import COMBINATION
 from costlens.commands.demo import run_demo
 from costlens.config import load_settings
 from costlens.sample.scoring import START_TOLERANCE, Incident, score_incidents
@@ -94,3 +95,21 @@ def test_every_injected_anomaly_is_one_incident_with_its_cause_and_little_else(
         assert len(score.unlabelled) <= MAX_UNLABELLED_INCIDENTS, score.unlabelled
         # No billing event (tax, fees, credits on the 1st) is an incident or an event.
         assert not any(d.day == 1 for d in events["start_date"])
+
+
+@pytest.mark.slow
+def test_every_incident_of_the_demo_has_root_causes_that_add_up_to_its_impact(
+    demo: tuple[Path, list[dict[str, Any]]],
+) -> None:
+    data_dir, _ = demo
+    with q.open_snapshot(data_dir) as snap:
+        events = q.anomalies(snap, incidents=False, include_marked=True)
+        assert len(events) >= 5
+        for event in events.itertuples():
+            cause = q.anomaly_root_cause(snap, event.anomaly_id)
+            assert COMBINATION in set(cause["dimension"]), event.anomaly_id
+            for view, rows in cause.groupby("dimension"):
+                assert sum(rows["delta_cost"]) == event.impact_cost, (event.anomaly_id, view)
+            # The headline names its dollars and share of the impact.
+            head = cause.iloc[0]
+            assert f"{abs(head['delta_cost']):,.2f}" in event.top_driver, event.top_driver

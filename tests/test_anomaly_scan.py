@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from helpers import create_allocations
 
 from costlens import queries as q
+from costlens.anomalies import describe
 from costlens.anomalies.feedback import mark_anomaly, marked_anomalies, unmark_anomaly
 from costlens.config import Settings, load_settings
 from costlens.errors import QueryError
@@ -114,20 +115,22 @@ def test_a_spike_is_one_event_on_its_day_with_its_impact(snap: q.Snapshot) -> No
 def test_the_root_cause_ranks_the_injected_driver_first(snap: q.Snapshot) -> None:
     spike = _events(snap, "spiky").iloc[0]
     cause = q.anomaly_root_cause(snap, spike["anomaly_id"])
-    # The most specific names of the injected driver come first; its account (whose change
-    # also carries the noise of the account's other usage) after them.
-    assert list(zip(cause["dimension"][:4], cause["value"][:4], strict=True)) == [
-        ("resource_id", "nat-1"),
-        (
-            "service_code/account_id/region/usage_type",
-            "AmazonEC2/acct-b/us-east-1/NatGateway-Bytes",
-        ),
-        ("usage_type", "NatGateway-Bytes"),
-        ("account_id", "acct-b"),
-    ]
+    # The headline is the most specific row carrying most of the change: the NAT gateway.
+    assert (cause["dimension"].iloc[0], cause["value"].iloc[0]) == ("resource_id", "nat-1")
+    first = cause.groupby("dimension", sort=False).head(1)  # each view's largest row
+    tops = dict(zip(first["dimension"], first["value"], strict=True))
+    assert tops["service_code/account_id/region/usage_type"] == (
+        "AmazonEC2/acct-b/us-east-1/NatGateway-Bytes"
+    )
+    assert tops["usage_type"] == "NatGateway-Bytes" and tops["account_id"] == "acct-b"
     assert list(cause["rank"]) == list(range(1, len(cause) + 1))
-    assert float(cause["delta_cost"].iloc[0]) == pytest.approx(2500, abs=20)
-    assert spike["top_driver"] == "Resource: nat-1"
+    delta = cause["delta_cost"].iloc[0]
+    assert float(delta) == pytest.approx(2500, abs=60)  # +$2,500 on a day of ~$555 expected
+    assert spike["top_driver"] == (
+        f"Resource: nat-1: {describe.signed_dollars(delta)} of "
+        f"{describe.signed_dollars(spike['impact_cost'])} "
+        f"({float(delta) / float(spike['impact_cost']):.0%})".replace("%", " %")
+    )
 
 
 def test_the_chart_days_are_the_scanned_cost_and_the_expectation_per_day(
@@ -261,42 +264,48 @@ def test_a_mark_follows_its_event_when_a_restatement_moves_its_first_day(
         assert moved["anomaly_id"] in set(q.anomalies(snap)["anomaly_id"])
 
 
-def test_batched_sql_contributions_equal_the_pandas_root_cause(built: Path) -> None:
-    """The SQL ranking (all events in one query) gives per driver value exactly the dollars of
-    the pure pandas ``root_cause`` fed the cube's rows as ``Decimal``, for the spike's windows."""
-    from costlens.anomalies import root_cause
+def test_a_crafted_request_splits_its_expected_cost_by_the_baseline_exactly(built: Path) -> None:
+    """``rank_drivers`` on a request whose expected cost is given: every view's expected costs
+    add up to it and its contributions to actual - expected, to the last decimal; each row's
+    actual cost is its allocations' exact sum over the days and its expected cost the given one
+    in proportion to its baseline cost (to within the 10th decimal of the split)."""
     from costlens.anomalies.driver_ranking import CauseRequest, rank_drivers
 
     day = START + dt.timedelta(days=SPIKE_DAY)
     base = (day - dt.timedelta(days=28), day - dt.timedelta(days=1))
+    expected = Decimal("555.00")
+    sql = (
+        "SELECT resource_id, usage_type, SUM(amortized_cost) FILTER (usage_date = $day), "
+        "SUM(amortized_cost) FILTER (usage_date BETWEEN $b0 AND $b1) FROM allocations "
+        "WHERE microservice = 'spiky' AND charge_category = 'Usage' GROUP BY ALL"
+    )
     with open_warehouse(built, read_only=True) as wh:
         wh.con.execute(f"ATTACH '{built / 'serving.duckdb'}' AS snap (READ_ONLY)")
-        request = CauseRequest("e", "microservice", "spiky", day, day, *base, True)
-        got = rank_drivers(wh.con, '"snap"', [request], '"amortized_cost"')["e"]
-        rows = wh.con.execute(
-            "SELECT usage_date, service_code, account_id, usage_type, amortized_cost AS cost "
-            "FROM snap.daily WHERE microservice = 'spiky' AND charge_category = 'Usage' "
-            "AND usage_date BETWEEN $s AND $e",
-            {"s": base[0], "e": day},
-        ).fetchall()
-    frame = pd.DataFrame(rows, columns=["usage_date", "service_code", "account_id",
-                                        "usage_type", "cost"])  # fmt: skip
-    assert all(isinstance(c, Decimal) for c in frame["cost"])
-    want = root_cause(
-        frame, (day, day), base, drivers=["service_code", "account_id", "usage_type"],
-        cost_column="cost",
-    )  # fmt: skip
-    expected = {
-        (r.dimension, r.value): (r.baseline_cost, r.event_cost, r.delta_cost)
-        for r in want.itertuples()
-    }
-    ranked = {(c.dimension, c.value): (c.baseline_cost, c.event_cost, c.delta_cost) for c in got}
-    shared = {k: v for k, v in ranked.items() if k in expected}
-    assert len(shared) >= 4  # usage types and accounts (one service: not a driver)
-    assert shared == {k: expected[k] for k in shared}
-    assert all(isinstance(m, Decimal) for v in ranked.values() for m in v)
-    assert got[0].dimension == "resource_id" and got[0].value == "nat-1"
-    assert len(got) == len(ranked) <= 10
+        rows = wh.con.execute(sql, {"day": day, "b0": base[0], "b1": base[1]}).fetchall()
+        got = {}
+        for resources in (True, False):
+            request = CauseRequest("e", "microservice", "spiky", (day,), *base, expected, resources)
+            got[resources] = rank_drivers(wh.con, '"snap"', [request], '"amortized_cost"')["e"]
+    actual = {r[0]: Decimal(r[2] or 0) for r in rows}
+    baseline = {r[0]: Decimal(r[3] or 0) for r in rows}
+    by_usage = {r[1]: Decimal(r[2] or 0) for r in rows}
+    total, base_total = sum(actual.values(), Decimal(0)), sum(baseline.values(), Decimal(0))
+    for ranked in got.values():
+        for view in {c.dimension for c in ranked}:
+            rows_of = [c for c in ranked if c.dimension == view]
+            assert sum(c.expected_cost for c in rows_of) == expected, view
+            assert sum(c.delta_cost for c in rows_of) == total - expected, view
+            assert all(c.delta_cost == c.actual_cost - c.expected_cost for c in rows_of)
+    resources = {c.value: c for c in got[True] if c.dimension == "resource_id"}
+    assert set(resources) == set(actual)
+    for rid, c in resources.items():
+        assert c.actual_cost == actual[rid]
+        assert abs(c.expected_cost - expected * baseline[rid] / base_total) < Decimal("1E-9")
+    usage = {c.value: c.actual_cost for c in got[False] if c.dimension == "usage_type"}
+    assert usage == by_usage
+    assert (got[True][0].dimension, got[True][0].value) == ("resource_id", "nat-1")
+    assert got[False][0].dimension == "service_code/account_id/region/usage_type"
+    assert got[False][0].value.endswith("/NatGateway-Bytes")
 
 
 # --- money is exact: every observed figure is the DECIMAL sum of the allocations ---------------
@@ -307,7 +316,7 @@ WHERE charge_category = 'Usage' AND {column} = $value AND usage_date IN (SELECT 
 """
 _DRIVER_SUM_SQL = """
 SELECT SUM(amortized_cost) FROM allocations
-WHERE charge_category = 'Usage' AND {column} = $value AND usage_date BETWEEN $first AND $last
+WHERE charge_category = 'Usage' AND {column} = $value AND usage_date IN (SELECT UNNEST($days))
   AND {drivers}
 """
 _COMBINED = ("service_code", "account_id", "region", "usage_type")
@@ -351,39 +360,32 @@ def test_every_event_actual_is_the_exact_sum_of_its_allocations(built: Path) -> 
     assert spike["actual_cost"].iloc[0] == sum(map(Decimal, on_day["amortized_cost"]), Decimal(0))
 
 
-def test_every_root_cause_cost_is_the_exact_sum_of_its_allocations(built: Path) -> None:
-    """Per driver value: event_cost is the exact sum over the event's days, baseline_cost the
-    exact sum over the 28 days before it scaled to the event's days (half up at 10 places) and
-    delta_cost their difference, to the last decimal."""
+def test_every_root_cause_adds_up_to_its_impact_and_its_allocations(built: Path) -> None:
+    """Per event and view, the rows' contributions add up to the impact and their expected
+    costs to the expected cost, exactly; every row of one value has as actual cost the exact
+    sum of its allocations over the event's anomalous days."""
     with q.open_snapshot(built) as snap:
         events = q.anomalies(snap, incidents=False, include_marked=True)
         causes = {aid: q.anomaly_root_cause(snap, aid) for aid in events["anomaly_id"]}
-    first_day = START
+        days = {aid: q.anomaly_days(snap, aid) for aid in events["anomaly_id"]}
     checked = 0
     with open_warehouse(built, read_only=True) as wh:
         for event in events.itertuples():
-            b_first = max(first_day, event.start_date - dt.timedelta(days=28))
-            b_last = event.start_date - dt.timedelta(days=1)
-            e_days = (event.last_seen - event.start_date).days + 1
-            b_days = (b_last - b_first).days + 1
-            for cause in causes[event.anomaly_id].itertuples():
-                columns = cause.dimension.split("/")
-                values = cause.value.split("/", len(columns) - 1)
-                drivers = " AND ".join(f"{c} = $d{i}" for i, c in enumerate(columns))
+            cause = causes[event.anomaly_id]
+            assert not cause.empty
+            for view, rows in cause.groupby("dimension"):
+                assert sum(rows["delta_cost"]) == event.impact_cost, (event.anomaly_id, view)
+                assert sum(rows["expected_cost"]) == event.expected_cost, (event.anomaly_id, view)
+            chart = days[event.anomaly_id]
+            anomalous = list(chart.loc[chart["anomalous"], "usage_date"])
+            for c in cause[cause["others"] == 0].itertuples():
+                columns = c.dimension.split("/")
+                values = c.value.split("/", len(columns) - 1)
+                drivers = " AND ".join(f"{col} = $d{i}" for i, col in enumerate(columns))
                 sql = _DRIVER_SUM_SQL.format(column=event.dimension, drivers=drivers)
-                params = {"value": event.value, **{f"d{i}": v for i, v in enumerate(values)}}
-
-                def total(a: dt.date, b: dt.date, sql: str = sql, params: Any = params) -> Decimal:
-                    (value,) = wh.con.execute(sql, {**params, "first": a, "last": b}).fetchone()
-                    return Decimal(0) if value is None else Decimal(value)
-
-                event_cost = total(event.start_date, event.last_seen)
-                with localcontext() as ctx:
-                    ctx.prec = 60
-                    baseline = total(b_first, b_last) * e_days / b_days
-                baseline = baseline.quantize(Decimal("1E-10"), rounding=ROUND_HALF_UP)
-                assert cause.event_cost == event_cost, (event.anomaly_id, cause.value)
-                assert cause.baseline_cost == baseline, (event.anomaly_id, cause.value)
-                assert cause.delta_cost == event_cost - baseline
+                params = {"value": event.value, "days": anomalous,
+                          **{f"d{i}": v for i, v in enumerate(values)}}  # fmt: skip
+                (total,) = wh.con.execute(sql, params).fetchone()
+                assert c.actual_cost == Decimal(total or 0), (event.anomaly_id, c.value)
                 checked += 1
     assert checked >= 40

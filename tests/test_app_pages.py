@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 from app_snapshot import (
     APP_FILE,
@@ -221,6 +223,15 @@ def test_allocation_health_shows_attribution_by_basis(app: AppTest) -> None:
     assert {"By a tag", "Split from shared costs"} <= names
 
 
+def _plotly_values(values: object) -> list[float]:
+    """A trace's numbers: a list, or plotly's typed array ``{"dtype", "bdata"}`` decoded."""
+    if isinstance(values, dict):
+        raw = base64.b64decode(values["bdata"])
+        return [float(v) for v in np.frombuffer(raw, dtype=np.dtype(values["dtype"]))]
+    assert isinstance(values, list)
+    return [float(v) for v in values]
+
+
 @pytest.mark.slow
 def test_an_anomaly_shows_its_impact_percent_and_new_when_nothing_was_expected(
     demo: DemoData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -236,6 +247,26 @@ def test_an_anomaly_shows_its_impact_percent_and_new_when_nothing_was_expected(
     percent = f"{first['impact_percent']:+.1f}%"
     assert at.dataframe[0].value["impact_percent"].iloc[0] == percent
     assert next(m.delta for m in at.metric if m.label == "Impact") == percent
+
+    # The root cause: the headline, then the headline's view, whose bars add up to the impact;
+    # another view of the same event adds up to the same impact.
+    chosen = at.selectbox(key="anomaly_id").value
+    with queries.open_snapshot(tmp_path) as snap:
+        event = queries.anomalies(snap).set_index("anomaly_id").loc[chosen]
+        causes = queries.anomaly_root_cause(snap, chosen)
+    headline = f"**Root cause:** {event['top_driver']}".replace("$", "\\$")
+    assert headline in [m.value for m in at.markdown]
+    split = at.segmented_control(key=f"cause_view_{chosen}")
+    assert split.value == causes["dimension"].iloc[0] and "AWS service" in split.options
+    for view in (split.value, "service_code"):
+        split.set_value(view).run()
+        bars = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][-1]["data"]
+        shown = sum(sum(_plotly_values(trace["x"])) for trace in bars)
+        assert abs(shown - float(event["impact_cost"])) < 1e-4, view
+        expected = causes.loc[causes["dimension"] == view, "delta_cost"].sum()
+        assert expected == event["impact_cost"], view
+    assert any(f"add up to the impact, {dollars(event['impact_cost'])}" in c.value
+               for c in at.caption)  # fmt: skip
 
     # A series that cost nothing before (a new service): the scan stores no percentage.
     staged = tmp_path / ".serving-test.duckdb"

@@ -11,14 +11,18 @@ with no usage type or resource has none), and the combined driver
 'AWSLambda · 210987654301 · us-east-1 · Request'
 >>> describe_driver("usage_type", "")
 'Usage type: (none)'
+>>> describe_headline("resource_id", "table/sessions", Decimal("1640.004"), Decimal("2001.12"))
+'Resource: table/sessions: +$1,640.00 of +$2,001.12 (82 %)'
 """
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from costlens.anomalies.driver_ranking import COMBINATION, COMBINED
 from costlens.schema import DIMENSION_LABELS
 
-__all__ = ["DRIVER_LABELS", "describe_driver"]
+__all__ = ["DRIVER_LABELS", "describe_driver", "describe_headline", "signed_dollars"]
 
 DRIVER_LABELS: dict[str, str] = {
     **DIMENSION_LABELS,
@@ -41,3 +45,23 @@ def describe_driver(dimension: str, value: str) -> str:
         if len(parts) == len(COMBINED):
             return " · ".join(_value(d, v) for d, v in zip(COMBINED, parts, strict=True))
     return f"{DRIVER_LABELS.get(dimension, dimension)}: {_value(dimension, value)}"
+
+
+def signed_dollars(value: Decimal) -> str:
+    """A change in dollars with its sign, to the cent (half up).
+
+    >>> signed_dollars(Decimal("-1234.565")), signed_dollars(Decimal("0"))
+    ('-$1,234.57', '+$0.00')
+    """
+    cents = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{'-' if cents < 0 else '+'}${abs(cents):,.2f}"
+
+
+def describe_headline(dimension: str, value: str, delta: Decimal, impact: Decimal) -> str:
+    """The headline root cause: the driver, its contribution and the impact it is part of, with
+    the share it explains."""
+    share = f" ({float(delta) / float(impact):.0%})".replace("%", " %") if impact else ""
+    return (
+        f"{describe_driver(dimension, value)}: {signed_dollars(delta)} of "
+        f"{signed_dollars(impact)}{share}"
+    )

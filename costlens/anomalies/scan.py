@@ -38,7 +38,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from costlens.anomalies.describe import describe_driver
+from costlens.anomalies.describe import describe_headline
 from costlens.anomalies.detect import detect_from
 from costlens.anomalies.detector_options import DetectorOptions
 from costlens.anomalies.detector_state import DetectorState
@@ -114,7 +114,7 @@ BASELINE_DAYS = 28
 """Days before an event that its root cause compares against."""
 RESOURCE_EVENTS = 25
 """Events (largest impact first) whose root cause also ranks resources, read from allocations."""
-CAUSE_METHOD = "sql-4"
+CAUSE_METHOD = "additive-1"
 """Version of the root-cause computation; a cached cause of another version is recomputed."""
 
 
@@ -237,47 +237,57 @@ def _scan(
     found.sort(key=lambda f: -abs(f[2].impact))
     kept: dict[str, list[tuple[Any, ...]]] = {}
     requests = []
+    anomalous: dict[str, list[dt.date]] = {}
+    for aid, _, _, day, _, flag in day_rows:
+        if flag:
+            anomalous.setdefault(str(aid), []).append(pd.Timestamp(day).date())
     for i, (dimension, value, event) in enumerate(found):
         aid = anomaly_id(dimension, value, event.start, cost_type)
+        days_of = tuple(sorted(set(anomalous.get(aid, ()))))
+        expected = _cents(event.expected) or Decimal(0)
         b_start = max(first, event.start - pd.Timedelta(days=BASELINE_DAYS))
         cause_key = hashlib.sha256(
-            json.dumps([CAUSE_METHOD, dimension, value, str(b_start), str(event.start),
-                        str(event.last_seen), i < RESOURCE_EVENTS, cost_type]).encode()
+            json.dumps([CAUSE_METHOD, dimension, value, str(b_start), [str(d) for d in days_of],
+                        str(expected), i < RESOURCE_EVENTS, cost_type]).encode()
         ).hexdigest()[:32]  # fmt: skip
         keys.append((aid, cause_key))
         old = old_causes.get(aid)
         if old is not None and old[0] == cause_key and _months(b_start, event.last_seen) <= stable:
             reused_causes += 1
             kept[aid] = [
-                (aid, int(rank), str(dim), str(val), *map(_money, money), float(share))
-                for rank, dim, val, *money, share in old[1]
+                (aid, int(rank), str(dim), str(val), *map(_money, money), float(share), int(n))
+                for rank, dim, val, *money, share, n in old[1]
             ]
             continue
         b_end = event.start - pd.Timedelta(days=1)
         if b_end < b_start:
             b_start = b_end = event.start  # no history before it: compare with its first day
         requests.append(
-            CauseRequest(aid, dimension, value, event.start.date(), event.last_seen.date(),
-                         b_start.date(), b_end.date(), i < RESOURCE_EVENTS)
+            CauseRequest(aid, dimension, value, days_of, b_start.date(), b_end.date(), expected,
+                         i < RESOURCE_EVENTS)
         )  # fmt: skip
     ranked_by_id = rank_drivers(
         con, target, requests, cost, charge_category=SCANNED_CHARGE_CATEGORY
     )
     for aid, ranked in ranked_by_id.items():
         kept[aid] = [
-            (aid, rank, c.dimension, c.value, c.baseline_cost, c.event_cost, c.delta_cost,
-             round(c.share, 4))
+            (aid, rank, c.dimension, c.value, c.expected_cost, c.actual_cost, c.delta_cost,
+             round(c.share, 4), c.others)
             for rank, c in enumerate(ranked, start=1)
         ]  # fmt: skip
     events, causes = [], []
     for (dimension, value, event), (aid, _) in zip(found, keys, strict=True):
         ranked_causes = kept.get(aid, [])
         causes.extend(ranked_causes)
-        top = describe_driver(ranked_causes[0][2], ranked_causes[0][3]) if ranked_causes else None
         owner = {"owner": value, "microservice": owners.get(value)}.get(dimension)
         actual = actual_by_id[aid]
         expected = _cents(event.expected) or Decimal(0)
         impact = actual - expected
+        top = (
+            describe_headline(ranked_causes[0][2], ranked_causes[0][3], ranked_causes[0][6], impact)
+            if ranked_causes
+            else None
+        )
         events.append((
             aid, dimension, value, owner, event.start.date(),
             event.end.date() if event.end is not None else None, event.last_seen.date(),

@@ -67,8 +67,8 @@ PREVIOUS_SERIES_SQL = (
     "SELECT dimension, value, series_hash, events, state FROM {previous}.anomaly_series"
 )
 PREVIOUS_CAUSES_SQL = """
-SELECT k.anomaly_id, k.cause_key, c.rank, c.dimension, c.value, c.baseline_cost, c.event_cost,
-       c.delta_cost, c.share
+SELECT k.anomaly_id, k.cause_key, c.rank, c.dimension, c.value, c.expected_cost, c.actual_cost,
+       c.delta_cost, c.share, c.others
 FROM {previous}.anomaly_cause_keys k
 LEFT JOIN {previous}.anomaly_root_causes c USING (anomaly_id)
 ORDER BY k.anomaly_id, c.rank

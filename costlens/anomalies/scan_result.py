@@ -25,8 +25,8 @@ EVENT_COLUMNS = (
     "max_score", "days", "top_driver", "cost_type", "incident_id", "also_seen",
 )  # fmt: skip
 ROOT_CAUSE_COLUMNS = (
-    "anomaly_id", "rank", "dimension", "value", "baseline_cost", "event_cost", "delta_cost",
-    "share",
+    "anomaly_id", "rank", "dimension", "value", "expected_cost", "actual_cost", "delta_cost",
+    "share", "others",
 )  # fmt: skip
 SERIES_CACHE_COLUMNS = ("dimension", "value", "series_hash", "events", "state")
 CAUSE_KEY_COLUMNS = ("anomaly_id", "cause_key")

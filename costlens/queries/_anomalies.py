@@ -12,6 +12,7 @@ import pandas as pd
 from costlens.errors import QueryError
 from costlens.queries._where import Where
 from costlens.serving.snapshot import Snapshot
+from costlens.serving.tables import ADDITIVE_CAUSE_LAYOUTS
 
 __all__ = ["anomalies", "anomaly_days", "anomaly_root_cause"]
 
@@ -80,10 +81,20 @@ def anomalies(
 
 
 def anomaly_root_cause(snap: Snapshot, anomaly_id: str) -> pd.DataFrame:
-    """Ranked contributions to one anomaly's change: ``rank``, ``dimension``, ``value``,
-    ``baseline_cost``, ``event_cost``, ``delta_cost`` and ``share`` of the total change."""
+    """One anomaly's impact split over its drivers: ``rank``, ``dimension`` (the view: a driver
+    column, ``service_code/account_id/region/usage_type`` or ``resource_id``), ``value``,
+    ``expected_cost``, ``actual_cost``, ``delta_cost`` (``Decimal``), ``share`` of the impact
+    and ``others`` (on the row that folds a view's smallest values, how many). Rank 1 is the
+    headline; within each view the rows' ``delta_cost`` add up to the impact exactly (a snapshot
+    of an older layout compared windows instead, and has ``others`` 0)."""
+    columns = (
+        "expected_cost, actual_cost, delta_cost, share, others"
+        if snap.layout in ADDITIVE_CAUSE_LAYOUTS
+        else "baseline_cost AS expected_cost, event_cost AS actual_cost, delta_cost, share, "
+        "0 AS others"
+    )
     frame = snap.frame(
-        "SELECT rank, dimension, value, baseline_cost, event_cost, delta_cost, share "  # noqa: S608
+        f"SELECT rank, dimension, value, {columns} "  # noqa: S608
         f"FROM anomaly_root_causes WHERE anomaly_id = $id{snap.order_by('rank')}",
         {"id": anomaly_id},
     )

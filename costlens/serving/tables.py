@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACCOUNT_NAMES_SQL",
+    "ADDITIVE_CAUSE_LAYOUTS",
     "COVERAGE_SQL",
     "DELIVERIES_SQL",
     "FINANCE_LAYOUTS",
@@ -33,7 +34,7 @@ __all__ = [
     "UNTAGGED_SQL",
 ]
 
-SERVING_LAYOUT = "serving-7"
+SERVING_LAYOUT = "serving-8"
 """Layout of the snapshot's tables, recorded in ``snapshot_info.layout``. ``serving-2``: the
 small tables are stored in the order ``costlens.queries`` returns them, and
 ``allocation_coverage`` carries each cost type's share of its period. ``serving-3``: also
@@ -43,13 +44,20 @@ and its ``<type>_share`` is of the period's charges, always in [0, 1], as the CL
 ``tag_coverage``'s unallocated share is (a credit no longer makes a share negative or above 1).
 ``serving-5``: the scorecards (``scorecard_kpis``, ``scorecards``, ``scorecard_actions``).
 ``serving-6``: the finance tables (``FINANCE_SQL``). ``serving-7``: ``account_names``, each
-account's name from the bill (``ACCOUNT_NAMES_SQL``)."""
+account's name from the bill (``ACCOUNT_NAMES_SQL``). ``serving-8``: ``anomaly_root_causes``
+splits each event's impact (``expected_cost``, ``actual_cost``, ``delta_cost`` per driver, and
+``others`` on a row that folds the smallest values of a view), where it held a baseline
+comparison (``baseline_cost``, ``event_cost``)."""
+ADDITIVE_CAUSE_LAYOUTS = (SERVING_LAYOUT,)
+"""Layouts whose root causes add up to the impact (``serving-8``)."""
 PRESORTED_LAYOUTS = (
-    "serving-2", "serving-3", "serving-4", "serving-5", "serving-6", SERVING_LAYOUT,
+    "serving-2", "serving-3", "serving-4", "serving-5", "serving-6", "serving-7", SERVING_LAYOUT,
 )  # fmt: skip
 """Layouts whose small tables are stored in the order ``costlens.queries`` returns them."""
-FORECASTS_PER_COST_TYPE = ("serving-3", "serving-4", "serving-5", "serving-6", SERVING_LAYOUT)
-SCORECARD_LAYOUTS = ("serving-5", "serving-6", SERVING_LAYOUT)
+FORECASTS_PER_COST_TYPE = (
+    "serving-3", "serving-4", "serving-5", "serving-6", "serving-7", SERVING_LAYOUT,
+)  # fmt: skip
+SCORECARD_LAYOUTS = ("serving-5", "serving-6", "serving-7", SERVING_LAYOUT)
 """Layouts with the scorecard tables."""
 """Layouts whose ``forecasts`` have a row per cost type."""
 
@@ -63,8 +71,8 @@ CREATE TABLE snapshot.anomalies (
 );
 CREATE TABLE snapshot.anomaly_root_causes (
   anomaly_id VARCHAR, rank INTEGER, dimension VARCHAR, value VARCHAR,
-  baseline_cost DECIMAL(38,10), event_cost DECIMAL(38,10), delta_cost DECIMAL(38,10),
-  share DOUBLE
+  expected_cost DECIMAL(38,10), actual_cost DECIMAL(38,10), delta_cost DECIMAL(38,10),
+  share DOUBLE, others INTEGER
 );
 CREATE TABLE snapshot.anomaly_series (
   dimension VARCHAR, value VARCHAR, series_hash VARCHAR, events VARCHAR, state VARCHAR
@@ -202,7 +210,7 @@ CREATE TABLE snapshot.scorecard_resources (
 the owners' actions by dollars (``resource_ids``: a JSON list) and, per KPI, owner and
 microservice, the resources behind its savings (the 20 that save most)."""
 
-FINANCE_LAYOUTS = ("serving-6", SERVING_LAYOUT)
+FINANCE_LAYOUTS = ("serving-6", "serving-7", SERVING_LAYOUT)
 """Layouts with the finance tables (``FINANCE_SQL``)."""
 
 _MONEY_COLUMNS = (
