@@ -30,8 +30,10 @@ lint: $(VENV)/.stamp-dev
 typecheck: $(VENV)/.stamp-dev
 	$(BIN)/mypy costlens ingest reports
 
+# One worker per core; --dist loadfile keeps each test module (and its module-scoped
+# fixtures, such as a synced demo) on one worker.
 pytest: $(VENV)/.stamp-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 test: lint typecheck pytest
 
