@@ -195,9 +195,15 @@ ANOMALY_COLUMNS: dict[str, Any] = {
     "end": "End",
     "impact_cost": st.column_config.NumberColumn("Impact", format="dollar"),
     "impact_percent": st.column_config.TextColumn("Impact %"),
+    "feedback": "Marked",
+    "state": st.column_config.TextColumn(
+        "State", help="Followed after the detector's days: still changing, a new level, or ended"
+    ),
+    "total_impact": st.column_config.NumberColumn(
+        "Impact so far", format="dollar", help="Against the level before, from its start on"
+    ),
     "also_seen": "Also seen on",
     "top_driver": "Top driver",
-    "feedback": "Marked",
 }
 """How ``anomaly_table`` columns are shown."""
 
@@ -217,6 +223,13 @@ OTHER_COLOR = "#b8bcc4"
 """The colour of the "Other" bucket of a chart's top-N categories: grey, never a category's."""
 
 
+def _state_label(state: object, since: object) -> str:
+    """ "changing", "ended", "new level since 30 Oct"; "" where a snapshot does not follow."""
+    if state == "settled" and isinstance(since, date):
+        return f"new level since {since:%d %b}"
+    return state if isinstance(state, str) else ""
+
+
 def anomaly_table(events: pd.DataFrame) -> pd.DataFrame:
     """The columns of ``queries.anomalies`` a person reads, ready for ``st.dataframe``."""
     table = events.assign(
@@ -228,8 +241,12 @@ def anomaly_table(events: pd.DataFrame) -> pd.DataFrame:
         feedback=events["feedback"].where(events["feedback"].notna(), ""),
         also_seen=[s if isinstance(s, str) else "" for s in events["also_seen"]],
         impact_percent=[impact_percent(p) for p in events["impact_percent"]],
+        state=[
+            _state_label(state, since)
+            for state, since in zip(events["follow_state"], events["settled_since"], strict=True)
+        ],
     )
-    return as_float(table, ["impact_cost"])[list(ANOMALY_COLUMNS)]
+    return as_float(table, ["impact_cost", "total_impact"])[list(ANOMALY_COLUMNS)]
 
 
 def feedback_marks() -> dict[str, str]:

@@ -16,7 +16,7 @@ from app_pages import _scorecard_format as sc
 from app_pages import _shared as ui
 from costlens import queries
 from costlens.anomalies import describe_driver
-from costlens.anomalies.describe import DRIVER_LABELS
+from costlens.anomalies.describe import DRIVER_LABELS, describe_followed
 from costlens.anomalies.driver_ranking import HEADLINE_ORDER
 
 SCANNED = ("owner", "microservice", "service_code", "account_id")
@@ -26,6 +26,8 @@ VERDICTS = {
     "real": ":material/report:",
 }
 CONTEXT_DAYS = 21
+_JUST_MARKED = "anomaly_just_marked"
+"""Session key of the anomaly marked last: it stays on the list, selected, showing its mark."""
 
 
 def _short(label: str, width: int = 56) -> str:
@@ -96,12 +98,16 @@ with ui.page_errors():
     events = queries.anomalies(
         snap,
         dimension=dimension,
-        include_marked=include_marked,
+        include_marked=True,
         marked=ui.feedback_marks(),
         incidents=dimension is None,
         start=ctl.start,
         end=ctl.end,
     )
+    if not include_marked:  # the one just marked stays, selected, its verdict in "Marked"
+        just_marked = st.session_state.get(_JUST_MARKED)
+        keep = events["feedback"].isna() | (events["anomaly_id"] == just_marked)
+        events = events[keep].reset_index(drop=True)
     if events.empty:
         st.success("No open anomalies.", icon=":material/check:")
         st.stop()
@@ -159,6 +165,12 @@ with ui.page_errors():
         border=True,
         help="ongoing" if event["ongoing"] else f"ended {end:%d %b %Y}",
     )
+    followed = describe_followed(
+        event["follow_state"], event["settled_since"], event["start_date"],
+        event["followed_until"], event["total_impact"], event["daily_excess"],
+    )  # fmt: skip
+    if followed is not None:
+        st.markdown(f"**Since it began:** {sc.plain_text(followed)}")
 
     chart_col, cause_col = st.columns(2)
     with chart_col:
@@ -216,10 +228,15 @@ with ui.page_errors():
 
     # --- feedback -------------------------------------------------------------------------------
     if isinstance(event["feedback"], str):
-        st.info(f"Marked **{event['feedback']}**.", icon=":material/bookmark:")
+        st.info(
+            f"Marked **{event['feedback']}**: it stays listed until you mark another one (or "
+            "open the dashboard anew), then only with *Include marked*.",
+            icon=":material/bookmark:",
+        )
     st.write("Mark this anomaly (marked anomalies are not raised again):")
     for column, (verdict, icon) in zip(st.columns(len(VERDICTS)), VERDICTS.items(), strict=True):
         if column.button(verdict.capitalize(), icon=icon, key=f"mark_{verdict}", width="stretch"):
             ui.mark_anomaly(chosen, verdict)
+            st.session_state[_JUST_MARKED] = chosen
             st.toast(f"Marked {labels[chosen]} as {verdict}")
             st.rerun()

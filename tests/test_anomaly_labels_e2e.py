@@ -113,3 +113,28 @@ def test_every_incident_of_the_demo_has_root_causes_that_add_up_to_its_impact(
             # The headline names its dollars and share of the impact.
             head = cause.iloc[0]
             assert f"{abs(head['delta_cost']):,.2f}" in event.top_driver, event.top_driver
+
+
+@pytest.mark.slow
+def test_the_new_service_is_followed_to_the_end_with_everything_it_cost(
+    demo: tuple[Path, list[dict[str, Any]]],
+) -> None:
+    """The ramp of a new microservice is one incident that stays open to the last day, with
+    its whole spend since it began as its impact (nothing was expected of it), and is listed
+    for the last week though the detector stopped flagging it weeks before."""
+    data_dir, labels = demo
+    (label,) = [x for x in labels if x["kind"] == "new_service_ramp"]
+    with q.open_snapshot(data_dir) as snap:
+        last = snap.info.last_date
+        late = q.anomalies(snap, start=last - dt.timedelta(days=6), end=last)
+        ramp = late[late["value"] == label["microservice"]]
+        assert len(ramp) == 1, late[["dimension", "value"]]
+        event = ramp.iloc[0]
+        assert event["follow_state"] in ("changing", "settled")
+        assert event["followed_until"] == last and event["expected_cost"] == 0
+        spent = q.spend(
+            snap, grain="month", cost_type="amortized", start=event["start_date"], end=last,
+            where={"microservice": [label["microservice"]], "charge_category": ["Usage"]},
+        )["cost"].sum()  # fmt: skip
+        assert event["total_impact"] == spent
+        assert event["total_impact"] > 10 * event["impact_cost"]

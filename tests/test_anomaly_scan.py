@@ -389,3 +389,91 @@ def test_every_root_cause_adds_up_to_its_impact_and_its_allocations(built: Path)
                 assert c.actual_cost == Decimal(total or 0), (event.anomaly_id, c.value)
                 checked += 1
     assert checked >= 40
+
+
+_SPAN_SUM_SQL = """
+SELECT SUM(amortized_cost) FROM allocations
+WHERE charge_category = 'Usage' AND {column} = $value AND usage_date BETWEEN $first AND $last
+"""
+
+
+def test_a_change_is_followed_to_its_end_with_its_impact_so_far(
+    snap: q.Snapshot, built: Path
+) -> None:
+    """The spike has ended; the level shift (20 days at +600/day by the end) is a new level
+    since its first day; the new service still ramps up to the last day (its plateau is 10
+    days old, short of two stable weeks) and, nothing being expected of it, its impact so far
+    is exactly everything it cost."""
+    last = START + dt.timedelta(days=69)
+    spike = _events(snap, "spiky").iloc[0]
+    assert spike["follow_state"] == "ended" and spike["daily_excess"] is None
+    assert spike["followed_until"] < last
+    assert float(spike["total_impact"]) == pytest.approx(2500, abs=80)
+
+    shift = _events(snap, "shifted").iloc[0]
+    assert (shift["follow_state"], shift["followed_until"]) == ("settled", last)
+    assert shift["settled_since"] == START + dt.timedelta(days=SHIFT_DAY)
+    assert float(shift["daily_excess"]) == pytest.approx(600, abs=15)
+    assert float(shift["total_impact"]) == pytest.approx(600 * 20, abs=300)
+    assert shift["total_impact"] > 2 * shift["impact_cost"]  # the detector saw its first days
+    assert describe.describe_followed(
+        "settled", shift["settled_since"], shift["start_date"], last, shift["total_impact"],
+        shift["daily_excess"],
+    ).startswith(f"New level since {shift['settled_since']:%d %b %Y}, +$")  # fmt: skip
+
+    ramp = _events(snap, "newsvc").iloc[0]
+    assert (ramp["follow_state"], ramp["followed_until"]) == ("changing", last)
+    assert ramp["expected_cost"] == 0
+    start = START + dt.timedelta(days=NEW_DAY)
+    with open_warehouse(built, read_only=True) as wh:
+        (spent,) = wh.con.execute(
+            _SPAN_SUM_SQL.format(column="microservice"),
+            {"value": "newsvc", "first": start, "last": last},
+        ).fetchone()
+    assert ramp["total_impact"] == Decimal(spent)
+    assert float(ramp["daily_excess"]) == pytest.approx(1000, abs=20)
+
+    # Dates: a change still holding is listed for a range after its detected days.
+    late = q.anomalies(snap, incidents=False, include_marked=True, start=last, end=last)
+    assert {"shifted", "newsvc"} <= set(late["value"]) and "spiky" not in set(late["value"])
+
+
+def test_the_impact_so_far_is_the_exact_spend_less_a_reference_in_cents(built: Path) -> None:
+    """For every event: exact spend over its followed days less ``total_impact`` is the same
+    cent amount each day (the reference level: the detector's mean expectation per anomalous
+    day), within a cent of ``expected_cost / days``."""
+    with q.open_snapshot(built) as snap:
+        events = q.anomalies(snap, incidents=False, include_marked=True)
+    assert len(events) >= 5
+    with open_warehouse(built, read_only=True) as wh:
+        for e in events.itertuples():
+            (spent,) = wh.con.execute(
+                _SPAN_SUM_SQL.format(column=e.dimension),
+                {"value": e.value, "first": e.start_date, "last": e.followed_until},
+            ).fetchone()
+            days = (e.followed_until - e.start_date).days + 1
+            reference = (Decimal(spent) - e.total_impact) / days
+            assert reference == reference.quantize(Decimal("0.01")), e.anomaly_id
+            assert abs(reference - e.expected_cost / e.days) <= Decimal("0.01"), e.anomaly_id
+
+
+def test_a_spread_out_drop_is_headed_by_a_row_that_drops() -> None:
+    """No row explains half of a drop spread over five accounts, the largest row a rise: the
+    headline is the largest falling account (the service is the event's own), never the rise,
+    and every view still adds up to the impact."""
+    from costlens.anomalies.driver_ranking import CauseRequest, decompose
+
+    day = START + dt.timedelta(days=SPIKE_DAY)
+    finest = {
+        (f"o{i}", f"m{i}", f"a{i}", "us-east-1", "BoxUsage"): (Decimal(actual), Decimal(100))
+        for i, actual in enumerate(("75", "75", "75", "80", "130"), start=1)
+    }
+    request = CauseRequest("e", "service_code", "AmazonEC2", (day,), day, day, Decimal(500), False)
+    ranked = decompose(request, finest)
+    impact = Decimal(75 * 3 + 80 + 130 - 500)
+    assert (ranked[0].dimension, ranked[0].value, ranked[0].delta_cost) == (
+        "account_id", "a1", Decimal(-25)
+    )  # fmt: skip
+    assert max(abs(c.delta_cost) for c in ranked) == 30  # the rise, ranked below it
+    for view in {c.dimension for c in ranked}:
+        assert sum(c.delta_cost for c in ranked if c.dimension == view) == impact, view

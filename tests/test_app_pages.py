@@ -148,24 +148,33 @@ def test_cost_type_and_dates_follow_the_user_across_pages(demo: DemoData, app: A
 
 
 @pytest.mark.slow
-def test_marking_an_anomaly_stores_the_verdict_and_takes_it_off_the_list(
-    app: AppTest, tmp_path: Path
+def test_a_marked_anomaly_stays_selected_with_its_mark_the_others_of_its_incident_leave(
+    demo: DemoData, app: AppTest, tmp_path: Path
 ) -> None:
     from costlens.anomalies.feedback import marked_anomalies
 
     _page(app, "app_pages/anomalies.py")
+    app.date_input(key="dates").set_value(warehouse_dates(demo)).run()
     listed = app.dataframe[0].value
     chosen = app.selectbox(key="anomaly_id").value
     assert len(listed) == len(app.selectbox(key="anomaly_id").options) >= 1
+    assert list(listed.columns[:7]) == [
+        "dimension", "value", "start_date", "end", "impact_cost", "impact_percent", "feedback"
+    ]  # fmt: skip
     app.button(key="mark_planned").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert marked_anomalies(f"sqlite:///{tmp_path / 'state.db'}") == {chosen: "planned"}
-    if len(listed) > 1:
-        assert len(app.dataframe[0].value) == len(listed) - 1
-        assert len(app.selectbox(key="anomaly_id").options) == len(listed) - 1
-        assert app.selectbox(key="anomaly_id").value != chosen
-    else:
-        assert [s.value for s in app.success] == ["No open anomalies."]
+    # The selection stays on it, listed with its mark, instead of jumping to another row.
+    assert app.selectbox(key="anomaly_id").value == chosen
+    table = app.dataframe[0].value
+    assert len(table) == len(listed)
+    assert list(table["feedback"]) == ["planned" if i == 0 else "" for i in range(len(listed))]
+    assert any("Marked **planned**" in i.value for i in app.info)
+    # The incident's event on its account was not the one marked: it leaves the list.
+    app.segmented_control(key="anomaly_dimension").set_value("account_id").run()
+    assert [s.value for s in app.success] == ["No open anomalies."]
+    app.toggle(key="anomaly_include_marked").set_value(True).run()
+    assert "planned" in list(app.dataframe[0].value["feedback"])
 
 
 def _publish(demo: DemoData, data_dir: Path, built_at: str) -> None:
@@ -265,6 +274,11 @@ def test_an_anomaly_shows_its_impact_percent_and_new_when_nothing_was_expected(
         assert abs(shown - float(event["impact_cost"])) < 1e-4, view
         expected = causes.loc[causes["dimension"] == view, "delta_cost"].sum()
         assert expected == event["impact_cost"], view
+    # Followed to its end: the list's state and the detail's sentence, its dollars exact.
+    state = at.dataframe[0].value["state"].iloc[0]
+    assert state in ("changing", "ended") or state.startswith("new level since ")
+    since = [m.value for m in at.markdown if m.value.startswith("**Since it began:**")]
+    assert len(since) == 1 and dollars(abs(event["total_impact"])).replace("$", "\\$") in since[0]
     assert any(f"add up to the impact, {dollars(event['impact_cost'])}" in c.value
                for c in at.caption)  # fmt: skip
 

@@ -157,6 +157,10 @@ def test_send_one_digest_per_owner_figures_equal_queries_then_none(
         found = queries.anomalies(snap, owner=o.id, start=week.start, end=week.end)
         for a in found.to_dict("records"):
             assert dollars(a["impact_cost"]) in text and f"anomaly={a['anomaly_id']}" in page
+            if a["total_impact"] is not None:  # followed to the data's last day, in both parts
+                so_far = dollars(abs(a["total_impact"]))
+                assert f"(data through {a['followed_until']})" in text, a["anomaly_id"]
+                assert so_far in text and so_far in page, a["anomaly_id"]
         assert msg["Date"] and msg["List-Unsubscribe"] == "<mailto:digest-unsubscribe@example.com>"
         assert not re.search(r"(src|href)=\"(?!http://localhost:8501)", page)
     leaders = by_to[tuple(LEADERS)]

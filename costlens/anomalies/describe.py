@@ -17,12 +17,19 @@ with no usage type or resource has none), and the combined driver
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from costlens.anomalies.driver_ranking import COMBINATION, COMBINED
 from costlens.schema import DIMENSION_LABELS
 
-__all__ = ["DRIVER_LABELS", "describe_driver", "describe_headline", "signed_dollars"]
+__all__ = [
+    "DRIVER_LABELS",
+    "describe_driver",
+    "describe_followed",
+    "describe_headline",
+    "signed_dollars",
+]
 
 DRIVER_LABELS: dict[str, str] = {
     **DIMENSION_LABELS,
@@ -65,3 +72,33 @@ def describe_headline(dimension: str, value: str, delta: Decimal, impact: Decima
         f"{describe_driver(dimension, value)}: {signed_dollars(delta)} of "
         f"{signed_dollars(impact)}{share}"
     )
+
+
+def describe_followed(
+    state: object,
+    since: dt.date | None,
+    start: dt.date,
+    until: dt.date,
+    total: Decimal | None,
+    excess: Decimal | None,
+) -> str | None:
+    """An event's change followed to its end (``follow_state`` and its figures) in a sentence;
+    None for a snapshot that does not follow events.
+
+    >>> d = dt.date
+    >>> describe_followed("settled", d(2026, 10, 30), d(2026, 10, 22), d(2026, 11, 30),
+    ...                   Decimal("17201.789"), Decimal("502.01"))
+    'New level since 30 Oct 2026, +$502.01/day: +$17,201.79 since 22 Oct 2026.'
+    >>> describe_followed("ended", None, d(2026, 11, 8), d(2026, 11, 11), Decimal("1714.06"), None)
+    'Ended: back near the level before after 11 Nov 2026; +$1,714.06 in all.'
+    """
+    if state not in ("changing", "settled", "ended") or total is None:
+        return None
+    if state == "ended":
+        back = f"Ended: back near the level before after {until:%d %b %Y}"
+        return f"{back}; {signed_dollars(total)} in all."
+    per_day = f"{signed_dollars(excess)}/day" if excess is not None else "a new level"
+    so_far = f"{signed_dollars(total)} since {start:%d %b %Y}"
+    if state == "settled" and since is not None:
+        return f"New level since {since:%d %b %Y}, {per_day}: {so_far}."
+    return f"Still changing, {per_day} over the level before in the last week: {so_far}."

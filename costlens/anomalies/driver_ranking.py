@@ -24,8 +24,9 @@ the rest into one row (``others``: how many values it holds), so it still adds u
 The headline (rank 1) is the most specific row that carries most of the change: going from the
 finest view to the coarsest (``HEADLINE_ORDER``), the first view whose largest contribution in
 the impact's direction explains at least ``HEADLINE_SHARE`` of it. When no single row does (the
-change is spread), it is the largest row by service. The other rows follow view by view, finest
-first.
+change is spread), it is the largest row in the impact's direction by service (by account,
+region, ... when the event is on one service: ``_FALLBACK_ORDER``). The other rows follow view by
+view, finest first.
 
 >>> split_expected(Decimal("10"), [Decimal("1"), Decimal("1"), Decimal("1")])
 [Decimal('3.3333333334'), Decimal('3.3333333333'), Decimal('3.3333333333')]
@@ -82,7 +83,11 @@ HEADLINE_ORDER = (
 )  # fmt: skip
 """Views from the most specific to the least: the headline is sought in this order, and the
 views are listed in it. A region comes last: it is the hardest to act on."""
-_FALLBACK = "service_code"
+_FALLBACK_ORDER = (
+    "service_code", "account_id", "region", "owner", "microservice", "usage_type", COMBINATION,
+    RESOURCE,
+)  # fmt: skip
+"""Where the headline of a spread-out change is taken from, coarsest first."""
 _QUANTUM = Decimal("1E-10")
 
 
@@ -316,9 +321,12 @@ def decompose(request: CauseRequest, finest: _Finest) -> list[Contribution]:
                 break
         if headline is not None:
             break
-    if headline is None:
-        fallback = listed.get(_FALLBACK) or next((v for v in listed.values() if v), [])
-        headline = next((c for c in fallback if not c.others), None)
+    if headline is None:  # spread out: the largest row in the impact's direction of the
+        # coarsest view that has one (by service first), else the largest row there is
+        candidates = [c for view in _FALLBACK_ORDER for c in listed.get(view, []) if not c.others]
+        headline = next((c for c in candidates if sign * c.delta_cost > 0), None) or next(
+            iter(candidates), None
+        )
     ranked = [headline] if headline is not None else []
     ranked += [c for view in HEADLINE_ORDER for c in listed.get(view, []) if c is not headline]
     return ranked

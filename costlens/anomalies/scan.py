@@ -31,7 +31,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Collection, Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import duckdb
@@ -47,11 +47,13 @@ from costlens.anomalies.driver_ranking import (
     CauseRequest,
     rank_drivers,
 )
-from costlens.anomalies.events import AnomalyEvent, effect_until, find_events
+from costlens.anomalies.events import EFFECT_WINDOW, AnomalyEvent, effect_until, find_events
+from costlens.anomalies.follow import Followed, follow
 from costlens.anomalies.incidents import group_incidents
 from costlens.anomalies.scan_amounts import cents as _cents
 from costlens.anomalies.scan_amounts import event_days as _event_days
 from costlens.anomalies.scan_amounts import exact_days as _exact_days
+from costlens.anomalies.scan_amounts import followed_amounts as _followed_amounts
 from costlens.anomalies.scan_amounts import money as _money
 from costlens.anomalies.scan_amounts import percent as _percent
 from costlens.anomalies.scan_cache import (
@@ -116,6 +118,25 @@ RESOURCE_EVENTS = 25
 """Events (largest impact first) whose root cause also ranks resources, read from allocations."""
 CAUSE_METHOD = "additive-1"
 """Version of the root-cause computation; a cached cause of another version is recomputed."""
+
+
+def _followed_figures(
+    event: AnomalyEvent, f: Followed, reference: Decimal | None, money: tuple[Decimal, Decimal]
+) -> tuple[str, dt.date, dt.date | None, Decimal | None, Decimal | None]:
+    """``follow_state``, ``followed_until``, ``settled_since``, ``total_impact`` (the exact cost
+    from the first anomalous day to ``followed_until`` less the reference level on each of those
+    days) and ``daily_excess`` (the last week's mean over the reference, to the cent; None once
+    ended). Without a reference (no anomalous point) there is no excess to measure."""
+    total, recent = money
+    if reference is None:
+        return f.state, f.until.date(), None, None, None
+    days = (f.until - event.start).days + 1
+    excess = None
+    if f.state != "ended":
+        week = min(EFFECT_WINDOW, days)
+        excess = _money(recent / week - reference).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    since = f.since.date() if f.since is not None else None
+    return f.state, f.until.date(), since, total - reference * days, excess
 
 
 def anomaly_id(dimension: str, value: str, start: pd.Timestamp, cost_type: str) -> str:
@@ -194,6 +215,8 @@ def _scan(
         old_days.setdefault(str(aid), []).append(tuple(day_row))
     day_rows: list[tuple[Any, ...]] = []  # anomaly id, dimension, value, day, expected, anomalous
     held: dict[str, dt.date] = {}  # microservice event -> the last day its change held
+    followed: dict[str, tuple[Followed, Decimal | None]] = {}  # event -> its state, reference
+    follow_rows: list[tuple[str, str, str, dt.date, dt.date, dt.date]] = []
     for (dimension, value), series in _daily_series(frame, days).items():
         if float(np.abs(series.to_numpy()).max()) < min_impact:
             continue  # no day can move by min_impact dollars
@@ -222,12 +245,17 @@ def _scan(
                 )
         cache.append((dimension, value, key, _events_json(series_events), state_json))
         found.extend((dimension, value, e) for e in series_events)
-        if dimension == "microservice":
-            held.update(
-                (anomaly_id(dimension, value, e.start, cost_type), effect_until(series, e).date())
-                for e in series_events
-            )
+        for e in series_events:
+            aid = anomaly_id(dimension, value, e.start, cost_type)
+            until = effect_until(series, e)
+            if dimension == "microservice":
+                held[aid] = until.date()
+            reference = _cents(e.expected / e.points) if e.points else None
+            followed[aid] = (follow(series, float(reference or 0), e.start, until), reference)
+            follow_rows.append((aid, dimension, value, e.start.date(), until.date(),
+                                (until - pd.Timedelta(days=EFFECT_WINDOW - 1)).date()))  # fmt: skip
     day_frame, actual_by_id = _exact_days(con, day_rows)
+    followed_money = _followed_amounts(con, follow_rows)
     old_causes: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
     for aid, cause_key, *cause in _previous(con, previous, _PREVIOUS_CAUSES_SQL):
         entry = old_causes.setdefault(str(aid), (str(cause_key), []))
@@ -292,7 +320,8 @@ def _scan(
             aid, dimension, value, owner, event.start.date(),
             event.end.date() if event.end is not None else None, event.last_seen.date(),
             event.ongoing, "increase" if impact >= 0 else "decrease", actual, expected, impact,
-            _percent(impact, expected), round(event.max_score, 4), event.points, top, cost_type,
+            _percent(impact, expected), round(event.max_score, 4), event.points, top,
+            *_followed_figures(event, *followed[aid], followed_money[aid]), cost_type,
         ))  # fmt: skip
     cause_frame = (
         pd.DataFrame(causes, columns=list(ROOT_CAUSE_COLUMNS))

@@ -19,7 +19,16 @@ from costlens.anomalies.scan_result import empty_frame as _empty_frame
 from costlens.anomalies.scan_series import SERIES_TABLE as _SERIES_TABLE
 from costlens.sql import quote
 
-__all__ = ["DAYS_AFTER", "DAYS_BEFORE", "cents", "event_days", "exact_days", "money", "percent"]
+__all__ = [
+    "DAYS_AFTER",
+    "DAYS_BEFORE",
+    "cents",
+    "event_days",
+    "exact_days",
+    "followed_amounts",
+    "money",
+    "percent",
+]
 
 DAYS_BEFORE = 21
 """Days before an event whose scanned cost and expectation are kept for its chart."""
@@ -35,6 +44,18 @@ SELECT d.anomaly_id, d.usage_date, CAST(COALESCE(s.cost, 0) AS DECIMAL(38,10)) A
 FROM _scan_event_days d
 LEFT JOIN {table} s
   ON s.dimension = d.dimension AND s.value = d.value AND s.usage_date = d.usage_date
+"""
+
+_FOLLOWED_SQL = """
+SELECT f.anomaly_id,
+       CAST(COALESCE(SUM(s.cost), 0) AS DECIMAL(38,10)) AS total,
+       CAST(COALESCE(SUM(s.cost) FILTER (WHERE s.usage_date >= f.recent_from), 0)
+            AS DECIMAL(38,10)) AS recent
+FROM _scan_followed f
+LEFT JOIN {table} s
+  ON s.dimension = f.dimension AND s.value = f.value
+ AND s.usage_date BETWEEN f.start_date AND f.until
+GROUP BY f.anomaly_id
 """
 
 
@@ -115,3 +136,21 @@ def exact_days(
         "anomalous": rows["anomalous"].astype(bool),
     })  # fmt: skip
     return out[list(DAY_COLUMNS)], by_event
+
+
+def followed_amounts(
+    con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str, dt.date, dt.date, dt.date]]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per followed event (``anomaly_id, dimension, value, start, until, recent_from``), the
+    exact scanned cost from ``start`` to ``until`` and from ``recent_from`` to ``until``."""
+    if not rows:
+        return {}
+    keys = pd.DataFrame(
+        rows, columns=["anomaly_id", "dimension", "value", "start_date", "until", "recent_from"]
+    ).astype({c: "datetime64[us]" for c in ("start_date", "until", "recent_from")})
+    con.register("_scan_followed", keys)
+    try:
+        found = con.execute(_FOLLOWED_SQL.format(table=quote(_SERIES_TABLE))).fetchall()
+    finally:
+        con.unregister("_scan_followed")
+    return {str(a): (Decimal(t), Decimal(r)) for a, t, r in found}

@@ -22,7 +22,8 @@ __all__ = [
 EVENT_COLUMNS = (
     "anomaly_id", "dimension", "value", "owner", "start_date", "end_date", "last_seen",
     "ongoing", "direction", "actual_cost", "expected_cost", "impact_cost", "impact_percent",
-    "max_score", "days", "top_driver", "cost_type", "incident_id", "also_seen",
+    "max_score", "days", "top_driver", "follow_state", "followed_until", "settled_since",
+    "total_impact", "daily_excess", "cost_type", "incident_id", "also_seen",
 )  # fmt: skip
 ROOT_CAUSE_COLUMNS = (
     "anomaly_id", "rank", "dimension", "value", "expected_cost", "actual_cost", "delta_cost",

@@ -19,7 +19,14 @@ __all__ = ["anomalies", "anomaly_days", "anomaly_root_cause"]
 _ANOMALY_COLUMNS = (
     "anomaly_id, dimension, value, owner, start_date, end_date, last_seen, ongoing, direction, "
     "actual_cost, expected_cost, impact_cost, impact_percent, max_score, days, top_driver, "
-    "incident_id, also_seen, feedback"
+    "incident_id, also_seen, feedback, "
+)
+_FOLLOWED_COLUMNS = "follow_state, followed_until, settled_since, total_impact, daily_excess"
+_NOT_FOLLOWED = (  # an older layout: the detector's own window is all there is
+    "CAST(NULL AS VARCHAR) AS follow_state, "
+    "CASE WHEN ongoing THEN last_seen ELSE end_date END AS followed_until, "
+    "CAST(NULL AS DATE) AS settled_since, CAST(NULL AS DECIMAL(38,10)) AS total_impact, "
+    "CAST(NULL AS DECIMAL(18,2)) AS daily_excess"
 )
 
 
@@ -47,8 +54,8 @@ def anomalies(
     unless ``include_marked``; ``marked`` (anomaly id -> verdict, from
     ``costlens.anomalies.feedback.marked_anomalies``) adds marks made since the snapshot was
     built. ``start``/``end`` keep the events overlapping those dates (inclusive: started by
-    ``end`` and ended, or last seen when ongoing, on ``start`` or later). Columns: see
-    ``docs/analytics.md``.
+    ``end`` and held, ``followed_until``, to ``start`` or later: a level shift of October still
+    holding is an incident of November). Columns: see ``docs/analytics.md``.
     """
     clauses = Where()
     if not include_marked and not marked:
@@ -57,16 +64,20 @@ def anomalies(
         clauses.add("incident_id = anomaly_id")
     if end is not None:
         clauses.add("start_date <= $range_end", range_end=end)
+    followed = snap.layout in ADDITIVE_CAUSE_LAYOUTS
     if start is not None:
         clauses.add(
-            "CASE WHEN ongoing THEN last_seen ELSE end_date END >= $range_start",
+            "followed_until >= $range_start"
+            if followed
+            else "CASE WHEN ongoing THEN last_seen ELSE end_date END >= $range_start",
             range_start=start,
         )
     for column, wanted in (("dimension", dimension), ("value", value), ("owner", owner)):
         if wanted is not None:
             clauses.equals(column, column, wanted)
     sql = (
-        f"SELECT {_ANOMALY_COLUMNS} FROM anomalies "  # noqa: S608
+        f"SELECT {_ANOMALY_COLUMNS}{_FOLLOWED_COLUMNS if followed else _NOT_FOLLOWED} "  # noqa: S608
+        "FROM anomalies "
         f"WHERE {clauses.sql()}"
         f"{snap.order_by('abs(impact_cost) DESC, anomaly_id')}"
     )

@@ -47,9 +47,11 @@ and its ``<type>_share`` is of the period's charges, always in [0, 1], as the CL
 account's name from the bill (``ACCOUNT_NAMES_SQL``). ``serving-8``: ``anomaly_root_causes``
 splits each event's impact (``expected_cost``, ``actual_cost``, ``delta_cost`` per driver, and
 ``others`` on a row that folds the smallest values of a view), where it held a baseline
-comparison (``baseline_cost``, ``event_cost``)."""
+comparison (``baseline_cost``, ``event_cost``); ``anomalies`` follows each change to its end
+(``follow_state``, ``followed_until``, ``settled_since``, ``total_impact``, ``daily_excess``)."""
 ADDITIVE_CAUSE_LAYOUTS = (SERVING_LAYOUT,)
-"""Layouts whose root causes add up to the impact (``serving-8``)."""
+"""Layouts whose root causes add up to the impact and whose events are followed to their end
+(``serving-8``)."""
 PRESORTED_LAYOUTS = (
     "serving-2", "serving-3", "serving-4", "serving-5", "serving-6", "serving-7", SERVING_LAYOUT,
 )  # fmt: skip
@@ -66,7 +68,9 @@ CREATE TABLE snapshot.anomalies (
   anomaly_id VARCHAR PRIMARY KEY, dimension VARCHAR, value VARCHAR, owner VARCHAR,
   start_date DATE, end_date DATE, last_seen DATE, ongoing BOOLEAN, direction VARCHAR,
   actual_cost DECIMAL(38,10), expected_cost DECIMAL(18,2), impact_cost DECIMAL(38,10),
-  impact_percent DOUBLE, max_score DOUBLE, days INTEGER, top_driver VARCHAR, cost_type VARCHAR,
+  impact_percent DOUBLE, max_score DOUBLE, days INTEGER, top_driver VARCHAR,
+  follow_state VARCHAR, followed_until DATE, settled_since DATE, total_impact DECIMAL(38,10),
+  daily_excess DECIMAL(18,2), cost_type VARCHAR,
   incident_id VARCHAR, also_seen VARCHAR, feedback VARCHAR, marked_as VARCHAR
 );
 CREATE TABLE snapshot.anomaly_root_causes (

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from costlens import queries
+from costlens.anomalies.describe import describe_followed
 from costlens.attribution.owners import Owner
 from costlens.queries import CostType, Snapshot
 from reports.digest.week import IsoWeek
@@ -90,6 +91,8 @@ class AnomalyLine:
     new: bool
     impact: Decimal
     root_cause: str
+    followed: str | None = None
+    """The change followed to its end (``describe_followed``), as of the data's last day."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,18 @@ def _opt(value: object) -> Decimal | None:
     return _money(value)
 
 
+def _followed(event: Mapping[Any, Any]) -> str | None:
+    said = describe_followed(
+        event["follow_state"], _opt_date(event["settled_since"]), event["start_date"],
+        event["followed_until"], _opt(event["total_impact"]), _opt(event["daily_excess"]),
+    )  # fmt: skip
+    return None if said is None else f"{said[:-1]} (data through {event['followed_until']})."
+
+
+def _opt_date(value: object) -> dt.date | None:
+    return value if isinstance(value, dt.date) else None
+
+
 def owner_digest(
     snap: Snapshot, owner: Owner, week: IsoWeek, *, cost_type: CostType = "unblended"
 ) -> OwnerDigest:
@@ -234,6 +249,7 @@ def owner_digest(
             new=r["start_date"] >= week.start,
             impact=_money(r["impact_cost"]),
             root_cause=str(r["top_driver"] or ""),
+            followed=_followed(r),
         )
         for r in found.to_dict("records")
     )

@@ -214,7 +214,9 @@ def render_html(d: OwnerDigest, dashboard_url: str) -> str:
                 f'<tr><td style="{_TD}"><a href="{_e(href)}">{_e(a.dimension)} {_e(a.value)}</a>'
                 f" ({_e(state)}, since {_e(a.start_date)})</td>"
                 f'<td style="{_NUM}">{_e(dollars(a.impact))}</td>'
-                f'<td style="{_TD}">{_e(a.root_cause)}</td></tr>'
+                f'<td style="{_TD}">{_e(a.root_cause)}'
+                + (f"<br>{_e(a.followed)}" if a.followed else "")
+                + "</td></tr>"
             )
         parts.append(_table("".join(rows), ("Anomaly", "Impact", "Root cause")))
     else:
@@ -263,7 +265,9 @@ def render_text(d: OwnerDigest, dashboard_url: str) -> str:
         href = page_url(dashboard_url, "anomalies", owner=d.owner, anomaly=a.anomaly_id)
         out.append(
             f"  {a.dimension} {a.value} ({'new' if a.new else 'ongoing'}, since {a.start_date}): "
-            f"impact {dollars(a.impact)}; root cause {a.root_cause}; {href}"
+            f"impact {dollars(a.impact)}; root cause {a.root_cause}; "
+            + (f"{a.followed} " if a.followed else "")
+            + href
         )
     if not d.anomalies:
         out.append("  none this week")
