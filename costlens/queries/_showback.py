@@ -193,14 +193,22 @@ _UNALLOCATED_SQL = """
 WITH resources AS (
   SELECT billing_period, account_id, service_code, resource_id, SUM({cost}) AS cost
   FROM finance_unallocated WHERE billing_period BETWEEN $start AND $end GROUP BY 1, 2, 3, 4
+), ranked AS (
+  SELECT *, row_number() OVER (PARTITION BY billing_period, account_id, service_code,
+                                            resource_id <> ''
+                               ORDER BY cost DESC, resource_id) AS rank
+  FROM resources
 )
 SELECT billing_period, account_id, service_code, SUM(cost) AS cost,
        count(*) FILTER (WHERE resource_id <> '') AS resources,
        list(struct_pack(resource_id := resource_id, cost := cost)
-            ORDER BY cost DESC, resource_id) FILTER (WHERE resource_id <> '') AS top
-FROM resources GROUP BY 1, 2, 3
+            ORDER BY cost DESC, resource_id) FILTER (WHERE resource_id <> '' AND rank <= $top)
+         AS top
+FROM ranked GROUP BY 1, 2, 3
 ORDER BY billing_period, cost DESC, account_id, service_code
 """
+"""Only the ``$top`` costliest resources of a group are listed: a month can leave tens of
+thousands unallocated, and the list is what is slow to bring into Python."""
 
 
 def unallocated_costs(
@@ -215,9 +223,10 @@ def unallocated_costs(
     (how many resource ids) and ``top_resources`` (the ``top`` costliest, as
     "id ($amount)" joined by "; "), in ``cost_type``."""
     _require(snap)
-    frame = snap.frame(_UNALLOCATED_SQL.format(cost=_cost(cost_type)), _range(start, end))
+    params = {**_range(start, end), "top": top}
+    frame = snap.frame(_UNALLOCATED_SQL.format(cost=_cost(cost_type)), params)
     frame["top_resources"] = [
-        "; ".join(f"{r['resource_id']} (${r['cost']:,.2f})" for r in list(items)[:top])
+        "; ".join(f"{r['resource_id']} (${r['cost']:,.2f})" for r in items)
         if items is not None
         else ""
         for items in frame["top"]
