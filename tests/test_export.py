@@ -226,3 +226,41 @@ def test_real_samples_reconcile_to_zero(samples_dir: Path, tmp_path: Path) -> No
                 assert showback.total == Decimal(total), (name, period)
                 differences = [r[-1] for r in showback.reconciliation.rows]
                 assert differences and all(d == 0 for d in differences)
+
+
+def test_unallocated_lists_the_costliest_resources_of_each_account_and_service(
+    demo: DemoData, tmp_path: Path
+) -> None:
+    from costlens import queries
+    from costlens.schema import cost_column
+
+    period = date.fromisoformat(f"{PERIOD}-01")
+    column = cost_column("unblended")
+    # The sample leaves one resource per account and service: give each five more, two of them
+    # costing the same (ordered by id), in a copy of the snapshot.
+    shutil.copyfile(demo.data_dir / "serving.duckdb", tmp_path / "serving.duckdb")
+    with duckdb.connect(str(tmp_path / "serving.duckdb")) as con:
+        con.execute(
+            "INSERT INTO finance_unallocated SELECT f.* REPLACE ("
+            "  resource_id || '-' || (6 - i) AS resource_id,"
+            f'  CAST(least(i, 4) AS DECIMAL(18, 2)) AS "{column}")'
+            " FROM finance_unallocated AS f, (SELECT range AS i FROM range(1, 6))"
+            " WHERE resource_id <> ''"
+        )
+        rows = con.execute(
+            f'SELECT account_id, service_code, resource_id, SUM("{column}") '
+            "FROM finance_unallocated WHERE billing_period = $p GROUP BY 1, 2, 3",
+            {"p": period},
+        ).fetchall()
+    groups: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
+    for account, service, resource, cost in rows:
+        groups.setdefault((account, service), []).append((resource, cost))
+    with open_snapshot(tmp_path) as snap:
+        got = queries.unallocated_costs(snap, period, period, top=3)
+    assert len(got) == len(groups) >= 1
+    for row in got.itertuples():
+        items = groups[(row.account_id, row.service_code)]
+        named = sorted(((r, c) for r, c in items if r), key=lambda rc: (-rc[1], rc[0]))
+        assert row.cost == sum((c for _, c in items), Decimal(0))
+        assert row.resources == len(named)
+        assert row.top_resources == "; ".join(f"{r} (${c:,.2f})" for r, c in named[:3])
