@@ -17,6 +17,12 @@ Each series has one kind (``none`` for benign only, or an anomaly kind) and its 
 
 A label's window is where a detector should alert: the spike's days; for a persistent change
 its first 14 days (a ramp or drift: the growth phase plus 7 days).
+
+Those ranges are the ``classic`` :class:`Profile`. :data:`SETTINGS` holds the others the
+evaluation reports one by one (``anomaly_eval.py --by-setting``), each moving one range to where
+real bills also go: small ($30-$300 a day) and large ($1.5k-$15k) series, more noise, strong
+weekends, fast growth, large month-start fees, slow (0.5-1.5 % a day) and fast (1.5-3 % a day)
+drifts and new series (45-90 days of history).
 """
 
 from __future__ import annotations
@@ -28,6 +34,41 @@ import pandas as pd
 
 KINDS = ("none", "spike", "level_shift", "drift", "ramp", "drop_to_zero")
 _KIND_WEIGHTS = (0.25, 0.15, 0.15, 0.15, 0.15, 0.15)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The ranges a series' patterns are drawn from (uniform; the scale log-uniform)."""
+
+    scale: tuple[float, float] = (50.0, 50_000.0)
+    """Dollars a day."""
+    noise: tuple[float, float] = (0.02, 0.10)
+    weekend: tuple[float, float] = (0.5, 0.95)
+    """Weekend days' share of a weekday's cost (when the series has weekends, 60 %)."""
+    growth: tuple[float, float] = (-0.05, 0.20)
+    """A month's growth (when the series grows, 50 %)."""
+    fee_days: tuple[float, float] = (0.5, 4.0)
+    """A month-start fee in days of spend (when the series has one, 40 %)."""
+    drift_per_day: tuple[float, float] | None = None
+    """A drift's growth per day in fractions of the base; None: +60-150 % over 21-42 days."""
+    days: tuple[int, int] = (150, 300)
+
+
+CLASSIC = Profile()
+SETTINGS: dict[str, Profile] = {
+    "classic": CLASSIC,
+    "small series": Profile(scale=(30.0, 300.0)),
+    "large series": Profile(scale=(1_500.0, 15_000.0)),
+    "noisy (10-15 %)": Profile(noise=(0.10, 0.15)),
+    "strong weekends": Profile(weekend=(0.25, 0.5)),
+    "fast growth": Profile(growth=(0.2, 0.5)),
+    "large fees": Profile(fee_days=(4.0, 10.0)),
+    "slow drifts": Profile(drift_per_day=(0.005, 0.015)),
+    "fast drifts": Profile(drift_per_day=(0.015, 0.03)),
+    "new series": Profile(days=(45, 90)),
+}
+"""The generator settings of the evaluation's by-setting table; each differs from ``classic`` in
+one range."""
 
 
 @dataclass(frozen=True)
@@ -56,40 +97,46 @@ class LabelledSeries:
     scale: float = 0.0
 
 
-def _benign(rng: np.random.Generator, idx: pd.DatetimeIndex) -> tuple[np.ndarray, list[str]]:
+def _benign(
+    rng: np.random.Generator, idx: pd.DatetimeIndex, profile: Profile
+) -> tuple[np.ndarray, list[str]]:
     n = len(idx)
     t = np.arange(n)
     patterns: list[str] = []
     curve = np.ones(n)
     if rng.random() < 0.6:
-        weekend = rng.uniform(0.5, 0.95)
+        weekend = rng.uniform(*profile.weekend)
         curve = curve * np.where(np.asarray(idx.day_of_week) >= 5, weekend, 1.0)
         patterns.append("weekends")
     if rng.random() < 0.5:
-        monthly = rng.uniform(-0.05, 0.20)
+        monthly = rng.uniform(*profile.growth)
         curve = curve * (1.0 + monthly) ** (t / 30.4)
         patterns.append("growth")
     return curve, patterns
 
 
-def generate(rng: np.random.Generator, kind: str | None = None) -> LabelledSeries:
+def generate(
+    rng: np.random.Generator, kind: str | None = None, profile: Profile = CLASSIC
+) -> LabelledSeries:
     """One labelled series; ``kind`` is drawn from :data:`KINDS` when not given."""
     if kind is None:
         kind = str(rng.choice(KINDS, p=_KIND_WEIGHTS))
-    n = int(rng.integers(150, 301))
+    n = int(rng.integers(profile.days[0], profile.days[1] + 1))
     first = pd.Timestamp("2023-01-01") + pd.DateOffset(months=int(rng.integers(0, 24)))
     idx = pd.date_range(first, periods=n, freq="D")
-    scale = float(np.exp(rng.uniform(np.log(50.0), np.log(50_000.0))))
-    noise = rng.uniform(0.02, 0.10)
-    curve, benign = _benign(rng, idx)
+    low, high = profile.scale
+    scale = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    noise = rng.uniform(*profile.noise)
+    curve, benign = _benign(rng, idx, profile)
     base = scale * curve  # expected cost without anomalies, fees or credits
     extra = np.zeros(n)  # anomaly excess (dollars), before noise
     factor = np.ones(n)  # multiplicative anomaly effect
     labels: list[Label] = []
     zero_before = False
-    start = int(rng.integers(45, max(46, n - 30)))
+    early, late = (45, 90) if n >= 150 else (n // 3, n // 3)  # a new series: a third in
+    start = int(rng.integers(early, max(early + 1, n - 30)))
     if kind == "drift":
-        start = int(rng.integers(90, max(91, n - 50)))
+        start = int(rng.integers(late, max(late + 1, n - 50)))
     if kind == "spike":
         days = sorted(rng.choice(np.arange(30, n - 5), size=int(rng.integers(1, 4)), replace=False))
         last = -100
@@ -106,6 +153,10 @@ def generate(rng: np.random.Generator, kind: str | None = None) -> LabelledSerie
         labels.append(Label(kind, start, min(n - 1, start + 13), 0.0, 0.0))
     elif kind == "drift":
         length, size = int(rng.integers(21, 43)), rng.uniform(0.6, 1.5)
+        if profile.drift_per_day is not None:  # a rate: as long as it takes to reach +60-150 %
+            rate = rng.uniform(*profile.drift_per_day)
+            length = max(14, min(n - start - 1, int(size / rate)))
+            size = rate * length
         growth = np.clip((np.arange(n) - start + 1) / length, 0.0, 1.0)
         extra += size * base[start] * growth
         labels.append(Label(kind, start, min(n - 1, start + length + 7), 0.0, 0.0))
@@ -123,7 +174,7 @@ def generate(rng: np.random.Generator, kind: str | None = None) -> LabelledSerie
 
     fee = np.zeros(n)
     if rng.random() < 0.4 and not zero_before:
-        days_of_spend = rng.uniform(0.5, 4.0)
+        days_of_spend = rng.uniform(*profile.fee_days)
         follows = rng.random() < 0.5
         for m in np.flatnonzero(np.asarray(idx.day) == 1):
             ref = base[max(0, m - 30) : m].mean() if follows and m > 0 else scale
@@ -157,10 +208,12 @@ def generate(rng: np.random.Generator, kind: str | None = None) -> LabelledSerie
     return LabelledSeries(series, kind, labels, benign, scale)
 
 
-def generate_many(seeds: list[int], per_seed: int) -> list[LabelledSeries]:
+def generate_many(
+    seeds: list[int], per_seed: int, profile: Profile = CLASSIC
+) -> list[LabelledSeries]:
     """``per_seed`` series for every seed (each seed its own generator)."""
     out = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        out.extend(generate(rng) for _ in range(per_seed))
+        out.extend(generate(rng, profile=profile) for _ in range(per_seed))
     return out
