@@ -21,6 +21,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from costlens.anomalies.driver_ranking import COMBINATION, COMBINED
+from costlens.anomalies.follow import STATES
 from costlens.schema import DIMENSION_LABELS
 
 __all__ = [
@@ -92,7 +93,7 @@ def describe_followed(
     >>> describe_followed("ended", None, d(2026, 11, 8), d(2026, 11, 11), Decimal("1714.06"), None)
     'Ended: back near the level before after 11 Nov 2026; +$1,714.06 in all.'
     """
-    if state not in ("changing", "settled", "ended") or total is None:
+    if state not in STATES or total is None:
         return None
     if state == "ended":
         back = f"Ended: back near the level before after {until:%d %b %Y}"

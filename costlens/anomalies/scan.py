@@ -214,7 +214,6 @@ def _scan(
     for aid, *day_row in _previous(con, previous, _PREVIOUS_DAYS_SQL):
         old_days.setdefault(str(aid), []).append(tuple(day_row))
     day_rows: list[tuple[Any, ...]] = []  # anomaly id, dimension, value, day, expected, anomalous
-    held: dict[str, dt.date] = {}  # microservice event -> the last day its change held
     followed: dict[str, tuple[Followed, Decimal | None]] = {}  # event -> its state, reference
     follow_rows: list[tuple[str, str, str, dt.date, dt.date, dt.date]] = []
     for (dimension, value), series in _daily_series(frame, days).items():
@@ -248,8 +247,6 @@ def _scan(
         for e in series_events:
             aid = anomaly_id(dimension, value, e.start, cost_type)
             until = effect_until(series, e)
-            if dimension == "microservice":
-                held[aid] = until.date()
             reference = _cents(e.expected / e.points) if e.points else None
             followed[aid] = (follow(series, float(reference or 0), e.start, until), reference)
             follow_rows.append((aid, dimension, value, e.start.date(), until.date(),
@@ -329,7 +326,11 @@ def _scan(
         else _empty_frame(ROOT_CAUSE_COLUMNS)
     )
     event_frame = (
-        group_incidents(pd.DataFrame(events, columns=list(EVENT_COLUMNS[:-2])), cause_frame, held)
+        group_incidents(
+            pd.DataFrame(events, columns=list(EVENT_COLUMNS[:-2])),
+            cause_frame,
+            {aid: f.until.date() for aid, (f, _) in followed.items()},  # the days each held
+        )
         if events
         else _empty_frame(EVENT_COLUMNS)
     )
