@@ -27,6 +27,7 @@ VERDICTS = {
 }
 CONTEXT_DAYS = 21
 _JUST_MARKED = "anomaly_just_marked"
+_WRITTEN = "anomaly_written"  # the anomaly this page last put in the address
 """Session key of the anomaly marked last: it stays on the list, selected, showing its mark."""
 
 
@@ -130,7 +131,10 @@ with ui.page_errors():
         for r in shown.itertuples()
     }
     linked = st.query_params.get("anomaly")
-    if linked is not None and linked != st.session_state.get("anomaly_id"):  # a link's choice
+    # A link's choice: an address naming another anomaly than the one this page last wrote there
+    # (which, after the reader picks another, is the one they left).
+    written = st.session_state.get(_WRITTEN)
+    if linked is not None and linked not in (written, st.session_state.get("anomaly_id")):
         if linked in labels:
             st.session_state["anomaly_id"] = linked
         else:
@@ -142,6 +146,7 @@ with ui.page_errors():
             )
     chosen = st.selectbox("Anomaly", list(labels), format_func=labels.__getitem__, key="anomaly_id")
     st.query_params["anomaly"] = chosen  # the address names the anomaly shown, to share it
+    st.session_state[_WRITTEN] = chosen
     event = events[events["anomaly_id"] == chosen].iloc[0]
     if isinstance(event["also_seen"], str):
         seen = accounts.with_account_names(names, event["also_seen"])
