@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from costlens.anomalies import (
     COLUMNS,
-    DetectorOptions,
     detect,
     find_events,
     infer_period,
@@ -92,7 +91,42 @@ def test_a_series_out_of_order_gappy_or_infinite_is_refused_with_a_fix() -> None
 def test_period_is_inferred_from_the_index() -> None:
     assert infer_period(pd.date_range("2024-01-01", periods=50, freq="D")) == 7
     assert infer_period(pd.date_range("2024-01-01", periods=50, freq="h")) == 24
+    assert infer_period(pd.date_range("2024-01-01", periods=50, freq="5min")) == 288
+    assert infer_period(pd.date_range("2024-01-01", periods=50, freq="15min")) == 96
+    assert infer_period(pd.date_range("2024-01-01", periods=50, freq="7min")) == 1
     assert infer_period(pd.date_range("2024-01-01", periods=50, freq="W")) == 1
+
+
+def _office_hours(weeks: int, *, start: str = "2024-01-01 05:00", seed: int = 3) -> pd.Series:
+    """Hourly spend at 2.5x from 8:00 to 19:00, weekends at 40 % of weekdays, 5 % noise."""
+    idx = pd.date_range(start, periods=24 * 7 * weeks, freq="h")
+    hours, days = np.asarray(idx.hour), np.asarray(idx.day_of_week)
+    base = 100.0 * (1 + 1.5 * ((hours >= 8) & (hours < 19))) * np.where(days >= 5, 0.4, 1.0)
+    noise = 1 + 0.05 * np.random.default_rng(seed).standard_normal(len(idx))
+    return pd.Series(base * noise, index=idx)
+
+
+def test_hourly_series_learn_a_daily_and_a_weekly_season() -> None:
+    s = _office_hours(6)
+    assert flagged(s) == []
+    # With the daily season alone, every weekend's working hours look like a drop.
+    assert len(flagged(s, period=24)) > 20
+    s.iloc[24 * 30 + 2] += 400.0  # 02:00 on a weekday night
+    assert flagged(s) == [24 * 30 + 2]
+    # No verdict before two whole weeks from the first midnight (19 hours in): the weekly season
+    # is learnt from the days' totals.
+    assert detect(s)["expected"].first_valid_index() == s.index[19 + 24 * 14]
+
+
+def test_five_minute_telemetry_has_a_daily_season() -> None:
+    idx = pd.date_range("2024-01-01", periods=288 * 14, freq="5min")
+    hours = np.asarray(idx.hour)
+    noise = 1 + 0.05 * np.random.default_rng(4).standard_normal(len(idx))
+    s = pd.Series(50.0 * (1.6 + 0.6 * np.sin(2 * np.pi * hours / 24)) * noise, index=idx)
+    assert flagged(s, min_impact=10.0) == []
+    s.iloc[288 * 10 + 30 : 288 * 10 + 36] += 300.0  # half an hour
+    # Six outlying points are not yet a new normal (an hour of points is): no drop after them.
+    assert flagged(s, min_impact=10.0) == list(range(288 * 10 + 30, 288 * 10 + 36))
 
 
 def test_hourly_series_with_daily_cycle() -> None:
@@ -120,7 +154,7 @@ def test_level_shift_is_one_event_and_then_the_new_normal() -> None:
     s.iloc[80:] *= 2.0
     hits = flagged(s)
     assert hits[0] == 80
-    assert max(hits) < 80 + DetectorOptions().adapt_after
+    assert max(hits) < 80 + 5  # adapt_after: 5 days for daily data
     events = find_events(s, detect(s))
     assert len(events) == 1
     assert events[0].start == s.index[80]
@@ -211,6 +245,48 @@ def test_month_start_fee_is_learnt() -> None:
     assert flagged(s) == []
     s.iloc[121] += 6000.0  # 2024-05-01: a spike on top of the fee is still an anomaly
     assert flagged(s) == [121]
+
+
+def test_slow_drift_of_half_a_percent_a_day_is_found() -> None:
+    s = daily(320, noise=0.04, seed=21)
+    s = s * 1.05 ** (np.arange(320) / 30.4)  # the series grows 5 % a month before and after
+    extra = np.clip(np.arange(320) - 150, 0, None) * 0.006 * 1000.0  # +0.6 % of a day, daily
+    hits = flagged(s + extra)
+    assert hits and 150 + 28 <= hits[0] <= 150 + 90, hits
+    assert flagged(s) == []
+
+
+def test_a_flat_drift_over_strong_weekends_is_one_event() -> None:
+    """The drift's extra cost is the same every day, so it shows on the cheap weekends first; the
+    rise is followed from the level before it, not reported again every weekend."""
+    s = daily(240, noise=0.03, weekend=0.3, seed=23)
+    s = s + np.clip((np.arange(240) - 140) / 35.0, 0.0, 1.0) * 900.0
+    events = find_events(s, detect(s))
+    # Two events: the first ends where the detector re-bases its level on the risen weekdays;
+    # from then on the rise is one event to its end (one per weekend, 7, before it was followed).
+    assert [(e.start, e.last_seen) for e in events] == [
+        (pd.Timestamp("2024-05-25"), pd.Timestamp("2024-06-02")),
+        (pd.Timestamp("2024-06-08"), pd.Timestamp("2024-07-14")),
+    ]
+    assert pd.Timestamp("2024-05-20") == s.index[140]  # the drift's first day
+
+
+def test_a_fee_that_follows_growing_spend_is_learnt() -> None:
+    """A support plan billed on day 1 as a share of last month's spend grows with the spend."""
+    s = daily(300, seed=25, weekend=1.0)
+    s = s * 1.4 ** (np.arange(300) / 30.4)  # +40 % a month
+    spend = s.copy()
+    for day in np.flatnonzero(np.asarray(s.index.day) == 1):
+        s.iloc[day] += 3.0 * spend.iloc[max(0, day - 30) : max(30, day)].mean()
+    assert flagged(s) == []
+    # A new fee is reported until two months have shown it (the smaller of two is expected).
+    late = spend.copy()
+    for day in np.flatnonzero(np.asarray(s.index.day) == 1)[1:]:
+        late.iloc[day] += 3.0 * spend.iloc[day - 30 : day].mean()
+    assert flagged(late) == [31, 60]
+    fixed = daily(300, seed=25, weekend=1.0) * 1.4 ** (np.arange(300) / 30.4)
+    fixed[fixed.index.day == 1] += 3000.0  # a fixed fee on the same growing spend
+    assert flagged(fixed) == []
 
 
 def test_steady_growth_is_not_flagged() -> None:

@@ -72,3 +72,17 @@ def test_a_state_of_another_prefix_or_options_is_not_used() -> None:
     strict, _ = detect_from(s, state, threshold=2.0)  # other options: started from scratch
     pd.testing.assert_frame_equal(strict, detect(s, threshold=2.0), check_exact=True)
     assert detect_from(s, save_at=500)[1] is None  # past the end: nothing saved
+
+
+def test_an_hourly_state_keeps_its_weekly_season() -> None:
+    idx = pd.date_range("2024-01-01 07:00", periods=24 * 7 * 4, freq="h")
+    days, hours = np.asarray(idx.day_of_week), np.asarray(idx.hour)
+    values = 100.0 * np.where(days >= 5, 0.4, 1.0) * (1 + 0.5 * (hours >= 9))
+    s = pd.Series(values * (1 + 0.03 * np.random.default_rng(8).standard_normal(len(idx))), idx)
+    s.iloc[600] += 500.0
+    for cut in (17 + 24 * 16, 17 + 24 * 16 + 5, 590):
+        _, state = detect_from(s, save_at=cut)
+        assert state is not None
+        resumed, _ = detect_from(s, DetectorState.from_json(state.to_json()))
+        pd.testing.assert_frame_equal(resumed, detect(s), check_exact=True)
+    assert np.flatnonzero(detect(s)["is_anomaly"].to_numpy()).tolist() == [600]

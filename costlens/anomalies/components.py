@@ -19,6 +19,7 @@ __all__ = [
     "row_ratios",
     "season_factors",
     "still_growing",
+    "weekday_and_hour_factors",
 ]
 
 _FloatArray = npt.NDArray[np.float64]
@@ -91,6 +92,35 @@ def season_factors(
     return factors, int(valid.sum())
 
 
+def weekday_and_hour_factors(
+    values: _FloatArray,
+    t: int,
+    h0: int,
+    old: tuple[_FloatArray, int, _FloatArray, int],
+) -> tuple[_FloatArray, int, _FloatArray, int]:
+    """Hourly data's two seasons from ``values[:t]`` (the series, fees removed; its point 0 at
+    hour ``h0`` of its day): a factor per day of the week, from the complete days' totals, and a
+    factor per hour of the day, from the last cycles of hours divided by their day's factor.
+    A point's factor is their product: ``hour[(i + h0) % 24] * weekday[(i + h0) // 24 % 7]``.
+    ``old`` (hour factors, their cycles, weekday factors, theirs) is kept where too few cycles
+    are usable. Returns the same four."""
+    hour, hour_cycles, weekday, weekday_cycles = old
+    first = (-h0) % 24  # the first point at midnight
+    end = first + max(0, (t - first) // 24) * 24  # the last midnight at or before t
+    if end > first:
+        days = values[first:end].reshape(-1, 24).sum(axis=1)
+        days = days[-(_SEASON_CYCLES + 1) * 7 :]
+        weekday, weekday_cycles = season_factors(
+            days, (end + h0) // 24, 7, (weekday, weekday_cycles)
+        )
+    lo = max(0, t - (_SEASON_CYCLES + 1) * 24)
+    day_of = (np.arange(lo, t) + h0) // 24 % 7
+    hour, hour_cycles = season_factors(
+        values[lo:t] / weekday[day_of], t + h0, 24, (hour, hour_cycles)
+    )
+    return hour, hour_cycles, weekday, weekday_cycles
+
+
 def relative_scale(des: _FloatArray) -> float:
     """Robust relative noise of a deseasonalized window, from its day-to-day changes."""
     a, b = des[1:], des[:-1]
@@ -112,14 +142,19 @@ def month_start_effect(
     starts: list[int],
     t: int,
     rel: float,
+    base: float,
 ) -> float:
-    """Extra cost of day 1 learnt from up to three previous month starts (all before ``t``).
+    """Extra cost of day 1 learnt from up to three previous month starts (all before ``t``);
+    ``base`` is day ``t``'s expectation without it.
 
     A previous day 1 counts as a fee only when it was significantly (3 sigma) above its
-    neighbours; the smaller of two months, or the median of three, is the expected fee.
+    neighbours. A fee is either a fixed amount or a share of the spend around it (a support plan,
+    a percentage of usage): both are estimated (the smaller of two months, or the median of three)
+    and the one the months agree on more is used; from one month alone, the larger of the two.
     """
     p = len(factors)
-    excess: list[float] = []
+    amounts: list[float] = []
+    shares: list[float] = []
     for m in starts[-3:]:
         lo, hi = max(0, m - 3), min(t, m + 4)
         idx = np.array([j for j in range(lo, hi) if j != m])
@@ -127,12 +162,31 @@ def month_start_effect(
             continue
         normal = _median(clean[idx] / factors[idx % p]) * float(factors[m % p])
         extra = float(x[m]) - normal
-        excess.append(extra if extra > 3.0 * rel * abs(normal) else 0.0)
-    if not excess:
+        extra = extra if extra > 3.0 * rel * abs(normal) else 0.0
+        amounts.append(extra)
+        shares.append(extra / normal if normal > 0 else math.nan)
+    if not amounts:
         return 0.0
-    if len(excess) == 2:
-        return min(excess)
-    return float(np.median(excess))
+    amount = _typical(amounts)
+    if any(math.isnan(v) for v in shares) or base <= 0:
+        return amount
+    share = _typical(shares) * base
+    if len(amounts) == 1:
+        return max(amount, share)
+    return share if _dispersion(shares) < _dispersion(amounts) else amount
+
+
+def _typical(values: list[float]) -> float:
+    """The smaller of two values, else the median (one fee-less month means no fee)."""
+    if len(values) == 2:
+        return min(values)
+    return float(np.median(values))
+
+
+def _dispersion(values: list[float]) -> float:
+    """Range over mean; infinite when the mean is not positive."""
+    mean = sum(values) / len(values)
+    return (max(values) - min(values)) / mean if mean > 0 else math.inf
 
 
 def still_growing(x: _FloatArray, factor_at: _FloatArray, t: int, p: int, rel: float) -> bool:

@@ -2,38 +2,50 @@
 
 For every point the detector predicts an ``expected`` value from the points before it only:
 
-* **level** - the median of the last cycle (7 days for daily data) of *cleaned*, deseasonalized
-  values inside the current regime;
-* **seasonality** - one factor per position in the cycle (weekday for daily data), the median
-  over the last 6 cycles of each raw value divided by its centred moving average (so a changed
-  weekly pattern is learnt and a trend or ramp does not bias it; before 3 cycles exist, each
-  value divided by its cycle's mean);
+* **level** - the median of the last cycle (7 days for daily data, a day for finer data) of
+  *cleaned*, deseasonalized values inside the current regime;
+* **seasonality** - inferred from the series' step: daily data has a weekly season, hourly data a
+  daily and a weekly one (a factor per hour of the day times a factor per day of the week, the
+  latter from the days' totals), 5-minute (or any step under an hour that divides a day) a daily
+  one. A factor is the median over the last 6 cycles of each raw value divided by its centred
+  moving average (so a changed pattern is learnt and a trend or ramp does not bias it; before 3
+  cycles exist, each value divided by its cycle's mean);
 * **month-start effect** (daily data) - on day 1 of a month, the extra cost seen on the previous
-  months' day 1 (a support fee, a monthly RI fee) is added to the expectation;
-* **spread** - a robust scale from the median absolute day-to-day change of the deseasonalized
-  values over 8 cycles, relative to their level (insensitive to trend and to a single outlier),
-  widened for the estimation error of the level and of the seasonal factors.
+  months' day 1 (a support fee, a monthly RI fee), as a fixed amount or as a share of the spend
+  around it, whichever the previous months agree on more, is added to the expectation;
+* **spread** - a robust scale from the median absolute day-to-day change of the raw
+  deseasonalized values over 8 cycles, relative to their level (insensitive to trend and to a
+  single outlier, and not shrunk by the replaced outliers of the history), widened for the
+  estimation error of the level and of the seasonal factors.
 
 A point is an anomaly when its robust z-score exceeds ``threshold`` *and* it clears both
 ``min_impact`` (dollars) and ``min_percent`` like AWS Cost Anomaly Detection's thresholds.
 Outliers are replaced by their expectation in the history (so one spike does not mask the next);
 a decrease is only reported once it lasts ``min_drop_days`` (a one-day credit is benign); after
 ``adapt_after`` consecutive outliers in one direction the detector accepts the new normal (a
-level shift is reported on its first days, then stops). An upward slow drift is caught by an
-acceleration test that compares the growth of the last 4 cycles against the 4 before.
+level shift is reported on its first days, then stops). An upward drift is caught by an
+acceleration test at three scales: the growth between medians of the last cycle against the
+growth two cycles before, and between medians of the last 2 cycles against 4 and against 8 cycles
+before (a drift of 0.5 % a day only shows over the longest).
 
-An upward change that keeps moving (a drift large against its own series: storage growing from
-$15 to $400 a day in a month) is a chain of such adaptations, each step too small in dollars to
-report, after which its own steepness passes for noise. So when the detector accepts a new level
-that it never reported, it remembers the level and the noise from before (the *anchor*); while
-the series keeps growing (the median of its last cycle significantly above the cycle before, or
-another adaptation, within the last ``2 * cycle`` points), a point whose rise from the anchor
-is significant against the anchor's noise and clears both gates is reported, with the anchor as
-its expectation. Once the series settles, the chain ends and its level is the new normal.
+A reported rise is followed while it goes on: for a cycle after each point reported by the
+z-score, a point whose rise from the level before the rise (the *anchor*) is significant against
+the noise from before, clears ``min_impact`` and keeps half the last reported excess is reported
+too, so a drift that shows on its weekends first (a flat extra cost over a weekly pattern) is one
+event rather than one a week. A reported step (``adapt_after`` outliers, accepted) ends it.
+An upward change that keeps moving without ever being reported (a drift large against its own
+series: storage growing from $15 to $400 a day in a month) is a chain of adaptations, each step
+too small in dollars to report, after which its own steepness passes for noise. So when the
+detector accepts a new level that it never reported, it anchors the level and the noise from
+before; while the series keeps growing (the median of its last cycle significantly above the cycle
+before, or another adaptation, within the last ``2 * cycle`` points), a point whose rise from the
+anchor is significant and clears both gates is reported, with the anchor as its expectation. Once
+the series settles, the chain ends and its level is the new normal.
 
-History: no verdict for the first ``min_history`` points (default 14 = two weeks of daily data,
-48 hours for hourly data); the day-1 effect is learnt from the previous month's day 1; the drift
-test needs 10 cycles (70 days) of history since the last regime change.
+History: no verdict for the first ``min_history`` points (default 14 = two weeks of daily data;
+for hourly data two whole weeks, so that the weekly season is known; two days of 5-minute
+data); the day-1 effect is learnt from the previous month's day 1; the drift test at its three
+scales needs 5, 10 and 18 cycles of history since the last regime change.
 
 This module holds the scoring loop; its options are in ``detector_options``, its resumable state
 in ``detector_state``, the index checks and the inferred period in ``time_index`` and the
@@ -60,6 +72,9 @@ from costlens.anomalies.components import (
 from costlens.anomalies.components import (
     still_growing as _still_growing,
 )
+from costlens.anomalies.components import (
+    weekday_and_hour_factors as _weekday_and_hour_factors,
+)
 from costlens.anomalies.detector_options import DetectorOptions
 from costlens.anomalies.detector_options import parse_options as _parse_options
 from costlens.anomalies.detector_state import STATE_ARRAYS as _STATE_ARRAYS
@@ -68,6 +83,7 @@ from costlens.anomalies.detector_state import prefix_key as _prefix_key
 from costlens.anomalies.time_index import check_regular as _check_regular
 from costlens.anomalies.time_index import infer_period
 from costlens.anomalies.time_index import is_daily as _is_daily
+from costlens.anomalies.time_index import is_hourly as _is_hourly
 from costlens.errors import CostlensError
 from costlens.stats import median as _median
 
@@ -80,6 +96,8 @@ _SIGMA_FLOOR_REL = 0.01  # relative noise never assumed below 1 %
 _SIGMA_FLOOR_ABS = 0.01  # one cent: a flat-zero series still has a finite scale
 _FEE_SLACK = 0.1  # a month-start fee may vary 10 % from month to month
 _SEASON_CYCLES = 6
+_LONG_DRIFT_SHARE = 0.7  # of drift_threshold, over 8 cycles
+_GOES_ON = 0.5  # a reported rise goes on while its excess is half its last reported one
 _MEDIAN_VAR = math.pi / 2  # variance of a median of m normal points: (pi/2) sigma^2 / m
 
 
@@ -145,7 +163,13 @@ def _detect(
     p = opts.period if opts.period is not None else infer_period(index)
     cycle = max(p, 7)
     level_w, scale_w = (p if p > 1 else 7), 8 * cycle
-    drift_w, drift_span = 2 * cycle, 4 * cycle
+    # (window, span, share of drift_threshold) of the drift test's scales: medians of a cycle two
+    # cycles apart, of 2 cycles 4 apart, and 8 apart, where a drift of 0.5 %/day adds up to 0.25
+    drift_scales = (
+        (cycle, 2 * cycle, 1.0),
+        (2 * cycle, 4 * cycle, 1.0),
+        (2 * cycle, 8 * cycle, _LONG_DRIFT_SHARE),
+    )
     month_starts = (
         np.flatnonzero(np.asarray(index.day) == 1).tolist()
         if opts.month_start and _is_daily(index)
@@ -153,13 +177,18 @@ def _detect(
     )
     is_start = np.zeros(n, dtype=bool)
     is_start[month_starts] = True
-    positions = np.arange(n) % p
+    weekly = opts.period is None and _is_hourly(index)  # hourly: a weekday factor times an hour's
+    h0 = int(index[0].hour) if weekly else 0
+    positions = (np.arange(n) + h0) % p
+    day_positions = (np.arange(n) + h0) // 24 % 7
+    week, week_cycles = np.ones(7), 1
 
     expected = np.full(n, np.nan)
     sigma = np.full(n, np.nan)
     score = np.zeros(n)
     flag = np.zeros(n, dtype=bool)
     clean = x.copy()  # history with outliers replaced by their expectation, fees removed
+    seasonal = x.copy()  # what the season is learnt from: fees removed, a day 1 within bounds
     fee = np.zeros(n)
     factors, cycles = np.ones(p), 1
     regime = 0  # first point of the current regime (level window never reaches before it)
@@ -167,11 +196,16 @@ def _detect(
     run, run_dir = 0, 0
     run_level, run_rel, run_reported = 0.0, 0.0, False  # where the current run began
     anchor, anchor_rel, chain_until = 0.0, 0.0, -1  # before an unreported upward chain
+    chain_from = -1  # the point a chain opened at with a reported rise
+    chain_dev = 0.0  # the excess of its last point reported by the z-score
     chain_gap = 2 * cycle
     k = opts.threshold
+    adapt_after = opts.adapt_after if opts.adapt_after is not None else max(5, p // 24)
     pct = opts.min_percent / 100.0
 
-    quiet = opts.min_history if opts.min_history is not None else max(14, 2 * p)
+    # Two cycles of the longest season: for hourly data two whole weeks from its first midnight
+    quiet = max(14, 2 * p) if not weekly else 2 * 168 + (-h0) % 24
+    quiet = opts.min_history if opts.min_history is not None else quiet
     start = quiet
     if (
         resume is not None
@@ -181,24 +215,30 @@ def _detect(
         start = resume.t
         arrays = {name: np.asarray(resume.arrays[name], dtype=np.float64) for name in _STATE_ARRAYS}
         clean[:start], fee[:start] = arrays["clean"], arrays["fee"]
+        seasonal[:start] = arrays["seasonal"]
         expected[:start], sigma[:start] = arrays["expected"], arrays["sigma"]
         score[:start], flag[:start] = arrays["score"], arrays["flag"].astype(bool)
         factors = np.asarray(resume.arrays["factors"], dtype=np.float64)
+        *saved_week, saved_cycles = resume.arrays["week"]
+        week, week_cycles = np.asarray(saved_week, dtype=np.float64), int(saved_cycles)
         cycles, regime, drift_from, run, run_dir = resume.scalars
-        run_level, run_rel, reported, anchor, anchor_rel, until = resume.arrays["chain"]
-        run_reported, chain_until = bool(reported), int(until)
+        run_level, run_rel, reported, anchor, anchor_rel, until, since, chain_dev = resume.arrays[
+            "chain"
+        ]
+        run_reported, chain_until, chain_from = bool(reported), int(until), int(since)
     saved = None
-    factor_at = factors[positions]  # the factor of every point, refreshed with the factors
+    factor_at = factors[positions] * week[day_positions]  # every point's, refreshed with them
     for t in range(start, n):
         if t == save_at:
-            values = {"clean": clean, "fee": fee, "expected": expected, "sigma": sigma,
-                      "score": score, "flag": flag.astype(np.float64)}  # fmt: skip
+            values = {"clean": clean, "seasonal": seasonal, "fee": fee, "expected": expected,
+                      "sigma": sigma, "score": score, "flag": flag.astype(np.float64)}  # fmt: skip
             saved = DetectorState(
                 t,
                 _prefix_key(index, x, opts, t),
                 {
                     **{name: values[name][:t].tolist() for name in _STATE_ARRAYS},
                     "factors": factors.tolist(),
+                    "week": [*week.tolist(), float(week_cycles)],
                     "chain": [
                         run_level,
                         run_rel,
@@ -206,24 +246,31 @@ def _detect(
                         anchor,
                         anchor_rel,
                         chain_until,
+                        chain_from,
+                        chain_dev,
                     ],
                 },
                 (cycles, regime, drift_from, run, run_dir),
             )
-        if p > 1 and (t % p == 0 or t == quiet):
+        if weekly and ((t + h0) % 24 == 0 or t == quiet):
+            factors, cycles, week, week_cycles = _weekday_and_hour_factors(
+                seasonal[:t], t, h0, (factors, cycles, week, week_cycles)
+            )
+            factor_at = factors[positions] * week[day_positions]
+        elif not weekly and p > 1 and (t % p == 0 or t == quiet):
             lo_s = max(0, t - (_SEASON_CYCLES + 1) * p)
-            factors, cycles = _season_factors(x[lo_s:t] - fee[lo_s:t], t, p, (factors, cycles))
+            factors, cycles = _season_factors(seasonal[lo_s:t], t, p, (factors, cycles))
             factor_at = factors[positions]
         f_t = float(factor_at[t])
         lo = max(regime, t - level_w)
         level = _median(clean[lo:t] / factor_at[lo:t])
         s_lo = max(regime, t - scale_w) if t - regime >= 8 else max(0, t - scale_w)
-        rel = _relative_scale(clean[s_lo:t] / factor_at[s_lo:t])
+        rel = _relative_scale((x[s_lo:t] - fee[s_lo:t]) / factor_at[s_lo:t])
         rel = max(rel, _SIGMA_FLOOR_REL) if not math.isnan(rel) else _SIGMA_FLOOR_REL
         base = level * f_t
         if is_start[t]:
             seen = [m for m in month_starts if m < t - 3]
-            fee[t] = _month_start_effect(x, clean, factors, seen, t, rel)
+            fee[t] = _month_start_effect(x, clean, factors, seen, t, rel, base)
         e = base + fee[t]
         # Prediction error = noise + error of the level (median of m points: 1.57 sigma^2 / m)
         # + error of the seasonal factor (median over the cycles).
@@ -241,8 +288,16 @@ def _detect(
         gates = abs(dev) >= opts.min_impact and abs(dev) >= pct * abs(e) and dev != 0.0
         flag[t] = outlier and gates and (direction > 0 or run >= opts.min_drop_days)
         expected[t], sigma[t] = e, s
+        if flag[t] and direction > 0:  # a reported rise: follow it while it goes on
+            if t > chain_until:
+                anchor, anchor_rel, chain_from = run_level, run_rel, t
+            chain_until, chain_dev = max(chain_until, t + cycle), dev
         if t <= chain_until:
-            if t - regime >= 2 * p and _still_growing(x, factor_at, t, p, anchor_rel):
+            if (
+                chain_from < 0
+                and t - regime >= 2 * p
+                and _still_growing(x, factor_at, t, p, anchor_rel)
+            ):
                 chain_until = max(chain_until, t + chain_gap)
             base_anchor = anchor * f_t
             s_anchor = max(anchor_rel * inflate * abs(base_anchor), _SIGMA_FLOOR_ABS)
@@ -251,45 +306,58 @@ def _detect(
                 not flag[t]
                 and dev_anchor > k * s_anchor
                 and dev_anchor >= opts.min_impact
-                and dev_anchor >= pct * abs(base_anchor + fee[t])
-            ):
+                and (chain_from < 0 or dev_anchor >= _GOES_ON * chain_dev)
+                and (chain_from >= 0 or dev_anchor >= pct * abs(base_anchor + fee[t]))
+            ):  # a reported rise goes on while it keeps half its excess, significant and over $
                 flag[t], expected[t], sigma[t] = True, base_anchor + fee[t], s_anchor
         run_reported = run_reported or bool(flag[t])
         score[t] = abs(z) / (abs(z) + k)
         clean[t] = (e if outlier else float(x[t])) - fee[t]
-        if run >= opts.adapt_after:  # a persistent change: accept the new normal
-            if run_dir > 0 and t - run < chain_until:
+        seasonal[t] = float(x[t]) - fee[t]
+        if is_start[t]:  # a fee not learnt yet must not bend the weekly pattern
+            seasonal[t] = min(max(seasonal[t], base - k * s), base + k * s)
+        if run >= adapt_after:  # a persistent change: accept the new normal
+            if run_dir > 0 and chain_from > t - run:
+                chain_until = -1  # a reported step: the new level is normal from here
+            elif run_dir > 0 and t - run < chain_until:
                 chain_until = max(chain_until, t + chain_gap)  # the chain goes on
             elif run_dir > 0 and not run_reported:
                 anchor, anchor_rel, chain_until = run_level, run_rel, t + chain_gap
+                chain_from = -1
             else:
                 chain_until = -1
             regime = t - run + 1
             clean[regime : t + 1] = x[regime : t + 1] - fee[regime : t + 1]
+            seasonal[regime : t + 1] = clean[regime : t + 1]
             drift_from = max(drift_from, regime)
             run, run_dir = 0, 0
             continue
-        if outlier or t - drift_from + 1 < drift_w + 2 * drift_span:
+        if outlier:
             continue
-        # Drift: has the level's growth over the last span accelerated against the span before?
-        window = clean[t + 1 - drift_w - 2 * drift_span : t + 1]
-        des = window / factor_at[t + 1 - len(window) : t + 1]
-        far = _median(des[:drift_w])
-        mid = _median(des[drift_span : drift_span + drift_w])
-        now = _median(des[-drift_w:])
-        if min(far, mid, now) <= 0:
-            continue
-        accel = math.log(now) - 2 * math.log(mid) + math.log(far)
-        needed = max(opts.drift_threshold, 4.0 * math.sqrt(6.0) * 1.25 * rel / math.sqrt(drift_w))
-        if accel <= needed:
-            continue
-        e_drift = mid * (mid / far) * f_t + fee[t]
-        dev = float(x[t]) - e_drift
-        if dev >= opts.min_impact and dev >= pct * abs(e_drift) and now >= (1 + pct) * mid:
-            flag[t] = True
-            expected[t], sigma[t] = e_drift, max(rel * abs(e_drift), _SIGMA_FLOOR_ABS)
-            score[t] = max(score[t], accel / (accel + needed))
-            drift_from = t + 1 - drift_w  # report a drift once, then watch from its new level
+        for drift_w, drift_span, share in drift_scales:
+            if t - drift_from + 1 < drift_w + 2 * drift_span:
+                continue
+            # Drift: has the level's growth over the last span accelerated against the span before?
+            window = clean[t + 1 - drift_w - 2 * drift_span : t + 1]
+            des = window / factor_at[t + 1 - len(window) : t + 1]
+            far = _median(des[:drift_w])
+            mid = _median(des[drift_span : drift_span + drift_w])
+            now = _median(des[-drift_w:])
+            if min(far, mid, now) <= 0:
+                continue
+            accel = math.log(now) - 2 * math.log(mid) + math.log(far)
+            noise = 4.0 * math.sqrt(6.0) * 1.25 * rel / math.sqrt(drift_w)
+            needed = max(share * opts.drift_threshold, noise)
+            if accel <= needed:
+                continue
+            e_drift = mid * (mid / far) * f_t + fee[t]
+            dev = float(x[t]) - e_drift
+            if dev >= opts.min_impact and dev >= pct * abs(e_drift) and now >= (1 + pct) * mid:
+                flag[t] = True
+                expected[t], sigma[t] = e_drift, max(rel * abs(e_drift), _SIGMA_FLOOR_ABS)
+                score[t] = max(score[t], accel / (accel + needed))
+                drift_from = t + 1 - drift_w  # report a drift once, then watch from its new level
+                break
 
     frame = pd.DataFrame(
         {

@@ -23,16 +23,20 @@ class DetectorOptions:
     threshold: float = 5.0
     """Robust z-score (deviation / noise scale) a point must exceed; ``score`` is 0.5 there."""
     min_history: int | None = None
-    """Points observed before the first verdict (the quiet period); None: 14, or two cycles when
-    that is longer (48 points for hourly data)."""
+    """Points observed before the first verdict (the quiet period); None: 14, or two cycles of the
+    longest season when that is longer (two whole weeks for hourly data, 576 points for 5-minute
+    data)."""
     period: int | None = None
-    """Seasonality period in points; None infers it (7 daily, 24 hourly, else 1 = none)."""
-    adapt_after: int = 5
-    """Consecutive same-direction outliers after which the new level is accepted as normal."""
+    """Seasonality period in points; None infers it: 7 for daily data, 24 for hourly data (with
+    a weekly season too), a day's points for shorter steps (288 for 5 minutes), else 1 = none."""
+    adapt_after: int | None = None
+    """Consecutive same-direction outliers after which the new level is accepted as normal; None:
+    5, or an hour's points when that is more (12 for 5-minute data)."""
     min_drop_days: int = 2
     """Consecutive low points before a decrease is reported (a one-off credit is benign)."""
     drift_threshold: float = 0.3
-    """Minimum log-acceleration of the level (4 cycles vs the 4 before) to report a drift."""
+    """Minimum log-acceleration of the level to report a drift: between medians of a cycle two
+    cycles apart and of two cycles four apart; 0.7 of it between medians eight cycles apart."""
     month_start: bool = True
     """Learn the day-1-of-month effect (daily series only)."""
 

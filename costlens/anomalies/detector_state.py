@@ -19,8 +19,8 @@ from costlens.anomalies.detector_options import DetectorOptions
 __all__ = ["STATE_ARRAYS", "DetectorState", "prefix_key"]
 
 _FloatArray = npt.NDArray[np.float64]
-_STATE_VERSION = 2  # saved states of another version are not resumed
-STATE_ARRAYS = ("clean", "fee", "expected", "sigma", "score", "flag")
+_STATE_VERSION = 3  # saved states of another version are not resumed
+STATE_ARRAYS = ("clean", "seasonal", "fee", "expected", "sigma", "score", "flag")
 """The per-point arrays a state holds up to ``t``."""
 
 
@@ -32,9 +32,10 @@ class DetectorState:
     key: str
     """Hash of the options and of the series' first ``t`` points and dates."""
     arrays: dict[str, list[float]]
-    """``clean``, ``fee``, ``expected``, ``sigma``, ``score``, ``flag`` up to ``t``; ``factors``;
-    ``chain``: the run's level and whether it was reported, the anchor, its direction and the
-    last point its chain lasts to."""
+    """``clean``, ``seasonal``, ``fee``, ``expected``, ``sigma``, ``score``, ``flag`` up to
+    ``t``; ``factors`` and ``week`` (hourly data's weekday factors, then their cycles);
+    ``chain``: the run's level and whether it was reported, the anchor, its noise, the last point
+    its chain lasts to, the point a reported rise opened it at and that rise's last excess."""
     scalars: tuple[int, int, int, int, int]
     """cycles, regime, drift_from, run, run_dir."""
 

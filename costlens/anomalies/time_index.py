@@ -1,6 +1,7 @@
 """The time index a detector runs on: its step, the seasonality period inferred from it (weekly
-for daily data, daily for hourly data) and the check that its points are strictly increasing at
-a regular or calendar step (``costlens.anomalies.detect`` refuses any other series)."""
+for daily data, daily for hourly and shorter steps, hourly data's weekly season too) and the
+check that its points are strictly increasing at a regular or calendar step
+(``costlens.anomalies.detect`` refuses any other series)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 
 from costlens.errors import CostlensError
 
-__all__ = ["check_regular", "infer_period", "is_daily"]
+__all__ = ["check_regular", "infer_period", "is_daily", "is_hourly"]
 
 
 def _step(index: pd.DatetimeIndex) -> pd.Timedelta:
@@ -18,21 +19,31 @@ def _step(index: pd.DatetimeIndex) -> pd.Timedelta:
 
 
 def infer_period(index: pd.DatetimeIndex) -> int:
-    """The seasonality period of a regular index: 7 for daily, 24 for hourly, otherwise 1.
+    """The seasonality period of a regular index in points: a week (7) for daily data, a day for
+    hourly data (24; the detector adds the weekly season, see :func:`is_hourly`) and for any
+    step shorter than an hour that divides a day (288 for 5-minute telemetry), otherwise 1.
 
     >>> infer_period(pd.date_range("2024-01-01", periods=30, freq="D"))
     7
+    >>> infer_period(pd.date_range("2024-01-01", periods=30, freq="5min"))
+    288
     >>> infer_period(pd.date_range("2024-01-01", periods=30, freq="W"))
     1
     """
     if len(index) < 3:
         return 1
     step = _step(index)
-    if step == pd.Timedelta(days=1):
+    day = pd.Timedelta(days=1)
+    if step == day:
         return 7
-    if step == pd.Timedelta(hours=1):
-        return 24
+    if pd.Timedelta(0) < step <= pd.Timedelta(hours=1) and day % step == pd.Timedelta(0):
+        return int(day // step)
     return 1
+
+
+def is_hourly(index: pd.DatetimeIndex) -> bool:
+    """Whether the index steps one hour (the detector then learns a daily and a weekly season)."""
+    return len(index) >= 3 and _step(index) == pd.Timedelta(hours=1)
 
 
 def _calendar_freq(index: pd.DatetimeIndex) -> object:
