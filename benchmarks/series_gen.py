@@ -22,7 +22,8 @@ Those ranges are the ``classic`` :class:`Profile`. :data:`SETTINGS` holds the ot
 evaluation reports one by one (``anomaly_eval.py --by-setting``), each moving one range to where
 real bills also go: small ($30-$300 a day) and large ($1.5k-$15k) series, more noise, strong
 weekends, fast growth, large month-start fees, slow (0.5-1.5 % a day) and fast (1.5-3 % a day)
-drifts and new series (45-90 days of history).
+drifts, new series (45-90 days of history) and one-day gaps (1-4 days at $0, as the scan reads
+a day without line items).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class Profile:
     drift_per_day: tuple[float, float] | None = None
     """A drift's growth per day in fractions of the base; None: +60-150 % over 21-42 days."""
     days: tuple[int, int] = (150, 300)
+    gaps: tuple[int, int] = (0, 0)
+    """One-day gaps (a day without line items, which the scan reads as $0) per series, outside
+    the label windows; benign (a one-day drop is not reported)."""
 
 
 CLASSIC = Profile()
@@ -66,6 +70,7 @@ SETTINGS: dict[str, Profile] = {
     "slow drifts": Profile(drift_per_day=(0.005, 0.015)),
     "fast drifts": Profile(drift_per_day=(0.015, 0.03)),
     "new series": Profile(days=(45, 90)),
+    "gaps (1-day zeros)": Profile(gaps=(1, 4)),
 }
 """The generator settings of the evaluation's by-setting table; each differs from ``classic`` in
 one range."""
@@ -204,6 +209,14 @@ def generate(
         )
         for lab in labels
     ]
+    if profile.gaps[1] > 0:  # drawn last, so every other setting's series are unchanged
+        labelled = np.zeros(n, dtype=bool)
+        for lab in labels:
+            labelled[max(0, lab.start - 3) : lab.end + 4] = True
+        free = np.flatnonzero(~labelled[20:]) + 20
+        count = min(len(free), int(rng.integers(profile.gaps[0], profile.gaps[1] + 1)))
+        values[rng.choice(free, size=count, replace=False)] = 0.0
+        benign.append("gaps")
     series = pd.Series(np.round(values, 2), index=idx, name="cost")
     return LabelledSeries(series, kind, labels, benign, scale)
 
@@ -217,3 +230,77 @@ def generate_many(
         rng = np.random.default_rng(seed)
         out.extend(generate(rng, profile=profile) for _ in range(per_seed))
     return out
+
+
+HOURLY_KINDS = ("none", "spike", "level_shift", "runaway", "drop_to_zero")
+_HOURLY_WEIGHTS = (0.3, 0.2, 0.15, 0.2, 0.15)
+
+
+def generate_hourly(rng: np.random.Generator, kind: str | None = None) -> LabelledSeries:
+    """One labelled hourly series of 4-8 weeks (the hourly variant of :func:`generate`).
+
+    Its benign patterns: office hours (8:00-19:00 at 1.5-3x the night, half the series), weekends
+    (50-95 % of a weekday, 60 %), growth (-5 % to +20 % a month, half) and 3-15 % noise an hour;
+    scale $50-$50k a day. Kinds: ``spike`` (1-3 spikes of 1-6 hours, +100-400 %),
+    ``level_shift`` (x1.5-3 up or x0.3-0.6 down), ``runaway`` (a resource left running: a flat
+    extra of 30-300 % of the hour's base, day and night) and ``drop_to_zero``. Every anomaly
+    starts after the first 15 days (the detector's two weeks of quiet); a persistent change's
+    label window is its first 24 hours. ``daily_impact`` is the largest hourly excess.
+    """
+    if kind is None:
+        kind = str(rng.choice(HOURLY_KINDS, p=_HOURLY_WEIGHTS))
+    days = int(rng.integers(28, 57))
+    n = 24 * days
+    first = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 700)))
+    idx = pd.date_range(first, periods=n, freq="h")
+    scale = float(np.exp(rng.uniform(np.log(50.0), np.log(50_000.0)))) / 24.0
+    hours, weekday = np.asarray(idx.hour), np.asarray(idx.day_of_week)
+    curve = np.ones(n)
+    benign: list[str] = []
+    if rng.random() < 0.5:
+        curve = curve * np.where((hours >= 8) & (hours < 19), rng.uniform(1.5, 3.0), 1.0)
+        benign.append("office_hours")
+    if rng.random() < 0.6:
+        curve = curve * np.where(weekday >= 5, rng.uniform(0.5, 0.95), 1.0)
+        benign.append("weekends")
+    if rng.random() < 0.5:
+        curve = curve * (1.0 + rng.uniform(-0.05, 0.20)) ** (np.arange(n) / (24 * 30.4))
+        benign.append("growth")
+    base = scale * curve
+    factor, extra = np.ones(n), np.zeros(n)
+    labels: list[Label] = []
+    start = int(rng.integers(24 * 15, n - 24))
+    if kind == "spike":
+        last = -1000
+        for s in sorted(rng.choice(np.arange(24 * 15, n - 6), size=int(rng.integers(1, 4)))):
+            if s - last < 48:
+                continue
+            length = int(rng.integers(1, 7))
+            factor[s : s + length] *= 1.0 + rng.uniform(1.0, 4.0)
+            labels.append(Label(kind, int(s), int(s) + length - 1, 0.0, 0.0))
+            last = s + length
+    elif kind == "level_shift":
+        factor[start:] *= rng.uniform(1.5, 3.0) if rng.random() < 0.6 else rng.uniform(0.3, 0.6)
+        labels.append(Label(kind, start, min(n - 1, start + 23), 0.0, 0.0))
+    elif kind == "runaway":
+        extra[start:] = rng.uniform(0.3, 3.0) * float(base[start - 24 * 7 : start].mean())
+        labels.append(Label(kind, start, min(n - 1, start + 23), 0.0, 0.0))
+    elif kind == "drop_to_zero":
+        factor[start:] = 0.0
+        labels.append(Label(kind, start, min(n - 1, start + 23), 0.0, 0.0))
+    clean_cost = base * factor + extra
+    noise = rng.uniform(0.03, 0.15)
+    values = np.maximum(clean_cost * (1.0 + noise * rng.standard_normal(n)), 0.0)
+    excess = np.abs(clean_cost - base)
+    labels = [
+        Label(
+            lab.kind,
+            lab.start,
+            lab.end,
+            float(excess[lab.start : lab.end + 1].max()),
+            float(excess[lab.start : lab.end + 1].sum()),
+        )
+        for lab in labels
+    ]
+    series = pd.Series(np.round(values, 4), index=idx, name="cost")
+    return LabelledSeries(series, kind, labels, benign, scale)
