@@ -120,6 +120,20 @@ def _benign(
     return curve, patterns
 
 
+def _with_excess(labels: list[Label], excess: np.ndarray) -> list[Label]:
+    """The labels with their largest and total absolute excess over their windows."""
+    return [
+        Label(
+            lab.kind,
+            lab.start,
+            lab.end,
+            float(excess[lab.start : lab.end + 1].max()),
+            float(excess[lab.start : lab.end + 1].sum()),
+        )
+        for lab in labels
+    ]
+
+
 def generate(
     rng: np.random.Generator, kind: str | None = None, profile: Profile = CLASSIC
 ) -> LabelledSeries:
@@ -199,16 +213,7 @@ def generate(
     if zero_before:
         normal = np.zeros(n)
     excess = np.abs(clean_cost + fee + credits - normal)
-    labels = [
-        Label(
-            lab.kind,
-            lab.start,
-            lab.end,
-            float(excess[lab.start : lab.end + 1].max()),
-            float(excess[lab.start : lab.end + 1].sum()),
-        )
-        for lab in labels
-    ]
+    labels = _with_excess(labels, excess)
     if profile.gaps[1] > 0:  # drawn last, so every other setting's series are unchanged
         labelled = np.zeros(n, dtype=bool)
         for lab in labels:
@@ -292,15 +297,6 @@ def generate_hourly(rng: np.random.Generator, kind: str | None = None) -> Labell
     noise = rng.uniform(0.03, 0.15)
     values = np.maximum(clean_cost * (1.0 + noise * rng.standard_normal(n)), 0.0)
     excess = np.abs(clean_cost - base)
-    labels = [
-        Label(
-            lab.kind,
-            lab.start,
-            lab.end,
-            float(excess[lab.start : lab.end + 1].max()),
-            float(excess[lab.start : lab.end + 1].sum()),
-        )
-        for lab in labels
-    ]
+    labels = _with_excess(labels, excess)
     series = pd.Series(np.round(values, 4), index=idx, name="cost")
     return LabelledSeries(series, kind, labels, benign, scale)

@@ -107,9 +107,9 @@ def weekday_and_hour_factors(
     hour, hour_cycles, weekday, weekday_cycles = old
     first = (-h0) % 24  # the first point at midnight
     end = first + max(0, (t - first) // 24) * 24  # the last midnight at or before t
+    first = max(first, end - (_SEASON_CYCLES + 1) * 7 * 24)  # the last cycles' days only
     if end > first:
         days = values[first:end].reshape(-1, 24).sum(axis=1)
-        days = days[-(_SEASON_CYCLES + 1) * 7 :]
         weekday, weekday_cycles = season_factors(
             days, (end + h0) // 24, 7, (weekday, weekday_cycles)
         )
