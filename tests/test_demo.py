@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -111,3 +112,32 @@ def test_the_default_demo_shows_every_budget_status(tmp_path: Path) -> None:
     statuses = dict(zip(budgets["owner"], budgets["status"], strict=True))
     assert set(statuses.values()) == {"over", "at risk", "on track"}, statuses
     assert statuses["checkout"] == "over"
+
+
+def test_the_demo_run_outside_the_checkout_uses_the_sample_companys_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from costlens.commands.demo import company_files
+    from costlens.config import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no data/ here
+    cfg = load_settings(None)
+    assert not cfg.rules.is_file()
+    used = company_files(cfg)
+    assert (used.rules, used.owners) == (REPO / "data/rules.yaml", REPO / "data/owners.yaml")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("rules: []\n")
+    assert company_files(cfg.model_copy(update={"rules": mine})).rules == mine
+
+
+def test_a_missing_rules_file_stops_the_demo_before_it_makes_anything(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    cmd = [sys.executable, "-m", "costlens", "demo", "--dir", str(demo_dir), "--no-serve"]
+    env = {**os.environ, "COSTLENS_RULES": str(tmp_path / "none.yaml")}
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith(
+        f"costlens: error: settings rules: {tmp_path / 'none.yaml'}: no such rules file for the "
+        "demo. Fix: "
+    ), out.stderr
+    assert not demo_dir.exists()

@@ -3,7 +3,8 @@
 Generates a CUR 2.0 export of the sample company into ``<dir>/exports`` (once; ``--fresh`` makes a
 new one), syncs it (ingest → attribute → refresh) into ``<dir>`` as a ``local`` source, and serves
 the dashboard. Nothing outside ``<dir>`` is written; the rules and owners are the configured ones
-(``data/rules.yaml`` and ``data/owners.yaml`` by default).
+(``data/rules.yaml`` and ``data/owners.yaml`` by default, the sample company's: run elsewhere than
+the checkout, the defaults are the checkout's files). They are checked before anything is made.
 """
 
 from __future__ import annotations
@@ -18,15 +19,43 @@ import typer
 
 from costlens.commands._common import console, emit_json, parse_month, record_json, settings
 from costlens.config import Settings, SourceSettings
-from costlens.errors import SampleError, data_dir_error
+from costlens.errors import ConfigError, SampleError, data_dir_error
 
-__all__ = ["demo_settings", "register", "run_demo"]
+__all__ = ["company_files", "demo_settings", "register", "run_demo"]
 
 DEMO_DIR = Path("data/demo")
 DEMO_SOURCE = "demo"
 DEFAULTS: dict[str, Any] = {"months": 4, "seed": 1, "scale": 1.0}
 SAMPLE_ARGS = "sample.json"
 """Beside labels.json: the arguments the demo's sample was made with."""
+
+
+CHECKOUT_DATA = Path(__file__).resolve().parents[2] / "data"
+"""The checkout's ``data/``: the sample company's ``rules.yaml`` and ``owners.yaml``."""
+
+
+def company_files(cfg: Settings) -> Settings:
+    """``cfg`` with rules and owners that exist: the configured files, or for a default path
+    missing from the working folder (the demo run elsewhere than the checkout) the checkout's.
+    Raises a ``ConfigError`` naming the setting when neither is there."""
+    defaults = Settings.model_fields
+    update: dict[str, Path] = {}
+    for name in ("rules", "owners"):
+        path: Path = getattr(cfg, name)
+        if path.is_file():
+            continue
+        shipped = CHECKOUT_DATA / path.name
+        default = Path(defaults[name].default)  # data/rules.yaml, made absolute from a folder
+        if path.parts[-len(default.parts) :] == default.parts and shipped.is_file():
+            update[name] = shipped
+            continue
+        raise ConfigError(
+            f"{path}: no such {name} file for the demo",
+            where=f"settings {name}",
+            fix=f"run the demo from the costlens checkout, or set COSTLENS_{name.upper()} to a "
+            f"{name} file (the sample company's is data/{name}.yaml in the checkout)",
+        )
+    return cfg.model_copy(update=update) if update else cfg
 
 
 def demo_settings(cfg: Settings, demo_dir: Path) -> Settings:
@@ -79,6 +108,7 @@ def run_demo(
     seed = kept["seed"] if seed is None else seed
     scale = kept["scale"] if scale is None else scale
     validate_sample_arguments("cur2", months, scale, seed)  # before anything is removed
+    cfg = company_files(cfg)
     wanted = {"end_month": end.isoformat(), "months": months, "seed": seed, "scale": scale}
     if (fresh or (made is not None and made != wanted)) and demo_dir.exists():
         shutil.rmtree(demo_dir)
