@@ -25,6 +25,10 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
          "ratio scorecards / baseline"),
         ("bench_dashboard.py", ("--rows", "20000", "--small-rows", "10000", "--repeat", "1",
                                 "--no-browser"), "every page big"),
+        ("anomaly_eval.py", ("--hourly", "--quick", "--per-seed", "2", "--jobs", "1"),
+         "false alerts <= 1 per 100 series-weeks"),
+        ("anomaly_eval.py", ("--by-setting", "--quick", "--per-seed", "1", "--jobs", "1"),
+         "drift recall >= 0.75"),
     ],
 )  # fmt: skip
 def test_benchmark_runs_to_its_verdict(script: str, args: tuple[str, ...], verdict: str) -> None:
