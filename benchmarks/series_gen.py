@@ -134,6 +134,31 @@ def _with_excess(labels: list[Label], excess: np.ndarray) -> list[Label]:
     ]
 
 
+def _spikes(
+    rng: np.random.Generator,
+    factor: np.ndarray,
+    candidates: np.ndarray,
+    *,
+    apart: int,
+    length: tuple[int, int],
+    rise: tuple[float, float],
+    once: bool = True,
+) -> list[Label]:
+    """1-3 spikes multiplied into ``factor`` at points drawn from ``candidates`` (each at most
+    once when ``once``), at least ``apart`` points after the one before, ``length`` points long
+    (high exclusive), rising by ``rise`` (a share of the point's cost). Returns their labels."""
+    starts = sorted(rng.choice(candidates, size=int(rng.integers(1, 4)), replace=not once))
+    labels, last = [], -(10 * apart)
+    for s in starts:
+        if s - last < apart:
+            continue
+        points = int(rng.integers(*length))
+        factor[s : s + points] *= 1.0 + rng.uniform(*rise)
+        labels.append(Label("spike", int(s), int(s) + points - 1, 0.0, 0.0))
+        last = s + points
+    return labels
+
+
 def generate(
     rng: np.random.Generator, kind: str | None = None, profile: Profile = CLASSIC
 ) -> LabelledSeries:
@@ -157,15 +182,9 @@ def generate(
     if kind == "drift":
         start = int(rng.integers(late, max(late + 1, n - 50)))
     if kind == "spike":
-        days = sorted(rng.choice(np.arange(30, n - 5), size=int(rng.integers(1, 4)), replace=False))
-        last = -100
-        for s in days:
-            if s - last < 10:
-                continue
-            length = int(rng.integers(1, 4))
-            factor[s : s + length] *= 1.0 + rng.uniform(0.6, 4.0)
-            labels.append(Label(kind, int(s), int(s) + length - 1, 0.0, 0.0))
-            last = s + length
+        labels = _spikes(
+            rng, factor, np.arange(30, n - 5), apart=10, length=(1, 4), rise=(0.6, 4.0)
+        )
     elif kind == "level_shift":
         step = rng.uniform(1.5, 3.0) if rng.random() < 0.6 else rng.uniform(0.3, 0.6)
         factor[start:] *= step
@@ -276,14 +295,10 @@ def generate_hourly(rng: np.random.Generator, kind: str | None = None) -> Labell
     labels: list[Label] = []
     start = int(rng.integers(24 * 15, n - 24))
     if kind == "spike":
-        last = -1000
-        for s in sorted(rng.choice(np.arange(24 * 15, n - 6), size=int(rng.integers(1, 4)))):
-            if s - last < 48:
-                continue
-            length = int(rng.integers(1, 7))
-            factor[s : s + length] *= 1.0 + rng.uniform(1.0, 4.0)
-            labels.append(Label(kind, int(s), int(s) + length - 1, 0.0, 0.0))
-            last = s + length
+        candidates = np.arange(24 * 15, n - 6)
+        labels = _spikes(
+            rng, factor, candidates, apart=48, length=(1, 7), rise=(1.0, 4.0), once=False
+        )
     elif kind == "level_shift":
         factor[start:] *= rng.uniform(1.5, 3.0) if rng.random() < 0.6 else rng.uniform(0.3, 0.6)
         labels.append(Label(kind, start, min(n - 1, start + 23), 0.0, 0.0))
