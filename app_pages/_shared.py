@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal, NoReturn
@@ -202,6 +202,10 @@ ANOMALY_COLUMNS: dict[str, Any] = {
     "total_impact": st.column_config.NumberColumn(
         "Impact so far", format="dollar", help="Against the level before, from its start on"
     ),
+    "found": st.column_config.TextColumn(
+        "Found by",
+        help='The daily scan, or the hourly one (grain = "hour") with the hour it first flagged',
+    ),
     "also_seen": "Also seen on",
     "top_driver": "Top driver",
 }
@@ -244,6 +248,10 @@ def anomaly_table(events: pd.DataFrame) -> pd.DataFrame:
         state=[
             _state_label(state, since)
             for state, since in zip(events["follow_state"], events["settled_since"], strict=True)
+        ],
+        found=[
+            f"hourly, {at:%d %b %H:%M}" if grain == "hour" and isinstance(at, datetime) else "daily"
+            for grain, at in zip(events["grain"], events["started_at"], strict=True)
         ],
     )
     return as_float(table, ["impact_cost", "total_impact"])[list(ANOMALY_COLUMNS)]

@@ -174,7 +174,14 @@ with ui.page_errors():
         event["follow_state"], event["settled_since"], event["start_date"],
         event["followed_until"], event["total_impact"], event["daily_excess"],
     )  # fmt: skip
-    if followed is not None:
+    if event["grain"] == "hour":  # raised before a day's total shows it: no level to follow yet
+        hourly = (
+            f"first flagged at {event['started_at']:%H:%M on %d %b %Y}, "
+            f"{ui.money(event['impact_cost'])} over the expected cost in the flagged hours; "
+            "the daily scan follows a lasting change once a day's total shows it."
+        )
+        st.markdown(f"**Hourly scan:** {sc.plain_text(hourly)}")
+    elif followed is not None:
         st.markdown(f"**Since it began:** {sc.plain_text(followed)}")
 
     chart_col, cause_col = st.columns(2)

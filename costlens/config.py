@@ -31,7 +31,14 @@ from pydantic_settings import (
 from costlens import clock
 from costlens.errors import ConfigError
 
-__all__ = ["DigestSettings", "MailSettings", "Settings", "SourceSettings", "load_settings"]
+__all__ = [
+    "AnomalySettings",
+    "DigestSettings",
+    "MailSettings",
+    "Settings",
+    "SourceSettings",
+    "load_settings",
+]
 
 ENV_PREFIX = "COSTLENS_"
 CONFIG_ENV = "COSTLENS_CONFIG"
@@ -114,6 +121,31 @@ class DigestSettings(BaseModel):
     )
 
 
+class AnomalySettings(BaseModel):
+    """How spend is scanned for anomalies (``[anomalies]``, docs/analytics.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grain: Literal["day", "hour"] = Field(
+        "day",
+        description="day: the daily scan only. hour: attribution also writes hourly allocations "
+        "of the last `hourly_days` days and the refresh scans them per microservice and owner "
+        "too, so a runaway cost is raised within hours of a delivery.",
+    )
+    hourly_days: int = Field(
+        21,
+        ge=15,
+        le=62,
+        description="Days of hourly allocations kept with grain = hour (the hourly detector "
+        "learns the hours of each weekday over its first two weeks before its first verdict).",
+    )
+
+    @property
+    def hourly_window(self) -> int | None:
+        """Days of hourly allocations attribution writes: ``hourly_days`` with grain = hour."""
+        return self.hourly_days if self.grain == "hour" else None
+
+
 class Settings(BaseSettings):
     """Everything costlens is configured with."""
 
@@ -139,6 +171,7 @@ class Settings(BaseSettings):
     sources: list[SourceSettings] = Field(default_factory=list, description="[[sources]].")
     mail: MailSettings = Field(default_factory=MailSettings, description="[mail].")
     digest: DigestSettings = Field(default_factory=DigestSettings, description="[digest].")
+    anomalies: AnomalySettings = Field(default_factory=AnomalySettings, description="[anomalies].")
     config_file: Path | None = Field(None, description="The file these settings came from.")
     today: date | None = Field(
         None,

@@ -113,6 +113,7 @@ def attribute_changed(cfg: Settings, changed: Collection[date] | None = None) ->
     its adjustments recorded even when nothing else needs attributing (``skipped`` stays True:
     no allocation was written). Returns the CLI's summary."""
     from costlens.attribution import attribute, load_owners, load_rules
+    from costlens.attribution.hourly import hourly_current
     from costlens.attribution.versions import ensure_state_database, record_rule_set_version
     from costlens.warehouse import open_warehouse
 
@@ -125,11 +126,12 @@ def attribute_changed(cfg: Settings, changed: Collection[date] | None = None) ->
             skipped: dict[str, Any] = {
                 "rule_version": rules.version, "periods": [], "rows": 0, "skipped": True,
             }  # fmt: skip
-            if not unbalanced_closed_periods(wh.con):
+            hourly = cfg.anomalies.hourly_window
+            if not unbalanced_closed_periods(wh.con) and hourly_current(wh.con, hourly):
                 return skipped
-            only_adjustments = attribute(wh, rules, periods=[])
+            only_adjustments = attribute(wh, rules, periods=[], hourly_days=hourly)
             return {**skipped, **_close_summary(only_adjustments.closed, only_adjustments)}
-        result = attribute(wh, rules, periods=periods)
+        result = attribute(wh, rules, periods=periods, hourly_days=cfg.anomalies.hourly_window)
     record_rule_set_version(cfg.state_database_url, rules, periods=periods, rows=result.rows)
     return {
         "rule_version": result.rule_version,

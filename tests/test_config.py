@@ -89,6 +89,18 @@ def test_bad_choice_lists_options(tmp_path: Path) -> None:
         load_settings(cfg)
 
 
+def test_the_anomaly_grain_and_hourly_days_are_checked(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", '[anomalies]\ngrain = "minute"\n')
+    with pytest.raises(ConfigError, match=r"anomalies.grain.*'day' or 'hour'"):
+        load_settings(cfg)
+    cfg = write(tmp_path / "c.toml", '[anomalies]\ngrain = "hour"\nhourly_days = 7\n')
+    with pytest.raises(ConfigError, match=r"anomalies.hourly_days.*15"):
+        load_settings(cfg)
+    cfg = write(tmp_path / "c.toml", '[anomalies]\ngrain = "hour"\nhourly_days = 28\n')
+    assert load_settings(cfg).anomalies.hourly_window == 28
+    assert load_settings(write(tmp_path / "d.toml", "")).anomalies.hourly_window is None
+
+
 def test_invalid_toml(tmp_path: Path) -> None:
     cfg = write(tmp_path / "c.toml", "data_dir = \n")
     with pytest.raises(ConfigError, match=r"not valid TOML.*line 1"):

@@ -31,6 +31,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -49,6 +50,7 @@ from costlens.anomalies.driver_ranking import (
 )
 from costlens.anomalies.events import EFFECT_WINDOW, AnomalyEvent, effect_until, find_events
 from costlens.anomalies.follow import Followed, follow
+from costlens.anomalies.hourly_scan import merge_grains, scan_hourly
 from costlens.anomalies.incidents import group_incidents
 from costlens.anomalies.scan_amounts import cents as _cents
 from costlens.anomalies.scan_amounts import event_days as _event_days
@@ -82,6 +84,7 @@ from costlens.anomalies.scan_cache import (
 )
 from costlens.anomalies.scan_result import (
     CAUSE_KEY_COLUMNS,
+    DAY_COLUMNS,
     EVENT_COLUMNS,
     ROOT_CAUSE_COLUMNS,
     SERIES_CACHE_COLUMNS,
@@ -164,6 +167,7 @@ def scan_anomalies(
     options: Mapping[str, Any] | None = None,
     previous: str | None = None,
     stable_periods: Collection[dt.date] = (),
+    hourly: bool = False,
 ) -> ScanResult:
     """Detect anomaly events in the daily series of every value of ``SCAN_DIMENSIONS``.
 
@@ -171,7 +175,9 @@ def scan_anomalies(
     ``options`` are passed to ``detect`` (``min_impact``, ``min_percent``, ...). ``previous``
     (the previous snapshot, attached) and ``stable_periods`` (billing periods whose cube rows
     it gave unchanged) let unchanged series and root causes be re-used. Observed amounts are
-    exact ``Decimal`` sums; ``expected_cost`` is the model's estimate in cents.
+    exact ``Decimal`` sums; ``expected_cost`` is the model's estimate in cents. With ``hourly``
+    the warehouse's ``allocations_hourly`` is scanned too (``hourly_scan``) and its events join
+    the daily incidents of the same change (``merge_grains``).
     """
     cost = quote(cost_column(cost_type))
     table = quote(_SERIES_TABLE)
@@ -180,9 +186,26 @@ def scan_anomalies(
         {"charge_category": SCANNED_CHARGE_CATEGORY},
     )
     try:
-        return _scan(con, schema, cost_type, dict(options or {}), previous, set(stable_periods))
+        daily = _scan(con, schema, cost_type, dict(options or {}), previous, set(stable_periods))
     finally:
         con.execute(f"DROP TABLE IF EXISTS {table}")
+    found = None
+    if hourly:
+        owners = dict(con.execute(_OWNERS_SQL.format(schema=quote(schema))).fetchall())
+        found = scan_hourly(
+            con, cost, cost_type, dict(options or {}), owners, SCANNED_CHARGE_CATEGORY
+        )
+    if found is None or found.events.empty:
+        return replace(daily, events=merge_grains(daily.events, _empty_frame(())))
+    causes = pd.DataFrame(found.causes, columns=list(ROOT_CAUSE_COLUMNS))
+    days = pd.DataFrame(found.days, columns=list(DAY_COLUMNS))
+    return replace(
+        daily,
+        events=merge_grains(daily.events, found.events),
+        root_causes=pd.concat([daily.root_causes, causes], ignore_index=True),
+        series_scanned=daily.series_scanned + found.series_scanned,
+        days=days if daily.days is None else pd.concat([daily.days, days], ignore_index=True),
+    )
 
 
 def _scan(

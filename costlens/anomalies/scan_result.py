@@ -13,6 +13,7 @@ __all__ = [
     "CAUSE_KEY_COLUMNS",
     "DAY_COLUMNS",
     "EVENT_COLUMNS",
+    "GRAIN_COLUMNS",
     "ROOT_CAUSE_COLUMNS",
     "SERIES_CACHE_COLUMNS",
     "ScanResult",
@@ -25,6 +26,9 @@ EVENT_COLUMNS = (
     "max_score", "days", "top_driver", "follow_state", "followed_until", "settled_since",
     "total_impact", "daily_excess", "cost_type", "incident_id", "also_seen",
 )  # fmt: skip
+GRAIN_COLUMNS = ("grain", "started_at")
+"""Appended to every scanned event: the grain that found it ('day' or 'hour') and, for an hourly
+event, its first anomalous hour (``costlens.anomalies.hourly_scan``)."""
 ROOT_CAUSE_COLUMNS = (
     "anomaly_id", "rank", "dimension", "value", "expected_cost", "actual_cost", "delta_cost",
     "share", "others",

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from costlens.attribution._sql import Bind, quote_ident, render, tag_column
@@ -45,6 +45,7 @@ __all__ = [
     "allocation_columns",
     "compile_attribution",
     "daily_sql",
+    "hourly_sql",
     "source_columns",
 ]
 
@@ -99,6 +100,22 @@ def daily_sql(bind: Bind, periods: Sequence[date] | None) -> str:
     return (
         "SELECT CAST(COALESCE(usage_start, billing_period) AS DATE) AS usage_date, line_key,\n"
         f"    {', '.join(sums)}\n  FROM line_items {_periods(bind, periods)}\n  GROUP BY ALL"
+    )
+
+
+_USAGE_TIME = "COALESCE(usage_start, billing_period)"
+"""When a line item was used (a line without a usage start: its billing period's first hour)."""
+
+
+def hourly_sql(bind: Bind, periods: Sequence[date] | None, since: datetime) -> str:
+    """The ``hourly`` step: the line items used from ``since`` on, summed per hour and line key."""
+    sums = [f"SUM({quote_ident(c)}) AS {quote_ident(c)}" for c in (*COST_COLUMNS, "usage_amount")]
+    where = _periods(bind, periods) or "WHERE TRUE"
+    return (
+        f"SELECT date_trunc('hour', {_USAGE_TIME}) AS usage_hour,\n"
+        f"    CAST({_USAGE_TIME} AS DATE) AS usage_date, line_key, {', '.join(sums)}\n"
+        f"  FROM line_items {where} AND {_USAGE_TIME} >= CAST({bind(since)} AS TIMESTAMP)\n"
+        "  GROUP BY ALL"
     )
 
 
@@ -196,8 +213,14 @@ def compile_attribution(
     *,
     periods: Sequence[date] | None = None,
     rule_version: str | None = None,
+    hourly_since: datetime | None = None,
 ) -> CompiledQuery:
-    """The SELECT producing the ``allocations`` rows of ``periods`` (all when None)."""
+    """The SELECT producing the ``allocations`` rows of ``periods`` (all when None).
+
+    With ``hourly_since``, the rows are hourly instead, from that hour on (a ``usage_hour``
+    column last): the same rules and splits on the same keys, and the splits' weights those of
+    the whole periods, so an hour's shares are the daily allocation's shares of that hour.
+    """
     bind = Bind()
     v = RuleValues(rules, bind)
     matches = [
@@ -231,15 +254,27 @@ def compile_attribution(
     version = bind(rule_version or rules.version)
     dim_cols = ", ".join(f"k.{quote_ident(d)}" for d in rules.all_dimensions())
     key_base = [c for c in base if c != '"usage_date"']
-    from_daily = "FROM daily d JOIN resolved k USING (line_key)"
+    rows = "daily" if hourly_since is None else "hourly"
+    hour, hour_id = ("", ()) if hourly_since is None else (", usage_hour", ("usage_hour",))
+    from_daily = f"FROM {rows} d JOIN resolved k USING (line_key)"
     direct = (
         f"SELECT d.usage_date, {', '.join('k.' + c for c in key_base)}, {dim_cols},"
         f" 'direct' AS allocation, k.rule, k.basis, {version} AS rule_version,"
-        f" {', '.join('d.' + c for c in costs)}, d.line_key\n  {from_daily} WHERE k._split = 0"
+        f" {', '.join('d.' + c for c in costs)}, d.line_key{hour and ', d.usage_hour'}\n"
+        f"  {from_daily} WHERE k._split = 0"
     )
     sums = ", ".join(f"SUM({c}) AS {c}" for c in costs)
     ctes = [
-        f"daily AS MATERIALIZED (\n  {daily_sql(bind, periods)}\n)",
+        *(  # hourly rows read the daily ones only for the splits' weights (whole periods)
+            [f"daily AS MATERIALIZED (\n  {daily_sql(bind, periods)}\n)"]
+            if hourly_since is None or rules.splits
+            else []
+        ),
+        *(
+            [f"hourly AS MATERIALIZED (\n  {hourly_sql(bind, periods, hourly_since)}\n)"]
+            if hourly_since is not None
+            else []
+        ),
         f"keys AS (\n  {_keys(rules, bind, periods)}\n)",
         f"matched AS (\n  SELECT *, {split} AS _split,\n    "
         f"{', '.join(matches) or 'TRUE AS _m0'}\n  FROM keys\n)",
@@ -251,7 +286,7 @@ def compile_attribution(
     body = direct
     if rules.splits:
         ctes += [
-            f"split_rows AS (\n  SELECT d.usage_date, d.line_key, "
+            f"split_rows AS (\n  SELECT d.usage_date{hour and ', d.usage_hour'}, d.line_key, "
             f"{', '.join('k.' + c for c in key_base)}, {', '.join('d.' + c for c in costs)},"
             f" k._split, {dim_cols}\n  {from_daily} WHERE k._split > 0\n)",
             f"direct_totals AS (\n  SELECT k.billing_period, k.owner, {sums}\n"
@@ -261,8 +296,8 @@ def compile_attribution(
                 rules,
                 bind,
                 "split_rows",
-                (*column_names(ALLOCATION_BASE), *rules.dimensions, "line_key"),
-                row_id=("usage_date", "line_key"),
+                (*column_names(ALLOCATION_BASE), *rules.dimensions, "line_key", *hour_id),
+                row_id=(*(hour_id or ("usage_date",)), "line_key"),
             ),
         ]
         shared_dims = []
@@ -282,7 +317,7 @@ def compile_attribution(
             f"\nUNION ALL\nSELECT {', '.join(base[:11])}, {', '.join(shared_dims)},"
             f" 'shared' AS allocation,\n    {split_names}[_split] AS rule,"
             f" CASE WHEN owner = {unallocated} THEN 'unallocated' ELSE 'split' END AS basis,"
-            f" {version} AS rule_version, {', '.join(costs)}, line_key\n  FROM split_shares"
+            f" {version} AS rule_version, {', '.join(costs)}, line_key{hour}\n  FROM split_shares"
         )
     # Generated from allowlisted, quoted identifiers and $-placeholders only; values are bound.
     sql = "WITH " + ",\n".join(ctes) + "\n" + body

@@ -27,6 +27,7 @@ import duckdb
 from costlens.attribution._sql import quote_ident
 from costlens.attribution.compile import allocation_columns, compile_attribution
 from costlens.attribution.coverage import UnallocatedFigure
+from costlens.attribution.hourly import HourlyResult, write_hourly
 from costlens.attribution.owners import UNALLOCATED
 from costlens.attribution.rules import RuleSet
 from costlens.closing import Adjustment, adjustment_totals, closed_periods, record_adjustments
@@ -108,6 +109,8 @@ class AttributionResult:
     """Closed periods left as they were (frozen; ``costlens.closing``)."""
     adjustments: tuple[Adjustment, ...] = ()
     """Adjustments recorded for restated closed periods in this run."""
+    hourly: HourlyResult | None = None
+    """The hourly allocations (``costlens.attribution.hourly``); None without ``hourly_days``."""
 
     def unallocated_figure(self, column: str = "amortized_cost") -> UnallocatedFigure:
         """What is left unallocated of ``column``, gross and net of credits."""
@@ -186,8 +189,13 @@ def attribute(
     *,
     periods: Sequence[date] | None = None,
     rule_version: str | None = None,
+    hourly_days: int | None = None,
 ) -> AttributionResult:
     """Re-write ``allocations`` for ``periods`` (1st of the month; None: all), atomically.
+
+    With ``hourly_days`` (``[anomalies] grain = "hour"``) the hourly allocations of the last
+    ``hourly_days`` days are re-written in the same transaction when a period of theirs is
+    (``costlens.attribution.hourly``); without it they are dropped.
 
     Closed periods are left out (their allocations are frozen; a list of closed periods only
     writes nothing) and restatements of them are recorded as adjustments
@@ -246,6 +254,9 @@ def attribute(
                 check_conservation(tx, sorted(closed))  # frozen + adjustments = line items
             if periods != []:
                 mark_stale(tx, periods)  # the scorecards' pre-aggregates: the refresh rewrites
+            hourly = write_hourly(tx, rules, version, hourly_days, periods)
+            if hourly is not None and hourly.written and hourly.since is not None:
+                notes.append(f"hourly allocations from {hourly.since}: {hourly.rows} row(s)")
             left = tx.execute(_UNALLOCATED_TOTALS, {**in_periods, "owner": UNALLOCATED}).fetchone()
     finally:
         restore = "true" if setting is None or setting[0] else "false"
@@ -268,6 +279,7 @@ def attribute(
         unallocated_charges={c: figures[3 * i + 2] for i, c in enumerate(COST_COLUMNS)},
         closed=skipped,
         adjustments=adjustments,
+        hourly=hourly,
     )
 
 

@@ -228,15 +228,16 @@ def attribute_command(
     rs = _load(cfg)
     periods = _months(period)
     progress = terminal_progress() if not json_output else None
+    hourly = cfg.anomalies.hourly_window
     with open_warehouse(cfg.data_dir) as wh:
         _check_periods_loaded(wh.con, periods)
         ensure_state_database(cfg.state_database_url)  # before anything is rewritten
         if progress is not None:
             with progress.task("attribute", total=1) as task:
-                result = attribute(wh, rs, periods=periods)
+                result = attribute(wh, rs, periods=periods, hourly_days=hourly)
                 task.advance()
         else:
-            result = attribute(wh, rs, periods=periods)
+            result = attribute(wh, rs, periods=periods, hourly_days=hourly)
     record_rule_set_version(
         cfg.state_database_url, rs, periods=None if result.rebuilt else periods, rows=result.rows
     )

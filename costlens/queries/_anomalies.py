@@ -12,7 +12,7 @@ import pandas as pd
 from costlens.errors import QueryError
 from costlens.queries._where import Where
 from costlens.serving.snapshot import Snapshot
-from costlens.serving.tables import ADDITIVE_CAUSE_LAYOUTS
+from costlens.serving.tables import ADDITIVE_CAUSE_LAYOUTS, GRAIN_LAYOUTS
 
 __all__ = ["anomalies", "anomaly_days", "anomaly_root_cause"]
 
@@ -22,6 +22,8 @@ _ANOMALY_COLUMNS = (
     "incident_id, also_seen, feedback, "
 )
 _FOLLOWED_COLUMNS = "follow_state, followed_until, settled_since, total_impact, daily_excess"
+_GRAIN_COLUMNS = ", grain, started_at"
+_DAILY_ONLY = ", 'day' AS grain, CAST(NULL AS TIMESTAMP) AS started_at"  # an older layout
 _NOT_FOLLOWED = (  # an older layout: the detector's own window is all there is
     "CAST(NULL AS VARCHAR) AS follow_state, "
     "CASE WHEN ongoing THEN last_seen ELSE end_date END AS followed_until, "
@@ -55,7 +57,9 @@ def anomalies(
     ``costlens.anomalies.feedback.marked_anomalies``) adds marks made since the snapshot was
     built. ``start``/``end`` keep the events overlapping those dates (inclusive: started by
     ``end`` and held, ``followed_until``, to ``start`` or later: a level shift of October still
-    holding is an incident of November). Columns: see ``docs/analytics.md``.
+    holding is an incident of November). ``grain`` says which scan found an event (day or
+    hour: ``[anomalies] grain = "hour"``) and ``started_at`` an hourly event's first anomalous
+    hour. Columns: see ``docs/analytics.md``.
     """
     clauses = Where()
     if not include_marked and not marked:
@@ -76,7 +80,8 @@ def anomalies(
         if wanted is not None:
             clauses.equals(column, column, wanted)
     sql = (
-        f"SELECT {_ANOMALY_COLUMNS}{_FOLLOWED_COLUMNS if followed else _NOT_FOLLOWED} "  # noqa: S608
+        f"SELECT {_ANOMALY_COLUMNS}{_FOLLOWED_COLUMNS if followed else _NOT_FOLLOWED}"  # noqa: S608
+        f"{_GRAIN_COLUMNS if snap.layout in GRAIN_LAYOUTS else _DAILY_ONLY} "
         "FROM anomalies "
         f"WHERE {clauses.sql()}"
         f"{snap.order_by('abs(impact_cost) DESC, anomaly_id')}"

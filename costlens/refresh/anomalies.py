@@ -25,15 +25,27 @@ def write(ctx: BuildContext) -> dict[str, Any]:
             options=ctx.detector_options,
             previous=PREVIOUS if ctx.reused else None,
             stable_periods=ctx.reused,
+            hourly=ctx.inputs.hourly,
         )
     finally:
         if ctx.reused:  # the scan was the last reader of the published snapshot
             con.execute(f"DETACH DATABASE IF EXISTS {quote(PREVIOUS)}")
     # A mark follows its event when a restatement moved its first day (new id); an event
-    # grouped into an incident shares the incident's mark.
+    # grouped into an incident shares the incident's mark. An hourly incident marked before the
+    # daily scan found the same change marks the daily incident it joins.
     marked_as = carry_marks(scan.events, published_events(ctx.published), ctx.marks)
     own = marked_as.map(ctx.marks)
-    by_event = dict(zip(scan.events["anomaly_id"], own, strict=True))
+    early: dict[str, str] = {}
+    for aid, incident, grain, mark in zip(
+        scan.events["anomaly_id"], scan.events["incident_id"], scan.events["grain"], own,
+        strict=True,
+    ):  # fmt: skip
+        if grain == "hour" and aid != incident and isinstance(mark, str):
+            early.setdefault(str(incident), mark)
+    by_event = {
+        aid: mark if isinstance(mark, str) else early.get(str(aid))
+        for aid, mark in zip(scan.events["anomaly_id"], own, strict=True)
+    }
     shared = scan.events["incident_id"].map(by_event)
     events = scan.events.assign(
         feedback=own.where(own.notna(), shared),

@@ -38,6 +38,8 @@ class RefreshInputs:
     splits: tuple[SplitRule, ...] = ()
     """The shared-cost splits of ``rules.yaml`` (their methods, for the finance export); empty
     when the rules cannot be read (attribution, which needs them, says why)."""
+    hourly: bool = False
+    """``[anomalies] grain = "hour"``: the scan reads the hourly allocations too."""
 
 
 def scorecard_inputs(owners: OwnersRegistry | None, settings: Settings) -> ScorecardInputs:
@@ -66,7 +68,7 @@ def load_inputs(
     owners = load_owners(settings.owners) if settings.owners.is_file() else None
     return RefreshInputs(
         cost_type, detector_options, marks, owners, scorecard_inputs(owners, settings),
-        _splits(settings, owners),
+        _splits(settings, owners), settings.anomalies.grain == "hour",
     )  # fmt: skip
 
 

@@ -137,7 +137,9 @@ def snapshot_source(
     )
     rules, owners = _file_digest(settings.rules), _file_digest(settings.owners)
     metrics = None if settings.business_metrics is None else _file_digest(settings.business_metrics)
-    key = (SERVING_LAYOUT, rules, owners, cost_type, options or {})
+    key: tuple[Any, ...] = (SERVING_LAYOUT, rules, owners, cost_type, options or {})
+    if settings.anomalies.hourly_window is not None:  # joins the key only when configured
+        key = (*key, {"hourly_days": settings.anomalies.hourly_window})
     source: dict[str, Any] = as_json(
         {
             "warehouse": files_stamp(warehouse.path, ".wal"),

@@ -22,6 +22,7 @@ __all__ = [
     "FINANCE_SQL",
     "FORECASTS_PER_COST_TYPE",
     "FORECAST_CACHE_SQL",
+    "GRAIN_LAYOUTS",
     "INFO_SQL",
     "NO_ACCOUNT_NAMES_SQL",
     "NO_DELIVERIES_SQL",
@@ -34,7 +35,7 @@ __all__ = [
     "UNTAGGED_SQL",
 ]
 
-SERVING_LAYOUT = "serving-8"
+SERVING_LAYOUT = "serving-9"
 """Layout of the snapshot's tables, recorded in ``snapshot_info.layout``. ``serving-2``: the
 small tables are stored in the order ``costlens.queries`` returns them, and
 ``allocation_coverage`` carries each cost type's share of its period. ``serving-3``: also
@@ -48,18 +49,23 @@ account's name from the bill (``ACCOUNT_NAMES_SQL``). ``serving-8``: ``anomaly_r
 splits each event's impact (``expected_cost``, ``actual_cost``, ``delta_cost`` per driver, and
 ``others`` on a row that folds the smallest values of a view), where it held a baseline
 comparison (``baseline_cost``, ``event_cost``); ``anomalies`` follows each change to its end
-(``follow_state``, ``followed_until``, ``settled_since``, ``total_impact``, ``daily_excess``)."""
-ADDITIVE_CAUSE_LAYOUTS = (SERVING_LAYOUT,)
+(``follow_state``, ``followed_until``, ``settled_since``, ``total_impact``, ``daily_excess``).
+``serving-9``: ``anomalies`` says which scan found each event (``grain``: day or hour) and, for
+an hourly event, its first anomalous hour (``started_at``)."""
+ADDITIVE_CAUSE_LAYOUTS = ("serving-8", SERVING_LAYOUT)
 """Layouts whose root causes add up to the impact and whose events are followed to their end
 (``serving-8``)."""
+GRAIN_LAYOUTS = (SERVING_LAYOUT,)
+"""Layouts whose anomalies say which scan found them (``grain``, ``started_at``)."""
 PRESORTED_LAYOUTS = (
-    "serving-2", "serving-3", "serving-4", "serving-5", "serving-6", "serving-7", SERVING_LAYOUT,
+    "serving-2", "serving-3", "serving-4", "serving-5", "serving-6", "serving-7", "serving-8",
+    SERVING_LAYOUT,
 )  # fmt: skip
 """Layouts whose small tables are stored in the order ``costlens.queries`` returns them."""
 FORECASTS_PER_COST_TYPE = (
-    "serving-3", "serving-4", "serving-5", "serving-6", "serving-7", SERVING_LAYOUT,
+    "serving-3", "serving-4", "serving-5", "serving-6", "serving-7", "serving-8", SERVING_LAYOUT,
 )  # fmt: skip
-SCORECARD_LAYOUTS = ("serving-5", "serving-6", "serving-7", SERVING_LAYOUT)
+SCORECARD_LAYOUTS = ("serving-5", "serving-6", "serving-7", "serving-8", SERVING_LAYOUT)
 """Layouts with the scorecard tables."""
 """Layouts whose ``forecasts`` have a row per cost type."""
 
@@ -71,7 +77,8 @@ CREATE TABLE snapshot.anomalies (
   impact_percent DOUBLE, max_score DOUBLE, days INTEGER, top_driver VARCHAR,
   follow_state VARCHAR, followed_until DATE, settled_since DATE, total_impact DECIMAL(38,10),
   daily_excess DECIMAL(18,2), cost_type VARCHAR,
-  incident_id VARCHAR, also_seen VARCHAR, feedback VARCHAR, marked_as VARCHAR
+  incident_id VARCHAR, also_seen VARCHAR, feedback VARCHAR, marked_as VARCHAR,
+  grain VARCHAR, started_at TIMESTAMP
 );
 CREATE TABLE snapshot.anomaly_root_causes (
   anomaly_id VARCHAR, rank INTEGER, dimension VARCHAR, value VARCHAR,
@@ -214,7 +221,7 @@ CREATE TABLE snapshot.scorecard_resources (
 the owners' actions by dollars (``resource_ids``: a JSON list) and, per KPI, owner and
 microservice, the resources behind its savings (the 20 that save most)."""
 
-FINANCE_LAYOUTS = ("serving-6", "serving-7", SERVING_LAYOUT)
+FINANCE_LAYOUTS = ("serving-6", "serving-7", "serving-8", SERVING_LAYOUT)
 """Layouts with the finance tables (``FINANCE_SQL``)."""
 
 _MONEY_COLUMNS = (
