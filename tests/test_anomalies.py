@@ -118,6 +118,49 @@ def test_hourly_series_learn_a_daily_and_a_weekly_season() -> None:
     assert detect(s)["expected"].first_valid_index() == s.index[19 + 24 * 14]
 
 
+def test_an_hourly_spike_does_not_bend_the_weekdays_after_it() -> None:
+    s = _office_hours(6)
+    saturday = 24 * 26 - 5 + 10  # 10:00 on the fourth Saturday (the series starts at 05:00)
+    s.iloc[saturday : saturday + 3] *= 6.0  # three hours at 6x a weekend day's spend
+    # Only the spike: its day's total no longer lowers the next days' weekday factors (their
+    # centred average held the spike), which made the following Monday look high.
+    assert flagged(s) == list(range(saturday, saturday + 3))
+
+
+def test_a_level_change_is_not_read_as_a_weekday_pattern() -> None:
+    from costlens.anomalies.components import season_factors
+
+    pattern = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5])
+    known = pattern / pattern.mean(), 2  # learnt before the step
+    days = np.tile(pattern, 3) * np.r_[np.full(10, 100.0), np.full(11, 300.0)]  # x3 on day 10
+    # three weeks: too short for centred averages, each week against its own mean; the weeks
+    # holding the step would read it as a weekday pattern, so the known factors are kept
+    kept, cycles = season_factors(days, 21, 7, known, brk=10)
+    np.testing.assert_allclose(kept, known[0])
+    assert cycles == 2
+    bent, _ = season_factors(days, 21, 7, known)
+    assert np.abs(bent - known[0]).max() > 0.3
+
+
+def test_a_runaway_at_night_and_the_new_levels_busy_hours_are_one_event() -> None:
+    from costlens.anomalies.hourly_scan import hourly_events
+
+    s = _office_hours(5)
+    start = 24 * 21 - 5 + 22  # 22:00 on a weekday of the fourth week
+    s.iloc[start:] += 120.0  # an instance nobody stopped: a flat $120 an hour
+    verdicts = detect(s)
+    assert any(  # the multiplicative season flags the new level's busy hours low at first
+        e.direction == "decrease" for e in find_events(s, verdicts, max_gap=24)
+    )
+    (event,) = hourly_events(s, verdicts)  # one event, a rise, from the runaway's first hour
+    assert event.start == s.index[start] and event.direction == "increase" and event.ongoing
+    # stopping it later (spend back to zero) is the change ending: an event of its own
+    s.iloc[24 * 32 :] = 0.0
+    events = hourly_events(s, detect(s))
+    assert [(e.start, e.direction) for e in events][:1] == [(s.index[start], "increase")]
+    assert events[-1].direction == "decrease" and events[-1].start >= s.index[24 * 32]
+
+
 def test_five_minute_telemetry_has_a_daily_season() -> None:
     idx = pd.date_range("2024-01-01", periods=288 * 14, freq="5min")
     hours = np.asarray(idx.hour)

@@ -39,19 +39,26 @@ def column_medians(rows: _FloatArray) -> _FloatArray:
     return mean
 
 
-def row_ratios(values: _FloatArray, p: int) -> _FloatArray:
-    """Each complete cycle divided by its own mean (a fallback for short histories)."""
+def row_ratios(values: _FloatArray, p: int, brk: int | None = None) -> _FloatArray:
+    """Each complete cycle divided by its own mean (a fallback for short histories); the cycle
+    holding point ``brk`` (a level change) is NaN."""
     cycles = len(values) // p
-    rows = values[len(values) - cycles * p :].reshape(cycles, p)
+    start = len(values) - cycles * p
+    rows = values[start:].reshape(cycles, p)
     means = rows.mean(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(means[:, None] > 0, rows / means[:, None], np.nan)
+        out: _FloatArray = np.where(means[:, None] > 0, rows / means[:, None], np.nan)
+    if brk is not None and start <= brk < len(values):
+        out[(brk - start) // p] = np.nan
+    return out
 
 
-def cma_ratios(values: _FloatArray, p: int) -> _FloatArray:
+def cma_ratios(values: _FloatArray, p: int, brk: int | None = None) -> _FloatArray:
     """Values divided by their centred moving average over one cycle (classical decomposition).
 
-    The centred average follows a trend or a ramp, so the ratios keep only the seasonality.
+    The centred average follows a trend or a ramp, so the ratios keep only the seasonality; not
+    a step: the ratios whose average spans point ``brk`` (where the level changed) would read
+    the step as seasonality (high on one side, low on the other), so they are NaN.
     Returns complete cycles ending ``p // 2`` points before the end, shaped (cycles, p).
     """
     kernel = np.ones(p) / p if p % 2 else np.r_[0.5, np.ones(p - 1), 0.5] / p
@@ -61,23 +68,26 @@ def cma_ratios(values: _FloatArray, p: int) -> _FloatArray:
     half = p // 2
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = np.where(cma > 0, values[half : len(values) - half] / cma, np.nan)
+    if brk is not None:  # ratio k is point k + half, its average points k .. k + 2 * half
+        ratios[max(0, brk - 2 * half) : max(0, brk + 1)] = np.nan
     cycles = len(ratios) // p
     return ratios[len(ratios) - cycles * p :].reshape(cycles, p)
 
 
 def season_factors(
-    values: _FloatArray, t: int, p: int, old: tuple[_FloatArray, int]
+    values: _FloatArray, t: int, p: int, old: tuple[_FloatArray, int], brk: int | None = None
 ) -> tuple[_FloatArray, int]:
     """Factors per absolute position (``i % p``) from the last cycles of ``values`` (ending at t).
 
     Raw values are used, not cleaned ones, so that a changed weekly pattern is learnt; the median
-    over cycles keeps one spike out. ``old`` is kept when fewer than two cycles are usable.
+    over cycles keeps one spike out, and a cycle around ``brk`` (the index in ``values`` where the
+    level last changed) is left out. ``old`` is kept when fewer than two cycles are usable.
     Returns the factors and the number of cycles they come from.
     """
-    rows = cma_ratios(values, p)
+    rows = cma_ratios(values, p, brk)
     end = t - p // 2
     if len(rows) < 2:
-        rows, end = row_ratios(values, p), t
+        rows, end = row_ratios(values, p, brk), t
     rows = rows[-_SEASON_CYCLES:]
     valid = np.isfinite(rows).all(axis=1)
     if valid.sum() < 2:
@@ -97,27 +107,31 @@ def weekday_and_hour_factors(
     t: int,
     h0: int,
     old: tuple[_FloatArray, int, _FloatArray, int],
+    brk: int | None = None,
 ) -> tuple[_FloatArray, int, _FloatArray, int]:
     """Hourly data's two seasons from ``values[:t]`` (the series, fees removed; its point 0 at
     hour ``h0`` of its day): a factor per day of the week, from the complete days' totals, and a
     factor per hour of the day, from the last cycles of hours divided by their day's factor.
     A point's factor is their product: ``hour[(i + h0) % 24] * weekday[(i + h0) // 24 % 7]``.
     ``old`` (hour factors, their cycles, weekday factors, theirs) is kept where too few cycles
-    are usable. Returns the same four."""
+    are usable; the cycles around point ``brk`` (where the level last changed) are left out.
+    Returns the same four."""
     hour, hour_cycles, weekday, weekday_cycles = old
     first = (-h0) % 24  # the first point at midnight
     end = first + max(0, (t - first) // 24) * 24  # the last midnight at or before t
     first = max(first, end - (_SEASON_CYCLES + 1) * 7 * 24)  # the last cycles' days only
     if end > first:
         days = values[first:end].reshape(-1, 24).sum(axis=1)
+        day_brk = (brk - first) // 24 if brk is not None and first <= brk < end else None
         weekday, weekday_cycles = season_factors(
-            days, (end + h0) // 24, 7, (weekday, weekday_cycles)
+            days, (end + h0) // 24, 7, (weekday, weekday_cycles), day_brk
         )
     lo = max(0, t - (_SEASON_CYCLES + 1) * 24)
     day_of = (np.arange(lo, t) + h0) // 24 % 7
     hour, hour_cycles = season_factors(
-        values[lo:t] / weekday[day_of], t + h0, 24, (hour, hour_cycles)
-    )
+        values[lo:t] / weekday[day_of], t + h0, 24, (hour, hour_cycles),
+        brk - lo if brk is not None and lo <= brk < t else None,
+    )  # fmt: skip
     return hour, hour_cycles, weekday, weekday_cycles
 
 

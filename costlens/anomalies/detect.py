@@ -254,7 +254,7 @@ def _detect(
             )
         if weekly and ((t + h0) % 24 == 0 or t == quiet):
             factors, cycles, week, week_cycles = _weekday_and_hour_factors(
-                seasonal[:t], t, h0, (factors, cycles, week, week_cycles)
+                seasonal[:t], t, h0, (factors, cycles, week, week_cycles), regime or None
             )
             factor_at = factors[positions] * week[day_positions]
         elif not weekly and p > 1 and (t % p == 0 or t == quiet):
@@ -314,7 +314,9 @@ def _detect(
         score[t] = abs(z) / (abs(z) + k)
         clean[t] = (e if outlier else float(x[t])) - fee[t]
         seasonal[t] = float(x[t]) - fee[t]
-        if is_start[t]:  # a fee not learnt yet must not bend the weekly pattern
+        if is_start[t] or (weekly and outlier):  # a fee not learnt yet, or an outlying hour
+            # (a spike, until a lasting change is accepted), must not bend the season: hourly
+            # data's weekday factors come from a few weeks' day totals, which one spike moves
             seasonal[t] = min(max(seasonal[t], base - k * s), base + k * s)
         if run >= adapt_after:  # a persistent change: accept the new normal
             if run_dir > 0 and chain_from > t - run:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["AnomalyEvent", "effect_until", "find_events"]
+__all__ = ["AnomalyEvent", "effect_until", "find_events", "join_held"]
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,11 @@ EFFECT_WINDOW = 7
 """Points of the trailing mean ``effect_until`` follows (a week of daily data: weekends cancel)."""
 
 
-def effect_until(series: pd.Series, event: AnomalyEvent) -> pd.Timestamp:
+def effect_until(
+    series: pd.Series, event: AnomalyEvent, *, window: int = EFFECT_WINDOW
+) -> pd.Timestamp:
     """The last point at which ``event``'s change still holds: from its last anomalous point on,
-    while the mean of the last ``EFFECT_WINDOW`` points (none before the event's start) stays on
+    while the mean of the last ``window`` points (none before the event's start) stays on
     the event's side of the midpoint between its expected and its actual mean level. A spike
     ends within a few points of its last anomalous one; a level shift, a ramp or a drift holds
     to the end of the series.
@@ -134,8 +136,76 @@ def effect_until(series: pd.Series, event: AnomalyEvent) -> pd.Timestamp:
     first = int(index.searchsorted(event.start))
     held = int(index.searchsorted(event.last_seen))
     for t in range(held + 1, len(values)):
-        window = values[max(first, t + 1 - EFFECT_WINDOW) : t + 1]
-        if sign * (float(window.mean()) - midpoint) < 0:
+        trailing = values[max(first, t + 1 - window) : t + 1]
+        if sign * (float(trailing.mean()) - midpoint) < 0:
             break
         held = t
     return pd.Timestamp(index[held])
+
+
+def join_held(
+    series: pd.Series, events: list[AnomalyEvent], *, window: int, max_gap: int, relearn: int = 0
+) -> list[AnomalyEvent]:
+    """``events`` (in order of their start; rises and falls may be grouped apart) with each
+    event that belongs to the previous one's change joined to it: one change, one event.
+
+    An event in the same direction belongs to it when it starts at most ``max_gap`` points after
+    that change stopped holding (``effect_until`` over ``window`` points). One in the other
+    direction belongs to it when it starts within ``max_gap`` points of the previous event's last
+    flag (as ``find_events`` groups flags), or within ``relearn`` points of it while the change
+    held throughout it and for ``max_gap`` points after, or to the end of the series (a return to
+    the old level ends the hold within hours, so it stays an event of its own; so does a later
+    spike). A runaway resource's flat extra cost is a larger share of the quiet hours than of the
+    busy ones, so an hourly detector with a multiplicative season flags it again on the following
+    nights, and flags the busy hours of the new level low until it has learnt them: those flags
+    are the same change still holding. Whether the change holds, its direction and its cost
+    (``actual``, ``expected``, ``points``) are those of its same-direction events only; the
+    others only extend it in time.
+
+    >>> idx = pd.date_range("2024-01-01", periods=12, freq="h")
+    >>> s = pd.Series([1.0] * 3 + [5.0] * 9, index=idx)
+    >>> a = AnomalyEvent(idx[3], idx[4], idx[4], 10.0, 2.0, 0.9, 2)
+    >>> b = AnomalyEvent(idx[9], idx[9], None, 5.0, 1.0, 0.8, 1)
+    >>> [(e.start.hour, e.last_seen.hour, e.points, e.ongoing) for e in join_held(s, [a, b],
+    ...  window=4, max_gap=2)]
+    [(3, 9, 3, True)]
+    """
+    out: list[AnomalyEvent] = []
+    core: list[AnomalyEvent] = []  # per joined event, its change: its same-direction events
+    index = series.index
+    for event in events:
+        if out:
+            change = core[-1]
+            held = int(index.searchsorted(effect_until(series, change, window=window)))
+            start, last = (int(index.searchsorted(t)) for t in (event.start, event.last_seen))
+            same_way = (change.impact >= 0) == (event.impact >= 0)
+            if same_way:
+                joins = start <= held + max_gap + 1
+            else:  # the model erring the other way on the new level, the change held throughout
+                since = start - int(index.searchsorted(out[-1].last_seen))
+                joins = since <= max_gap + 1 or (
+                    since <= relearn and held >= min(last + max_gap, len(index) - 1)
+                )
+            if joins:
+                out[-1] = _joined(out[-1], event, money=same_way)
+                if same_way:
+                    core[-1] = _joined(change, event)
+                continue
+        out.append(event)
+        core.append(event)
+    return out
+
+
+def _joined(first: AnomalyEvent, then: AnomalyEvent, *, money: bool = True) -> AnomalyEvent:
+    """``first`` extended to ``then``'s points; with ``money``, its cost and points added too."""
+    last = max(first.last_seen, then.last_seen)
+    ongoing = first.end is None or then.end is None
+    return AnomalyEvent(
+        start=first.start,
+        last_seen=last,
+        end=None if ongoing else last,
+        actual=first.actual + then.actual if money else first.actual,
+        expected=first.expected + then.expected if money else first.expected,
+        max_score=max(first.max_score, then.max_score),
+        points=first.points + then.points if money else first.points,
+    )

@@ -7,7 +7,9 @@ Each hourly series runs from the window's first hour to the last hour any line i
 (zero-filled). ``detect`` infers an hour-of-day × weekday season from the step and gives no
 verdict over its first two weeks; the dollar gate is the daily one spread over 24 hours
 (``min_impact / 24`` an hour). Anomalous hours at most ``MAX_GAP_HOURS`` apart are one event, so a
-resource left running all night is one event, not one per hour.
+resource left running all night is one event, not one per hour; and a flag while an event's
+change still holds (its trailing day's mean on the event's side, ``join_held``) joins that event,
+so the following nights of a runaway resource are the same event, not one a night.
 
 Money as the daily scan's: the observed costs are exact ``DECIMAL(38,10)`` sums read back from
 a temporary table of the hourly series; the expected cost is the detector's estimate in cents;
@@ -29,13 +31,14 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from costlens.anomalies.describe import describe_headline
 from costlens.anomalies.detect import detect
 from costlens.anomalies.detector_options import DetectorOptions
 from costlens.anomalies.driver_ranking import DRIVERS_BY_DIMENSION, CauseRequest, decompose
-from costlens.anomalies.events import AnomalyEvent, find_events
+from costlens.anomalies.events import AnomalyEvent, find_events, join_held
 from costlens.anomalies.incidents import group_incidents
 from costlens.anomalies.scan_amounts import cents, money, percent
 from costlens.anomalies.scan_result import EVENT_COLUMNS, GRAIN_COLUMNS, ROOT_CAUSE_COLUMNS
@@ -44,10 +47,13 @@ from costlens.sql import quote
 
 __all__ = [
     "BASELINE_HOURS",
+    "HELD_WINDOW",
     "HOURLY_DIMENSIONS",
     "MAX_GAP_HOURS",
+    "RELEARN_HOURS",
     "HourlyScan",
     "hourly_anomaly_id",
+    "hourly_events",
     "merge_grains",
     "scan_hourly",
 ]
@@ -55,6 +61,12 @@ __all__ = [
 HOURLY_DIMENSIONS = ("microservice", "owner")
 MAX_GAP_HOURS = 24
 """Most normal hours between two anomalous hours of one event (a day: one incident)."""
+HELD_WINDOW = 24
+"""Hours of the trailing mean that tells whether an event's change still holds (a day: the hours
+of the day cancel), so a later flag of the same change joins its event (``join_held``)."""
+RELEARN_HOURS = 7 * 24
+"""Hours after an event within which a flag the other way, while its change holds, is the
+detector learning the hours of the new level (``join_held``): the season's cycle, a week."""
 BASELINE_HOURS = 7 * 24
 """Hours before an event that its root cause compares against (a week: every hour of a day)."""
 _TABLE = "_costlens_scan_hours"
@@ -169,10 +181,7 @@ def _scan(
             continue
         result.series_scanned += 1
         verdicts = detect(series, **opts)
-        found.extend(
-            (dimension, value, e, verdicts)
-            for e in find_events(series, verdicts, max_gap=MAX_GAP_HOURS)
-        )
+        found.extend((dimension, value, e, verdicts) for e in hourly_events(series, verdicts))
     if not found:
         return result
     hour_rows: list[tuple[Any, ...]] = []
@@ -180,7 +189,7 @@ def _scan(
     for dimension, value, event, verdicts in found:
         aid = hourly_anomaly_id(dimension, value, event.start, cost_type)
         span = verdicts.loc[event.start - pd.Timedelta(hours=BASELINE_HOURS) : event.last_seen]
-        flags = span["is_anomaly"].to_numpy(dtype=bool) & (span.index >= event.start)
+        flags = _flags(matrix[row_of[(dimension, value)]], verdicts, event, span)
         hour_rows.extend(
             (aid, dimension, value, h.to_pydatetime(), bool(f), e)
             for h, f, e in zip(span.index, flags, span["expected"], strict=True)
@@ -241,6 +250,38 @@ def _scan(
     causes = pd.DataFrame(result.causes, columns=list(ROOT_CAUSE_COLUMNS))
     result.events = group_incidents(frame_out, causes)
     return result
+
+
+def hourly_events(series: pd.Series, verdicts: pd.DataFrame) -> list[AnomalyEvent]:
+    """The events of one hourly series: its rises and its falls grouped apart (``find_events``,
+    ``MAX_GAP_HOURS``), then each joined to the change it belongs to (``join_held``): a runaway
+    resource is one event that rose, even where the detector, learning the hours of the new
+    level, flags its busy hours low."""
+    above = (series.to_numpy() >= verdicts["expected"].to_numpy()) & verdicts["is_anomaly"]
+    rises = find_events(series, verdicts.assign(is_anomaly=above), max_gap=MAX_GAP_HOURS)
+    falls = find_events(
+        series, verdicts.assign(is_anomaly=verdicts["is_anomaly"] & ~above), max_gap=MAX_GAP_HOURS
+    )
+    events = sorted(rises + falls, key=lambda e: (e.start, e.last_seen))
+    return join_held(
+        series, events, window=HELD_WINDOW, max_gap=MAX_GAP_HOURS, relearn=RELEARN_HOURS
+    )
+
+
+def _flags(
+    values: npt.NDArray[np.float64],
+    verdicts: pd.DataFrame,
+    event: AnomalyEvent,
+    span: pd.DataFrame,
+) -> npt.NDArray[np.bool_]:
+    """The event's own flagged hours within ``span``: from its start, in its direction."""
+    at = verdicts.index.get_indexer(span.index)
+    above = values[at] >= span["expected"].to_numpy(dtype=np.float64)
+    own = above if event.impact >= 0 else ~above
+    flagged: npt.NDArray[np.bool_] = (
+        span["is_anomaly"].to_numpy(dtype=bool) & (span.index >= event.start) & own
+    )
+    return flagged
 
 
 def _finest(
