@@ -16,7 +16,7 @@ from app_pages import _scorecard_format as sc
 from app_pages import _shared as ui
 from costlens import queries
 from costlens.anomalies import describe_driver
-from costlens.anomalies.describe import DRIVER_LABELS, describe_followed
+from costlens.anomalies.describe import DRIVER_LABELS, describe_followed, describe_hourly
 from costlens.anomalies.driver_ranking import HEADLINE_ORDER
 
 SCANNED = ("owner", "microservice", "service_code", "account_id")
@@ -175,12 +175,8 @@ with ui.page_errors():
         event["followed_until"], event["total_impact"], event["daily_excess"],
     )  # fmt: skip
     if event["grain"] == "hour":  # raised before a day's total shows it: no level to follow yet
-        hourly = (
-            f"first flagged at {event['started_at']:%H:%M on %d %b %Y}, "
-            f"{ui.money(event['impact_cost'])} over the expected cost in the flagged hours; "
-            "the daily scan follows a lasting change once a day's total shows it."
-        )
-        st.markdown(f"**Hourly scan:** {sc.plain_text(hourly)}")
+        said = describe_hourly(event["started_at"], event["impact_cost"])
+        st.markdown(f"**Hourly scan:** {sc.plain_text(said)}")
     elif followed is not None:
         st.markdown(f"**Since it began:** {sc.plain_text(followed)}")
 

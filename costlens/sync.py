@@ -144,8 +144,12 @@ def attribute_changed(cfg: Settings, changed: Collection[date] | None = None) ->
 
 
 def _close_summary(closed: Collection[date], result: Any) -> dict[str, Any]:
-    """The closed periods left frozen and the adjustments recorded, for the summary."""
+    """The closed periods left frozen and the adjustments recorded, and the hourly allocations
+    (``[anomalies] grain = "hour"``) when written, for the summary."""
+    hourly = result.hourly
+    written = hourly is not None and hourly.written
     return {
         "closed": [str(p) for p in sorted(closed)],
         "adjustments": [a.as_dict() for a in result.adjustments],
+        **({"hourly": {"since": str(hourly.since), "rows": hourly.rows}} if written else {}),
     }

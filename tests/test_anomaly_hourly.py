@@ -186,12 +186,23 @@ def test_the_anomalies_page_says_the_hourly_scan_found_it_and_when(
     table = at.dataframe[0].value
     assert list(table["found"]) == ["hourly, 03 Feb 14:00"]
     said = [m.value for m in at.markdown if m.value.startswith("**Hourly scan:**")]
-    impact = f"${event['impact_cost']:,.2f}".replace("$", "\\$")
+    impact = f"+${event['impact_cost']:,.2f}".replace("$", "\\$")
     assert said == [
-        f"**Hourly scan:** first flagged at 14:00 on 03 Feb 2024, {impact} over the expected"
-        " cost in the flagged hours; the daily scan follows a lasting change once a day's total"
-        " shows it."
+        f"**Hourly scan:** First flagged by the hourly scan at 14:00 on 03 Feb 2024, {impact} over"
+        " the expected cost in the flagged hours; the daily scan follows a lasting change once a"
+        " day's total shows it."
     ]
+    # the owner's weekly digest says the same (the week of 29 January to 4 February)
+    from costlens.attribution import load_owners
+    from reports.digest.figures import owner_digest
+    from reports.digest.week import IsoWeek
+
+    team = load_owners(data_dir / "owners.yaml").owners["team-b"]
+    with q.open_snapshot(data_dir) as snap:
+        digest = owner_digest(snap, team, IsoWeek(2024, 5))
+    (line,) = digest.anomalies
+    assert line.value == "batch" and line.followed is not None
+    assert line.followed.startswith("First flagged by the hourly scan at 14:00 on 03 Feb 2024")
 
 
 def test_an_hourly_event_joins_a_daily_incident_and_is_named_only_when_it_came_first() -> None:

@@ -181,3 +181,46 @@ def test_refresh_of_an_empty_warehouse_publishes_an_empty_snapshot(data_dir: Pat
         assert q.spend(snap).empty
         assert q.forecasts(snap).empty
         assert q.anomalies(snap).empty
+
+
+def test_turning_the_hourly_grain_on_and_off_needs_no_new_delivery(
+    exports: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    assert _costlens(data_dir, "sync", str(exports), "--json").returncode == 0
+
+    def sync(grain: str) -> dict[str, Any]:
+        env = {**_env(data_dir), "COSTLENS_ANOMALIES__GRAIN": grain}
+        proc = subprocess.run(
+            [sys.executable, "-m", "costlens", "sync", str(exports), "--json"],
+            env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        summary: dict[str, Any] = json.loads(proc.stdout)
+        return summary
+
+    on = sync("hour")  # nothing delivered since: no period re-attributed, the hourly rows are
+    assert on["attribute"]["periods"] == [] and on["attribute"]["hourly"]["since"] == "2025-03-11"
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    rows, first = con.execute("SELECT count(*), min(usage_date) FROM allocations_hourly").fetchone()
+    sums = ", ".join(f"SUM({c})" for c in COST_COLUMNS)
+    hourly = con.execute(f"SELECT {sums} FROM allocations_hourly").fetchone()
+    lines = con.execute(
+        f"SELECT {sums} FROM line_items WHERE usage_start >= TIMESTAMP '2025-03-11'"
+    ).fetchone()
+    con.close()
+    assert rows == on["attribute"]["hourly"]["rows"] > 0 and str(first) == "2025-03-11"
+    assert hourly == lines  # 21 days up to 31 March, exactly
+    with q.open_snapshot(data_dir) as snap:  # rebuilt with the hourly scan (a new inputs key)
+        assert set(q.anomalies(snap, include_marked=True, incidents=False)["grain"]) <= {
+            "day",
+            "hour",
+        }
+        assert snap.layout == "serving-9"
+    assert "hourly" not in sync("hour")["attribute"]  # already current: not written again
+    sync("day")
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    assert not con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_name = 'allocations_hourly'"
+    ).fetchall()
+    con.close()

@@ -29,6 +29,7 @@ __all__ = [
     "describe_driver",
     "describe_followed",
     "describe_headline",
+    "describe_hourly",
     "signed_dollars",
 ]
 
@@ -103,3 +104,18 @@ def describe_followed(
     if state == "settled" and since is not None:
         return f"New level since {since:%d %b %Y}, {per_day}: {so_far}."
     return f"Still changing, {per_day} over the level before in the last week: {so_far}."
+
+
+def describe_hourly(started_at: dt.datetime, impact: Decimal) -> str:
+    """An hourly event (``[anomalies] grain = "hour"``) in a sentence: when the hourly scan
+    first flagged it and its excess so far.
+
+    >>> describe_hourly(dt.datetime(2024, 2, 3, 14), Decimal("36.071"))
+    "First flagged by the hourly scan at 14:00 on 03 Feb 2024, +$36.07 over the expected cost in \
+the flagged hours; the daily scan follows a lasting change once a day's total shows it."
+    """
+    return (
+        f"First flagged by the hourly scan at {started_at:%H:%M on %d %b %Y}, "
+        f"{signed_dollars(impact)} over the expected cost in the flagged hours; the daily scan "
+        "follows a lasting change once a day's total shows it."
+    )

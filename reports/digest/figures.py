@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from costlens import queries
-from costlens.anomalies.describe import describe_followed
+from costlens.anomalies.describe import describe_followed, describe_hourly
 from costlens.attribution.owners import Owner
 from costlens.queries import CostType, Snapshot
 from reports.digest.week import IsoWeek
@@ -169,6 +169,8 @@ def _opt(value: object) -> Decimal | None:
 
 
 def _followed(event: Mapping[Any, Any]) -> str | None:
+    if event.get("grain") == "hour":  # not followed yet: the daily scan will
+        return describe_hourly(event["started_at"], _money(event["impact_cost"]))
     said = describe_followed(
         event["follow_state"], _opt_date(event["settled_since"]), event["start_date"],
         event["followed_until"], _opt(event["total_impact"]), _opt(event["daily_excess"]),
