@@ -25,6 +25,8 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
          "ratio scorecards / baseline"),
         ("bench_dashboard.py", ("--rows", "20000", "--small-rows", "10000", "--repeat", "1",
                                 "--no-browser"), "every page big"),
+        ("bench_scale.py", ("--rows", "20000", "--small-rows", "10000", "--repeat", "1",
+                            "--lines-per-resource", "20"), "worst query ratio"),
         ("anomaly_eval.py", ("--hourly", "--quick", "--per-seed", "2", "--jobs", "1"),
          "false alerts <= 1 per 100 series-weeks"),
         ("anomaly_eval.py", ("--by-setting", "--quick", "--per-seed", "1", "--jobs", "1"),

@@ -1,0 +1,366 @@
+"""Scale on one machine (issue #18 §1, §4): one month of distinct CUR 2.0 line items, end to end.
+
+Generates one billing period (March 2024) of ``--rows`` **distinct** line items in the CUR 2.0
+Data Exports layout (Parquet files of 1M rows and a manifest) with a large company's
+cardinality: a resource per ``--lines-per-resource`` lines (100 by default: 1M resources at 100M
+rows, each running that many consecutive hours), 50 usage accounts, 8 services, 6 regions, and
+tags with thousands of values (``app`` 200 values the rules read, ``component`` 5,000, ``team``
+20, ``env`` 3, ``cost_center`` 13; 8 % untagged). Unlike the ingest benchmark (which copies the
+sample's files, repeating line keys), every line here is its own line item and every resource
+its own line key, so allocations and the cube grow with the data.
+
+Then, each in a fresh process (its peak RSS read from ``wait4``):
+
+- baseline: DuckDB's plain ``CREATE TABLE t AS SELECT * FROM read_parquet(files)`` of the same
+  files into a new database file;
+- ``costlens sync EXPORTS`` (ingest + attribute with the 200 rules and 3 splits of
+  ``bench_attribute.py`` + refresh) into a new data folder: target at most 2.5x the baseline,
+  peak RSS under 4 GiB;
+- the same for ``--small-rows`` (100k) line items, and every ``costlens.queries`` call the
+  dashboard makes (``bench_refresh._queries``) on both snapshots, ``--repeat`` times each:
+  p50 and p95 per call, target each p50 at most 1.5x the small snapshot's.
+
+It prints the allocation and cube row counts and the warehouse and snapshot file sizes, and
+exits 1 when a target is missed.
+
+    .venv/bin/python benchmarks/bench_scale.py --rows 100000000
+    .venv/bin/python benchmarks/bench_scale.py --rows 2000000 --keep /tmp/scale --reuse
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import duckdb
+from bench_attribute import APPS, TEAMS, owners_yaml, rules_yaml
+from bench_refresh import _queries
+
+from costlens import queries as q
+from costlens.sample.cur2 import CUR2_PROJECTION
+from costlens.sample.hourly import CUR2_PRODUCT_SQL, TIME_INTERVAL_SQL
+from costlens.sample.manifests import (
+    _PARQUET_OPTIONS,
+    copy_to_file,
+    iso_z,
+    parquet_columns,
+    write_json,
+)
+
+EXPORT = "bench-scale"
+PERIOD = "2024-03"
+HOURS = 31 * 24
+ROWS_PER_FILE = 1_000_000
+ACCOUNTS = 50
+COMPONENTS = 5000
+SYNC_TARGET = 2.5
+RSS_TARGET_MIB = 4096
+QUERY_TARGET = 1.5
+
+# One data file's lines: line i of the period is line i % L of resource i // L, at hour
+# start(resource) + i % L. Money from integer hashes of the line, as exact decimals.
+_CANON = """
+CREATE OR REPLACE TEMP VIEW canon AS
+SELECT *, {product} AS cur2_product, {interval} AS time_interval FROM (
+SELECT DATE '2024-03-01' AS billing_period, DATE '2024-04-01' AS billing_period_end,
+  TIMESTAMP '2024-03-01' + to_hours(CAST((r * 7919) % ({hours} - {per}) + i % {per} AS BIGINT))
+    AS usage_start,
+  TIMESTAMP '2024-03-01' + to_hours(CAST((r * 7919) % ({hours} - {per}) + i % {per} + 1 AS BIGINT))
+    AS usage_end,
+  '900000000000' AS payer_account_id, 'bench-payer' AS payer_account_name,
+  printf('%012d', 100 + r % {accounts}) AS account_id, 'acct-' || (r % {accounts}) AS account_name,
+  '2024-03-INV-1' AS invoice_id, 'L' || i AS line_item_id,
+  CASE WHEN r % 997 = 0 THEN 'Tax' ELSE 'Usage' END AS line_item_type,
+  ['AmazonEC2', 'AmazonS3', 'AmazonRDS', 'AWSLambda', 'AmazonDynamoDB', 'AmazonEKS',
+   'AWSDataTransfer', 'AmazonCloudFront'][1 + r % 8] AS service_code,
+  ['Amazon Elastic Compute Cloud', 'Amazon Simple Storage Service',
+   'Amazon Relational Database Service', 'AWS Lambda', 'Amazon DynamoDB',
+   'Amazon Elastic Kubernetes Service', 'AWS Data Transfer', 'Amazon CloudFront'][1 + r % 8]
+    AS service_name,
+  'Compute Instance' AS product_family,
+  ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-1', 'ap-northeast-1']
+    [1 + (r // 8) % 6] AS region,
+  CASE WHEN r % 50 = 7 THEN 'USE1-NatGateway-Bytes' ELSE 'USE1-BoxUsage:m5.large' END
+    AS usage_type,
+  CASE WHEN r % 50 = 7 THEN 'NatGateway' ELSE 'RunInstances' END AS operation,
+  CASE WHEN r % 40 = 3 THEN 'arn:aws:eks:us-east-1:1:cluster/shared-' || (r % 7)
+       ELSE 'i-' || lpad(CAST(r AS VARCHAR), 10, '0') END AS resource_id,
+  'm5.large' AS instance_type, '' AS volume_api_name, '' AS volume_type, '' AS storage_class,
+  '' AS database_engine, '' AS license_model, 'Linux' AS operating_system,
+  'Intel Xeon Platinum 8175' AS physical_processor, 'OnDemand' AS purchase_option,
+  'OnDemand' AS pricing_term, '' AS pricing_offering_class, 1.0 AS usage_amount,
+  'Hrs' AS pricing_unit,
+  CAST(0.096 AS DECIMAL(18,10)) AS unblended_rate,
+  CAST((r * 7919 + i * 104729) % 100000 AS DECIMAL(18,0)) * CAST(0.0000123457 AS DECIMAL(11,10))
+    AS unblended_cost,
+  CAST(0.096 AS DECIMAL(18,10)) AS list_rate,
+  CAST((r * 7919 + i * 104729) % 110000 AS DECIMAL(18,0)) * CAST(0.0000123457 AS DECIMAL(11,10))
+    AS list_cost,
+  'USD 0.096 per On Demand Linux m5.large Instance Hour' AS description,
+  CAST(NULL AS VARCHAR) AS reservation_arn,
+  CAST(0 AS DECIMAL(18,10)) AS reservation_effective_cost,
+  CAST(0 AS DECIMAL(18,10)) AS reservation_recurring_fee_for_usage,
+  CAST(0 AS DECIMAL(18,10)) AS reservation_amortized_upfront_cost_for_usage,
+  CAST(0 AS DECIMAL(18,10)) AS reservation_amortized_upfront_fee_for_billing_period,
+  CAST(0 AS DECIMAL(18,10)) AS reservation_unused_amortized_upfront_fee_for_billing_period,
+  CAST(0 AS DECIMAL(18,10)) AS reservation_unused_recurring_fee,
+  CAST(0 AS DOUBLE) AS reservation_unused_quantity,
+  CAST(0 AS DECIMAL(18,10)) AS reservation_upfront_value,
+  CAST(NULL AS VARCHAR) AS savings_plan_arn, '' AS savings_plan_offering_type,
+  CAST(0 AS DECIMAL(18,10)) AS savings_plan_rate,
+  CAST(0 AS DECIMAL(18,10)) AS savings_plan_effective_cost,
+  CAST(0 AS DECIMAL(18,10)) AS savings_plan_total_commitment_to_date,
+  CAST(0 AS DECIMAL(18,10)) AS savings_plan_used_commitment,
+  CAST(0 AS DECIMAL(18,10)) AS savings_plan_amortized_upfront_commitment_for_billing_period,
+  CAST(0 AS DECIMAL(18,10)) AS savings_plan_recurring_commitment_for_billing_period,
+  CASE
+    WHEN r % 100 < 8 THEN MAP {{}}
+    WHEN r % 100 < 18 THEN MAP {{'user_service': 'svc-' || (r % {apps}),
+                                 'user_owner': 'Team-' || (r % {teams}) || ' '}}
+    WHEN r % 40 = 3 THEN MAP {{'user_eks_cluster_name': 'shared-' || (r % 7),
+                               'user_team': 'team-0'}}
+    ELSE MAP {{'user_app': 'svc-' || (r % {apps}), 'user_team': 'team-' || (r % {teams}),
+               'user_env': ['prod', 'staging', 'dev'][1 + r % 3],
+               'user_cost_center': 'cc-' || (r % 13),
+               'user_component': 'c-' || (r % {components})}}
+  END AS cur2_resource_tags,
+  {file_no} AS file_no
+FROM (SELECT i, i // {per} AS r FROM range({lo}, {hi}) t(i))
+)
+"""
+
+
+def generate(out: Path, rows: int, per: int) -> tuple[int, float]:
+    """Write the export into ``out``; the rows and seconds."""
+    started = time.perf_counter()
+    data = out / EXPORT / "data" / f"BILLING_PERIOD={PERIOD}"
+    con = duckdb.connect(config={"memory_limit": "2GB", "preserve_insertion_order": False})
+    files: list[Path] = []
+    written = 0
+    n_files = max(1, -(-rows // ROWS_PER_FILE))
+    for n in range(n_files):
+        lo, hi = n * ROWS_PER_FILE, min(rows, (n + 1) * ROWS_PER_FILE)
+        con.execute(
+            _CANON.format(
+                product=CUR2_PRODUCT_SQL,
+                interval=TIME_INTERVAL_SQL,
+                hours=HOURS,
+                per=per,
+                accounts=ACCOUNTS,
+                apps=APPS,
+                teams=TEAMS,
+                components=COMPONENTS,
+                file_no=n,
+                lo=lo,
+                hi=hi,
+            )
+        )
+        path = data / f"{EXPORT}-{n + 1:05d}.snappy.parquet"
+        written += copy_to_file(con, CUR2_PROJECTION, path, _PARQUET_OPTIONS, n)
+        files.append(path)
+        print(f"\r  generated {written:,} of {rows:,} line items", end="", flush=True)
+    print()
+    keys = [f"{EXPORT}/data/BILLING_PERIOD={PERIOD}/{p.name}" for p in files]
+    write_json(
+        out / EXPORT / "metadata" / f"BILLING_PERIOD={PERIOD}" / f"{EXPORT}-Manifest.json",
+        {
+            "executionId": f"bench-scale-{rows}",
+            "exportArn": f"arn:aws:bcm-data-exports:us-east-1:900000000000:export/{EXPORT}",
+            "exportName": EXPORT,
+            "billingPeriod": {
+                "start": iso_z(datetime(2024, 3, 1)),
+                "end": iso_z(datetime(2024, 4, 1)),
+            },
+            "bucket": "",
+            "reportKeys": keys,
+            "dataFiles": keys,
+            "columns": [{"name": c, "type": t} for c, t in parquet_columns(con, files[0])],
+            "compression": "Parquet",
+            "contentType": "application/x-parquet",
+            "createdAt": iso_z(datetime(2024, 4, 2)),
+            "rowCount": written,
+        },
+    )
+    con.close()
+    return written, time.perf_counter() - started
+
+
+def _child(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run ``argv``; its wall seconds, peak RSS in MiB and stdout (exits on failure)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{argv[2:5]} failed:\n{err[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+_CTAS = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[1])
+con.execute("CREATE TABLE t AS SELECT * FROM read_parquet($f)", {"f": sys.argv[2]})
+print(con.execute("SELECT count(*) FROM t").fetchone()[0])
+"""
+
+
+def baseline(root: Path, export: Path) -> tuple[float, float]:
+    """DuckDB's plain copy of the files into a new database (seconds, peak RSS MiB)."""
+    db = root / "ctas.duckdb"
+    db.unlink(missing_ok=True)
+    glob = str(export / EXPORT / "data" / "**" / "*.parquet")
+    seconds, rss, _ = _child([sys.executable, "-c", _CTAS, str(db), glob], dict(os.environ))
+    db.unlink(missing_ok=True)
+    return seconds, rss
+
+
+def sync(root: Path, export: Path) -> tuple[float, float, dict[str, Any], Path]:
+    """``costlens sync`` of the export into a new data folder (seconds, RSS, summary, folder)."""
+    data = root / "data"
+    for f in data.glob("*") if data.is_dir() else []:
+        if f.is_file():
+            f.unlink()
+    data.mkdir(parents=True, exist_ok=True)
+    (root / "rules.yaml").write_text(rules_yaml())
+    (root / "owners.yaml").write_text(owners_yaml())
+    env = {
+        **os.environ,
+        "COSTLENS_DATA_DIR": str(data),
+        "COSTLENS_RULES": str(root / "rules.yaml"),
+        "COSTLENS_OWNERS": str(root / "owners.yaml"),
+        "PYTHONWARNINGS": "ignore",
+    }
+    argv = [sys.executable, "-m", "costlens", "sync", str(export), "--json"]
+    seconds, rss, out = _child(argv, env)
+    return seconds, rss, json.loads(out), data
+
+
+def _mib(path: Path) -> float:
+    return path.stat().st_size / 2**20
+
+
+def _counts(data: Path) -> dict[str, int]:
+    con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
+    try:
+        out = {
+            t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])  # type: ignore[index]
+            for t in ("line_items", "line_keys", "allocations")
+        }
+    finally:
+        con.close()
+    snap = duckdb.connect(str(data / "serving.duckdb"), read_only=True)
+    try:
+        out["cube (daily)"] = int(snap.execute("SELECT count(*) FROM daily").fetchone()[0])  # type: ignore[index]
+    finally:
+        snap.close()
+    return out
+
+
+def time_queries(data: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """p50 and p95 milliseconds of each dashboard query on the snapshot in ``data``."""
+    out: dict[str, tuple[float, float]] = {}
+    with q.open_snapshot(data) as snap:
+        for name, call in _queries(snap):
+            call()  # warm
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                call()
+                times.append((time.perf_counter() - started) * 1000)
+            times.sort()
+            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+            out[name] = (statistics.median(times), p95)
+    return out
+
+
+def _scenario(root: Path, rows: int, per: int, reuse: bool) -> dict[str, Any]:
+    export = root / "exports"
+    if reuse and (export / EXPORT / "metadata").is_dir():
+        print(f"re-using the export in {export}")
+        generated, gen_s = rows, 0.0
+    else:
+        generated, gen_s = generate(export, rows, per)
+    base_s, base_rss = baseline(root, export)
+    sync_s, sync_rss, summary, data = sync(root, export)
+    return {
+        "rows": generated, "generate_s": gen_s, "baseline_s": base_s, "baseline_rss": base_rss,
+        "sync_s": sync_s, "sync_rss": sync_rss, "summary": summary, "data": data,
+        "counts": _counts(data), "warehouse_mib": _mib(data / "warehouse.duckdb"),
+        "snapshot_mib": _mib(data / "serving.duckdb"),
+        "parquet_mib": sum(_mib(p) for p in export.rglob("*.parquet")),
+    }  # fmt: skip
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=100_000_000, help="line items of the big month")
+    ap.add_argument("--small-rows", type=int, default=100_000, help="of the small one")
+    ap.add_argument("--lines-per-resource", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=20, help="calls of each query (p50, p95)")
+    ap.add_argument("--keep", type=Path, help="work in this folder (kept) instead of a temporary")
+    ap.add_argument("--reuse", action="store_true", help="re-use exports already in --keep")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="costlens-scale-") as tmp:
+        root = args.keep or Path(tmp)
+        big = _scenario(root / f"big-{args.rows}", args.rows, args.lines_per_resource, args.reuse)
+        small = _scenario(
+            root / f"small-{args.small_rows}", args.small_rows, args.lines_per_resource, args.reuse
+        )
+        big_q, small_q = (
+            time_queries(big["data"], args.repeat),
+            time_queries(small["data"], args.repeat),
+        )
+    ok = True
+    print(f"\n{big['rows']:,} distinct line items, {big['rows'] // args.lines_per_resource:,} "
+          f"resources, {big['parquet_mib']:,.0f} MiB of CUR 2.0 Parquet "
+          f"(generated in {big['generate_s']:.0f} s)")  # fmt: skip
+    ratio = big["sync_s"] / big["baseline_s"]
+    met = ratio <= SYNC_TARGET and big["sync_rss"] < RSS_TARGET_MIB
+    ok &= met
+    print("\n| what | seconds | peak RSS |\n|---|---|---|")
+    print(f"| baseline: CREATE TABLE AS SELECT * FROM read_parquet | {big['baseline_s']:.1f} |"
+          f" {big['baseline_rss']:,.0f} MiB |")  # fmt: skip
+    print(f"| costlens sync (ingest + attribute + refresh) | {big['sync_s']:.1f} |"
+          f" {big['sync_rss']:,.0f} MiB |")  # fmt: skip
+    print(f"\nsync / baseline: {ratio:.2f}x (target <= {SYNC_TARGET}x), peak RSS "
+          f"{big['sync_rss']:,.0f} MiB (target < {RSS_TARGET_MIB} MiB): "
+          f"{'PASS' if met else 'FAIL'}")  # fmt: skip
+    print("\nrows: " + ", ".join(f"{k} {v:,}" for k, v in big["counts"].items()))
+    print(f"files: warehouse {big['warehouse_mib']:,.0f} MiB "
+          f"({big['warehouse_mib'] / big['rows'] * 1e8:,.0f} MiB per 100M line items), "
+          f"snapshot {big['snapshot_mib']:,.0f} MiB")  # fmt: skip
+    print(
+        f"\ndashboard queries, p50 / p95 ms: {big['rows']:,} vs {small['rows']:,} line items "
+        f"behind the snapshot ({args.repeat} calls each)\n"
+    )
+    print("| query | big p50 | big p95 | small p50 | small p95 | ratio (p50) |")
+    print("|---|---|---|---|---|---|")
+    worst = 0.0
+    for name, (b50, b95) in big_q.items():
+        s50, s95 = small_q[name]
+        r = b50 / s50 if s50 else float("inf")
+        worst = max(worst, r)
+        print(f"| {name} | {b50:.1f} | {b95:.1f} | {s50:.1f} | {s95:.1f} | {r:.2f}x |")
+    flat = worst <= QUERY_TARGET
+    ok &= flat
+    print(f"\nworst query ratio {worst:.2f}x (target <= {QUERY_TARGET}x): "
+          f"{'PASS' if flat else 'FAIL'}")  # fmt: skip
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
