@@ -57,3 +57,26 @@ def test_a_built_snapshot_holds_exactly_the_declared_tables(
     finally:
         con.close()
     assert found == {t for s in STEPS for t in s.tables} | ENVELOPE
+
+
+def test_a_large_amount_after_many_small_ones_is_written_exactly() -> None:
+    """DuckDB types a column of Decimals from its first rows: a root cause of -$14,039.83 after
+    a thousand small ones failed the refresh of a 2M-line month (DECIMAL(14,10) out of range)."""
+    from decimal import Decimal
+
+    import duckdb
+    import pandas as pd
+
+    from costlens.refresh.context import SNAPSHOT, insert_frame
+
+    con = duckdb.connect()
+    con.execute(f"ATTACH ':memory:' AS {SNAPSHOT}")
+    con.execute(f"CREATE TABLE {SNAPSHOT}.t (k INTEGER, v DECIMAL(38,10), w DOUBLE)")
+    values = [Decimal("0.0000000001")] * 2000 + [Decimal("-14039.8305908537"), None]
+    frame = pd.DataFrame({"k": range(len(values)), "v": values, "w": 1.5})
+    insert_frame(con, "t", frame)
+    rows = con.execute(f"SELECT v FROM {SNAPSHOT}.t ORDER BY k").fetchall()
+    assert [r[0] for r in rows] == values
+    assert con.execute(f"SELECT SUM(v) FROM {SNAPSHOT}.t").fetchone()[0] == sum(
+        values[:-1], Decimal(0)
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -134,11 +135,28 @@ def record_periods(
     insert_rows(con, "INSERT INTO snapshot.snapshot_periods VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
+def _exact_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``Decimal`` columns as text: DuckDB types an object column of Decimals
+    from a sample of its first rows (``pandas_analyze_sample``), so a later, larger amount would
+    not fit the width it chose; the text is cast exactly into the table's DECIMAL column."""
+    money = [
+        c
+        for c in frame.columns
+        if frame[c].dtype == object and frame[c].map(lambda v: isinstance(v, Decimal)).any()
+    ]
+    if not money:
+        return frame
+    return frame.assign(
+        **{c: frame[c].map(lambda v: str(v) if isinstance(v, Decimal) else None) for c in money}
+    )
+
+
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    """Append ``frame`` to the snapshot's ``table`` in the frame's row order."""
+    """Append ``frame`` to the snapshot's ``table`` in the frame's row order (money exactly,
+    whatever its size: ``_exact_text``)."""
     if frame.empty:
         return
-    con.register("_incoming", frame)
+    con.register("_incoming", _exact_text(frame))
     try:
         cols = ", ".join(quote(c) for c in frame.columns)
         con.execute(
