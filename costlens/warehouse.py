@@ -249,6 +249,12 @@ def open_warehouse(data_dir: Path, *, read_only: bool = False) -> Warehouse:
     return Warehouse(con, path, lock)
 
 
+WRITER_MEMORY_LIMIT = "2GB"
+"""DuckDB's memory limit on the warehouse writer (attribution, refresh; ingest lowers it to 1 GB
+while it loads): with the Python process around it, a sync of 100M line items stays under 4 GiB
+(BENCHMARKS.md, "Scale"). Beyond it DuckDB spills to the folder beside the warehouse file."""
+
+
 def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(path), read_only=read_only)
@@ -266,6 +272,8 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         ) from exc
     # DuckDB draws its own progress bar on stdout for long queries: it would corrupt --json output.
     con.execute("SET enable_progress_bar = false")
+    if not read_only:  # a bounded writer: beyond it DuckDB spills to <warehouse>.duckdb.tmp/
+        con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
     # Billing times are UTC: text without an offset is read as UTC whatever the machine's zone.
     con.execute("SET TimeZone = 'UTC'")
     return con
