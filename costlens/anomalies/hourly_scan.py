@@ -42,7 +42,7 @@ from costlens.anomalies.events import AnomalyEvent, find_events, join_held
 from costlens.anomalies.incidents import group_incidents
 from costlens.anomalies.scan_amounts import cents, money, percent
 from costlens.anomalies.scan_result import EVENT_COLUMNS, GRAIN_COLUMNS, ROOT_CAUSE_COLUMNS
-from costlens.attribution.hourly import HOURLY_ALLOCATIONS
+from costlens.attribution.hourly import HOURLY_ALLOCATIONS, hourly_table_exists
 from costlens.sql import quote
 
 __all__ = [
@@ -119,15 +119,6 @@ class HourlyScan:
         self.series_scanned = 0
 
 
-def _has_table(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = $t "
-        "AND table_schema = current_schema()",
-        {"t": HOURLY_ALLOCATIONS},
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def scan_hourly(
     con: duckdb.DuckDBPyConnection,
     cost_column: str,
@@ -139,7 +130,7 @@ def scan_hourly(
     """Detect events in the hourly series of every microservice and owner; None without
     ``allocations_hourly`` in ``con``'s warehouse. ``cost_column`` is quoted; ``owners`` maps
     a microservice to its owner."""
-    if not _has_table(con):
+    if not hourly_table_exists(con):
         return None
     con.execute(_SERIES_SQL.format(cost=cost_column), {"charge_category": charge_category})
     try:

@@ -35,6 +35,7 @@ __all__ = [
     "HOURLY_COLUMNS",
     "HourlyResult",
     "hourly_current",
+    "hourly_table_exists",
     "write_hourly",
 ]
 
@@ -83,7 +84,8 @@ class HourlyResult:
     """False when no period of the window was re-attributed (the table was kept)."""
 
 
-def _exists(con: duckdb.DuckDBPyConnection) -> bool:
+def hourly_table_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``con``'s warehouse holds ``allocations_hourly``."""
     row = con.execute(_EXISTS, {"name": HOURLY_ALLOCATIONS}).fetchone()
     return bool(row and row[0])
 
@@ -116,8 +118,8 @@ def hourly_current(con: duckdb.DuckDBPyConnection, days: int | None) -> bool:
     are: absent without ``days``; else present and starting on the window's first day (a
     changed ``hourly_days`` or grain needs an attribution run even when no period changed)."""
     if days is None:
-        return not _exists(con)
-    return _exists(con) and _starts_on(con, _window(con, days))
+        return not hourly_table_exists(con)
+    return hourly_table_exists(con) and _starts_on(con, _window(con, days))
 
 
 def write_hourly(
@@ -134,7 +136,7 @@ def write_hourly(
         con.execute(f"DROP TABLE IF EXISTS {quote_ident(HOURLY_ALLOCATIONS)}")
         return None
     first = _window(con, days)
-    existed = _exists(con)
+    existed = hourly_table_exists(con)
     if not existed:
         con.execute(create_table_sql(HOURLY_ALLOCATIONS, HOURLY_COLUMNS))
     if first is None:
