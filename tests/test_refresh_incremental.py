@@ -17,6 +17,7 @@ from helpers import create_allocations
 from costlens import queries as q
 from costlens.config import Settings, load_settings
 from costlens.refresh import RefreshReport, refresh
+from costlens.refresh.build import STEPS
 from costlens.serving import SERVING_FILE, snapshot_stamp
 from costlens.warehouse import open_warehouse
 
@@ -140,10 +141,12 @@ def test_unchanged_refresh_keeps_the_published_snapshot(data_dir: Path) -> None:
     second = _refresh(data_dir)  # the warehouse files are as the first refresh left them
     assert (second.rebuilt_periods, second.reused_periods, second.unchanged) == (0, 3, True)
     assert snapshot_stamp(data_dir / SERVING_FILE) == published  # not even re-published
-    varying = ("seconds", "rebuilt_periods", "reused_periods", "unchanged")
+    varying = ("seconds", "rebuilt_periods", "reused_periods", "unchanged", "step_seconds")
     same = {k: v for k, v in first.as_dict().items() if k not in varying}
     assert {k: v for k, v in second.as_dict().items() if k not in varying} == same
     assert second.built_at == first.built_at and isinstance(second.built_at, dt.datetime)
+    assert second.step_seconds == {}  # nothing built
+    assert list(first.step_seconds) == ["prepare", *(s.name for s in STEPS), "publish"]
     _touch_warehouse(data_dir)  # the files changed: the periods' fingerprints are compared
     third = _refresh(data_dir)
     assert (third.rebuilt_periods, third.reused_periods, third.unchanged) == (0, 3, True)

@@ -178,6 +178,7 @@ def refresh(
         load_inputs(settings, anomaly_cost_type, detector_options, marks),
     )  # fmt: skip
     results: dict[str, Any] = {}
+    took: dict[str, float] = {}
     tmp = build_target(settings.data_dir)
     try:
         with progress.task("Refresh", total=len(STEPS) + 1) as task:
@@ -185,6 +186,7 @@ def refresh(
                 if reused:  # start from the published file: its kept rows need no rewrite
                     shutil.copyfile(settings.data_dir / SERVING_FILE, tmp)
                 attach(con, tmp)
+                took["prepare"] = time.perf_counter() - started
             except BaseException:
                 if reused:
                     con.execute(f"DETACH {quote(PREVIOUS)}")
@@ -195,14 +197,17 @@ def refresh(
                         keep = {t for step in STEPS for t in step.keeps}
                         drop_derived(con, keep | _still_right(ctx))
                     for i, step in enumerate(STEPS):
+                        step_started = time.perf_counter()
                         results.update(step.write(ctx))
                         if i == 0:  # the tables every snapshot holds, beside the cube
                             con.execute(TABLES_SQL)
                             record_periods(con, periods, reused)
+                        took[step.name] = time.perf_counter() - step_started
                         task.advance()
                 finally:
                     if reused:
                         con.execute(f"DETACH DATABASE IF EXISTS {quote(PREVIOUS)}")
+                publish_started = time.perf_counter()
                 row = fetch_one(con, "SELECT count(*) FROM snapshot.snapshot_deliveries")
                 deliveries = int(row[0]) if row else 0
                 built_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -230,6 +235,7 @@ def refresh(
         # re-wrote into the warehouse; this run holds its writer lock, so no one else wrote it
         source["warehouse"] = as_json(files_stamp(warehouse.path, ".wal"))
         path = publish(tmp, settings.data_dir)
+        took["publish"] = time.perf_counter() - publish_started
     except BaseException:
         discard(tmp)
         raise
@@ -253,6 +259,7 @@ def refresh(
         seconds=round(time.perf_counter() - started, 3),
         rebuilt_periods=len(periods) - len(reused),
         reused_periods=len(reused),
+        step_seconds={name: round(seconds, 3) for name, seconds in took.items()},
     )
     record_refresh_source(warehouse, path, source, report)
     return report

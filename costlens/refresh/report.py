@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,10 @@ class RefreshReport:
     unchanged: bool = False
     """Nothing changed since the published snapshot was built: it was kept as it is (the
     other fields describe it; ``built_at`` is when it was built)."""
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds of each part of a build: ``prepare`` (deciding what to keep, copying the
+    published file), each step of ``STEPS`` by name, ``publish`` (``snapshot_info``, writing
+    the file out and replacing the published one). Empty when the snapshot was kept."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
@@ -108,6 +112,7 @@ def recorded_report(recorded: dict[str, Any], path: Path, started: float) -> Ref
                 "rebuilt_periods": 0,
                 "reused_periods": periods,
                 "unchanged": True,
+                "step_seconds": {},
             }
         )
     except (KeyError, TypeError, ValueError):
