@@ -15,7 +15,7 @@ Money as the daily scan's: the observed costs are exact ``DECIMAL(38,10)`` sums 
 a temporary table of the hourly series; the expected cost is the detector's estimate in cents;
 the root cause splits the impact exactly over the hourly table's drivers (service · account ·
 region · usage type, and the microservice of an owner event) against the ``BASELINE_HOURS``
-before the event (``driver_ranking.decompose``). An hourly event is followed only while its
+before the event (``driver_ranking.rank_finest``). An hourly event is followed only while its
 hours are flagged (``follow_state`` changing, or ended once ``MAX_GAP_HOURS`` pass quietly): the
 daily scan follows a lasting change to its end, and ``merge_grains`` folds the hourly event into
 the daily incident of the same series once that finds it.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +37,12 @@ import pandas as pd
 from costlens.anomalies.describe import describe_headline
 from costlens.anomalies.detect import detect
 from costlens.anomalies.detector_options import DetectorOptions
-from costlens.anomalies.driver_ranking import DRIVERS_BY_DIMENSION, CauseRequest, decompose
+from costlens.anomalies.driver_ranking import (
+    DRIVERS_BY_DIMENSION,
+    CauseRequest,
+    FinestQuery,
+    rank_finest,
+)
 from costlens.anomalies.events import AnomalyEvent, find_events, join_held
 from costlens.anomalies.incidents import group_incidents
 from costlens.anomalies.scan_amounts import cents, money, percent
@@ -90,8 +95,8 @@ LEFT JOIN {_TABLE} s
 """
 _FINEST_SQL = f"""
 SELECT e.anomaly_id, {{drivers}},
-       SUM({{cost}}) FILTER (WHERE a.anomaly_id IS NOT NULL) AS actual,
-       SUM({{cost}}) FILTER (WHERE h.usage_hour < e.start_hour) AS base
+       SUM({{cost}}) FILTER (WHERE a.anomaly_id IS NOT NULL) AS actual_sum,
+       SUM({{cost}}) FILTER (WHERE h.usage_hour < e.start_hour) AS base_sum
 FROM _scan_hour_events e
 JOIN {HOURLY_ALLOCATIONS} h
   ON h.{{dimension}} = e.value AND h.usage_hour >= e.b_start AND h.usage_hour <= e.last_hour
@@ -190,26 +195,35 @@ def _scan(
         hour_rows, columns=["anomaly_id", "dimension", "value", "usage_hour", "anomalous", "exp"]
     ).astype({"usage_hour": "datetime64[us]"})
     con.register("_scan_hours", hour_frame)
+    con.register("_scan_hour_events", _events_frame(events))
     try:
         exact = con.execute(_EXACT_SQL).df()
-        finest = _finest(con, cost, events, charge_category)
+        exact.columns = ["anomaly_id", "usage_hour", "anomalous", "cost"]
+        merged = hour_frame.merge(exact, on=["anomaly_id", "usage_hour", "anomalous"])
+        measured = []
+        for aid, dimension, value, event in events:
+            mine = merged[merged["anomaly_id"] == aid]
+            flagged = mine[mine["anomalous"]]
+            actual = sum((money(c) for c in flagged["cost"]), Decimal(0))
+            expected = cents(event.expected) or Decimal(0)
+            days_of = tuple(sorted({pd.Timestamp(h).date() for h in flagged["usage_hour"]}))
+            b_start = (event.start - pd.Timedelta(hours=BASELINE_HOURS)).date()
+            request = CauseRequest(
+                aid, dimension, value, days_of, b_start, event.start.date(), expected, False
+            )
+            measured.append((mine, actual, request))
+        queries = _finest_queries(cost, sorted({e[1] for e in events}), charge_category)
+        ranked_by_id = rank_finest(con, [m[2] for m in measured], queries)
     finally:
         con.unregister("_scan_hours")
-    exact.columns = ["anomaly_id", "usage_hour", "anomalous", "cost"]
-    merged = hour_frame.merge(exact, on=["anomaly_id", "usage_hour", "anomalous"])
+        con.unregister("_scan_hour_events")
     rows_out = []
-    for aid, dimension, value, event in events:
-        mine = merged[merged["anomaly_id"] == aid]
-        flagged = mine[mine["anomalous"]]
-        actual = sum((money(c) for c in flagged["cost"]), Decimal(0))
-        expected = cents(event.expected) or Decimal(0)
+    for (aid, dimension, value, event), (mine, actual, request) in zip(
+        events, measured, strict=True
+    ):
+        expected, days_of = request.expected, request.days
         impact = actual - expected
-        days_of = tuple(sorted({pd.Timestamp(h).date() for h in flagged["usage_hour"]}))
-        b_start = (event.start - pd.Timedelta(hours=BASELINE_HOURS)).date()
-        request = CauseRequest(
-            aid, dimension, value, days_of, b_start, event.start.date(), expected, False
-        )
-        ranked = decompose(request, finest.get(aid, {})) if finest.get(aid) else []
+        ranked = ranked_by_id[aid]
         for rank, c in enumerate(ranked, start=1):
             result.causes.append(
                 (aid, rank, c.dimension, c.value, c.expected_cost, c.actual_cost, c.delta_cost,
@@ -275,14 +289,9 @@ def _flags(
     return flagged
 
 
-def _finest(
-    con: duckdb.DuckDBPyConnection,
-    cost: str,
-    events: list[tuple[str, str, str, AnomalyEvent]],
-    charge_category: str,
-) -> dict[str, dict[tuple[str, ...], tuple[Decimal, Decimal]]]:
-    """Per event, its cost by driver combination over its anomalous hours and its baseline."""
-    frame = pd.DataFrame(
+def _events_frame(events: list[tuple[str, str, str, AnomalyEvent]]) -> pd.DataFrame:
+    """The events as ``_FINEST_SQL`` reads them (``_scan_hour_events``)."""
+    return pd.DataFrame(
         {
             "anomaly_id": [e[0] for e in events],
             "dimension": [e[1] for e in events],
@@ -292,23 +301,25 @@ def _finest(
             "last_hour": [e[3].last_seen for e in events],
         }
     ).astype({c: "datetime64[us]" for c in ("b_start", "start_hour", "last_hour")})
-    out: dict[str, dict[tuple[str, ...], tuple[Decimal, Decimal]]] = {}
-    con.register("_scan_hour_events", frame)
-    try:
-        for dimension in sorted(set(frame["dimension"])):
-            drivers = DRIVERS_BY_DIMENSION[dimension]
-            sql = _FINEST_SQL.format(
-                drivers=", ".join(f"h.{quote(d)}" for d in drivers),
+
+
+def _finest_queries(
+    cost: str, dimensions: Sequence[str], charge_category: str
+) -> list[FinestQuery]:
+    """Per scanned dimension, the events' cost by driver combination over their anomalous hours
+    and their baselines (``rank_finest`` splits and ranks them)."""
+    return [
+        FinestQuery(
+            _FINEST_SQL.format(
+                drivers=", ".join(f"h.{quote(d)}" for d in DRIVERS_BY_DIMENSION[dimension]),
                 cost=f"h.{cost}",
                 dimension=quote(dimension),
-            )
-            params = {"charge_category": charge_category, "dimension": dimension}
-            for key, *values, actual, base in con.execute(sql, params).fetchall():
-                row = tuple("" if v is None else str(v) for v in values)
-                out.setdefault(str(key), {})[row] = (Decimal(actual or 0), Decimal(base or 0))
-    finally:
-        con.unregister("_scan_hour_events")
-    return out
+            ),
+            DRIVERS_BY_DIMENSION[dimension],
+            {"charge_category": charge_category, "dimension": dimension},
+        )
+        for dimension in dimensions
+    ]
 
 
 def merge_grains(daily: pd.DataFrame, hourly: pd.DataFrame) -> pd.DataFrame:

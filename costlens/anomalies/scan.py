@@ -119,7 +119,7 @@ BASELINE_DAYS = 28
 """Days before an event that its root cause compares against."""
 RESOURCE_EVENTS = 25
 """Events (largest impact first) whose root cause also ranks resources, read from allocations."""
-CAUSE_METHOD = "additive-1"
+CAUSE_METHOD = "additive-2"
 """Version of the root-cause computation; a cached cause of another version is recomputed."""
 
 
