@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -314,9 +315,11 @@ def _scan(
             CauseRequest(aid, dimension, value, days_of, b_start.date(), b_end.date(), expected,
                          i < RESOURCE_EVENTS)
         )  # fmt: skip
+    causes_started = time.perf_counter()
     ranked_by_id = rank_drivers(
         con, target, requests, cost, charge_category=SCANNED_CHARGE_CATEGORY
     )
+    cause_seconds = time.perf_counter() - causes_started
     for aid, ranked in ranked_by_id.items():
         kept[aid] = [
             (aid, rank, c.dimension, c.value, c.expected_cost, c.actual_cost, c.delta_cost,
@@ -366,4 +369,5 @@ def _scan(
         reused_series,
         reused_causes,
         day_frame,
+        cause_seconds,
     )

@@ -54,6 +54,9 @@ class ScanResult:
     days: pd.DataFrame | None = None
     """Per event and day around it: the scanned cost (exact), the expected one (cents) and
     whether the day is one of the event's anomalous days (``DAY_COLUMNS``)."""
+    cause_seconds: float = 0.0
+    """Seconds spent on the daily events' root causes (``rank_drivers``; the rest is the
+    detector)."""
 
 
 def empty_frame(columns: tuple[str, ...]) -> pd.DataFrame:

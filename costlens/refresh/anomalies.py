@@ -15,7 +15,8 @@ __all__ = ["STEP", "write"]
 
 def write(ctx: BuildContext) -> dict[str, Any]:
     """Scan (re-using the published snapshot's caches for kept periods) and write the events with
-    their marks, root causes, days and caches; returns ``events`` and ``series_scanned``."""
+    their marks, root causes, days and caches; returns ``events``, ``series_scanned`` and the
+    seconds of the root causes (``parts``)."""
     con = ctx.con
     try:
         scan = scan_anomalies(
@@ -69,7 +70,11 @@ def write(ctx: BuildContext) -> dict[str, Any]:
             "anomaly_days",
             sorted_rows(scan.days, lambda r: (r["anomaly_id"], r["usage_date"])),
         )
-    return {"events": events, "series_scanned": scan.series_scanned}
+    return {
+        "events": events,
+        "series_scanned": scan.series_scanned,
+        "parts": {"root_causes": scan.cause_seconds},
+    }
 
 
 STEP = Step(

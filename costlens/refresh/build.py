@@ -203,6 +203,8 @@ def refresh(
                             con.execute(TABLES_SQL)
                             record_periods(con, periods, reused)
                         took[step.name] = time.perf_counter() - step_started
+                        for part, seconds in results.pop("parts", {}).items():
+                            took[f"{step.name}.{part}"] = seconds
                         task.advance()
                 finally:
                     if reused:

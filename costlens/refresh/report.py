@@ -47,8 +47,9 @@ class RefreshReport:
     other fields describe it; ``built_at`` is when it was built)."""
     step_seconds: dict[str, float] = field(default_factory=dict)
     """Seconds of each part of a build: ``prepare`` (deciding what to keep, copying the
-    published file), each step of ``STEPS`` by name, ``publish`` (``snapshot_info``, writing
-    the file out and replacing the published one). Empty when the snapshot was kept."""
+    published file), each step of ``STEPS`` by name (and a part of one as ``step.part``:
+    ``anomalies.root_causes``), ``publish`` (``snapshot_info``, writing the file out and
+    replacing the published one). Empty when the snapshot was kept."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""

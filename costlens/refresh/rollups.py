@@ -33,7 +33,7 @@ from costlens.schema import (
 )
 from costlens.sql import PLAIN, quote
 
-__all__ = ["STEP", "build_rollups", "extra_dimensions", "write"]
+__all__ = ["STEP", "build_rollups", "cube_sql", "extra_dimensions", "write"]
 
 
 _NOT_DIMENSIONS = frozenset(
@@ -98,6 +98,13 @@ def _sums() -> str:
 
 _CUBE_SOURCE = "allocations"
 
+_CUBE_ORDER = "billing_period, owner, usage_date"
+"""The cube's row order: a period's rows together (a date range skips the other periods), and
+within it an owner's (the pages' multi-dimension questions are mostly about one owner: its
+rows are a few blocks of the cube, whose min/max statistics let DuckDB skip the rest; at 100M
+line items a question filtered on an owner took 1.5-2x as long with the cube in date order as
+with 100k, 1.0x in this order)."""
+
 _PERIODS_SQL = "SELECT DISTINCT billing_period FROM allocations"
 
 
@@ -141,6 +148,21 @@ FROM {target}.rollup_daily GROUP BY ALL ORDER BY dimension, value, billing_perio
 """
 
 
+def cube_sql(con: duckdb.DuckDBPyConnection, extra: Sequence[str] = ()) -> str:
+    """The cube's aggregate of ``allocations`` (a ``{where}`` placeholder for its filter): one
+    row per day and combination of every dimension, with the exact sums of the costs."""
+    keys = ", ".join(
+        f"COALESCE(CAST({quote(d)} AS VARCHAR), '') AS {quote(d)}" for d in (*DIMENSIONS, *extra)
+    )
+    types = _allocation_columns(con)
+    money = ",\n  ".join(_money_sum(c, types[c]) for c in COST_COLUMNS)
+    return (
+        f"SELECT usage_date, billing_period, {keys},\n  {money},\n"
+        "  SUM(usage_amount) AS usage_amount, COUNT(*) AS line_items\n"
+        f"FROM {_CUBE_SOURCE} {{where}} GROUP BY ALL"
+    )
+
+
 def build_rollups(
     con: duckdb.DuckDBPyConnection,
     schema: str,
@@ -158,14 +180,7 @@ def build_rollups(
     """
     target = quote(schema)
     dims = [*DIMENSIONS, *extra]
-    keys = ", ".join(f"COALESCE(CAST({quote(d)} AS VARCHAR), '') AS {quote(d)}" for d in dims)
-    types = _allocation_columns(con)
-    money = ",\n  ".join(_money_sum(c, types[c]) for c in COST_COLUMNS)
-    aggregate = (
-        f"SELECT usage_date, billing_period, {keys},\n  {money},\n"
-        "  SUM(usage_amount) AS usage_amount, COUNT(*) AS line_items\n"
-        f"FROM {_CUBE_SOURCE} {{where}} GROUP BY ALL"
-    )
+    aggregate = cube_sql(con, extra)
     keep = sorted(kept_periods)
     params: dict[str, dt.date] = {f"k{i}": p for i, p in enumerate(keep)}
     stale = (
@@ -181,7 +196,7 @@ def build_rollups(
     )
     if not keep:
         con.execute(
-            f"CREATE TABLE {target}.daily AS\n{aggregate.format(where='')} ORDER BY usage_date"
+            f"CREATE TABLE {target}.daily AS\n{aggregate.format(where='')} ORDER BY {_CUBE_ORDER}"
         )
         con.execute(
             f"CREATE TABLE {target}.rollup_daily AS\n{per_dimension}\n"
@@ -194,7 +209,7 @@ def build_rollups(
         if fresh is not None:
             con.execute(
                 f"INSERT INTO {target}.daily BY NAME\n"
-                f"{aggregate.format(where=fresh[0])} ORDER BY usage_date",
+                f"{aggregate.format(where=fresh[0])} ORDER BY {_CUBE_ORDER}",
                 fresh[1],
             )
         con.execute(
