@@ -1,4 +1,4 @@
-"""Scale on one machine (issue #18 §1, §4): one month of distinct CUR 2.0 line items, end to end.
+"""Scale on one machine (issue #18 §1-§4): one month of distinct CUR 2.0 line items, end to end.
 
 Generates one billing period (March 2024) of ``--rows`` **distinct** line items in the CUR 2.0
 Data Exports layout (Parquet files of 1M rows and a manifest) with a large company's
@@ -18,7 +18,22 @@ Then, each in a fresh process (its peak RSS read from ``wait4``):
   peak RSS under 4 GiB;
 - the same for ``--small-rows`` (100k) line items, and every ``costlens.queries`` call the
   dashboard makes (``bench_refresh._queries``) on both snapshots, ``--repeat`` times each:
-  p50 and p95 per call, target each p50 at most 1.5x the small snapshot's.
+  p50 and p95 per call, the calls alternating between the two, target each p50 at most 1.5x
+  the small snapshot's;
+
+and then, in this process, on the big month's warehouse:
+
+- §2: ``attribute`` with the same rules against ``bench_attribute.py``'s plain ``GROUP BY
+  day, tags['app']`` of the same line items (``--attribute-repeat`` runs each, alternating,
+  median): target at most 2.5x, conservation checked;
+- §3: the month rebuilt as after its re-delivery (``refresh(full=True)``: the export holds one
+  month), part by part (``RefreshReport.step_seconds``): its data-proportional part (all but the
+  detector, the forecasts and publishing) against the cube's own ``GROUP BY`` of the month's
+  allocations (``rollups.cube_sql`` into a temporary table), target at most 2x; the fixed parts
+  with their floors (a bare query; an empty snapshot published) and the detector's cost per
+  series; the unchanged refresh (``open_warehouse`` + ``refresh``) against its floor (opening
+  the warehouse, reading the record beside the snapshot and comparing the files' identities),
+  target at most 2x, at both sizes.
 
 It prints the allocation and cube row counts and the warehouse and snapshot file sizes, and
 exits 1 when a target is missed.
@@ -76,6 +91,8 @@ COMPONENTS = 5000
 SYNC_TARGET = 2.5
 RSS_TARGET_MIB = 4096
 QUERY_TARGET = 1.5
+IDLE_MS = 0.05
+"""A call faster than this did nothing (``anomaly_root_cause`` with no anomaly to ask about)."""
 ATTRIBUTE_TARGET = 2.5
 REDELIVERY_TARGET = 2.0
 UNCHANGED_TARGET = 2.0
@@ -401,15 +418,16 @@ def report_refresh(big: dict[str, Any], small: dict[str, Any]) -> bool:
         proportional = sum(v for k, v in rebuilt.items() if "." not in k) - fixed
         ratio = proportional / figures["cube"]
         unchanged = figures["unchanged"] / figures["floor"]
-        met = ratio <= REDELIVERY_TARGET and unchanged <= UNCHANGED_TARGET
-        ok &= met or size == "small"
+        judged = size == "big"  # the re-delivery target is set at 10M and 100M line items
+        ok &= (ratio <= REDELIVERY_TARGET or not judged) and unchanged <= UNCHANGED_TARGET
+        verdict = ("PASS" if ratio <= REDELIVERY_TARGET else "FAIL") if judged else "(not judged)"
         print(
-            f"\n{size}: data-proportional part {proportional:.2f} s (all but the detector "
-            f"{detector:.2f} s, forecasts and publish) = {ratio:.2f}x the cube's own GROUP BY "
-            f"of the month ({figures['cube']:.2f} s; target <= {REDELIVERY_TARGET}x)"
+            f"\n{size}: data-proportional part {proportional:.2f} s (all but the detector, "
+            f"forecasts and publish) = {ratio:.2f}x the cube's own GROUP BY of the month "
+            f"({figures['cube']:.2f} s; target <= {REDELIVERY_TARGET}x): {verdict}"
         )
         print(
-            f"{size}: detector {detector:.2f} s for {figures['series']} series "
+            f"{size}: fixed parts: detector {detector:.2f} s for {figures['series']} series "
             f"({detector / max(figures['series'], 1) * 1000:.1f} ms a series; floor: a bare "
             f"query {figures['bare_query'] * 1000:.2f} ms), forecasts "
             f"{rebuilt['forecasts']:.2f} s, publish {rebuilt['publish']:.3f} s (floor: an "
@@ -417,7 +435,7 @@ def report_refresh(big: dict[str, Any], small: dict[str, Any]) -> bool:
         )
         print(f"{size}: unchanged refresh {figures['unchanged'] * 1000:.1f} ms = {unchanged:.2f}x "
               f"its floor {figures['floor'] * 1000:.1f} ms (target <= {UNCHANGED_TARGET}x): "
-              f"{'PASS' if met else 'FAIL'}")  # fmt: skip
+              f"{'PASS' if unchanged <= UNCHANGED_TARGET else 'FAIL'}")  # fmt: skip
     return ok
 
 
@@ -505,7 +523,10 @@ def main() -> int:
     worst = 0.0
     for name, (b50, b95) in big_q.items():
         s50, s95 = small_q[name]
-        r = b50 / s50 if s50 else float("inf")
+        if s50 < IDLE_MS:  # the small month has no anomaly: nothing to compare with
+            print(f"| {name} | {b50:.1f} | {b95:.1f} | {s50:.1f} | {s95:.1f} | n/a |")
+            continue
+        r = b50 / s50
         worst = max(worst, r)
         print(f"| {name} | {b50:.1f} | {b95:.1f} | {s50:.1f} | {s95:.1f} | {r:.2f}x |")
     flat = worst <= QUERY_TARGET
