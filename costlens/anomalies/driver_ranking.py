@@ -188,10 +188,14 @@ CREATE OR REPLACE TEMP TABLE _cause_finest (
 
 _INSERT_SQL = """
 INSERT INTO _cause_finest BY NAME
-SELECT anomaly_id, row_number() OVER (PARTITION BY anomaly_id ORDER BY {order}) AS ord,
+SELECT anomaly_id,
+       row_number() OVER (PARTITION BY anomaly_id ORDER BY {order}, actual_sum, base_sum) AS ord,
        {columns}, COALESCE(actual_sum, 0) AS actual, COALESCE(base_sum, 0) AS base
 FROM ({sql})
 """
+"""A query's finest rows numbered in the order of their columns as text (a missing value is
+``''``; ties, a NULL and an empty value of one driver, by their sums), the order in which the
+split's ties are broken."""
 
 _SPLIT_SQL = """
 WITH finest AS (
