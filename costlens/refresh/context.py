@@ -83,7 +83,8 @@ class BuildContext:
 class Step:
     """One step of the refresh: ``write`` fills ``tables`` of the snapshot (``keeps``: those an
     incremental refresh updates in place instead of rebuilding) and returns what the report
-    needs of it."""
+    needs of it (under ``parts``, optionally, the seconds of named parts of the step, which
+    ``RefreshReport.step_seconds`` lists as ``step.part``)."""
 
     name: str
     write: Callable[[BuildContext], dict[str, Any]]
