@@ -288,6 +288,32 @@ def _mib(path: Path) -> float:
     return path.stat().st_size / 2**20
 
 
+_STORAGE_SQL = """
+SELECT column_name, count(DISTINCT block_id) FROM pragma_storage_info($table)
+WHERE block_id >= 0 GROUP BY ALL
+"""
+BLOCK_MIB = 256 / 1024
+"""DuckDB's storage block (256 KiB), in MiB."""
+
+
+def storage(data: Path, top: int = 8) -> list[tuple[str, str, float]]:
+    """The warehouse's largest columns: (table, column, MiB of the blocks holding them)."""
+    con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
+    con.execute("SET enable_progress_bar = false")
+    try:
+        tables = [str(t) for (t,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()]  # fmt: skip
+        rows = [
+            (table, str(column), int(blocks) * BLOCK_MIB)
+            for table in tables
+            for column, blocks in con.execute(_STORAGE_SQL, {"table": table}).fetchall()
+        ]
+    finally:
+        con.close()
+    return sorted(rows, key=lambda r: -r[2])[:top]
+
+
 def _counts(data: Path) -> dict[str, int]:
     con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
     try:
@@ -476,7 +502,8 @@ def _scenario(root: Path, rows: int, per: int, reuse: bool, jobs: int) -> dict[s
     return {
         "rows": generated, "generate_s": gen_s, "baseline_s": base_s, "baseline_rss": base_rss,
         "sync_s": sync_s, "sync_rss": sync_rss, "summary": summary, "data": data,
-        "counts": _counts(data), "warehouse_mib": _mib(data / "warehouse.duckdb"),
+        "counts": _counts(data), "storage": storage(data),
+        "warehouse_mib": _mib(data / "warehouse.duckdb"),
         "snapshot_mib": _mib(data / "serving.duckdb"),
         "parquet_mib": sum(_mib(p) for p in export.rglob("*.parquet")),
     }  # fmt: skip
@@ -539,6 +566,8 @@ def main() -> int:
     print(f"files: warehouse {big['warehouse_mib']:,.0f} MiB "
           f"({big['warehouse_mib'] / big['rows'] * 1e8:,.0f} MiB per 100M line items), "
           f"snapshot {big['snapshot_mib']:,.0f} MiB")  # fmt: skip
+    print("largest columns (MiB of their storage blocks): " + ", ".join(
+        f"{t}.{c} {mib:,.0f}" for t, c, mib in big["storage"]))  # fmt: skip
     print(
         f"\ndashboard queries, p50 / p95 ms: {big['rows']:,} vs {small['rows']:,} line items "
         f"behind the snapshot ({args.repeat} calls each)\n"
