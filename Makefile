@@ -17,7 +17,7 @@ $(VENV)/.stamp-runtime: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) install -c constraints.txt -e '.[dev]'
+	$(PIP) install -c constraints.txt -e '.[dev,spark]'
 	touch $(VENV)/.stamp-runtime $@
 
 demo: $(VENV)/.stamp-runtime
@@ -49,7 +49,7 @@ screenshots: $(VENV)/.stamp-dev
 
 # Re-resolve and pin every dependency (run after changing pyproject.toml's dependencies).
 constraints: | $(BIN)/python
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[dev,spark]'
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' | sort -f > constraints.txt
 
 clean:

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "CostlensError",
+    "EngineError",
     "IngestError",
     "MailError",
     "QueryError",
@@ -90,6 +91,10 @@ class WarehouseBusyError(WarehouseError):
 
 class SampleError(CostlensError):
     """The sample generator was asked for something it cannot make."""
+
+
+class EngineError(CostlensError):
+    """The engine attribution was pushed to (Spark) is missing, unreachable or failed."""
 
 
 class IngestError(CostlensError):

@@ -57,8 +57,9 @@ def tag_column(key: str) -> str:
     return quote(f"tag:{key}", allow=None)
 
 
-def render(sql: str, params: dict[str, Any]) -> str:
-    """``sql`` followed by its parameters as comments, for a human to read."""
-    lines = [sql.rstrip(), "-- parameters:"]
-    lines += [f"--   ${name} = {value!r}" for name, value in params.items()]
+def render(sql: str, params: dict[str, Any], marker: str = "$") -> str:
+    """``sql`` followed by its parameters (``marker`` and name: ``$p0``, Spark's ``:p0``) as
+    comments, for a human to read."""
+    lines = [sql.rstrip(), "-- parameters:"] if params else [sql.rstrip()]
+    lines += [f"--   {marker}{name} = {value!r}" for name, value in params.items()]
     return "\n".join(lines)

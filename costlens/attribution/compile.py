@@ -61,10 +61,12 @@ class CompiledQuery:
 
     sql: str
     params: dict[str, Any]
+    marker: str = "$"
+    """How the SQL refers to a parameter: DuckDB's ``$p0``, Spark's ``:p0``."""
 
     def render(self) -> str:
         """The SQL with its parameters listed, for a human."""
-        return render(self.sql, self.params)
+        return render(self.sql, self.params, self.marker)
 
 
 def allocation_columns(rules: RuleSet) -> tuple[Column, ...]:
@@ -99,7 +101,7 @@ def daily_sql(bind: Bind, periods: Sequence[date] | None) -> str:
     sums = [f"SUM({quote_ident(c)}) AS {quote_ident(c)}" for c in (*COST_COLUMNS, "usage_amount")]
     return (
         "SELECT CAST(COALESCE(usage_start, billing_period) AS DATE) AS usage_date, line_key,\n"
-        f"    {', '.join(sums)}\n  FROM line_items {_periods(bind, periods)}\n  GROUP BY ALL"
+        f"    {', '.join(sums)}\n  FROM line_items {_periods(bind, periods)}\n  GROUP BY 1, 2"
     )
 
 
@@ -115,7 +117,7 @@ def hourly_sql(bind: Bind, periods: Sequence[date] | None, since: datetime) -> s
         f"SELECT date_trunc('hour', {_USAGE_TIME}) AS usage_hour,\n"
         f"    CAST({_USAGE_TIME} AS DATE) AS usage_date, line_key, {', '.join(sums)}\n"
         f"  FROM line_items {where} AND {_USAGE_TIME} >= CAST({bind(since)} AS TIMESTAMP)\n"
-        "  GROUP BY ALL"
+        "  GROUP BY 1, 2, 3"
     )
 
 
@@ -291,7 +293,7 @@ def compile_attribution(
             f" k._split, {dim_cols}\n  {from_daily} WHERE k._split > 0\n)",
             f"direct_totals AS (\n  SELECT k.billing_period, k.owner, {sums}\n"
             f"  FROM (SELECT line_key, {sums} FROM daily GROUP BY line_key) d\n"
-            f"  JOIN resolved k USING (line_key) WHERE k._split = 0 GROUP BY ALL\n)",
+            f"  JOIN resolved k USING (line_key) WHERE k._split = 0 GROUP BY 1, 2\n)",
             split_ctes(
                 rules,
                 bind,

@@ -25,6 +25,7 @@ import duckdb
 
 from costlens.attribution._sql import Bind, quote_ident, tag_column
 from costlens.attribution._yaml import YNode, check_keys
+from costlens.attribution.globs import glob_problem
 from costlens.errors import first_line
 from costlens.tags import normalize_tag_key
 
@@ -68,8 +69,8 @@ class Matcher:
         elif self.op == "glob":
             test = f"{subject} GLOB {bind(values[0])}"
         else:
-            flags = ", 'i'" if self.ignore_case else ""
-            test = f"regexp_matches({expr}, {bind(self.values[0])}{flags})"
+            flags = "(?i)" if self.ignore_case else ""  # inline: RE2 and Java regex alike
+            test = f"regexp_matches({expr}, {bind(flags + self.values[0])})"
         return f"COALESCE({test}, FALSE)"
 
     def describe(self) -> str:
@@ -238,6 +239,8 @@ def _matcher(node: YNode, entries: dict[str, YNode]) -> Matcher:
                 f"invalid regular expression {values[0]!r} ({first_line(exc)})",
                 "use RE2 syntax (https://github.com/google/re2/wiki/Syntax)",
             ) from None
+    if op == "glob" and (problem := glob_problem(values[0])) is not None:
+        raise operand.error(f"glob {values[0]!r} can never match: {problem[0]}", problem[1])
     if op == "in" and not values:
         raise operand.error("`in` needs at least one value", "list the values: [a, b]")
     return Matcher(op, values, ignore_case)

@@ -51,7 +51,9 @@ UNIT = Decimal("1E-10")
 """The smallest amount of money costlens splits: one unit of DECIMAL(18,10)."""
 
 _SCALE = "10000000000"
-_TO_DECIMAL = "CAST(0.0000000001 AS DECIMAL(11,10))"
+_TO_DECIMAL = "CAST(0.0000000001 AS DECIMAL(10,10))"
+"""One unit; a share's units are DECIMAL(27,0), so their product is DECIMAL(37,10) in DuckDB and
+DECIMAL(38,10) in Spark, whose DECIMAL(38,0) x DECIMAL(11,10) would keep only 6 decimals."""
 
 
 def split_exact(amount: Decimal, weights: Sequence[int]) -> list[Decimal]:
@@ -125,7 +127,7 @@ def split_ctes(
         shares.append(
             f"CAST(CASE WHEN u.{quote_ident('_neg_' + c)} THEN -1 ELSE 1 END * "
             f"(u.{base} + CASE WHEN u._rank < l.{quote_ident('_spare_' + c)} THEN 1 ELSE 0 END)"
-            f" AS DECIMAL(38,0)) * {_TO_DECIMAL} AS {q}"
+            f" AS DECIMAL(27,0)) * {_TO_DECIMAL} AS {q}"
         )
     keep = ", ".join(f"u.{quote_ident(c)}" for c in base_columns if c != "owner")
     unit_cols = ", ".join(quote_ident("_u_" + c) for c in COST_COLUMNS)

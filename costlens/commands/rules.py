@@ -64,10 +64,26 @@ def check_command(
     sql: Annotated[
         bool, typer.Option("--sql", help="Print the compiled SQL (with --json: its sql field).")
     ] = False,
+    dialect: Annotated[
+        str,
+        typer.Option(
+            "--dialect",
+            help="SQL dialect of --sql: duckdb (what runs here), spark or athena.",
+            metavar="duckdb|spark|athena",
+        ),
+    ] = "duckdb",
     json_output: JsonOpt = False,
 ) -> None:
     """Validate rules.yaml and owners.yaml (every error with its file and line)."""
     from costlens.attribution import compile_attribution
+    from costlens.attribution.dialects import DIALECTS, to_dialect
+
+    if dialect not in DIALECTS:
+        raise RuleError(
+            f"unknown SQL dialect {dialect!r}",
+            where="--dialect",
+            fix=f"use one of: {', '.join(DIALECTS)}",
+        )
 
     rs = _load(settings(ctx), rules, owners)
     summary = {
@@ -83,7 +99,10 @@ def check_command(
     collisions, older = _tag_key_state(settings(ctx))
     summary["tag_key_collisions"] = [c.as_dict() for c in collisions]
     summary["deliveries_on_older_tag_rule"] = older
-    compiled_sql = compile_attribution(rs).render() if sql else None
+    sql = sql or dialect != "duckdb"
+    compiled_sql = (
+        to_dialect(compile_attribution(rs), dialect, pretty=True).render() if sql else None
+    )
     if json_output:
         emit_json(summary if compiled_sql is None else {**summary, "sql": compiled_sql})
         return

@@ -1,0 +1,150 @@
+"""Attribution on Apache Spark: the compiled rules in Spark SQL, run by a Spark session.
+
+The session is the one a ``spark-submit`` started (when there is one), a Spark Connect session
+when ``[engine] spark_remote`` names an ``sc://`` URL, or a local one on this machine's cores.
+Sessions are set to UTC (``usage_date`` is the UTC day, as in DuckDB) and ANSI mode (an overflow
+is an error, never a NULL or a wrapped number).
+
+PySpark is optional (``pip install 'costlens[spark]'``); importing this module does not need it,
+``spark_session`` says so in one line when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from costlens.attribution.compile import CompiledQuery, compile_attribution
+from costlens.attribution.dialects import to_dialect
+from costlens.attribution.rules import RuleSet
+from costlens.errors import EngineError, first_line
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["SESSION_CONF", "attribution_query", "run_attribution", "spark_session"]
+
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+}
+"""Set on every session costlens uses (a cluster's own session included)."""
+
+_LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": str(2 * (os.cpu_count() or 1)),
+    "spark.driver.memory": "2g",
+}
+"""For the local session only: no web UI, few shuffle partitions for a few cores."""
+
+_INSTALL = "pip install 'costlens[spark]' (PySpark; a local session also needs Java 17)"
+
+
+def _pyspark() -> type[SparkSession]:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError(
+            "PySpark is not installed", where="--engine spark", fix=_INSTALL
+        ) from None
+    return SparkSession
+
+
+_CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for a Spark Connect server's port (its client would retry for minutes)."""
+
+
+def _reachable(remote: str) -> None:
+    """Fail in one line when nothing listens at the ``sc://`` URL ``remote``."""
+    parts = urlsplit(remote)
+    try:
+        host, port = parts.hostname, parts.port or 15002
+    except ValueError:  # a port that is not a number
+        host, port = None, 0
+    if not host:
+        raise EngineError(
+            f"{remote!r} names no host and port",
+            where="[engine] spark_remote",
+            fix="write sc://HOST:PORT (Spark Connect listens on 15002 by default)",
+        )
+    try:
+        socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise EngineError(
+            f"cannot reach Spark Connect at {host}:{port}: {exc.strerror or exc}",
+            where="[engine] spark_remote",
+            fix="start the Spark Connect server (sbin/start-connect-server.sh) or correct the URL",
+        ) from None
+
+
+def _local(builder: SparkSession.Builder) -> SparkSession:
+    try:
+        return builder.appName("costlens").getOrCreate()
+    except Exception as exc:  # a missing java: a bare Exception
+        raise EngineError(
+            f"cannot start a local Spark session: {first_line(exc)}",
+            where="--engine spark",
+            fix="install Java 17 (Debian: openjdk-17-jre-headless) or set JAVA_HOME",
+        ) from None
+
+
+def spark_session(remote: str | None = None) -> SparkSession:
+    """The Spark session attribution runs on: Spark Connect at ``remote`` (``sc://host:port``),
+    else the active session (``spark-submit``), else a local one."""
+    session_class = _pyspark()
+    if remote is not None:
+        if not remote.startswith("sc://"):
+            raise EngineError(
+                f"{remote!r} is not a Spark Connect URL",
+                where="[engine] spark_remote",
+                fix="write sc://HOST:PORT (Spark Connect listens on 15002 by default)",
+            )
+        _reachable(remote)
+        try:
+            session = session_class.builder.remote(remote).getOrCreate()
+            session.sql("SELECT 1").collect()  # the builder connects lazily
+        except Exception as exc:  # grpc and pyspark raise many kinds
+            raise EngineError(
+                f"cannot reach Spark Connect at {remote}: {first_line(exc)}",
+                where="[engine] spark_remote",
+                fix="start the Spark Connect server (sbin/start-connect-server.sh) or correct "
+                "the URL",
+            ) from None
+    else:
+        active = session_class.getActiveSession()
+        if active is not None:
+            session = active
+        else:
+            builder = session_class.builder.master(f"local[{os.cpu_count() or 1}]")
+            for key, value in {**_LOCAL_CONF, **SESSION_CONF}.items():
+                builder = builder.config(key, value)
+            session = _local(builder)
+    for key, value in SESSION_CONF.items():
+        session.conf.set(key, value)
+    return session
+
+
+def attribution_query(
+    rules: RuleSet, *, periods: Sequence[date] | None = None, rule_version: str | None = None
+) -> CompiledQuery:
+    """The attribution of ``periods`` in Spark SQL, reading the views ``line_items`` and
+    ``line_keys`` (the columns of ``costlens.schema``), with its ``:p`` parameters."""
+    compiled = compile_attribution(rules, periods=periods, rule_version=rule_version)
+    return to_dialect(compiled, "spark")
+
+
+def run_attribution(
+    session: SparkSession,
+    rules: RuleSet,
+    *,
+    periods: Sequence[date] | None = None,
+    rule_version: str | None = None,
+) -> DataFrame:
+    """The ``allocations`` rows of ``periods`` as a Spark DataFrame (lazily: nothing runs until
+    it is read)."""
+    query = attribution_query(rules, periods=periods, rule_version=rule_version)
+    return session.sql(query.sql, args=query.params)
