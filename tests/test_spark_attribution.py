@@ -36,7 +36,7 @@ if shutil.which("java") is None:
         "no java on PATH: Spark needs Java 17 (.ci/run installs it)", allow_module_level=True
     )
 
-from costlens.engines.spark import run_attribution, spark_session  # noqa: E402
+from costlens.engines.spark import drop_stages, run_attribution, spark_session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,6 +78,10 @@ def _assert_same(spark: Any, con: duckdb.DuckDBPyConnection, rules: Any) -> int:
     frame = run_attribution(spark, rules, rule_version=rules.version)
     assert frame.columns == names
     spark_rows = frame.collect()
+    staged = {t.name for t in spark.catalog.listTables() if t.name.startswith("_costlens_")}
+    drop_stages(spark)
+    assert {f"_costlens_{n}" for n in ("daily", "matched", "decided", "resolved")} <= staged
+    assert not {t.name for t in spark.catalog.listTables()} & staged
     assert len(spark_rows) == len(duck_rows)
     assert _rows(names, spark_rows) == _rows(names, duck_rows)
     # money to the last decimal; usage (a DOUBLE sum) to rounding

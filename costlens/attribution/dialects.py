@@ -42,6 +42,7 @@ SELECT ELEMENT_AT(ARRAY[a, b], 2) AS x, REGEXP_LIKE(resource_id, '(?s)\\Ai\\-.*\
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -53,7 +54,7 @@ from costlens.attribution.compile import CompiledQuery
 from costlens.attribution.globs import glob_regex
 from costlens.errors import RuleError
 
-__all__ = ["DIALECTS", "literal", "to_dialect"]
+__all__ = ["DIALECTS", "STAGE_PREFIX", "literal", "spark_stages", "to_dialect"]
 
 DIALECTS = ("duckdb", "spark", "athena")
 """The dialects ``rules check --sql --dialect`` prints."""
@@ -62,7 +63,7 @@ _SQLGLOT = {"spark": "spark", "athena": "athena"}
 _PLACEHOLDER = re.compile(r"\$(p[0-9]+)\b")
 
 
-def literal(value: Any) -> exp.Expression:
+def literal(value: Any) -> exp.Expr:
     """``value`` (a bound parameter's) as an SQL literal expression; sqlglot escapes it for the
     dialect it prints."""
     if value is None:
@@ -91,10 +92,10 @@ class _Rewrite:
     def __init__(self, params: dict[str, Any], inline: bool) -> None:
         self.params, self.inline = dict(params), inline
 
-    def placeholder(self, name: str) -> exp.Expression:
+    def placeholder(self, name: str) -> exp.Expr:
         return literal(self.params[name]) if self.inline else exp.Placeholder(this=name)
 
-    def __call__(self, node: exp.Expression) -> exp.Expression:
+    def __call__(self, node: exp.Expression) -> exp.Expr:
         if isinstance(node, exp.CTE) and node.args.get("materialized"):
             node.set("materialized", None)
         elif isinstance(node, exp.DataType) and node.is_type(exp.DataType.Type.INT128):
@@ -123,20 +124,24 @@ class _Rewrite:
         return node
 
 
-def to_dialect(query: CompiledQuery, dialect: str, *, pretty: bool = False) -> CompiledQuery:
-    """``query`` (DuckDB, as compiled) in ``dialect`` (one of ``DIALECTS``), with the parameters
-    the result refers to: ``:p0`` placeholders for Spark (``spark.sql(sql, args=params)``), none
-    for Athena (values printed as literals, for a view)."""
+def _check(dialect: str) -> None:
     if dialect not in DIALECTS:
         raise RuleError(
             f"unknown SQL dialect {dialect!r}",
             where="--dialect",
             fix=f"use one of: {', '.join(DIALECTS)}",
         )
-    if dialect == "duckdb":
-        return query
-    tree = sqlglot.parse_one(_PLACEHOLDER.sub(r":\1", query.sql), read="duckdb")
-    rewrite = _Rewrite(query.params, inline=dialect == "athena")
+
+
+def _parse(query: CompiledQuery) -> exp.Expr:
+    return sqlglot.parse_one(_PLACEHOLDER.sub(r":\1", query.sql), read="duckdb")
+
+
+def _convert(
+    tree: exp.Expr, params: dict[str, Any], dialect: str, *, pretty: bool = False
+) -> CompiledQuery:
+    """``tree`` (parsed DuckDB) rewritten and printed in ``dialect``, with its parameters."""
+    rewrite = _Rewrite(params, inline=dialect == "athena")
     tree = tree.transform(rewrite)
     for bracket in reversed(list(tree.find_all(exp.Bracket, bfs=False))):  # inner ones first
         if len(bracket.expressions) == 1:
@@ -149,3 +154,55 @@ def to_dialect(query: CompiledQuery, dialect: str, *, pretty: bool = False) -> C
     sql = tree.sql(dialect=_SQLGLOT[dialect], pretty=pretty)
     used = {p.name for p in tree.find_all(exp.Placeholder)}
     return CompiledQuery(sql, {k: v for k, v in rewrite.params.items() if k in used}, ":")
+
+
+def to_dialect(query: CompiledQuery, dialect: str, *, pretty: bool = False) -> CompiledQuery:
+    """``query`` (DuckDB, as compiled) in ``dialect`` (one of ``DIALECTS``), with the parameters
+    the result refers to: ``:p0`` placeholders for Spark (``spark.sql(sql, args=params)``), none
+    for Athena (values printed as literals, for a view)."""
+    _check(dialect)
+    if dialect == "duckdb":
+        return query
+    return _convert(_parse(query), query.params, dialect, pretty=pretty)
+
+
+STAGE_PREFIX = "_costlens_"
+"""Prefix of the temporary views ``spark_stages`` names (``_costlens_resolved``)."""
+
+
+def spark_stages(
+    query: CompiledQuery, also: Sequence[str] = ()
+) -> tuple[list[tuple[str, CompiledQuery]], CompiledQuery]:
+    """``query`` in Spark SQL as stages: each CTE DuckDB materializes (``daily``, ``resolved``,
+    ...) as its own query, to be cached as the temporary view ``STAGE_PREFIX + name`` (Spark
+    would otherwise compute it again for each of its readers), then the query reading them.
+
+    >>> q = CompiledQuery("WITH a AS MATERIALIZED (SELECT 1 AS x), b AS (SELECT * FROM a) "
+    ...                   "SELECT * FROM b JOIN a USING (x)", {})
+    >>> stages, final = spark_stages(q)
+    >>> [(name, stage.sql) for name, stage in stages]
+    [('_costlens_a', 'SELECT 1 AS x')]
+    >>> final.sql
+    'WITH b AS (SELECT * FROM _costlens_a) SELECT * FROM b JOIN _costlens_a USING (x)'
+    """
+    tree = _parse(query)
+    with_ = tree.args.get("with_")
+    ctes = list(with_.expressions) if isinstance(with_, exp.With) else []
+    staged = {c.alias for c in ctes if c.args.get("materialized") or c.alias in also}
+    for table in tree.find_all(exp.Table):
+        if table.name in staged and not table.args.get("db"):
+            table.set("this", exp.to_identifier(STAGE_PREFIX + table.name))
+    stages, kept = [], []
+    for cte in ctes:
+        if cte.alias not in staged:
+            kept.append(cte)
+            continue
+        body = cte.this.copy()
+        if kept:
+            body.set("with_", exp.With(expressions=[c.copy() for c in kept]))
+        stages.append((STAGE_PREFIX + cte.alias, _convert(body, query.params, "spark")))
+    if isinstance(with_, exp.With):
+        with_.set("expressions", kept)
+        if not kept:
+            tree.set("with_", None)
+    return stages, _convert(tree, query.params, "spark")

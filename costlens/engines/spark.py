@@ -18,15 +18,15 @@ from datetime import date
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from costlens.attribution.compile import CompiledQuery, compile_attribution
-from costlens.attribution.dialects import to_dialect
+from costlens.attribution.compile import compile_attribution
+from costlens.attribution.dialects import STAGE_PREFIX, spark_stages
 from costlens.attribution.rules import RuleSet
 from costlens.errors import EngineError, first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["SESSION_CONF", "attribution_query", "run_attribution", "spark_session"]
+__all__ = ["SESSION_CONF", "drop_stages", "run_attribution", "spark_session"]
 
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",
@@ -83,13 +83,17 @@ def _reachable(remote: str) -> None:
 
 def _local(builder: SparkSession.Builder) -> SparkSession:
     try:
-        return builder.appName("costlens").getOrCreate()
+        session = builder.appName("costlens").getOrCreate()
     except Exception as exc:  # a missing java: a bare Exception
         raise EngineError(
             f"cannot start a local Spark session: {first_line(exc)}",
             where="--engine spark",
             fix="install Java 17 (Debian: openjdk-17-jre-headless) or set JAVA_HOME",
         ) from None
+    # Many rules make methods beyond the JVM's 64 KB: Spark then runs them interpreted, logging
+    # pages of "failed to compile" per query. Its failures still raise, with their message.
+    session.sparkContext.setLogLevel("FATAL")
+    return session
 
 
 def spark_session(remote: str | None = None) -> SparkSession:
@@ -128,13 +132,9 @@ def spark_session(remote: str | None = None) -> SparkSession:
     return session
 
 
-def attribution_query(
-    rules: RuleSet, *, periods: Sequence[date] | None = None, rule_version: str | None = None
-) -> CompiledQuery:
-    """The attribution of ``periods`` in Spark SQL, reading the views ``line_items`` and
-    ``line_keys`` (the columns of ``costlens.schema``), with its ``:p`` parameters."""
-    compiled = compile_attribution(rules, periods=periods, rule_version=rule_version)
-    return to_dialect(compiled, "spark")
+_ALSO_STAGED = ("matched", "decided")
+"""Also cached on Spark: otherwise its optimizer folds the rules' CTEs into one another,
+repeating each rule's test in every decision that reads it (planning and running slower)."""
 
 
 def run_attribution(
@@ -144,7 +144,22 @@ def run_attribution(
     periods: Sequence[date] | None = None,
     rule_version: str | None = None,
 ) -> DataFrame:
-    """The ``allocations`` rows of ``periods`` as a Spark DataFrame (lazily: nothing runs until
-    it is read)."""
-    query = attribution_query(rules, periods=periods, rule_version=rule_version)
-    return session.sql(query.sql, args=query.params)
+    """The ``allocations`` rows of ``periods`` as a Spark DataFrame, from the views
+    ``line_items`` and ``line_keys`` (the columns of ``costlens.schema``).
+
+    The parts DuckDB materializes (the daily sums, the keys' decisions, the split units) are
+    cached temporary views (``dialects.spark_stages``) that the frame reads; nothing runs until
+    the frame is read, and ``drop_stages`` frees them afterwards.
+    """
+    compiled = compile_attribution(rules, periods=periods, rule_version=rule_version)
+    stages, final = spark_stages(compiled, also=_ALSO_STAGED)
+    for name, stage in stages:
+        session.sql(stage.sql, args=stage.params).cache().createOrReplaceTempView(name)
+    return session.sql(final.sql, args=final.params)
+
+
+def drop_stages(session: SparkSession) -> None:
+    """Uncache and drop the temporary views ``run_attribution`` made."""
+    for table in session.catalog.listTables():
+        if table.isTemporary and table.name.startswith(STAGE_PREFIX):
+            session.catalog.dropTempView(table.name)
