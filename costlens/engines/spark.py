@@ -107,6 +107,15 @@ def spark_session(remote: str | None = None) -> SparkSession:
                 where="[engine] spark_remote",
                 fix="write sc://HOST:PORT (Spark Connect listens on 15002 by default)",
             )
+        active = session_class.getActiveSession()
+        if active is not None and not type(active).__module__.startswith("pyspark.sql.connect"):
+            raise EngineError(
+                "this process already runs a local Spark session, and PySpark cannot open a "
+                "Spark Connect session beside it",
+                where="[engine] spark_remote",
+                fix="use the running session (leave spark_remote unset under spark-submit) or "
+                "stop it first",
+            )
         _reachable(remote)
         try:
             session = session_class.builder.remote(remote).getOrCreate()
