@@ -54,7 +54,7 @@ from costlens.attribution.compile import CompiledQuery
 from costlens.attribution.globs import glob_regex
 from costlens.errors import RuleError
 
-__all__ = ["DIALECTS", "STAGE_PREFIX", "literal", "spark_stages", "to_dialect"]
+__all__ = ["DIALECTS", "STAGE_PREFIX", "check_dialect", "literal", "spark_stages", "to_dialect"]
 
 DIALECTS = ("duckdb", "spark", "athena")
 """The dialects ``rules check --sql --dialect`` prints."""
@@ -124,7 +124,8 @@ class _Rewrite:
         return node
 
 
-def _check(dialect: str) -> None:
+def check_dialect(dialect: str) -> None:
+    """Raise ``RuleError`` unless ``dialect`` is one of ``DIALECTS``."""
     if dialect not in DIALECTS:
         raise RuleError(
             f"unknown SQL dialect {dialect!r}",
@@ -160,7 +161,7 @@ def to_dialect(query: CompiledQuery, dialect: str, *, pretty: bool = False) -> C
     """``query`` (DuckDB, as compiled) in ``dialect`` (one of ``DIALECTS``), with the parameters
     the result refers to: ``:p0`` placeholders for Spark (``spark.sql(sql, args=params)``), none
     for Athena (values printed as literals, for a view)."""
-    _check(dialect)
+    check_dialect(dialect)
     if dialect == "duckdb":
         return query
     return _convert(_parse(query), query.params, dialect, pretty=pretty)

@@ -76,14 +76,9 @@ def check_command(
 ) -> None:
     """Validate rules.yaml and owners.yaml (every error with its file and line)."""
     from costlens.attribution import compile_attribution
-    from costlens.attribution.dialects import DIALECTS, to_dialect
+    from costlens.attribution.dialects import check_dialect, to_dialect
 
-    if dialect not in DIALECTS:
-        raise RuleError(
-            f"unknown SQL dialect {dialect!r}",
-            where="--dialect",
-            fix=f"use one of: {', '.join(DIALECTS)}",
-        )
+    check_dialect(dialect)  # before the rules are read: a typo fails at once
 
     rs = _load(settings(ctx), rules, owners)
     summary = {
