@@ -1,7 +1,7 @@
 """Attribution on Apache Spark: the compiled rules in Spark SQL, run by a Spark session.
 
 The session is the one a ``spark-submit`` started (when there is one), a Spark Connect session
-when ``[engine] spark_remote`` names an ``sc://`` URL, or a local one on this machine's cores.
+when given an ``sc://`` URL, or a local one on this machine's cores.
 Sessions are set to UTC (``usage_date`` is the UTC day, as in DuckDB) and ANSI mode (an overflow
 is an error, never a NULL or a wrapped number).
 
@@ -48,9 +48,7 @@ def _pyspark() -> type[SparkSession]:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise EngineError(
-            "PySpark is not installed", where="--engine spark", fix=_INSTALL
-        ) from None
+        raise EngineError("PySpark is not installed", where="Spark", fix=_INSTALL) from None
     return SparkSession
 
 
@@ -68,7 +66,7 @@ def _reachable(remote: str) -> None:
     if not host:
         raise EngineError(
             f"{remote!r} names no host and port",
-            where="[engine] spark_remote",
+            where="the Spark Connect URL",
             fix="write sc://HOST:PORT (Spark Connect listens on 15002 by default)",
         )
     try:
@@ -76,7 +74,7 @@ def _reachable(remote: str) -> None:
     except OSError as exc:
         raise EngineError(
             f"cannot reach Spark Connect at {host}:{port}: {exc.strerror or exc}",
-            where="[engine] spark_remote",
+            where="the Spark Connect URL",
             fix="start the Spark Connect server (sbin/start-connect-server.sh) or correct the URL",
         ) from None
 
@@ -87,7 +85,7 @@ def _local(builder: SparkSession.Builder) -> SparkSession:
     except Exception as exc:  # a missing java: a bare Exception
         raise EngineError(
             f"cannot start a local Spark session: {first_line(exc)}",
-            where="--engine spark",
+            where="Spark",
             fix="install Java 17 (Debian: openjdk-17-jre-headless) or set JAVA_HOME",
         ) from None
     # Many rules make methods beyond the JVM's 64 KB: Spark then runs them interpreted, logging
@@ -104,7 +102,7 @@ def spark_session(remote: str | None = None) -> SparkSession:
         if not remote.startswith("sc://"):
             raise EngineError(
                 f"{remote!r} is not a Spark Connect URL",
-                where="[engine] spark_remote",
+                where="the Spark Connect URL",
                 fix="write sc://HOST:PORT (Spark Connect listens on 15002 by default)",
             )
         active = session_class.getActiveSession()
@@ -112,9 +110,8 @@ def spark_session(remote: str | None = None) -> SparkSession:
             raise EngineError(
                 "this process already runs a local Spark session, and PySpark cannot open a "
                 "Spark Connect session beside it",
-                where="[engine] spark_remote",
-                fix="use the running session (leave spark_remote unset under spark-submit) or "
-                "stop it first",
+                where="the Spark Connect URL",
+                fix="use the running session (give no URL under spark-submit) or stop it first",
             )
         _reachable(remote)
         try:
@@ -123,7 +120,7 @@ def spark_session(remote: str | None = None) -> SparkSession:
         except Exception as exc:  # grpc and pyspark raise many kinds
             raise EngineError(
                 f"cannot reach Spark Connect at {remote}: {first_line(exc)}",
-                where="[engine] spark_remote",
+                where="the Spark Connect URL",
                 fix="start the Spark Connect server (sbin/start-connect-server.sh) or correct "
                 "the URL",
             ) from None
