@@ -51,11 +51,13 @@ _SPARK_BASELINE = (
 _SUMS = ", ".join(f"SUM({c})" for c in COST_COLUMNS)
 
 
-def ingest(root: Path, export: Path) -> Path:
-    """``costlens ingest EXPORT`` into a new data folder (with the benchmark's rules)."""
+def ingest(root: Path, export: Path, reuse: bool) -> Path:
+    """``costlens ingest EXPORT`` into a new data folder (with the benchmark's rules); with
+    ``reuse``, the warehouse already there."""
     data = root / "data"
-    if (data / "warehouse.duckdb").is_file():
+    if reuse and (data / "warehouse.duckdb").is_file():
         return data
+    (data / "warehouse.duckdb").unlink(missing_ok=True)
     data.mkdir(parents=True, exist_ok=True)
     (root / "rules.yaml").write_text(rules_yaml())
     (root / "owners.yaml").write_text(owners_yaml())
@@ -150,7 +152,7 @@ def main() -> int:
         export = root / "exports"
         if not (args.reuse and (export / EXPORT / "metadata").is_dir()):
             generate(export, args.rows, args.lines_per_resource, args.jobs)
-        data = ingest(root, export)
+        data = ingest(root, export, args.reuse)
         duck = on_duckdb(root, data, root / "parquet", args.repeat)
         spark = on_spark(duck["rules"], root / "parquet", args.repeat)
     same = duck["totals"] == spark["totals"] and duck["rows"] == spark["rows"]

@@ -228,7 +228,7 @@ def test_no_spark_connect_beside_a_local_session(spark: Any) -> None:
         spark_session("sc://127.0.0.1:15002")
 
 
-def test_pyspark_missing_is_one_error_line() -> None:
+def test_pyspark_missing_is_an_engine_error_naming_the_fix() -> None:
     code = (
         "import sys; sys.modules['pyspark'] = None\n"
         "from costlens.engines.spark import spark_session\n"

@@ -59,7 +59,6 @@ __all__ = ["DIALECTS", "STAGE_PREFIX", "check_dialect", "literal", "spark_stages
 DIALECTS = ("duckdb", "spark", "athena")
 """The dialects ``rules check --sql --dialect`` prints."""
 
-_SQLGLOT = {"spark": "spark", "athena": "athena"}
 _PLACEHOLDER = re.compile(r"\$(p[0-9]+)\b")
 
 
@@ -152,7 +151,7 @@ def _convert(
         tree = tree.transform(
             lambda n: rewrite.placeholder(n.name) if isinstance(n, exp.Placeholder) else n
         )
-    sql = tree.sql(dialect=_SQLGLOT[dialect], pretty=pretty)
+    sql = tree.sql(dialect=dialect, pretty=pretty)  # sqlglot names them alike
     used = {p.name for p in tree.find_all(exp.Placeholder)}
     return CompiledQuery(sql, {k: v for k, v in rewrite.params.items() if k in used}, ":")
 

@@ -19,7 +19,7 @@ when the rules are parsed (``glob_problem``), so no rule silently matches nothin
 
 from __future__ import annotations
 
-__all__ = ["glob_problem", "glob_regex"]
+__all__ = ["GlobError", "glob_problem", "glob_regex"]
 
 _SPECIAL = set("\\^$.|?*+()[]{}-&~#")
 """Characters escaped in the regex (Java's and RE2's metacharacters, inside classes too)."""
@@ -57,33 +57,28 @@ def _class(pattern: str, start: int) -> tuple[str, int] | None:
     return None
 
 
+class GlobError(ValueError):
+    """A glob DuckDB can never let match: ``problem`` and ``fix``, for the rules parser."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(problem)
+        self.problem, self.fix = problem, fix
+
+
 def glob_problem(pattern: str) -> tuple[str, str] | None:
     """Why ``pattern`` can never match in DuckDB and how to fix it, or None when it is a
     well-formed glob."""
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            if i + 1 == len(pattern):
-                return "a trailing `\\`", "write `[\\]` for a literal backslash"
-            i += 2
-        elif char == "[":
-            found = _class(pattern, i)
-            if found is None:
-                return (
-                    "a `[` without its closing `]`",
-                    "close the class, or write `[[]` for a literal `[`",
-                )
-            i = found[1]
-        else:
-            i += 1
+    try:
+        glob_regex(pattern)
+    except GlobError as exc:
+        return exc.problem, exc.fix
     return None
 
 
 def glob_regex(pattern: str) -> str:
     """The regular expression that finds (``RLIKE``, ``regexp_like``) exactly the values the
-    well-formed glob ``pattern`` matches: anchored with ``\\A`` and ``\\z`` (Java's ``$`` would
-    also match before a final newline)."""
+    glob ``pattern`` matches: anchored with ``\\A`` and ``\\z`` (Java's ``$`` would also match
+    before a final newline). Raises ``GlobError`` for a pattern that can never match."""
     out, i = ["(?s)\\A"], 0
     while i < len(pattern):
         char = pattern[i]
@@ -93,13 +88,18 @@ def glob_regex(pattern: str) -> str:
                 i += 1
         elif char == "?":
             out.append(".")
-        elif char == "\\" and i + 1 < len(pattern):
+        elif char == "\\":
+            if i + 1 == len(pattern):
+                raise GlobError("a trailing `\\`", "write `[\\]` for a literal backslash")
             i += 1
             out.append(_literal(pattern[i]))
         elif char == "[":
             found = _class(pattern, i)
             if found is None:
-                raise ValueError(f"not a well-formed glob: {pattern!r}")
+                raise GlobError(
+                    "a `[` without its closing `]`",
+                    "close the class, or write `[[]` for a literal `[`",
+                )
             out.append(found[0])
             i = found[1] - 1
         else:

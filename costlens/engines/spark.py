@@ -98,6 +98,7 @@ def spark_session(remote: str | None = None) -> SparkSession:
     """The Spark session attribution runs on: Spark Connect at ``remote`` (``sc://host:port``),
     else the active session (``spark-submit``), else a local one."""
     session_class = _pyspark()
+    active = session_class.getActiveSession()
     if remote is not None:
         if not remote.startswith("sc://"):
             raise EngineError(
@@ -105,7 +106,6 @@ def spark_session(remote: str | None = None) -> SparkSession:
                 where="the Spark Connect URL",
                 fix="write sc://HOST:PORT (Spark Connect listens on 15002 by default)",
             )
-        active = session_class.getActiveSession()
         if active is not None and not type(active).__module__.startswith("pyspark.sql.connect"):
             raise EngineError(
                 "this process already runs a local Spark session, and PySpark cannot open a "
@@ -125,7 +125,6 @@ def spark_session(remote: str | None = None) -> SparkSession:
                 "the URL",
             ) from None
     else:
-        active = session_class.getActiveSession()
         if active is not None:
             session = active
         else:
