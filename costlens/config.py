@@ -146,6 +146,18 @@ class AnomalySettings(BaseModel):
         return self.hourly_days if self.grain == "hour" else None
 
 
+class EngineSettings(BaseModel):
+    """Where ``costlens attribute --engine spark`` runs (``[engine]``, docs/scale.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spark_remote: str | None = Field(
+        None,
+        description="Spark Connect URL (sc://host:port) of the cluster that reads and attributes "
+        "the export. Unset: the session of a `spark-submit`, else a local one.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything costlens is configured with."""
 
@@ -172,6 +184,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings, description="[mail].")
     digest: DigestSettings = Field(default_factory=DigestSettings, description="[digest].")
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings, description="[anomalies].")
+    engine: EngineSettings = Field(default_factory=EngineSettings, description="[engine].")
     config_file: Path | None = Field(None, description="The file these settings came from.")
     today: date | None = Field(
         None,

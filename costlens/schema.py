@@ -95,6 +95,12 @@ LINE_ITEMS: tuple[Column, ...] = (
     Column("tags", "MAP(VARCHAR, VARCHAR)", "Resource tags, keys normalized to snake_case."),
     Column("delivery_id", "VARCHAR", "Ledger row (deliveries.delivery_id) of this line."),
     Column("line_key", "UBIGINT", "Key of the line's description (costlens.line_keys)."),
+    Column(
+        "source_lines",
+        "BIGINT",
+        "Export line items this row sums: NULL for one line as delivered; a day's lines of one "
+        "description summed where an engine brought them home (costlens.engines).",
+    ),
 )
 
 PRODUCT_ATTRIBUTES: tuple[str, ...] = (
@@ -125,7 +131,15 @@ COST_COLUMNS: tuple[str, ...] = (
 )
 
 _NOT_KEYED = frozenset(
-    {"usage_start", "usage_end", "usage_amount", *COST_COLUMNS, "delivery_id", "line_key"}
+    {
+        "usage_start",
+        "usage_end",
+        "usage_amount",
+        *COST_COLUMNS,
+        "delivery_id",
+        "line_key",
+        "source_lines",
+    }
 )
 
 LINE_KEYS: tuple[Column, ...] = (
@@ -149,6 +163,7 @@ DELIVERIES: tuple[Column, ...] = (
     *(Column(f"total_{c}", SUM_MONEY, f"Sum of {c} over the delivery.") for c in COST_COLUMNS),
     Column("status", "VARCHAR", "current, or superseded once a newer delivery replaced it."),
     Column("ingested_at", "TIMESTAMP", "When this delivery was loaded (UTC)."),
+    Column("engine", "VARCHAR", "What normalized and attributed it: duckdb (ingest) or spark."),
 )
 
 CLOSED_PERIODS: tuple[Column, ...] = (

@@ -75,7 +75,15 @@ def _v5(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE adjustments ADD COLUMN IF NOT EXISTS invoice_id VARCHAR DEFAULT ''")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5)
+def _v6(con: duckdb.DuckDBPyConnection) -> None:
+    """Engines (``costlens.engines``): which engine loaded a delivery ('duckdb' before), and how
+    many export lines a row of ``line_items`` sums (NULL: one, as delivered)."""
+    con.execute("ALTER TABLE line_items ADD COLUMN IF NOT EXISTS source_lines BIGINT")
+    con.execute(create_table_sql("deliveries", DELIVERIES))  # (a bare version 1 file: tests)
+    con.execute("ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS engine VARCHAR DEFAULT 'duckdb'")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2, _v3, _v4, _v5, _v6)
 """Migration ``i`` brings the schema from version ``i`` to ``i + 1``. Append only."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

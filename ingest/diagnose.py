@@ -54,9 +54,10 @@ _MONEY_LIMIT = "99999999.9999999999"
 
 
 def diagnose(
-    con: duckdb.DuckDBPyConnection, files: list[PreparedFile], exc: duckdb.Error
+    con: duckdb.DuckDBPyConnection, files: list[PreparedFile], exc: Exception
 ) -> IngestError:
-    """Turn a DuckDB failure into an error naming the file (and line, column, value) at fault."""
+    """Turn a failed load (DuckDB's, or an engine's reading the same files) into an error
+    naming the file (and line, column, value) at fault."""
     with _file_order(con):
         for p in files:
             found = _diagnose_file(con, p)

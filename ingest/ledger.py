@@ -36,9 +36,9 @@ SUPERSEDE_SQL = "UPDATE deliveries SET status = 'superseded' WHERE list_contains
 FORGET_SQL = "DELETE FROM deliveries WHERE delivery_id = $id"
 INSERT_SQL = f"""
 INSERT INTO deliveries (delivery_id, source, report, format, billing_period, assembly_id, files,
-                        row_count, {_TOTAL_COLUMNS}, status, ingested_at)
+                        row_count, {_TOTAL_COLUMNS}, status, ingested_at, engine)
 VALUES ($id, $source, $report, $format, $period, $assembly_id, $files, $rows,
-        {", ".join(f"$total_{c}" for c in COST_COLUMNS)}, 'current', $at)
+        {", ".join(f"$total_{c}" for c in COST_COLUMNS)}, 'current', $at, $engine)
 """  # noqa: S608 (fixed names; values are bound)
 
 
@@ -104,9 +104,10 @@ def record(
     rows: int,
     totals: dict[str, Decimal],
     superseded: list[str],
+    engine: str = "duckdb",
 ) -> None:
     """Mark ``superseded`` as such and record delivery ``id_`` as current (inside the caller's
-    transaction)."""
+    transaction), loaded by ``engine`` (``duckdb``: ingest; ``spark``: ``costlens.engines``)."""
     if superseded:
         con.execute(SUPERSEDE_SQL, {"ids": superseded})
     con.execute(FORGET_SQL, {"id": id_})
@@ -120,6 +121,7 @@ def record(
         "files": json.dumps([f.ledger_entry() for f in files]),
         "rows": rows,
         "at": datetime.now(UTC).replace(tzinfo=None),
+        "engine": engine,
     }
     params.update({f"total_{c}": totals[c] for c in COST_COLUMNS})
     con.execute(INSERT_SQL, params)

@@ -44,7 +44,7 @@ __all__ = [
     "tag_keys_of",
 ]
 
-_LINE_COLUMNS = ", ".join(quote(c) for c in column_names(LINE_ITEMS))
+_LINE_COLUMNS = ", ".join(quote(c) for c in column_names(LINE_ITEMS) if c != "source_lines")
 DELETE_LINES_SQL = "DELETE FROM line_items WHERE list_contains($ids, delivery_id)"
 TOTALS_SQL = (
     "SELECT count(*), "  # noqa: S608 (fixed names)

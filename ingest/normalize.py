@@ -211,13 +211,14 @@ def first_text(*candidates: str) -> str:
 Part = str | tuple[str, ...]
 """A column's SQL for ``line_items_select``: one expression, or a text column's candidates."""
 
-_LOADED = tuple(c for c in LINE_ITEMS if c.name not in ("delivery_id", "line_key"))
+_NOT_LOADED = ("delivery_id", "line_key", "source_lines")
+_LOADED = tuple(c for c in LINE_ITEMS if c.name not in _NOT_LOADED)
 
 
 def line_items_select(parts: dict[str, Part]) -> str:
-    """The SELECT list of ``line_items`` (all columns but ``delivery_id`` and ``line_key``, in
-    table order) from each column's SQL. Every text (VARCHAR) column goes through
-    ``first_text``; given as a tuple, its candidates in order of preference (its fallbacks).
+    """The SELECT list of ``line_items`` (all columns but ``delivery_id``, ``line_key`` and
+    ``source_lines``, in table order) from each column's SQL. Every text (VARCHAR) column goes
+    through ``first_text``; given as a tuple, its candidates in order of preference (its fallbacks).
 
     >>> sql = line_items_select({c.name: "x" for c in _LOADED} | {"region": ('"r"', '"p"')})
     >>> print("\\n".join(ln for ln in sql.splitlines() if "region" in ln or "usage_start" in ln))

@@ -34,7 +34,7 @@ from ingest.sources.base import Store
 from ingest.sources.local import LocalStore
 from ingest.tag_maps import named_by_current_rule
 
-__all__ = ["ingest", "resolve_targets"]
+__all__ = ["ingest", "resolve_targets", "updating_reports"]
 
 MEMORY_LIMIT = "1GB"
 """DuckDB's memory limit while ingesting (it spills to disk beyond it)."""
@@ -116,7 +116,7 @@ def ingest(
                 found = discover(
                     listing, store.read_bytes, source=src.name, export=src.export, where=store.label
                 )
-                updating = _updating_reports(wh.con, store, listing, progress)
+                updating = updating_reports(wh.con, store, listing, progress)
                 run = _SourceRun(
                     wh, store, src, settings.staging_dir / _slug(src.name), progress,
                     replace=replace, results=report.deliveries,
@@ -173,7 +173,7 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
 
 
-def _updating_reports(
+def updating_reports(
     con: duckdb.DuckDBPyConnection, store: Store, listing: list[ExportFile], progress: Progress
 ) -> set[str]:
     """Legacy Parquet reports whose status file says UPDATING (skipped until READY)."""

@@ -95,3 +95,51 @@ def by_resource(con: duckdb.DuckDBPyConnection, *columns: str) -> dict[str, tupl
         f"SELECT resource_id, {cols} FROM allocations WHERE allocation = 'direct' ORDER BY 1"
     ).fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
+
+
+# A rules file with every condition kind, value template, normalize option and split method
+# (proportional, even, fixed with a credit, an empty-basis split to unallocated).
+EVERY_KIND_RULES = r"""
+dimensions: [environment, cost_center, team_path]
+defaults: {environment: unknown}
+normalize: {aliases: {"payments team": payments}}
+rules:
+  - name: app-exact
+    match: {tag: {key: app, in: [payments-api, cart], ignore_case: true}}
+    set: {microservice: "{tag:app}"}
+  - name: app-alias
+    match: {all: [{tag: app | service}, {not: {service: AWSSupportEnterprise}}]}
+    set: {microservice: "{tag:app | service}"}
+  - name: team
+    match: {tag: {key: team | owner, regex: '(?i)^pay'}}
+    set: {owner: "{tag:team | owner}", team_path: "teams/{tag:team}/{region}"}
+  - name: sandbox-glob
+    match: {account_name: {glob: "*-sand[a-z]ox"}}
+    set: {owner: checkout, environment: "sandbox-{account_id}", cost_center: cc-1020}
+  - name: eu-or-credit
+    match: {any: [{region: {glob: "eu-*-[!2]"}}, {line_item_type: Credit}]}
+    set: {environment: "it's \\ {service}"}
+  - name: env-tag
+    match: {tag: {key: env, present: true}}
+    set: {environment: "{tag:env}"}
+    normalize: {lower: false, aliases: {"PROD ": production}}
+  - name: untagged
+    match: {tag: {key: app, absent: true}}
+    set: {team_path: "none/{account_name}"}
+shared:
+  - name: eks
+    match: {resource: {glob: "*:cluster/eks?"}}
+    to: [payments, checkout, platform]
+    by: proportional
+    microservice: eks-shared
+  - {name: support, match: {service: AWSSupportEnterprise}, by: even, to: all}
+  - name: credits
+    match: {line_item_type: Credit}
+    by: fixed
+    weights: {payments: 2, checkout: 1.5}
+  - name: nobody-spends
+    match: {service: AWSDataTransfer}
+    to: [platform]
+    by: proportional
+    cost_column: list_cost
+"""

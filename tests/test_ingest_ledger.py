@@ -37,7 +37,7 @@ def _state(data_dir: Path) -> tuple[list[tuple[object, ...]], list[tuple[object,
             "SELECT * EXCLUDE (tags), CAST(tags AS VARCHAR) FROM line_items ORDER BY ALL"
         ).fetchall()
         ledger = con.execute(
-            "SELECT * EXCLUDE (ingested_at) FROM deliveries ORDER BY ALL"
+            "SELECT * EXCLUDE (ingested_at, engine) FROM deliveries ORDER BY ALL"
         ).fetchall()
     return lines, ledger
 

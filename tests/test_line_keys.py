@@ -128,7 +128,7 @@ def test_migration_keys_lines_of_a_version_1_warehouse(data_dir: Path) -> None:
         con.execute("CREATE TABLE costlens_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute("INSERT INTO costlens_meta VALUES ('schema_version', '1')")
         con.execute(create_table_sql("line_items", LINE_ITEMS))
-        for name in ("line_key", *KPI_ATTRIBUTES):  # added by versions 2 and 3
+        for name in ("line_key", *KPI_ATTRIBUTES, "source_lines"):  # added by versions 2, 3, 6
             con.execute(f"ALTER TABLE line_items DROP COLUMN {name}")
         con.execute(
             "INSERT INTO line_items (billing_period, account_id, unblended_cost) "

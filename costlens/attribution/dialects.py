@@ -54,7 +54,15 @@ from costlens.attribution.compile import CompiledQuery
 from costlens.attribution.globs import glob_regex
 from costlens.errors import RuleError
 
-__all__ = ["DIALECTS", "STAGE_PREFIX", "check_dialect", "literal", "spark_stages", "to_dialect"]
+__all__ = [
+    "DIALECTS",
+    "STAGE_PREFIX",
+    "check_dialect",
+    "literal",
+    "normalization_to_spark",
+    "spark_stages",
+    "to_dialect",
+]
 
 DIALECTS = ("duckdb", "spark", "athena")
 """The dialects ``rules check --sql --dialect`` prints."""
@@ -206,3 +214,55 @@ def spark_stages(
         if not kept:
             tree.set("with_", None)
     return stages, _convert(tree, query.params, "spark")
+
+
+_SPARK_FUNCTIONS = {"map_extract_value": "element_at", "list_position": "array_position"}
+"""DuckDB functions of the ingest normalization and their Spark twins (same arguments; both
+count list positions from 1, and Spark's ``element_at`` gives NULL for a missing map key)."""
+
+
+def _normalization_node(node: exp.Expression) -> exp.Expr:
+    """One node of the ingest normalization (``ingest.formats``) rewritten for Spark."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() in _SPARK_FUNCTIONS:
+        return exp.Anonymous(this=_SPARK_FUNCTIONS[node.name.lower()], expressions=node.expressions)
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "timezone":
+        utc: exp.Expr = node.expressions[1]  # a zoned timestamp read in a UTC session: its
+        return utc  # UTC time
+    empty_struct = isinstance(node, exp.ToMap) and isinstance(node.this, exp.Struct)
+    if empty_struct and not node.this.expressions:
+        empty = exp.Anonymous(this="map", expressions=[])  # DuckDB's MAP {}
+        return exp.cast(empty, exp.DataType.build("MAP<STRING, STRING>", dialect="spark"))
+    lam = node.expression if isinstance(node, exp.ArrayFilter) else None
+    if isinstance(lam, exp.Lambda) and len(lam.expressions) == 2:
+        index = lam.expressions[1].name  # DuckDB counts it from 1, Spark from 0
+        lam.set(
+            "this",
+            lam.this.transform(
+                lambda n: (
+                    exp.Paren(this=exp.Add(this=n.copy(), expression=exp.Literal.number(1)))
+                    if isinstance(n, exp.Identifier)
+                    and n.name == index
+                    and not isinstance(n.parent, exp.Dot)
+                    else n
+                )
+            ),
+        )
+    return node
+
+
+def normalization_to_spark(sql: str, reader: str, relation: str) -> str:
+    """The ingest normalization ``sql`` (a format's DuckDB SELECT over the table function
+    ``reader``, ``ingest.formats.readers``) in Spark SQL over the view ``relation``, its ``$name``
+    parameters as Spark's ``:name``.
+
+    >>> print(normalization_to_spark(
+    ...     "SELECT map_extract_value(m, 'k') AS v, COALESCE(t, MAP {}) AS t, "
+    ...     "list_filter(l, lambda e, i: list_position(l, e) = i) AS f FROM read_x($files)",
+    ...     "read_x($files)", "lines"))
+    SELECT ELEMENT_AT(m, 'k') AS v, COALESCE(t, CAST(MAP() AS MAP<STRING, STRING>)) AS t, \
+FILTER(l, (e, i) -> ARRAY_POSITION(l, e) = (i + 1)) AS f FROM lines
+    """
+    assert reader in sql, "the SQL reads another table function"
+    text = re.sub(r"\$([a-z_]+)\b", r":\1", sql.replace(reader, relation))
+    tree = sqlglot.parse_one(text, read="duckdb")
+    return tree.transform(_normalization_node).sql(dialect="spark")

@@ -135,8 +135,11 @@ class AttributionResult:
 
 @contextlib.contextmanager
 def _transaction(
-    target: Warehouse | duckdb.DuckDBPyConnection,
+    target: Warehouse | duckdb.DuckDBPyConnection, *, open_: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
+    if open_:  # the caller's transaction
+        yield target.con if isinstance(target, Warehouse) else target
+        return
     if isinstance(target, Warehouse):
         with target.transaction() as con:
             yield con
@@ -190,8 +193,16 @@ def attribute(
     periods: Sequence[date] | None = None,
     rule_version: str | None = None,
     hourly_days: int | None = None,
+    computed: str | None = None,
+    in_transaction: bool = False,
 ) -> AttributionResult:
     """Re-write ``allocations`` for ``periods`` (1st of the month; None: all), atomically.
+
+    ``computed`` names a relation on the connection holding the allocation rows of exactly
+    ``periods`` (not None), computed by another engine (``costlens.engines``) with the same
+    compiled rules: they are written instead of running the query, and checked the same way
+    (a rebuild for new dimensions attributes the other periods here). ``in_transaction``: run
+    in the caller's open transaction (a connection's), which commits or rolls back.
 
     With ``hourly_days`` (``[anomalies] grain = "hour"``) the hourly allocations of the last
     ``hourly_days`` days are re-written in the same transaction when a period of theirs is
@@ -204,6 +215,8 @@ def attribute(
     """
     started = time.perf_counter()
     con = target.con if isinstance(target, Warehouse) else target
+    assert computed is None or periods is not None, "computed rows are of given periods"
+    engine_periods = set(periods or ()) if computed is not None else set()
     columns = allocation_columns(rules)
     existing = tuple(r[0] for r in con.execute(_EXISTING_COLUMNS).fetchall())
     rebuild = bool(existing) and existing != column_names(columns)
@@ -222,12 +235,16 @@ def attribute(
             notes.append(f"closed period(s) {shown} kept frozen (`costlens reopen` to change)")
     frozen = sorted(closed) if rebuild else []
     version = rule_version or rules.version
-    query = compile_attribution(rules, periods=periods, rule_version=version)
+    here = periods  # the periods attributed by the compiled query, here
+    if computed is not None:
+        others = _every_period(con, bool(existing)) - engine_periods - set(closed)
+        here = sorted(others) if rebuild else []
+    query = compile_attribution(rules, periods=here, rule_version=version)
     names = ", ".join(quote_ident(c) for c in column_names(columns))
     setting = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     con.execute("SET preserve_insertion_order = false")  # allocations have no order: faster
     try:
-        with _transaction(target) as tx:
+        with _transaction(target, open_=in_transaction) as tx:
             if rebuild:
                 if frozen:
                     tx.execute(_FROZEN_ASIDE, {"closed": frozen})
@@ -242,10 +259,14 @@ def attribute(
                 keyed = key_unkeyed_lines(tx, periods)  # none when ingest loaded every line
                 if keyed:
                     notes.append(f"keyed {keyed} line item(s) not loaded by costlens ingest")
-                row = tx.execute(
-                    f"INSERT INTO {quote_ident(ALLOCATIONS)} ({names})\n{query.sql}", query.params
-                ).fetchone()
-                written = int(row[0]) if row else 0
+                if here != []:
+                    row = tx.execute(
+                        f"INSERT INTO {quote_ident(ALLOCATIONS)} ({names})\n{query.sql}",
+                        query.params,
+                    ).fetchone()
+                    written = int(row[0]) if row else 0
+                if computed is not None:
+                    written += _insert_computed(tx, computed, names, sorted(engine_periods))
             adjustments = tuple(record_adjustments(tx, rules, version))
             if adjustments:
                 notes.append(f"recorded {len(adjustments)} adjustment(s) of restated closed months")
@@ -281,6 +302,20 @@ def attribute(
         adjustments=adjustments,
         hourly=hourly,
     )
+
+
+def _insert_computed(
+    con: duckdb.DuckDBPyConnection, relation: str, names: str, periods: list[date]
+) -> int:
+    """Insert the rows of ``relation`` (an engine's allocations of ``periods``; closed periods'
+    rows are left out, theirs are frozen) by column name; returns how many."""
+    open_ = [p for p in periods if p not in set(closed_periods(con))]
+    row = con.execute(
+        f"INSERT INTO {quote_ident(ALLOCATIONS)} ({names}) SELECT {names} FROM "
+        f"{quote_ident(relation)} WHERE list_contains(CAST($periods AS DATE[]), billing_period)",
+        {"periods": open_},
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _every_period(con: duckdb.DuckDBPyConnection, allocated: bool) -> set[date]:

@@ -230,17 +230,55 @@ def _check_periods_loaded(con: Any, periods: list[date] | None) -> None:
 
 def attribute_command(
     ctx: typer.Context,
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            help="With --engine spark: the export to read and attribute there (a configured "
+            "source's name or a folder; default: every configured source).",
+            show_default=False,
+        ),
+    ] = None,
     period: PeriodOpt = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="duckdb: re-attribute the warehouse's line items here. spark: read SOURCE on "
+            "Spark ([engine] spark_remote, a spark-submit's session or a local one), attribute "
+            "it there and bring home the daily lines and allocations (docs/scale.md).",
+        ),
+    ] = "duckdb",
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="With --engine spark: as `ingest --replace`, let these deliveries replace "
+            "another source's or report's deliveries of the same bill.",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Re-apply the rules: rewrite allocations (all periods, or --period) and record the version."""
+    """Re-apply the rules: rewrite allocations (all periods, or --period) and record the version;
+    with --engine spark, read and attribute an export on Spark."""
     from costlens.attribution import attribute
     from costlens.attribution.versions import ensure_state_database, record_rule_set_version
+    from costlens.engines import check_engine
     from costlens.warehouse import open_warehouse
 
     cfg = settings(ctx)
+    check_engine(engine)
     rs = _load(cfg)
     periods = _months(period)
+    if engine == "spark":
+        _attribute_on_spark(cfg, rs, source, periods, replace, json_output)
+        return
+    if source is not None or replace:
+        raise RuleError(
+            f"{'SOURCE' if source is not None else '--replace'} is for --engine spark",
+            where=source or "--replace",
+            fix=f"run `costlens ingest {source or 'SOURCE'}` then `costlens attribute`, or add "
+            "--engine spark",
+        )
     progress = terminal_progress() if not json_output else None
     hourly = cfg.anomalies.hourly_window
     with open_warehouse(cfg.data_dir) as wh:
@@ -276,6 +314,51 @@ def attribute_command(
         f"attributed {len(result.periods)} period(s), {result.rows:,} allocation rows, "
         f"{result.describe_unallocated()}; "
         f"rule version {result.rule_version} ({result.seconds:.1f}s)"
+    )
+
+
+def _attribute_on_spark(
+    cfg: Settings,
+    rs: Any,
+    source: str | None,
+    periods: list[date] | None,
+    replace: bool,
+    json_output: bool,
+) -> None:
+    from costlens.attribution.versions import ensure_state_database, record_rule_set_version
+    from costlens.engines.spark import spark_session
+    from ingest.on_spark import attribute_on_spark
+
+    ensure_state_database(cfg.state_database_url)
+    session = spark_session(cfg.engine.spark_remote)
+    progress = terminal_progress() if not json_output else None
+    run = attribute_on_spark(
+        cfg, rs, session, source, periods=periods, replace=replace, progress=progress
+    )
+    record_rule_set_version(cfg.state_database_url, rs, periods=list(run.periods), rows=run.rows)
+    summary = {
+        "engine": "spark",
+        "rule_version": rs.version,
+        "periods": [str(p) for p in run.periods],
+        "rows": run.rows,
+        "deliveries": [d.as_dict() for d in run.loaded],
+        "notes": [n for r in run.attributed for n in r.notes],
+        "step_seconds": {k: round(v, 3) for k, v in run.seconds.items()},
+    }
+    if json_output:
+        emit_json(summary)
+        return
+    for note in summary["notes"]:
+        console.print(f"note: {note}")
+    for d in run.loaded:
+        console.print(
+            f"{d.report} {d.period:%Y-%m}: {d.lines:,} line items read on Spark, brought home as "
+            f"{d.rows:,} daily rows ({d.status})"
+        )
+    seconds = sum(run.seconds.values())
+    console.print(
+        f"attributed {len(run.periods)} period(s) on Spark, {run.rows:,} allocation rows; "
+        f"rule version {rs.version} ({seconds:.1f}s)"
     )
 
 

@@ -36,6 +36,7 @@ SESSION_CONF = {
 
 _LOCAL_CONF = {
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": str(2 * (os.cpu_count() or 1)),
     "spark.driver.memory": "2g",
 }

@@ -53,7 +53,8 @@ _LEDGER = "_finance_ledger"
 _LEDGER_SQL = f"""
 CREATE OR REPLACE TEMP TABLE {_LEDGER} AS
 SELECT billing_period, payer_account_id, invoice_id, line_item_type,
-       COALESCE(delivery_id, '') AS delivery_id, count(*) AS line_items, {_SUMS_AS}
+       COALESCE(delivery_id, '') AS delivery_id,
+       SUM(COALESCE(source_lines, 1)) AS line_items, {_SUMS_AS}
 FROM line_items GROUP BY ALL
 """
 

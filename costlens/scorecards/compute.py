@@ -101,6 +101,11 @@ class Scorecards:
     savings (``RESOURCE_COLUMNS``)."""
 
 
+_Card = tuple[dt.date, str, str, str]
+"""A card's key: billing period, scope, scope id and owner ('' for an account). A microservice
+split between owners has a card per owner, each with that owner's share."""
+
+
 def _scope(row: Mapping[str, Any]) -> tuple[str, str]:
     if row["by_account"]:
         return "account", str(row["account_id"])
@@ -203,8 +208,7 @@ def compute_scorecards(
     sums = _records(con, kpi_sums_sql())
     days = _days(con)
     rows = _Rows()
-    spend: dict[tuple[dt.date, str, str], Decimal] = {}
-    owners: dict[tuple[str, str], str] = {}
+    spend: dict[_Card, Decimal] = {}
     for row in sums:
         scope, scope_id = _scope(row)
         owner = "" if scope == "account" else str(row["owner"])
@@ -212,8 +216,7 @@ def compute_scorecards(
             continue
         period = row["billing_period"]
         key = (period, scope, scope_id, owner)
-        spend[(period, scope, scope_id)] = row["spend"] or ZERO
-        owners[(scope, scope_id)] = owner
+        spend[key] = row["spend"] or ZERO
         for i, k in enumerate(SQL_KPIS):
             base, num = row[f"k{i}_base"], row[f"k{i}_num"]
             rows.add(
@@ -222,9 +225,9 @@ def compute_scorecards(
                 denominator=base or ZERO,
                 savings=(row[f"k{i}_save"] or ZERO) if k.savings else None,
             )  # fmt: skip
-    _governance(rows, inputs, spend, owners, days)
+    _governance(rows, inputs, spend, days)
     kpis = pd.DataFrame(rows.rows, columns=list(KPI_COLUMNS))
-    cards = _cards(con, rows.rows, spend, owners)
+    cards = _cards(con, rows.rows, spend)
     actions = _actions(con)
     behind = None
     if resources:
@@ -237,18 +240,16 @@ def compute_scorecards(
 def _governance(
     rows: _Rows,
     inputs: ScorecardInputs,
-    spend: Mapping[tuple[dt.date, str, str], Decimal],
-    owners: Mapping[tuple[str, str], str],
+    spend: Mapping[_Card, Decimal],
     days: Mapping[dt.date, int],
 ) -> None:
     growth, budget, anomalies, unit = (
         kpi(n) for n in ("cost_growth", "budget_adherence", "open_anomalies", "unit_cost")
     )
     open_incidents = inputs.anomalies
-    for (period, scope, scope_id), cost in sorted(spend.items()):
-        owner = owners[(scope, scope_id)]
-        key = (period, scope, scope_id, owner)
-        before = spend.get((_previous(period), scope, scope_id))
+    for key, cost in sorted(spend.items()):
+        period, scope, scope_id, owner = key
+        before = spend.get((_previous(period), scope, scope_id, owner))
         n, m = days.get(period, 0), days.get(_previous(period), 0)
         value = None
         if before is not None and before > 0 and n and m:
@@ -330,33 +331,34 @@ def _overall(group: Sequence[Mapping[str, Any]]) -> float | None:
 def _cards(
     con: duckdb.DuckDBPyConnection,
     kpis: Sequence[Mapping[str, Any]],
-    spend: Mapping[tuple[dt.date, str, str], Decimal],
-    owners: Mapping[tuple[str, str], str],
+    spend: Mapping[_Card, Decimal],
 ) -> pd.DataFrame:
     totals = {}
     for row in _records(con, TOTALS_SQL):
         scope, scope_id = _scope(row)
-        totals[(row["billing_period"], scope, scope_id)] = row
-    groups: dict[tuple[dt.date, str, str], list[Mapping[str, Any]]] = {}
+        owner = "" if scope == "account" else str(row["owner"])
+        totals[(row["billing_period"], scope, scope_id, owner)] = row
+    groups: dict[_Card, list[Mapping[str, Any]]] = {}
     for r in kpis:
-        groups.setdefault((r["billing_period"], r["scope"], r["scope_id"]), []).append(r)
-    cards: dict[tuple[dt.date, str, str], dict[str, Any]] = {}
-    for (period, scope, scope_id), cost in sorted(spend.items()):
-        group = groups.get((period, scope, scope_id), [])
+        card_key = (r["billing_period"], r["scope"], r["scope_id"], r["owner"])
+        groups.setdefault(card_key, []).append(r)
+    cards: dict[_Card, dict[str, Any]] = {}
+    for key, cost in sorted(spend.items()):
+        period, scope, scope_id, owner = key
+        group = groups.get(key, [])
         score = _overall(group)
-        total = totals.get((period, scope, scope_id), {})
+        total = totals.get(key, {})
         savings = total.get("potential_savings", ZERO)
         # the KPIs' savings at goal overlap as their savings do: never more than the total
         at_goal = sum((r["savings_at_goal"] for r in group if r["savings_at_goal"]), ZERO)
-        cards[(period, scope, scope_id)] = dict(
-            billing_period=period, scope=scope, scope_id=scope_id,
-            owner=owners[(scope, scope_id)], spend=cost,
+        cards[key] = dict(
+            billing_period=period, scope=scope, scope_id=scope_id, owner=owner, spend=cost,
             eligible_spend=total.get("eligible_spend", ZERO), potential_savings=savings,
             savings_at_goal=min(at_goal, savings), score=score, grade=grade(score),
             previous_grade=None, rank=None,
         )  # fmt: skip
-    for (period, scope, scope_id), card in cards.items():
-        before = cards.get((_previous(period), scope, scope_id))
+    for (period, scope, scope_id, owner), card in cards.items():
+        before = cards.get((_previous(period), scope, scope_id, owner))
         card["previous_grade"] = before["grade"] if before else None
     ranked = sorted(
         (c for c in cards.values() if c["scope"] == "owner"),

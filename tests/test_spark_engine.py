@@ -1,0 +1,311 @@
+"""``costlens attribute --engine spark SOURCE`` on a real Spark (PySpark, local mode).
+
+The same generated export is loaded twice: by ``costlens sync``'s path (DuckDB ingest, then
+attribution) into one data folder, and read, normalized and attributed on Spark into another.
+The two warehouses must hold the same allocations row for row (line keys included; money to the
+last decimal, ``usage_amount`` to 1e-12), the same ledger and line keys, and after a refresh the
+same finance tables and scorecards. Bad input fails in one error and leaves the warehouse as it
+was.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from app_snapshot import generate_sample
+from attribution_fixtures import EVERY_KIND_RULES, owners
+
+from costlens.attribution import attribute, load_owners, load_rules, parse_rules
+from costlens.attribution.rules import RuleSet
+from costlens.config import AnomalySettings, Settings
+from costlens.errors import CostlensError
+from costlens.refresh.build import refresh
+from costlens.warehouse import open_warehouse
+from ingest import ingest
+
+pytest.importorskip(
+    "pyspark", reason="PySpark is not installed (make test installs it: pip install '.[spark]')"
+)
+if shutil.which("java") is None:
+    pytest.skip(
+        "no java on PATH: Spark needs Java 17 (.ci/run installs it)", allow_module_level=True
+    )
+
+from costlens.engines.spark import spark_session
+from ingest.on_spark import attribute_on_spark
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_RULES = ROOT / "data" / "rules.yaml"
+DEMO_OWNERS = ROOT / "data" / "owners.yaml"
+
+SAME_AFTER_REFRESH = (
+    "finance_ledger",
+    "finance_allocated",
+    "finance_shared",
+    "finance_splits",
+    "finance_unallocated",
+    "finance_owners",
+    "scorecards",
+    "scorecard_kpis",
+    "scorecard_resources",
+    "scorecard_actions",
+    "rollup_monthly",
+)
+"""Snapshot tables the finance export and the scorecards read (``usage_amount`` left out)."""
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    session = spark_session()
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+    session.stop()
+
+
+def _sample(out: Path, fmt: str) -> Path:
+    return generate_sample(
+        out, "--format", fmt, "--months", "1", "--seed", "7", "--scale", "0.01",
+        "--end-month", "2025-03",
+    )  # fmt: skip
+
+
+def _local(data_dir: Path, exports: Path, rules: RuleSet) -> Settings:
+    """What ``costlens sync`` does before its refresh: ingest, then attribute, on DuckDB."""
+    settings = Settings(data_dir=data_dir)
+    ingest(settings, str(exports))
+    with open_warehouse(data_dir) as wh:
+        attribute(wh, rules)
+    return settings
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str, schema: str) -> str:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND "
+        "table_name = ? AND column_name NOT IN ('usage_amount', 'ingested_at', 'engine') "
+        "ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return ", ".join(f'"{r[0]}"' for r in rows)
+
+
+def _differences(con: duckdb.DuckDBPyConnection, table: str, schema: str = "main") -> int:
+    """Rows of ``table`` in one database (``main``/``spark``) and not the other, both ways."""
+    cols = _columns(con, table, schema)
+    prefix = "" if schema == "main" else "serving."
+    sql = (
+        f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM {prefix}{table} EXCEPT ALL "
+        f"SELECT {cols} FROM other.{table})) + (SELECT count(*) FROM (SELECT {cols} FROM "
+        f"other.{table} EXCEPT ALL SELECT {cols} FROM {prefix}{table}))"
+    )
+    row = con.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _assert_same_warehouses(local: Path, on_spark: Path) -> int:
+    with duckdb.connect(str(local / "warehouse.duckdb"), read_only=True) as con:
+        con.execute(f"ATTACH '{on_spark / 'warehouse.duckdb'}' AS other (READ_ONLY)")
+        for table in ("allocations", "line_keys", "deliveries", "tag_keys"):
+            assert _differences(con, table) == 0, table
+        usage = [
+            con.execute(f"SELECT SUM(usage_amount) FROM {t}allocations").fetchone()[0]  # type: ignore[index]
+            for t in ("", "other.")
+        ]
+        assert math.isclose(usage[0], usage[1], rel_tol=1e-12)
+        engines = con.execute("SELECT DISTINCT engine FROM other.deliveries").fetchall()
+        assert engines == [("spark",)]
+        # the daily lines sum the export's lines: same money and line count per delivery
+        lines = (
+            "SELECT delivery_id, SUM(COALESCE(source_lines, 1)), SUM(unblended_cost), "
+            "SUM(amortized_cost), SUM(net_amortized_cost), SUM(list_cost) FROM {}line_items "
+            "GROUP BY 1 ORDER BY 1"
+        )
+        assert (
+            con.execute(lines.format("")).fetchall()
+            == con.execute(lines.format("other.")).fetchall()
+        )
+        fewer = con.execute(
+            "SELECT (SELECT count(*) FROM other.line_items) < (SELECT count(*) FROM line_items)"
+        ).fetchone()
+        assert fewer == (True,)  # one row per day and description came home
+        row = con.execute("SELECT count(*) FROM allocations").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _assert_same_snapshots(local: Settings, on_spark: Settings) -> None:
+    for settings in (local, on_spark):
+        with open_warehouse(settings.data_dir) as wh:
+            refresh(wh, settings, full=True)
+    with duckdb.connect(str(local.serving_path), read_only=True) as con:
+        con.execute(f"ATTACH '{on_spark.serving_path}' AS other (READ_ONLY)")
+        for table in SAME_AFTER_REFRESH:
+            assert _differences(con, table) == 0, table
+        kpis = con.execute("SELECT count(*) FROM scorecard_kpis").fetchone()
+        assert kpis is not None and kpis[0] > 0
+
+
+def test_a_cur2_export_attributed_on_spark_is_what_sync_gives(spark: Any, tmp_path: Path) -> None:
+    exports = _sample(tmp_path / "exports", "cur2")
+    rules = load_rules(DEMO_RULES, load_owners(DEMO_OWNERS))
+    local = _local(tmp_path / "local", exports, rules)
+    on_spark = Settings(data_dir=tmp_path / "spark")
+    run = attribute_on_spark(on_spark, rules, spark, str(exports))
+    assert [(d.period.isoformat(), d.status) for d in run.loaded] == [("2025-03-01", "new")]
+    assert run.loaded[0].lines > run.loaded[0].rows > 0
+    rows = _assert_same_warehouses(local.data_dir, on_spark.data_dir)
+    assert rows == run.rows > 1000
+    _assert_same_snapshots(local, on_spark)
+
+    # Run again: the same delivery replaces itself; nothing is counted twice.
+    again = attribute_on_spark(on_spark, rules, spark, str(exports))
+    assert [d.status for d in again.loaded] == ["replaced"]
+    _assert_same_warehouses(local.data_dir, on_spark.data_dir)
+
+
+def test_legacy_parquet_with_every_rule_kind_on_spark_is_what_sync_gives(
+    spark: Any, tmp_path: Path
+) -> None:
+    exports = _sample(tmp_path / "exports", "cur1-parquet")
+    rules = parse_rules(EVERY_KIND_RULES, "rules.yaml", owners())
+    local = _local(tmp_path / "local", exports, rules)
+    on_spark = Settings(data_dir=tmp_path / "spark")
+    attribute_on_spark(on_spark, rules, spark, str(exports))
+    _assert_same_warehouses(local.data_dir, on_spark.data_dir)
+    with duckdb.connect(str(on_spark.warehouse_path), read_only=True) as con:
+        shared = con.execute(
+            "SELECT DISTINCT rule FROM allocations WHERE allocation = 'shared' ORDER BY 1"
+        ).fetchall()
+    assert shared  # the splits ran on Spark
+
+
+def _fingerprint(data_dir: Path) -> list[Any]:
+    """Every table of the warehouse, row for row."""
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        tables = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+        rows = {t: con.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
+    return [(t, sorted(map(repr, r))) for t, r in rows.items()]
+
+
+@pytest.fixture()
+def loaded(spark: Any, tmp_path: Path) -> tuple[Settings, RuleSet, Path]:
+    """A warehouse holding a legacy Parquet month attributed on Spark, and that export."""
+    exports = _sample(tmp_path / "exports", "cur1-parquet")
+    rules = parse_rules(EVERY_KIND_RULES, "rules.yaml", owners())
+    settings = Settings(data_dir=tmp_path / "data")
+    attribute_on_spark(settings, rules, spark, str(exports))
+    return settings, rules, exports
+
+
+def _data_file(exports: Path) -> Path:
+    (found,) = [p for p in exports.rglob("*.parquet") if "status" not in p.parts[-2]]
+    return found
+
+
+def test_a_cost_that_is_not_a_number_is_one_error_and_changes_nothing(
+    spark: Any, loaded: tuple[Settings, RuleSet, Path]
+) -> None:
+    settings, rules, exports = loaded
+    before = _fingerprint(settings.data_dir)
+    data = _data_file(exports)
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT * REPLACE (CASE WHEN row_number() OVER () = 5 THEN 'twelve' ELSE "
+            f"CAST(line_item_unblended_cost AS VARCHAR) END AS line_item_unblended_cost) "
+            f"FROM read_parquet('{data}')) TO '{data}.new' (FORMAT parquet)"
+        )
+    os.replace(f"{data}.new", data)
+    with pytest.raises(CostlensError) as caught:
+        attribute_on_spark(settings, rules, spark, str(exports))
+    err = caught.value
+    assert "line_item_unblended_cost" in str(err.where)
+    assert data.name in str(err.where)
+    assert "'twelve'" in err.message and "row 5" in str(err.where)
+    assert _fingerprint(settings.data_dir) == before
+
+
+def test_a_missing_column_is_one_error_and_changes_nothing(
+    spark: Any, loaded: tuple[Settings, RuleSet, Path]
+) -> None:
+    settings, rules, exports = loaded
+    before = _fingerprint(settings.data_dir)
+    data = _data_file(exports)
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (line_item_usage_start_date) FROM read_parquet('{data}')) "
+            f"TO '{data}.new' (FORMAT parquet)"
+        )
+    os.replace(f"{data}.new", data)
+    with pytest.raises(CostlensError) as caught:
+        attribute_on_spark(settings, rules, spark, str(exports))
+    assert "'line_item_usage_start_date' is missing" in caught.value.message
+    assert data.name in str(caught.value.where)
+    assert _fingerprint(settings.data_dir) == before
+
+
+def test_the_hourly_grain_is_refused_before_anything_runs(spark: Any, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", anomalies=AnomalySettings(grain="hour"))
+    rules = parse_rules(EVERY_KIND_RULES, "rules.yaml", owners())
+    with pytest.raises(CostlensError, match="grain"):
+        attribute_on_spark(settings, rules, spark, str(tmp_path))
+    assert not (tmp_path / "data" / "warehouse.duckdb").exists()
+
+
+def _cli(args: list[str], env: dict[str, str], *, block_pyspark: bool = False) -> Any:
+    prelude = "import sys; sys.modules['pyspark'] = None; " if block_pyspark else ""
+    code = prelude + "import runpy; runpy.run_module('costlens', run_name='__main__')"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def test_a_bad_spark_remote_or_no_pyspark_is_one_error_line_and_changes_nothing(
+    loaded: tuple[Settings, RuleSet, Path],
+) -> None:
+    settings, _, exports = loaded
+    before = _fingerprint(settings.data_dir)
+    port = _closed_port()
+    env = {
+        "COSTLENS_DATA_DIR": str(settings.data_dir),
+        "COSTLENS_RULES": str(DEMO_RULES),
+        "COSTLENS_OWNERS": str(DEMO_OWNERS),
+        "COSTLENS_ENGINE__SPARK_REMOTE": f"sc://127.0.0.1:{port}",
+    }
+    proc = _cli(["attribute", "--engine", "spark", str(exports)], env)
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"cannot reach Spark Connect at 127.0.0.1:{port}" in line
+    env.pop("COSTLENS_ENGINE__SPARK_REMOTE")
+    proc = _cli(["attribute", "--engine", "spark", str(exports)], env, block_pyspark=True)
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert "PySpark is not installed" in line and "costlens[spark]" in line
+    proc = _cli(["attribute", "--engine", "flink"], env)
+    assert proc.returncode == 1 and "unknown engine 'flink'" in proc.stderr
+    proc = _cli(["attribute", str(exports)], env)
+    assert proc.returncode == 1 and "SOURCE is for --engine spark" in proc.stderr
+    assert _fingerprint(settings.data_dir) == before
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
