@@ -50,7 +50,7 @@ APPS, TEAMS, ACCOUNTS, HOURS = 200, 20, 10, 720
 # 8% untagged, 10% tagged with the legacy keys (owner/service, capitalized, trailing space).
 GENERATE = """
 INSERT INTO line_items
-SELECT *, <key> FROM (
+SELECT *, <key>, NULL AS source_lines FROM (
 SELECT DATE '2024-03-01' AS billing_period,
   TIMESTAMP '2024-03-01' + INTERVAL (h) HOUR AS usage_start,
   TIMESTAMP '2024-03-01' + INTERVAL (h + 1) HOUR AS usage_end,

@@ -58,7 +58,7 @@ _LEDGER = """
 INSERT INTO deliveries
 SELECT delivery_id, 'bench', 'bench', 'cur2', billing_period, '', '[]', count(*),
        SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost), SUM(list_cost),
-       'current', TIMESTAMP '2024-04-01 00:00:00'
+       'current', TIMESTAMP '2024-04-01 00:00:00', 'duckdb'
 FROM line_items GROUP BY delivery_id, billing_period
 """
 """The ingest ledger's row for the generated delivery (ingest records its file sums so)."""

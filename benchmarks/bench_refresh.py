@@ -96,7 +96,7 @@ _LEDGER = """
 INSERT INTO deliveries
 SELECT 'delivery-' || billing_period || '-' || $n, 'bench', 'export', 'cur2', billing_period,
        'assembly-' || $n, '[]', count(*), SUM(unblended_cost), SUM(amortized_cost),
-       SUM(net_amortized_cost), SUM(list_cost), 'current', now()
+       SUM(net_amortized_cost), SUM(list_cost), 'current', now(), 'duckdb'
 FROM allocations WHERE billing_period = $period OR $period IS NULL GROUP BY billing_period
 """
 

@@ -311,7 +311,7 @@ def test_earlier_periods_stay_loaded_when_a_later_one_fails(tmp_path: Path, data
     with pytest.raises(IngestError, match=r"gone\.parquet"):
         ingest(Settings(data_dir=data_dir), str(exports))
     lines, ledger = _snapshot(data_dir)
-    assert [(r[4], r[5], r[-2]) for r in ledger] == [(NOV, "exec-nov", "current")]
+    assert [(r[4], r[5], r[-3]) for r in ledger] == [(NOV, "exec-nov", "current")]
     assert len(lines) == 1
 
 

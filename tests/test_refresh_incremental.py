@@ -45,7 +45,7 @@ _LEDGER = """
 INSERT INTO deliveries
 SELECT $id, 'cur', 'export', 'cur2', billing_period, $id, '[]', count(*),
        SUM(unblended_cost), SUM(amortized_cost), SUM(net_amortized_cost), SUM(list_cost),
-       'current', TIMESTAMP '2024-04-01 00:00:00'
+       'current', TIMESTAMP '2024-04-01 00:00:00', 'duckdb'
 FROM allocations WHERE billing_period = $period GROUP BY billing_period
 """
 
