@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlglot
+from app_snapshot import generate_sample
 from attribution_fixtures import owners
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -119,4 +120,33 @@ def test_rules_check_prints_each_dialect() -> None:
     assert one_error_line(bad) == (
         "costlens: error: --dialect: unknown SQL dialect 'oracle'. "
         "Fix: use one of: duckdb, spark, athena"
+    )
+
+
+def test_athena_view_writes_a_create_view_over_the_cur_table(tmp_path: Path) -> None:
+    exports = generate_sample(
+        tmp_path / "exports", "--format", "cur2", "--months", "1", "--seed", "3",
+        "--scale", "0.002", "--end-month", "2025-03",
+    )  # fmt: skip
+    out = tmp_path / "view.sql"
+    done = run("athena-view", str(exports), "--table", "cid_cur.cur2", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    sql = out.read_text()
+    tree = sqlglot.parse_one(sql, read="trino")
+    assert isinstance(tree, exp.Create) and tree.find(exp.Placeholder) is None
+    assert sql.startswith("CREATE OR REPLACE VIEW costlens_allocations AS\nWITH line_items AS")
+    assert "FROM cid_cur.cur2" in sql
+    # CUR 2.0's tag map: Trino's own functions for what DuckDB does with list lambdas
+    assert "ZIP_WITH(" in sql and "MULTIMAP_FROM_ENTRIES(" in sql and "e.key" not in sql
+    bad = run("athena-view", str(exports), "--table", "cur; DROP TABLE x")
+    assert bad.returncode == 1
+    assert "--table: 'cur; DROP TABLE x' is not a table name" in one_error_line(bad)
+    focus = generate_sample(
+        tmp_path / "focus", "--format", "focus", "--months", "1", "--seed", "3",
+        "--scale", "0.002", "--end-month", "2025-03",
+    )  # fmt: skip
+    refused = run("athena-view", str(focus), "--table", "cur")
+    assert refused.returncode == 1
+    assert "reads CUR 2.0 and legacy CUR Parquet tables; this file is focus" in one_error_line(
+        refused
     )

@@ -3,7 +3,9 @@
 The line items and line keys a DuckDB warehouse holds are written to Parquet and read by Spark
 as the views ``line_items`` and ``line_keys``; the Spark dialect of the same compiled rules must
 then give DuckDB's allocations row for row, money to the last of its 10 decimals (only
-``usage_amount``, a DOUBLE summed in each engine's own order, is compared to 1e-12).
+``usage_amount``, a DOUBLE summed in each engine's own order, is compared to 1e-12). The demo's
+rules on a generated export run on Spark in ``test_spark_engine``, through ``attribute --engine
+spark``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from typing import Any
 
 import duckdb
 import pytest
-from app_snapshot import DemoData, _run, generate_sample
 from attribution_fixtures import EVERY_KIND_RULES, insert, line, owners
 from helpers import assert_reconciles
 
-from costlens.attribution import attribute, load_owners, load_rules, parse_rules
+from costlens.attribution import attribute, parse_rules
 from costlens.attribution.globs import glob_problem, glob_regex
 from costlens.errors import EngineError
 from costlens.warehouse import open_warehouse
@@ -92,23 +93,6 @@ def _assert_same(spark: Any, con: duckdb.DuckDBPyConnection, rules: Any) -> int:
     money = names.index("amortized_cost")
     assert sum(r[money] for r in spark_rows) == sum(r[money] for r in duck_rows)
     return len(duck_rows)
-
-
-def test_the_demo_rules_give_duckdbs_allocations_on_spark(spark: Any, tmp_path: Path) -> None:
-    exports = generate_sample(
-        tmp_path / "exports", "--format", "cur2", "--months", "1", "--seed", "7",
-        "--scale", "0.03", "--end-month", "2025-03",
-    )  # fmt: skip
-    data = DemoData(tmp_path / "data")
-    _run(["ingest", str(exports)], data.env())
-    _run(["attribute"], data.env())
-    rules = load_rules(data.rules, load_owners(data.owners))
-    with duckdb.connect(str(data.data_dir / "warehouse.duckdb"), read_only=True) as con:
-        _on_spark(spark, con, tmp_path / "spark")
-        rows = _assert_same(spark, con, rules)
-        shared = con.execute("SELECT count(*) FROM allocations WHERE allocation = 'shared'")
-        assert shared.fetchone()[0] > 0  # type: ignore[index]  # the splits ran too
-    assert rows > 1000
 
 
 def _every_kind_lines() -> list[dict[str, Any]]:

@@ -22,8 +22,10 @@ from typing import Any
 
 import duckdb
 import pytest
+import sqlglot
 from app_snapshot import generate_sample
 from attribution_fixtures import EVERY_KIND_RULES, owners
+from sqlglot import exp
 
 from costlens.attribution import attribute, load_owners, load_rules, parse_rules
 from costlens.attribution.rules import RuleSet
@@ -32,6 +34,7 @@ from costlens.errors import CostlensError
 from costlens.refresh.build import refresh
 from costlens.warehouse import open_warehouse
 from ingest import ingest
+from ingest.athena import attribution_over_table, create_view_sql
 
 pytest.importorskip(
     "pyspark", reason="PySpark is not installed (make test installs it: pip install '.[spark]')"
@@ -167,44 +170,87 @@ def test_a_cur2_export_attributed_on_spark_is_what_sync_gives(spark: Any, tmp_pa
     assert rows == run.rows > 1000
     _assert_same_snapshots(local, on_spark)
 
-    # Run again: the same delivery replaces itself; nothing is counted twice.
-    again = attribute_on_spark(on_spark, rules, spark, str(exports))
-    assert [d.status for d in again.loaded] == ["replaced"]
-    _assert_same_warehouses(local.data_dir, on_spark.data_dir)
+
+@pytest.fixture(scope="module")
+def legacy(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, RuleSet, Path]:
+    """A legacy Parquet month attributed on Spark with every rule kind, and that export."""
+    root = tmp_path_factory.mktemp("legacy")
+    exports = _sample(root / "exports", "cur1-parquet")
+    rules = parse_rules(EVERY_KIND_RULES, "rules.yaml", owners())
+    settings = Settings(data_dir=root / "data")
+    attribute_on_spark(settings, rules, spark, str(exports))
+    return settings, rules, exports
 
 
 def test_legacy_parquet_with_every_rule_kind_on_spark_is_what_sync_gives(
-    spark: Any, tmp_path: Path
+    spark: Any, legacy: tuple[Settings, RuleSet, Path], tmp_path: Path
 ) -> None:
-    exports = _sample(tmp_path / "exports", "cur1-parquet")
-    rules = parse_rules(EVERY_KIND_RULES, "rules.yaml", owners())
+    on_spark, rules, exports = legacy
     local = _local(tmp_path / "local", exports, rules)
-    on_spark = Settings(data_dir=tmp_path / "spark")
-    attribute_on_spark(on_spark, rules, spark, str(exports))
     _assert_same_warehouses(local.data_dir, on_spark.data_dir)
     with duckdb.connect(str(on_spark.warehouse_path), read_only=True) as con:
         shared = con.execute(
             "SELECT DISTINCT rule FROM allocations WHERE allocation = 'shared' ORDER BY 1"
         ).fetchall()
-    assert shared  # the splits ran on Spark
+    assert [r[0] for r in shared] == ["credits", "nobody-spends", "support"]  # splits on Spark
 
 
-def _fingerprint(data_dir: Path) -> list[Any]:
-    """Every table of the warehouse, row for row."""
+@pytest.fixture()
+def loaded(
+    legacy: tuple[Settings, RuleSet, Path], tmp_path: Path
+) -> tuple[Settings, RuleSet, Path]:
+    """A copy of ``legacy``'s warehouse and export, to break."""
+    settings, rules, exports = legacy
+    data, copied = tmp_path / "data", tmp_path / "exports"
+    shutil.copytree(settings.data_dir, data, ignore=shutil.ignore_patterns("*.lock"))
+    shutil.copytree(exports, copied)
+    return Settings(data_dir=data), rules, copied
+
+
+def test_a_second_run_replaces_the_delivery_and_counts_nothing_twice(
+    spark: Any, legacy: tuple[Settings, RuleSet, Path], loaded: tuple[Settings, RuleSet, Path]
+) -> None:
+    settings, rules, _ = loaded
+    exports = legacy[2]  # the source it was loaded from (a copy would be another source)
+    before = _fingerprint(settings.data_dir, without=("deliveries",))
+    again = attribute_on_spark(settings, rules, spark, str(exports))
+    assert [d.status for d in again.loaded] == ["replaced"]
+    assert _fingerprint(settings.data_dir, without=("deliveries",)) == before
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        ledger = con.execute("SELECT status, engine FROM deliveries").fetchall()
+    assert ledger == [("current", "spark")]  # the same delivery id: recorded once
+
+
+def _fingerprint(data_dir: Path, without: tuple[str, ...] = ()) -> list[Any]:
+    """Every table of the warehouse (but ``without``), row for row."""
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
-        tables = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+        tables = [r[0] for r in con.execute("SHOW TABLES").fetchall() if r[0] not in without]
         rows = {t: con.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
     return [(t, sorted(map(repr, r))) for t, r in rows.items()]
 
 
-@pytest.fixture()
-def loaded(spark: Any, tmp_path: Path) -> tuple[Settings, RuleSet, Path]:
-    """A warehouse holding a legacy Parquet month attributed on Spark, and that export."""
-    exports = _sample(tmp_path / "exports", "cur1-parquet")
-    rules = parse_rules(EVERY_KIND_RULES, "rules.yaml", owners())
-    settings = Settings(data_dir=tmp_path / "data")
-    attribute_on_spark(settings, rules, spark, str(exports))
-    return settings, rules, exports
+def test_the_athena_view_parses_and_its_spark_twin_gives_the_allocations(
+    spark: Any, legacy: tuple[Settings, RuleSet, Path]
+) -> None:
+    settings, rules, exports = legacy
+    sql = create_view_sql(exports, "cid_cur.cur", "costlens_allocations", rules)
+    tree = sqlglot.parse_one(sql, read="trino")
+    assert isinstance(tree, exp.Create) and tree.find(exp.Placeholder) is None
+    assert "FROM cid_cur.cur" in sql and "MAP_FROM_ENTRIES(" in sql
+    twin = attribution_over_table(exports, "cur", rules, "spark")
+    files = [str(p) for p in exports.rglob("*.parquet") if "status" not in p.parent.name]
+    spark.read.option("mergeSchema", "true").parquet(*files).createOrReplaceTempView("cur")
+    rows = spark.sql(twin.sql, args=twin.params).toArrow()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        con.register("twin", rows)
+        names = [r[0] for r in con.execute("DESCRIBE allocations").fetchall()]
+        cols = ", ".join(c for c in names if c not in ("line_key", "usage_amount"))
+        differ = con.execute(
+            f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM allocations EXCEPT ALL "
+            f"SELECT {cols} FROM twin)) + (SELECT count(*) FROM (SELECT {cols} FROM twin "
+            f"EXCEPT ALL SELECT {cols} FROM allocations))"
+        ).fetchone()
+    assert rows.num_rows > 1000 and differ == (0,)
 
 
 def _data_file(exports: Path) -> Path:

@@ -26,6 +26,11 @@ to about 1e-12 relative, not bit for bit); regular expressions are RE2 in DuckDB
 Spark (the same for every pattern RE2 accepts but a few escapes, such as ``\\C`` and ``\\pN``);
 Trino's ``trim`` removes all whitespace where DuckDB and Spark remove spaces only.
 
+The ingest normalization is printed for Spark by ``normalization_to_spark`` (``costlens
+attribute --engine spark``), and the whole attribution over a CUR table, normalization included,
+by ``over_cur_table`` (``costlens athena-view`` and its Spark twin); docs/scale.md lists their
+rewrites.
+
 >>> from costlens.attribution._sql import Bind
 >>> b = Bind()
 >>> sql = f"SELECT [a, b][{b(2)}] AS x, resource_id GLOB {b('i-*')} AS g FROM t"
@@ -60,6 +65,7 @@ __all__ = [
     "check_dialect",
     "literal",
     "normalization_to_spark",
+    "over_cur_table",
     "spark_stages",
     "to_dialect",
 ]
@@ -266,3 +272,116 @@ FILTER(l, (e, i) -> ARRAY_POSITION(l, e) = (i + 1)) AS f FROM lines
     text = re.sub(r"\$([a-z_]+)\b", r":\1", sql.replace(reader, relation))
     tree = sqlglot.parse_one(text, read="duckdb")
     return tree.transform(_normalization_node).sql(dialect="spark")
+
+
+_ROW_OF_ENTRY = "ROW(key VARCHAR, value VARCHAR)"
+
+
+def _trino_values(node: exp.Expression) -> exp.Expr:
+    """The ingest normalization's functions and values in Trino (Athena): as for Spark, a
+    zoned timestamp at UTC, entries as typed rows (Trino's untyped rows have no field names)."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "timezone":
+        return exp.AtTimeZone(this=node.expressions[1], zone=node.expressions[0])
+    if isinstance(node, exp.Struct) and len(node.expressions) == 2:
+        values = [e.expression if isinstance(e, exp.PropertyEQ) else e for e in node.expressions]
+        row = exp.Anonymous(this="ROW", expressions=values)
+        return exp.cast(row, exp.DataType.build(_ROW_OF_ENTRY, dialect="trino"))
+    if isinstance(node, exp.ArrayFilter):
+        return node  # (Spark's index rewrite: Trino has none, see _trino_lists)
+    return _normalization_node(node)
+
+
+def _kv_lambda(body: exp.Expression) -> exp.Lambda:
+    return exp.Lambda(this=body, expressions=[exp.to_identifier("k"), exp.to_identifier("v")])
+
+
+def _trino_lists(node: exp.Expression) -> exp.Expr:
+    """The normalization's list work in Trino: a map's entries by ``zip_with`` of its keys and
+    values (the rows of Trino's ``map_entries`` have no field names), the first entry of each
+    key by ``multimap_from_entries`` (Trino's ``filter`` passes no index)."""
+    source = node.this if isinstance(node, exp.Transform) else None
+    lam = node.expression if isinstance(node, exp.Transform) else None
+    if (
+        isinstance(source, exp.Anonymous)
+        and source.name.lower() == "map_entries"
+        and isinstance(lam, exp.Lambda)
+    ):
+        (param,) = [p.name for p in lam.expressions]
+
+        def field(n: exp.Expression) -> exp.Expression:
+            if isinstance(n, exp.Dot) and n.this.name == param and n.name in ("key", "value"):
+                return exp.column("k" if n.name == "key" else "v")
+            return n
+
+        the_map = source.expressions[0]
+        keys = exp.Anonymous(this="map_keys", expressions=[the_map.copy()])
+        values = exp.Anonymous(this="map_values", expressions=[the_map.copy()])
+        return exp.Anonymous(
+            this="zip_with", expressions=[keys, values, _kv_lambda(lam.this.transform(field))]
+        )
+    inner = node.this if isinstance(node, exp.MapFromEntries) else None
+    if (
+        isinstance(inner, exp.ArrayFilter)
+        and isinstance(inner.expression, exp.Lambda)
+        and len(inner.expression.expressions) == 2
+    ):
+        first = exp.Anonymous(
+            this="element_at", expressions=[exp.column("v"), exp.Literal.number(1)]
+        )
+        multimap = exp.Anonymous(this="multimap_from_entries", expressions=[inner.this])
+        return exp.Anonymous(this="transform_values", expressions=[multimap, _kv_lambda(first)])
+    return node
+
+
+def _description_key(columns: Sequence[str]) -> str:
+    """A line's key in a view: the text of its description (the ``KEY_COLUMNS``, tags sorted
+    by key), which every engine computes alike. (``costlens.line_keys`` hashes the same columns
+    with DuckDB's ``hash``, which no other engine computes.)"""
+    text = [f"CAST({c} AS VARCHAR)" if c == "billing_period" else c for c in columns]
+    tags = (
+        "array_to_string(list_sort(list_transform(map_keys(tags), "
+        "lambda k: k || chr(30) || tags[k])), chr(29))"
+    )
+    return f"concat_ws(chr(31), {', '.join(c for c in text if c != 'tags')}, {tags})"
+
+
+def over_cur_table(
+    normalization: str,
+    reader: str,
+    params: dict[str, Any],
+    query: CompiledQuery,
+    table: str,
+    key_columns: Sequence[str],
+    dialect: str,
+    *,
+    pretty: bool = False,
+) -> CompiledQuery:
+    """The attribution ``query`` over a CUR table ``table`` in ``dialect`` (spark or athena):
+    its ``line_items`` the ingest ``normalization`` (a format's DuckDB SELECT over the table
+    function ``reader``, with ``params``) of the table's rows, its ``line_keys`` one row per
+    description, keyed by ``_description_key``."""
+    assert dialect in ("spark", "athena")
+    norm = re.sub(r"\$([a-z_]+)\b", r":\1", normalization.replace(reader, "__cur_table__"))
+    columns = ", ".join(key_columns)
+    prefix = (
+        f"WITH line_items AS (SELECT *, CAST(NULL AS VARCHAR) AS delivery_id, "  # noqa: S608
+        f"CAST(NULL AS BIGINT) AS source_lines, {_description_key(key_columns)} AS line_key "
+        f"FROM ({norm})), "
+        f"line_keys AS (SELECT line_key, {columns} FROM (SELECT *, row_number() OVER "
+        f"(PARTITION BY line_key ORDER BY line_key) AS _n FROM line_items) WHERE _n = 1) "
+        "SELECT 1"
+    )
+    head = sqlglot.parse_one(prefix, read="duckdb")
+    tree = _parse(query)
+    with_ = tree.args.get("with_")
+    assert isinstance(with_, exp.With), "the compiled attribution starts with its CTEs"
+    ctes = head.args["with_"].expressions
+    with_.set("expressions", [*ctes, *with_.expressions])
+    for t in tree.find_all(exp.Table):
+        if t.name == "__cur_table__":
+            t.replace(exp.to_table(table))
+    if dialect == "athena":
+        tree = tree.transform(_trino_values).transform(_trino_lists)
+    else:
+        tree = tree.transform(_normalization_node)
+    return _convert(tree, {**query.params, **params}, dialect, pretty=pretty)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -362,7 +363,53 @@ def _attribute_on_spark(
     )
 
 
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
+
+
+def _table_name(value: str, option: str) -> str:
+    if not _TABLE_NAME.fullmatch(value):
+        raise RuleError(
+            f"{value!r} is not a table name",
+            where=option,
+            fix="write NAME, DATABASE.NAME or CATALOG.DATABASE.NAME (letters, digits, '_')",
+        )
+    return value
+
+
+def athena_view_command(
+    ctx: typer.Context,
+    sample: Annotated[
+        Path,
+        typer.Argument(
+            help="A Parquet file of the export the table reads (or its folder): its columns, "
+            "format and tag keys.",
+            show_default=False,
+        ),
+    ],
+    table: Annotated[
+        str, typer.Option("--table", help="The CUR table in Athena, e.g. cid_cur.cur2.")
+    ],
+    view: Annotated[str, typer.Option("--view", help="The view's name.")] = "costlens_allocations",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the SQL to this file (default: print it).")
+    ] = None,
+) -> None:
+    """Write CREATE OR REPLACE VIEW over a CUR table in Athena: costlens's attribution there."""
+    from ingest.athena import create_view_sql
+
+    cfg = settings(ctx)
+    sql = create_view_sql(
+        sample, _table_name(table, "--table"), _table_name(view, "--view"), _load(cfg)
+    )
+    if out is None:
+        typer.echo(sql, nl=False)
+        return
+    out.write_text(sql)
+    console.print(f"wrote the view {view} over {table} to {out}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``rules`` and ``attribute`` to the ``costlens`` command."""
+    """Add ``rules``, ``attribute`` and ``athena-view`` to the ``costlens`` command."""
     app.add_typer(rules_app)
     app.command("attribute")(attribute_command)
+    app.command("athena-view")(athena_view_command)
