@@ -12,6 +12,11 @@ and attributes it with ``bench_attribute.py``'s 200 rules and 3 splits:
   files. Handing the two tables to Spark (DuckDB's ``COPY ... TO`` Parquet) is timed apart: on
   a cluster the engine reads the export where it lies.
 
+With ``--end-to-end``, also the whole of ``costlens attribute --engine spark EXPORT``
+(``ingest.on_spark``: the export read, normalized and attributed on Spark, the daily lines and
+allocations written home) into a second data folder, against ``costlens ingest`` + ``attribute``
+on DuckDB (the ingest timed when this run did it).
+
 The totals of both engines' allocations are compared per cost column, exactly; the script exits
 1 when they differ. There is no time target: Spark's advantage is many machines, and on 2 cores
 it pays for its JVM and its shuffles (see docs/scale.md).
@@ -51,12 +56,12 @@ _SPARK_BASELINE = (
 _SUMS = ", ".join(f"SUM({c})" for c in COST_COLUMNS)
 
 
-def ingest(root: Path, export: Path, reuse: bool) -> Path:
-    """``costlens ingest EXPORT`` into a new data folder (with the benchmark's rules); with
-    ``reuse``, the warehouse already there."""
+def ingest(root: Path, export: Path, reuse: bool) -> tuple[Path, float | None]:
+    """``costlens ingest EXPORT`` into a new data folder (with the benchmark's rules) and its
+    seconds; with ``reuse``, the warehouse already there (no seconds)."""
     data = root / "data"
     if reuse and (data / "warehouse.duckdb").is_file():
-        return data
+        return data, None
     (data / "warehouse.duckdb").unlink(missing_ok=True)
     data.mkdir(parents=True, exist_ok=True)
     (root / "rules.yaml").write_text(rules_yaml())
@@ -66,8 +71,9 @@ def ingest(root: Path, export: Path, reuse: bool) -> Path:
         "COSTLENS_RULES": str(root / "rules.yaml"),
         "COSTLENS_OWNERS": str(root / "owners.yaml"),
     }
+    started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "costlens", "ingest", str(export)], env=env, check=True)
-    return data
+    return data, time.perf_counter() - started
 
 
 def _timed(run: Any) -> float:
@@ -136,6 +142,32 @@ def on_spark(rules: Any, parquet: Path, repeat: int) -> dict[str, Any]:
     }
 
 
+def end_to_end(rules: Any, export: Path, root: Path) -> dict[str, Any]:
+    """``attribute_on_spark`` of the export into ``root/spark-data``: its seconds (per step),
+    the rows it brought home and its allocations' totals."""
+    from costlens.config import Settings
+    from costlens.engines.spark import spark_session
+    from ingest.on_spark import attribute_on_spark
+
+    data = root / "spark-data"
+    (data / "warehouse.duckdb").unlink(missing_ok=True)
+    started = time.perf_counter()
+    spark = spark_session()
+    run = attribute_on_spark(Settings(data_dir=data), rules, spark, str(export))
+    seconds = time.perf_counter() - started
+    spark.stop()
+    with open_warehouse(data) as wh:
+        totals = wh.con.execute(f"SELECT {_SUMS} FROM allocations").fetchone()
+    return {
+        "seconds": seconds,
+        "steps": run.seconds,
+        "lines": sum(d.lines for d in run.loaded),
+        "home": sum(d.rows for d in run.loaded),
+        "rows": run.rows,
+        "totals": tuple(Decimal(t) for t in totals or ()),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000, help="line items of the month")
@@ -146,16 +178,22 @@ def main() -> int:
         "--reuse", action="store_true", help="re-use the export and warehouse in --keep"
     )
     ap.add_argument("--jobs", type=int, default=2, help="processes writing the data files")
+    ap.add_argument(
+        "--end-to-end", action="store_true", help="also time `attribute --engine spark EXPORT`"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="costlens-spark-") as tmp:
         root = args.keep or Path(tmp)
         export = root / "exports"
         if not (args.reuse and (export / EXPORT / "metadata").is_dir()):
             generate(export, args.rows, args.lines_per_resource, args.jobs)
-        data = ingest(root, export, args.reuse)
+        data, ingest_s = ingest(root, export, args.reuse)
         duck = on_duckdb(root, data, root / "parquet", args.repeat)
         spark = on_spark(duck["rules"], root / "parquet", args.repeat)
+        whole = end_to_end(duck["rules"], export, root) if args.end_to_end else None
     same = duck["totals"] == spark["totals"] and duck["rows"] == spark["rows"]
+    if whole is not None:
+        same = same and whole["totals"] == duck["totals"] and whole["rows"] == duck["rows"]
     print(f"\n{args.rows:,} distinct line items, 200 rules and 3 splits, {os.cpu_count()} cores\n")
     print("| engine | plain GROUP BY day, tags['app'] | attribution | ratio |")
     print("|---|---|---|---|")
@@ -171,6 +209,19 @@ def main() -> int:
         f"cost column {'identical' if same else 'DIFFERENT'}: "
         + ", ".join(f"{c} {t}" for c, t in zip(COST_COLUMNS, duck["totals"], strict=True))
     )
+    if whole is not None:
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in whole["steps"].items())
+        local = (
+            f"DuckDB ingest {ingest_s:.1f} s + attribution {duck['attribute']:.1f} s"
+            if ingest_s is not None
+            else f"DuckDB attribution {duck['attribute']:.1f} s (ingest re-used, not timed)"
+        )
+        print(
+            f"attribute --engine spark EXPORT: {whole['seconds']:.1f} s with the session ({steps})"
+            f"; {local}; {whole['lines']:,} line items came home as {whole['home']:,} daily "
+            f"rows ({whole['home'] / max(whole['lines'], 1):.1%}), {whole['rows']:,} allocation "
+            f"rows, totals {'identical' if whole['totals'] == duck['totals'] else 'DIFFERENT'}"
+        )
     return 0 if same else 1
 
 

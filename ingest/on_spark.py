@@ -216,8 +216,8 @@ def _deliveries(
             raise EngineError(
                 f"the Spark engine reads local folders; {src.name!r} is on S3",
                 where=src.name,
-                fix="on a cluster, point the source at the export through the cluster's own "
-                "mount, or use `costlens sync` (docs/scale.md)",
+                fix="give a folder both this machine and the Spark cluster read (a shared "
+                "mount of the export), or load it with `costlens sync` (docs/scale.md)",
             )
         assert src.path is not None
         store = LocalStore(src.path)
