@@ -5,7 +5,7 @@ bring home what the local warehouse needs.
 On the engine, per delivery (a report's billing period, found by ``ingest.discover`` as ingest
 finds it): the files are read where they lie, normalized by the format's own SELECT in Spark SQL
 (``dialects.normalization_to_spark``), totalled (line count and each cost column: the engine's
-own line-item totals) and summed per day and description (``daily_lines``: one row per day and
+own line-item totals) and summed per day and description (``DAILY_SQL``: one row per day and
 line-item description, a few percent of hourly lines). Those rows come home and get their line
 keys from ``costlens.line_keys``, the very function ingest uses, so a description has the key
 it would have had locally; the keys go back to the engine, which attributes the daily lines with

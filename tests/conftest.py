@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from helpers import WallClockReached
+from helpers import WallClockReached, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO.parent / "shared" / "samples"
@@ -73,15 +73,6 @@ def _no_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL database URL (SQLAlchemy, psycopg): ``COSTLENS_TEST_POSTGRES_URL`` when set
@@ -113,7 +104,7 @@ def postgres_url() -> Iterator[str]:
     if run_as:
         shutil.chown(root, "postgres")
         root.chmod(0o700)
-    port = _free_port()
+    port = free_port()
     try:
         subprocess.run(
             [*run_as, str(initdb), "-D", str(cluster), "-U", "costlens", "--auth=trust", "-E",
@@ -173,3 +164,14 @@ def snap(demo: Any) -> Iterator[Any]:
 
     with queries.open_snapshot(demo.data_dir) as opened:
         yield opened
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    """A local Spark session for one test module (the Spark modules skip without PySpark)."""
+    from costlens.engines.spark import spark_session
+
+    session = spark_session()
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+    session.stop()

@@ -46,3 +46,13 @@ def create_allocations(con: duckdb.DuckDBPyConnection, extra: tuple[str, ...] = 
 
 class WallClockReached(AssertionError):
     """Code under test asked the machine for today's date (``conftest._no_wall_clock``)."""
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (bound, then closed)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port

@@ -15,7 +15,6 @@ import random
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +39,6 @@ if shutil.which("java") is None:
 from costlens.engines.spark import drop_stages, run_attribution, spark_session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    session = spark_session()
-    session.conf.set("spark.sql.shuffle.partitions", "2")
-    yield session
-    session.stop()
 
 
 def _on_spark(spark: Any, con: duckdb.DuckDBPyConnection, folder: Path) -> None:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import pytest
 import sqlglot
 from app_snapshot import generate_sample
 from attribution_fixtures import EVERY_KIND_RULES, owners
+from helpers import free_port
 from sqlglot import exp
 
 from costlens.attribution import attribute, load_owners, load_rules, parse_rules
@@ -44,7 +43,6 @@ if shutil.which("java") is None:
         "no java on PATH: Spark needs Java 17 (.ci/run installs it)", allow_module_level=True
     )
 
-from costlens.engines.spark import spark_session
 from ingest.on_spark import attribute_on_spark
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,14 +63,6 @@ SAME_AFTER_REFRESH = (
     "rollup_monthly",
 )
 """Snapshot tables the finance export and the scorecards read (``usage_amount`` left out)."""
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    session = spark_session()
-    session.conf.set("spark.sql.shuffle.partitions", "2")
-    yield session
-    session.stop()
 
 
 def _sample(out: Path, fmt: str) -> Path:
@@ -253,9 +243,14 @@ def test_the_athena_view_parses_and_its_spark_twin_gives_the_allocations(
     assert rows.num_rows > 1000 and differ == (0,)
 
 
-def _data_file(exports: Path) -> Path:
-    (found,) = [p for p in exports.rglob("*.parquet") if "status" not in p.parts[-2]]
-    return found
+def _rewrite(exports: Path, select: str) -> Path:
+    """Replace the export's one data file by ``select`` over it (``{data}``); returns it."""
+    (data,) = [p for p in exports.rglob("*.parquet") if "status" not in p.parts[-2]]
+    with duckdb.connect() as con:
+        sql = select.format(data=f"read_parquet('{data}')")
+        con.execute(f"COPY ({sql}) TO '{data}.new' (FORMAT parquet)")
+    os.replace(f"{data}.new", data)
+    return data
 
 
 def test_a_cost_that_is_not_a_number_is_one_error_and_changes_nothing(
@@ -263,14 +258,11 @@ def test_a_cost_that_is_not_a_number_is_one_error_and_changes_nothing(
 ) -> None:
     settings, rules, exports = loaded
     before = _fingerprint(settings.data_dir)
-    data = _data_file(exports)
-    with duckdb.connect() as con:
-        con.execute(
-            f"COPY (SELECT * REPLACE (CASE WHEN row_number() OVER () = 5 THEN 'twelve' ELSE "
-            f"CAST(line_item_unblended_cost AS VARCHAR) END AS line_item_unblended_cost) "
-            f"FROM read_parquet('{data}')) TO '{data}.new' (FORMAT parquet)"
-        )
-    os.replace(f"{data}.new", data)
+    data = _rewrite(
+        exports,
+        "SELECT * REPLACE (CASE WHEN row_number() OVER () = 5 THEN 'twelve' ELSE "
+        "CAST(line_item_unblended_cost AS VARCHAR) END AS line_item_unblended_cost) FROM {data}",
+    )
     with pytest.raises(CostlensError) as caught:
         attribute_on_spark(settings, rules, spark, str(exports))
     err = caught.value
@@ -285,13 +277,7 @@ def test_a_missing_column_is_one_error_and_changes_nothing(
 ) -> None:
     settings, rules, exports = loaded
     before = _fingerprint(settings.data_dir)
-    data = _data_file(exports)
-    with duckdb.connect() as con:
-        con.execute(
-            f"COPY (SELECT * EXCLUDE (line_item_usage_start_date) FROM read_parquet('{data}')) "
-            f"TO '{data}.new' (FORMAT parquet)"
-        )
-    os.replace(f"{data}.new", data)
+    data = _rewrite(exports, "SELECT * EXCLUDE (line_item_usage_start_date) FROM {data}")
     with pytest.raises(CostlensError) as caught:
         attribute_on_spark(settings, rules, spark, str(exports))
     assert "'line_item_usage_start_date' is missing" in caught.value.message
@@ -326,7 +312,7 @@ def test_a_bad_spark_remote_or_no_pyspark_is_one_error_line_and_changes_nothing(
 ) -> None:
     settings, _, exports = loaded
     before = _fingerprint(settings.data_dir)
-    port = _closed_port()
+    port = free_port()
     env = {
         "COSTLENS_DATA_DIR": str(settings.data_dir),
         "COSTLENS_RULES": str(DEMO_RULES),
@@ -347,11 +333,3 @@ def test_a_bad_spark_remote_or_no_pyspark_is_one_error_line_and_changes_nothing(
     proc = _cli(["attribute", str(exports)], env)
     assert proc.returncode == 1 and "SOURCE is for --engine spark" in proc.stderr
     assert _fingerprint(settings.data_dir) == before
-
-
-def _closed_port() -> int:
-    """A loopback port nothing listens on (bound, then closed)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
