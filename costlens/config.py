@@ -156,6 +156,11 @@ class EngineSettings(BaseModel):
         description="Spark Connect URL (sc://host:port) of the cluster that reads and attributes "
         "the export. Unset: the session of a `spark-submit`, else a local one.",
     )
+    s3_scheme: Literal["s3a", "s3"] = Field(
+        "s3a",
+        description="How the Spark cluster names S3 objects of an S3 source: s3a (Hadoop's "
+        "hadoop-aws connector) or s3 (EMR's).",
+    )
 
 
 class Settings(BaseSettings):

@@ -22,12 +22,14 @@ then read the warehouse as after ``costlens sync``.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -36,7 +38,7 @@ from costlens.attribution.dialects import normalization_to_spark
 from costlens.attribution.engine import AttributionResult, attribute
 from costlens.attribution.rules import RuleSet
 from costlens.config import Settings
-from costlens.errors import CostlensError, EngineError, first_line
+from costlens.errors import CostlensError, EngineError, IngestError, first_line
 from costlens.line_keys import KEY_COLUMNS, key_sql, prune_line_keys, register_line_keys
 from costlens.progress import NullProgress, Progress
 from costlens.schema import COST_COLUMNS, LINE_ITEMS, Column, column_names
@@ -46,6 +48,7 @@ from ingest import ledger
 from ingest.diagnose import diagnose
 from ingest.discover import discover
 from ingest.formats import FORMATS
+from ingest.formats.detect import detect_format
 from ingest.formats.readers import PARQUET_READER
 from ingest.loader import (
     DELETE_LINES_SQL,
@@ -139,6 +142,18 @@ FROM _costlens_daily d JOIN _costlens_keys k ON d.engine_key = k.engine_key
 
 
 @dataclass
+class _Found:
+    """A delivery to read on the engine: its files (columns and format) and where the engine
+    reads each one (a local path, or an ``s3a://`` URL through the cluster's connector)."""
+
+    delivery: Delivery
+    files: list[PreparedFile]
+    urls: list[str]
+    local: bool
+    """Whether ``files`` are on this machine (then a bad value is located as ingest does)."""
+
+
+@dataclass
 class _OnEngine:
     """One delivery being read on the engine."""
 
@@ -148,6 +163,7 @@ class _OnEngine:
     id_: str
     keys: tuple[TagKey, ...]
     view: str
+    local: bool
 
 
 @dataclass(frozen=True)
@@ -197,33 +213,110 @@ class EngineRun:
         return sum(r.rows for r in self.attributed)
 
 
+_JAVA_CAUSE = re.compile(r"^(?:: |Caused by: )?[\w.$]+(?:Exception|Error): (.+)$", re.MULTILINE)
+
+
+def spark_message(exc: Exception) -> str:
+    """What went wrong in one line: the Java cause of a Py4J error (its first line says only
+    "An error occurred while calling o42.parquet"), else the error's first line."""
+    text = str(exc)
+    if type(exc).__name__ == "Py4JJavaError":
+        found = _JAVA_CAUSE.findall(text)
+        if found:
+            return str(found[-1]).strip()
+    return first_line(exc)
+
+
 def _engine_error(exc: Exception, where: str) -> EngineError:
     return EngineError(
-        f"the Spark job failed: {first_line(exc)}",
+        f"the Spark job failed: {spark_message(exc)}",
         where=where,
         fix="check the export's files; run `costlens ingest` on them to see the line at fault",
     )
 
 
+_SPARK_TYPES = {
+    "StringType": "VARCHAR",
+    "TimestampType": "TIMESTAMP WITH TIME ZONE",
+    "TimestampNTZType": "TIMESTAMP",
+    "DateType": "DATE",
+    "DoubleType": "DOUBLE",
+    "FloatType": "FLOAT",
+    "LongType": "BIGINT",
+    "IntegerType": "INTEGER",
+    "ShortType": "SMALLINT",
+    "BooleanType": "BOOLEAN",
+    "MapType": "MAP(VARCHAR, VARCHAR)",
+}
+"""Spark's type of a column → the DuckDB type name ``ingest.formats`` builds its SQL for."""
+
+
+def spark_columns(schema: Any) -> dict[str, str]:
+    """A Spark schema as ``ingest.normalize.Columns`` (what DuckDB would call the types)."""
+    out = {}
+    for f in schema.fields:
+        kind = type(f.dataType).__name__
+        if kind == "DecimalType":
+            out[f.name] = f"DECIMAL({f.dataType.precision},{f.dataType.scale})"
+        else:
+            out[f.name] = _SPARK_TYPES.get(kind, f.dataType.simpleString().upper())
+    return out
+
+
+def _on_s3(
+    session: SparkSession, store: Any, d: Delivery, scheme: str
+) -> tuple[list[PreparedFile], list[str]]:
+    """A delivery on S3: each file's columns and format, read by the engine (its S3 connector)
+    from the file's footer."""
+    files, urls = [], []
+    for f in d.files:
+        url, where = f"{scheme}://{store.bucket}/{f.key}", f"s3://{store.bucket}/{f.key}"
+        try:
+            columns = spark_columns(session.read.parquet(url).schema)
+        except Exception as exc:
+            raise EngineError(
+                f"Spark cannot read the file: {spark_message(exc)}",
+                where=where,
+                fix="the cluster reads S3 through its own connector (hadoop-aws for s3a://, "
+                "EMR's s3://: set [engine] s3_scheme); give it the bucket's read permission",
+            ) from None
+        fmt = detect_format(columns, Path(f.key), where)
+        missing = FORMATS[fmt].missing_columns(columns)
+        if missing:
+            raise IngestError(
+                f"required column {missing[0]!r} is missing for format {fmt}",
+                where=f"{where} (column {missing[0]})",
+                fix="export with the standard columns (include the cost and period columns)",
+            )
+        files.append(PreparedFile(f, Path(f.key), "parquet", columns, fmt, where))
+        urls.append(url)
+    return files, urls
+
+
 def _deliveries(
-    settings: Settings, target: str | None, con: duckdb.DuckDBPyConnection, progress: Progress
-) -> list[tuple[Delivery, list[PreparedFile]]]:
+    settings: Settings,
+    target: str | None,
+    con: duckdb.DuckDBPyConnection,
+    progress: Progress,
+    session: SparkSession,
+    s3_client: object | None,
+) -> list[_Found]:
     """The deliveries of ``target`` (as ``ingest`` finds them), with their files' columns and
-    format; refuses what the engine does not read."""
+    format; refuses what the engine does not read. Local files are read here as ingest reads
+    them; files on S3 by the engine (this machine lists them and reads the manifests)."""
     found = []
     for src in resolve_targets(settings, target):
-        if src.kind != "local":
-            raise EngineError(
-                f"the Spark engine reads local folders; {src.name!r} is on S3",
-                where=src.name,
-                fix="give a folder both this machine and the Spark cluster read (a shared "
-                "mount of the export), or load it with `costlens sync` (docs/scale.md)",
-            )
-        assert src.path is not None
-        store = LocalStore(src.path)
+        staging = settings.staging_dir / _slug(src.name)
+        store: Any
+        if src.kind == "s3":
+            from ingest.sources.s3 import S3Store  # boto3 only when S3 is used
+
+            store = S3Store(src, staging, client=s3_client)
+        else:
+            assert src.path is not None
+            store = LocalStore(src.path)
         listing = store.list_files()
         updating = updating_reports(con, store, listing, progress)
-        unzip = settings.staging_dir / _slug(src.name) / "unzipped"
         for d in discover(
             listing, store.read_bytes, source=src.name, export=src.export, where=store.label
         ):
@@ -238,8 +331,12 @@ def _deliveries(
                     fix="point it at the export's folder (with its metadata/ or manifest files), "
                     "or load loose files with `costlens ingest`",
                 )
-            fetched = [store.fetch(f, progress) for f in d.files]
-            files = prepare_files(con, fetched, unzip, src.format)
+            if src.kind == "s3":
+                files, urls = _on_s3(session, store, d, settings.engine.s3_scheme)
+            else:
+                fetched = [store.fetch(f, progress) for f in d.files]
+                files = prepare_files(con, fetched, staging / "unzipped", src.format)
+                urls = [str(p.path) for p in files]
             fmt, kind = single_format(files, f"{store.label}/{d.manifest}")
             if fmt not in FORMATS_ON_SPARK or kind != "parquet":
                 raise EngineError(
@@ -248,16 +345,17 @@ def _deliveries(
                     where=f"{store.label}/{d.manifest}",
                     fix="load it with `costlens sync` (DuckDB reads every format)",
                 )
-            found.append((d, files))
+            found.append(_Found(d, files, urls, local=src.kind != "s3"))
     return found
 
 
-def _read(session: SparkSession, i: int, d: Delivery, files: list[PreparedFile]) -> _OnEngine:
+def _read(session: SparkSession, i: int, found: _Found) -> _OnEngine:
     """The delivery's normalized lines as the temporary view ``_costlens_lines_<i>``."""
+    d, files = found.delivery, found.files
     assert d.billing_period is not None
     raw = f"_costlens_export_{i}"
     reader = session.read.option("mergeSchema", "true")
-    reader.parquet(*(str(p.path) for p in files)).createOrReplaceTempView(raw)
+    reader.parquet(*found.urls).createOrReplaceTempView(raw)
     fmt = FORMATS[files[0].format]
     tags = _tag_source(files)
     delivered: list[str] = []
@@ -278,7 +376,7 @@ def _read(session: SparkSession, i: int, d: Delivery, files: list[PreparedFile])
         args={**tags.params(keys), "delivery_id": id_},
     )
     lines.createOrReplaceTempView(view)
-    return _OnEngine(d, d.billing_period, files, id_, keys, view)
+    return _OnEngine(d, d.billing_period, files, id_, keys, view, found.local)
 
 
 def _collect(frame: DataFrame) -> pa.Table:
@@ -294,12 +392,14 @@ def attribute_on_spark(
     periods: Sequence[date] | None = None,
     replace: bool = False,
     progress: Progress | None = None,
+    s3_client: object | None = None,
 ) -> EngineRun:
     """Normalize and attribute ``target``'s deliveries (``ingest``'s targets: a source's name, a
     path; default: every configured source) on ``session``, and write them home, one
     transaction per billing period (``periods``: only those). Raises ``CostlensError``; a
     period whose transaction failed, and those after it, are left as they were, and nothing is
-    written when the engine fails."""
+    written when the engine fails. ``s3_client`` replaces the boto3 client that lists S3
+    sources (tests)."""
     progress = progress or NullProgress()
     if settings.anomalies.hourly_window is not None:
         raise EngineError(
@@ -312,9 +412,9 @@ def attribute_on_spark(
     started = time.perf_counter()
     with open_warehouse(settings.data_dir) as wh:
         _configure(wh.con)
-        found = _deliveries(settings, target, wh.con, progress)
+        found = _deliveries(settings, target, wh.con, progress, session, s3_client)
         if periods is not None:
-            found = [(d, f) for d, f in found if d.billing_period in set(periods)]
+            found = [f for f in found if f.delivery.billing_period in set(periods)]
         if not found:
             raise EngineError(
                 "no delivery to attribute",
@@ -338,7 +438,7 @@ def _by_period(items: list[_OnEngine]) -> dict[date, list[_OnEngine]]:
 def _on_engine(
     session: SparkSession,
     rules: RuleSet,
-    found: list[tuple[Delivery, list[PreparedFile]]],
+    found: list[_Found],
     wh: Warehouse,
     run: EngineRun,
     progress: Progress,
@@ -352,13 +452,13 @@ def _on_engine(
     items: list[_OnEngine] = []
     step = time.perf_counter()
     with progress.task("read on Spark", total=len(found)) as task:
-        for i, (d, files) in enumerate(found):
+        for i, f in enumerate(found):
             try:
-                items.append(_read(session, i, d, files))
+                items.append(_read(session, i, f))
             except CostlensError:
                 raise
             except Exception as exc:
-                raise _engine_error(exc, ", ".join(p.where for p in files)) from None
+                raise _engine_error(exc, ", ".join(p.where for p in f.files)) from None
             task.advance()
     lines = " UNION ALL ".join(f"SELECT * FROM {item.view}" for item in items)
     lines_view = f"({lines})"
@@ -423,6 +523,8 @@ def _first_bad_file(
 ) -> CostlensError:
     """The engine refused a value: find the file, row, column and value, as ingest does."""
     for item in items:
+        if not item.local:
+            continue  # on S3: the engine's message is all there is
         found = diagnose(con, item.files, exc)
         if not found.message.startswith("cannot load the delivery"):
             return found

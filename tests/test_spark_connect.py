@@ -33,10 +33,10 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import socket
     import time
 
-    from conftest import _free_port
+    from helpers import free_port
 
     home = Path(pyspark.__file__).parent
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("connect") / "server.log"
     argv = [str(home / "bin" / "spark-submit"), "--class",
             "org.apache.spark.sql.connect.service.SparkConnectServer", "--master", "local[2]",

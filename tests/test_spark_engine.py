@@ -18,17 +18,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
 import duckdb
 import pytest
 import sqlglot
 from app_snapshot import generate_sample
 from attribution_fixtures import EVERY_KIND_RULES, owners
 from helpers import free_port
+from moto.server import ThreadedMotoServer
 from sqlglot import exp
 
 from costlens.attribution import attribute, load_owners, load_rules, parse_rules
 from costlens.attribution.rules import RuleSet
-from costlens.config import AnomalySettings, Settings
+from costlens.config import AnomalySettings, Settings, SourceSettings
 from costlens.errors import CostlensError
 from costlens.refresh.build import refresh
 from costlens.warehouse import open_warehouse
@@ -282,6 +284,47 @@ def test_a_missing_column_is_one_error_and_changes_nothing(
         attribute_on_spark(settings, rules, spark, str(exports))
     assert "'line_item_usage_start_date' is missing" in caught.value.message
     assert data.name in str(caught.value.where)
+    assert _fingerprint(settings.data_dir) == before
+
+
+def test_an_s3_source_is_listed_here_and_left_to_the_clusters_connector(
+    spark: Any,
+    loaded: tuple[Settings, RuleSet, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """This machine lists the bucket and reads the manifests (moto on loopback); the files are
+    the cluster's to read through its S3 connector, which this machine's Spark lacks (no Maven
+    here): one error naming the file and the fix, nothing written."""
+    settings, rules, exports = loaded
+    before = _fingerprint(settings.data_dir)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ):
+            monkeypatch.setenv(name, value)  # fmt: skip
+        s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1")
+        s3.create_bucket(Bucket="billing")
+        for path in sorted(p for p in exports.rglob("*") if p.is_file()):
+            key = f"cur/{path.relative_to(exports).as_posix()}"
+            s3.put_object(Bucket="billing", Key=key, Body=path.read_bytes())
+        source = SourceSettings(name="payer", kind="s3", bucket="billing", prefix="cur")
+        on_s3 = Settings(data_dir=settings.data_dir, sources=[source])
+        with pytest.raises(CostlensError) as caught:
+            attribute_on_spark(on_s3, rules, spark, s3_client=s3)
+    finally:
+        server.stop()
+    err = caught.value
+    assert str(err.where).startswith("s3://billing/cur/costlens-cur1-parquet/2025")
+    assert str(err.where).endswith(".snappy.parquet")
+    assert err.message == (
+        "Spark cannot read the file: Class org.apache.hadoop.fs.s3a.S3AFileSystem not found"
+    )
+    assert "hadoop-aws" in str(err.fix)
     assert _fingerprint(settings.data_dir) == before
 
 
