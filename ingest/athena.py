@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp
 
 from costlens.attribution.compile import CompiledQuery, compile_attribution
 from costlens.attribution.dialects import over_cur_table
@@ -78,7 +79,5 @@ def create_view_sql(sample: Path, table: str, view: str, rules: RuleSet) -> str:
     """``CREATE OR REPLACE VIEW view AS`` the attribution over ``table``, in Athena's SQL."""
     select = attribution_over_table(sample, table, rules, "athena", pretty=True)
     assert not select.params, "an Athena view has no parameters"
-    from sqlglot import exp
-
     name = exp.to_table(view).sql(dialect="trino")
     return f"CREATE OR REPLACE VIEW {name} AS\n{select.sql}\n"

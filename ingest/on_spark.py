@@ -67,8 +67,7 @@ from ingest.sources.local import LocalStore
 from ingest.tag_maps import record_tag_keys
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
 __all__ = ["ENGINE", "EngineRun", "PeriodLoaded", "attribute_on_spark"]
 
@@ -300,6 +299,7 @@ def _deliveries(
     progress: Progress,
     session: SparkSession,
     s3_client: object | None,
+    periods: Sequence[date] | None,
 ) -> list[_Found]:
     """The deliveries of ``target`` (as ``ingest`` finds them), with their files' columns and
     format; refuses what the engine does not read. Local files are read here as ingest reads
@@ -331,6 +331,8 @@ def _deliveries(
                     fix="point it at the export's folder (with its metadata/ or manifest files), "
                     "or load loose files with `costlens ingest`",
                 )
+            if periods is not None and d.billing_period not in periods:
+                continue  # (before any of its files is read)
             if src.kind == "s3":
                 files, urls = _on_s3(session, store, d, settings.engine.s3_scheme)
             else:
@@ -358,7 +360,6 @@ def _read(session: SparkSession, i: int, found: _Found) -> _OnEngine:
     reader.parquet(*found.urls).createOrReplaceTempView(raw)
     fmt = FORMATS[files[0].format]
     tags = _tag_source(files)
-    delivered: list[str] = []
     if tags.keys_sql is not None:
         keys_sql = normalization_to_spark(tags.keys_sql, PARQUET_READER, raw)
         delivered = [str(r[0]) for r in session.sql(keys_sql).collect()]
@@ -377,10 +378,6 @@ def _read(session: SparkSession, i: int, found: _Found) -> _OnEngine:
     )
     lines.createOrReplaceTempView(view)
     return _OnEngine(d, d.billing_period, files, id_, keys, view, found.local)
-
-
-def _collect(frame: DataFrame) -> pa.Table:
-    return frame.toArrow()
 
 
 def attribute_on_spark(
@@ -412,9 +409,7 @@ def attribute_on_spark(
     started = time.perf_counter()
     with open_warehouse(settings.data_dir) as wh:
         _configure(wh.con)
-        found = _deliveries(settings, target, wh.con, progress, session, s3_client)
-        if periods is not None:
-            found = [f for f in found if f.delivery.billing_period in set(periods)]
+        found = _deliveries(settings, target, wh.con, progress, session, s3_client, periods)
         if not found:
             raise EngineError(
                 "no delivery to attribute",
@@ -479,7 +474,7 @@ def _on_engine(
     daily = session.sql(DAILY_SQL.format(lines=lines_view)).cache()
     daily.createOrReplaceTempView("_costlens_daily")
     try:
-        home = _collect(daily)
+        home = daily.toArrow()
     except Exception as exc:
         raise _engine_error(exc, "the Spark engine's daily lines") from None
     con.register("_engine_daily_arrow", home)
@@ -506,7 +501,7 @@ def _on_engine(
         frame = run_attribution(
             session, rules, periods=sorted({i.period for i in items}), rule_version=rules.version
         )
-        allocations = _collect(frame)
+        allocations = frame.toArrow()
     except Exception as exc:
         raise _engine_error(exc, "the Spark attribution") from None
     finally:

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,9 @@ if shutil.which("java") is None:
         "no java on PATH: Spark needs Java 17 (.ci/run installs it)", allow_module_level=True
     )
 
-from ingest.on_spark import attribute_on_spark
+from ingest.formats import FORMATS
+from ingest.formats.detect import describe_columns, detect_format
+from ingest.on_spark import attribute_on_spark, spark_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_RULES = ROOT / "data" / "rules.yaml"
@@ -326,6 +329,33 @@ def test_an_s3_source_is_listed_here_and_left_to_the_clusters_connector(
     )
     assert "hadoop-aws" in str(err.fix)
     assert _fingerprint(settings.data_dir) == before
+
+
+def test_a_period_the_export_lacks_reads_no_file_and_changes_nothing(
+    spark: Any, loaded: tuple[Settings, RuleSet, Path]
+) -> None:
+    settings, rules, exports = loaded
+    before = _fingerprint(settings.data_dir)
+    data = _rewrite(exports, "SELECT * EXCLUDE (line_item_usage_start_date) FROM {data}")
+    with pytest.raises(CostlensError) as caught:  # the broken March file is never read
+        attribute_on_spark(settings, rules, spark, str(exports), periods=[date(2025, 2, 1)])
+    assert caught.value.message == "no delivery to attribute"
+    assert "of the --period months" in str(caught.value.fix)
+    assert data.is_file() and _fingerprint(settings.data_dir) == before
+
+
+def test_spark_reads_the_columns_duckdb_reads(spark: Any, legacy: Any, tmp_path: Path) -> None:
+    """On S3 the columns come from Spark's schema: the same normalization SQL as from DuckDB's."""
+    exports = [legacy[2], _sample(tmp_path / "cur2", "cur2")]
+    for path in (p for e in exports for p in e.rglob("*.parquet") if "status" not in str(p)):
+        with duckdb.connect() as con:
+            duck = describe_columns(con, path, "parquet", str(path))
+        from_spark = spark_columns(spark.read.parquet(str(path)).schema)
+        fmt = detect_format(duck, path)
+        assert fmt == detect_format(from_spark, path)
+        assert FORMATS[fmt].build_sql(from_spark, "parquet") == FORMATS[fmt].build_sql(
+            duck, "parquet"
+        )
 
 
 def test_the_hourly_grain_is_refused_before_anything_runs(spark: Any, tmp_path: Path) -> None:

@@ -266,7 +266,8 @@ def attribute(
                     ).fetchone()
                     written = int(row[0]) if row else 0
                 if computed is not None:
-                    written += _insert_computed(tx, computed, names, sorted(engine_periods))
+                    open_periods = sorted(engine_periods - set(closed))  # closed ones: frozen
+                    written += _insert_computed(tx, computed, names, open_periods)
             adjustments = tuple(record_adjustments(tx, rules, version))
             if adjustments:
                 notes.append(f"recorded {len(adjustments)} adjustment(s) of restated closed months")
@@ -307,13 +308,12 @@ def attribute(
 def _insert_computed(
     con: duckdb.DuckDBPyConnection, relation: str, names: str, periods: list[date]
 ) -> int:
-    """Insert the rows of ``relation`` (an engine's allocations of ``periods``; closed periods'
-    rows are left out, theirs are frozen) by column name; returns how many."""
-    open_ = [p for p in periods if p not in set(closed_periods(con))]
+    """Insert the rows of ``relation`` (an engine's allocations) of ``periods`` by column name;
+    returns how many."""
     row = con.execute(
         f"INSERT INTO {quote_ident(ALLOCATIONS)} ({names}) SELECT {names} FROM "
         f"{quote_ident(relation)} WHERE list_contains(CAST($periods AS DATE[]), billing_period)",
-        {"periods": open_},
+        {"periods": periods},
     ).fetchone()
     return int(row[0]) if row else 0
 
